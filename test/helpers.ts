@@ -1,0 +1,17 @@
+/** Shared test helpers: the shared data folder and a scratch folder under test-output/. */
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { join } from 'node:path';
+import { sharedDataDir, packageRoot } from '../src/data/paths.js';
+
+/** Path of a shared dataset folder, or undefined (the test then skips with a message). */
+export function sharedData(sub: string): string | undefined {
+  const d = sharedDataDir();
+  return d ? join(d, sub) : undefined;
+}
+
+/** A fresh scratch folder under test-output/ (ignored by git). */
+export function scratchDir(name: string): string {
+  const base = join(packageRoot(), 'test-output');
+  mkdirSync(base, { recursive: true });
+  return mkdtempSync(join(base, `${name}-`));
+}
