@@ -1,0 +1,217 @@
+/**
+ * Algorithm 1 of Steinhardt, Koh & Liang (NeurIPS 2017): online dual averaging with a lazy
+ * projection onto Θ = {‖w‖² + b² ≤ ρ²}, played against the attacker's best response. Its minimum
+ * of U(θ) = L(θ; D_c)/n + ε·max_{(x,y)∈F} ℓ(θ; x, y) over the iterates is an upper bound U* on the
+ * training loss any ε-fraction attack can force, and the best responses form a candidate attack.
+ */
+import type { Features } from '../data/matrix.js';
+import { rowAxpy } from '../data/matrix.js';
+import { OptionError } from '../errors.js';
+import { checkFinite, checkPositive, checkPositiveInt, checkRange } from '../options.js';
+import { Random } from '../random.js';
+import type { SphereSlabDefense } from './defense.js';
+import { dotDense } from './defense.js';
+import { pointVector, worstPointOfClass, type WorstPoint } from './maximizer.js';
+
+/** 'paper': T = round(εn) iterations, every iterate is a poison point. 'release': fixed T, then
+ * round(εn) of the T iterates sampled uniformly without replacement. */
+export type Algorithm1Mode = 'paper' | 'release';
+export const ALGORITHM1_MODES: readonly Algorithm1Mode[] = ['release', 'paper'];
+
+/** Options of {@link runAlgorithm1}. */
+export interface Algorithm1Options {
+  /** Attacker's budget ε ∈ [0, 1): it adds round(εn) points. */
+  readonly eps: number;
+  /** Radius² of Θ. */
+  readonly rho2: number;
+  /** Step size η (λ starts at 1/η). */
+  readonly eta: number;
+  /** Iterations in 'release' mode. */
+  readonly iterations: number;
+  readonly mode: Algorithm1Mode;
+  readonly seed: number;
+  /** Called every `progressEvery` iterations. */
+  readonly onProgress?: (p: { iteration: number; total: number; upperBound: number }) => void;
+  readonly progressEvery?: number;
+}
+
+/** The candidate attack: poison points as coefficients over (μ_y, v, w_t) and as dense rows. */
+export interface CandidateAttack {
+  /** Labels ±1 of the poison points. */
+  readonly y: Int8Array;
+  /** Dense rows, one per poison point. */
+  readonly X: Float64Array[];
+  /** Iterations (1-based) that produced each point. */
+  readonly iterations: Int32Array;
+}
+
+export interface Algorithm1Result {
+  readonly eps: number;
+  readonly mode: Algorithm1Mode;
+  readonly iterations: number;
+  /** U* = min_t U(θ_t). */
+  readonly upperBound: number;
+  /** Iteration (1-based) of the minimum. */
+  readonly bestIteration: number;
+  /** L(θ_t; D_c)/n per iteration (for bounds at other ε: U(θ_t; ε') = cleanLoss[t] + ε'·worstLoss[t]). */
+  readonly cleanLoss: Float64Array;
+  /** max_F ℓ(θ_t) per iteration. */
+  readonly worstLoss: Float64Array;
+  /** The θ of the minimum. */
+  readonly bestW: Float64Array;
+  readonly bestB: number;
+  readonly attack: CandidateAttack;
+  readonly seconds: number;
+}
+
+export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefense, options: Algorithm1Options): Algorithm1Result {
+  const eps = checkRange('eps', options.eps, 0, 1);
+  const rho = Math.sqrt(checkPositive('rho2', options.rho2));
+  const eta = checkPositive('eta', options.eta);
+  checkFinite('seed', options.seed);
+  const n = X.rows;
+  const d = X.cols;
+  const nPoison = Math.round(eps * n);
+  const T = options.mode === 'paper' ? nPoison : checkPositiveInt('iterations', options.iterations);
+  const rng = new Random(options.seed);
+  // Release mode: which iterates become poison points is decided up front (uniform without
+  // replacement), so that only those are materialized.
+  const keep = new Uint8Array(T + 1);
+  if (options.mode === 'paper') keep.fill(1);
+  else if (nPoison > 0) {
+    if (nPoison > T) throw new OptionError('iterations', `at least round(eps * n) = ${nPoison} in release mode (it samples the poison points from the iterates)`, T);
+    for (const i of rng.sampleWithoutReplacement(T, nPoison)) keep[i + 1] = 1;
+  }
+
+  const start = performance.now();
+  const w = new Float64Array(d);
+  let b = 0;
+  const zw = new Float64Array(d);
+  let zb = 0;
+  let lambda = 1 / eta;
+  const grad = new Float64Array(d);
+  const scores = new Float64Array(n);
+  const cleanLoss = new Float64Array(T);
+  const worstLoss = new Float64Array(T);
+  const bestW = new Float64Array(d);
+  let bestB = 0;
+  let upperBound = Infinity;
+  let bestIteration = 0;
+  const poisonX: Float64Array[] = [];
+  const poisonY: number[] = [];
+  const poisonIt: number[] = [];
+  const mu = { pos: defense.positive.centroid, neg: defense.negative.centroid };
+  const every = options.progressEvery ?? 100;
+  const isCsr = X.kind === 'csr';
+
+  for (let t = 1; t <= T; t++) {
+    // Clean loss and its gradient (active rows only).
+    grad.fill(0);
+    let loss = 0;
+    let gradB = 0;
+    if (isCsr) {
+      const { indptr, indices, values } = X;
+      for (let i = 0; i < n; i++) {
+        let s = b;
+        const e = indptr[i + 1];
+        for (let k = indptr[i]; k < e; k++) s += values[k] * w[indices[k]];
+        scores[i] = s;
+      }
+      for (let i = 0; i < n; i++) {
+        const m = 1 - y[i] * scores[i];
+        if (m > 0) {
+          loss += m;
+          const yi = y[i];
+          for (let k = indptr[i], e = indptr[i + 1]; k < e; k++) grad[indices[k]] -= yi * values[k];
+          gradB -= yi;
+        }
+      }
+    } else {
+      const data = X.data;
+      for (let i = 0; i < n; i++) {
+        let s = b;
+        const off = i * d;
+        for (let j = 0; j < d; j++) s += data[off + j] * w[j];
+        scores[i] = s;
+        const m = 1 - y[i] * s;
+        if (m > 0) {
+          loss += m;
+          rowAxpy(X, i, -y[i], grad);
+          gradB -= y[i];
+        }
+      }
+    }
+    const meanLoss = loss / n;
+
+    // The attacker's best response over F (both classes; keep the larger loss).
+    let wNorm2 = 0;
+    let wv = 0;
+    let wMuP = 0;
+    let wMuN = 0;
+    const v = defense.v;
+    for (let j = 0; j < d; j++) {
+      const wj = w[j];
+      wNorm2 += wj * wj;
+      wv += wj * v[j];
+      wMuP += wj * mu.pos[j];
+      wMuN += wj * mu.neg[j];
+    }
+    const pp = worstPointOfClass(defense, 1, b, wMuP, wv, wNorm2);
+    const pn = worstPointOfClass(defense, -1, b, wMuN, wv, wNorm2);
+    const worst: WorstPoint = pn.loss > pp.loss ? pn : pp;
+
+    const U = meanLoss + eps * worst.loss;
+    cleanLoss[t - 1] = meanLoss;
+    worstLoss[t - 1] = worst.loss;
+    if (U < upperBound) {
+      upperBound = U;
+      bestIteration = t;
+      bestW.set(w);
+      bestB = b;
+    }
+    if (keep[t] && nPoison > 0) {
+      poisonX.push(pointVector(defense, worst, w));
+      poisonY.push(worst.y);
+      poisonIt.push(t);
+    }
+
+    // g = ∇L/n + ε∇ℓ(x_t, y_t); ∇ℓ = −y[x; 1] when the loss is positive.
+    // z −= g, with x_t = μ + cv·v + cw·w expanded so that no d-vector is built.
+    const inv = 1 / n;
+    if (eps > 0 && worst.loss > 0) {
+      const m = worst.y > 0 ? mu.pos : mu.neg;
+      const cy = eps * worst.y;
+      for (let j = 0; j < d; j++) zw[j] += -grad[j] * inv + cy * (m[j] + worst.cv * v[j] + worst.cw * w[j]);
+      zb += -gradB * inv + cy;
+    } else {
+      for (let j = 0; j < d; j++) zw[j] -= grad[j] * inv;
+      zb -= gradB * inv;
+    }
+    const zNorm = Math.sqrt(dotDense(zw, zw) + zb * zb);
+    if (zNorm / rho > lambda) lambda = zNorm / rho;
+    const il = 1 / lambda;
+    for (let j = 0; j < d; j++) w[j] = zw[j] * il;
+    b = zb * il;
+
+    if (options.onProgress && (t % every === 0 || t === T)) options.onProgress({ iteration: t, total: T, upperBound });
+  }
+
+  if (T === 0) {
+    // ε = 0 in paper mode: no iterations; the bound is the clean loss of the best θ, which a
+    // zero-iteration run cannot provide, so U* stays +∞ and the caller should use release mode.
+    upperBound = Infinity;
+  }
+  return {
+    eps,
+    mode: options.mode,
+    iterations: T,
+    upperBound,
+    bestIteration,
+    cleanLoss,
+    worstLoss,
+    bestW,
+    bestB,
+    attack: { y: Int8Array.from(poisonY), X: poisonX, iterations: Int32Array.from(poisonIt) },
+    seconds: (performance.now() - start) / 1000,
+  };
+}

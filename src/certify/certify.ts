@@ -1,0 +1,206 @@
+/**
+ * The certified-defense pipeline over an ε grid: fit the oracle sphere + slab defense on the clean
+ * data, train the clean defender, then for each ε run Algorithm 1 (U* and the candidate attack)
+ * and evaluate the attacks, spreading the ε values over worker threads.
+ */
+import { availableParallelism } from 'node:os';
+import type { BinaryDataset } from '../data/binary.js';
+import { checkLabelled } from '../data/binary.js';
+import { nnz } from '../data/matrix.js';
+import { OptionError, UnknownNameError } from '../errors.js';
+import { hingeAndError } from '../linear/hinge.js';
+import { NORM_MATCH_BAND, NORM_MATCH_RANGE, SVM_DEFAULT_MAX_ITER, SVM_DEFAULT_TOL, trainNormMatchedSvm, type NormMatchedOptions } from '../linear/svm.js';
+import { checkNonNegativeInt, checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
+import { DEFAULT_SEED } from '../random.js';
+import { runPool, siblingModule } from '../workers/pool.js';
+import { ALGORITHM1_MODES, type Algorithm1Mode } from './algorithm1.js';
+import { fitSphereSlabDefense, type SphereSlabDefense } from './defense.js';
+import { ATTACK_NAMES, runEpsTask, type AttackName, type EpsProgress, type EpsRow, type EpsTask, type EpsTaskInit } from './eps-task.js';
+import { CERTIFY_RECIPES, DEFAULT_RECIPE, type CertifyRecipe } from './recipes.js';
+
+export type DefenseKind = 'oracle';
+export const DEFENSE_KINDS: readonly DefenseKind[] = ['oracle'];
+
+/** Options of {@link certify}; every default is the release's recipe for the dataset. */
+export interface CertifyOptions {
+  /** ε values, each in [0, 1). Default: the paper's grid for the dataset. */
+  readonly eps?: readonly number[];
+  /** 'release' (default) or 'paper'. */
+  readonly mode?: Algorithm1Mode;
+  /** T in release mode. Default: the recipe's. */
+  readonly iterations?: number;
+  readonly eta?: number;
+  readonly rho2?: number;
+  /** Percentile of the defense radii. Default 70. */
+  readonly percentile?: number;
+  readonly defense?: DefenseKind;
+  /** Attacks to evaluate. Default: candidate and label-flip. */
+  readonly attacks?: readonly AttackName[];
+  readonly seed?: number;
+  /** Worker threads; 0 runs inline. Default: the number of cores. */
+  readonly workers?: number;
+  /** SVM stopping tolerance. Default 1e-6 (the release). */
+  readonly svmTol?: number;
+  readonly onProgress?: (p: EpsProgress) => void;
+}
+
+export interface CertifyRecipeRecord extends CertifyRecipe {
+  readonly name: string;
+  readonly mode: Algorithm1Mode;
+  readonly defense: DefenseKind;
+  readonly seed: number;
+  readonly svm: { readonly tol: number; readonly maxIter: number; readonly band: number; readonly range: readonly [number, number] };
+}
+
+export interface CertifyRow extends Omit<EpsRow, 'cleanLoss' | 'worstLoss' | 'attackX' | 'attackY'> {
+  /**
+   * min over the iterates of every run of L(θ)/n + ε·max_F ℓ(θ): also a valid bound (each θ
+   * gives one), never above `upperBound`, and non-decreasing and concave in ε by construction.
+   */
+  readonly upperBoundEnvelope: number;
+}
+
+export interface CertifyReport {
+  readonly kind: 'certify';
+  readonly dataset: { name: string; source: string; positive: string; negative: string; features: string; n: number; nTest: number; d: number; nnz: number };
+  readonly recipe: CertifyRecipeRecord;
+  readonly defense: {
+    readonly kind: DefenseKind;
+    readonly percentile: number;
+    readonly positive: { sphereRadius: number; slabRadius: number };
+    readonly negative: { sphereRadius: number; slabRadius: number };
+  };
+  /** The defender's SVM on clean data (ε = 0). */
+  readonly clean: { weightDecay: number; norm2: number; trainHinge: number; trainError: number; testHinge: number; testError: number };
+  readonly rows: readonly CertifyRow[];
+  /** Invariants checked on this run. */
+  readonly checks: {
+    /** attack total train loss ≤ U* for every ε. */
+    readonly attackBelowBound: boolean;
+    /** every candidate point lies in F. */
+    readonly candidatesInF: boolean;
+    /** per-run U* non-decreasing in ε (within 1e-4). */
+    readonly boundMonotone: boolean;
+  };
+  readonly workers: number;
+  readonly seconds: number;
+  readonly date: string;
+  /** The candidate attack of each ε (not serialized into JSON by the CLI unless asked). */
+  readonly attacks?: readonly { eps: number; X: Float64Array[]; y: Int8Array }[];
+}
+
+export function resolveRecipe(dataset: string, options: CertifyOptions): CertifyRecipeRecord {
+  const base = CERTIFY_RECIPES[dataset] ?? DEFAULT_RECIPE;
+  const mode = checkOneOf('mode', options.mode ?? 'release', ALGORITHM1_MODES);
+  const defense = checkOneOf('defense', options.defense ?? 'oracle', DEFENSE_KINDS);
+  return {
+    name: CERTIFY_RECIPES[dataset] ? `${dataset} (release)` : 'mnist17 (release) applied to a new dataset',
+    eta: checkPositive('eta', options.eta ?? base.eta),
+    iterations: checkPositiveInt('iterations', options.iterations ?? base.iterations),
+    rho2: checkPositive('rho2', options.rho2 ?? base.rho2),
+    epsGrid: options.eps ?? base.epsGrid,
+    percentile: checkRange('percentile', options.percentile ?? base.percentile, 0, 100, true),
+    mode,
+    defense,
+    seed: options.seed ?? DEFAULT_SEED,
+    svm: { tol: checkPositive('svmTol', options.svmTol ?? SVM_DEFAULT_TOL), maxIter: SVM_DEFAULT_MAX_ITER, band: NORM_MATCH_BAND, range: NORM_MATCH_RANGE },
+  };
+}
+
+export async function certify(data: BinaryDataset, options: CertifyOptions = {}): Promise<CertifyReport> {
+  const start = performance.now();
+  const recipe = resolveRecipe(data.name, options);
+  const epsList = recipe.epsGrid;
+  if (epsList.length === 0) throw new OptionError('eps', 'a non-empty list', []);
+  epsList.forEach((e) => checkRange('eps', e, 0, 1));
+  const attacks = options.attacks ?? ATTACK_NAMES;
+  for (const a of attacks) if (!ATTACK_NAMES.includes(a)) throw new UnknownNameError('attack', a, ATTACK_NAMES);
+  const workers = checkNonNegativeInt('workers', options.workers ?? availableParallelism());
+  checkLabelled(data.train, `${data.name} train`);
+  checkLabelled(data.test, `${data.name} test`);
+
+  const defense: SphereSlabDefense = fitSphereSlabDefense(data.train.X, data.train.y, { spherePercentile: recipe.percentile });
+  const svm: NormMatchedOptions = { rho2: recipe.rho2, tol: recipe.svm.tol, maxIter: recipe.svm.maxIter, seed: recipe.seed };
+  const cleanModel = trainNormMatchedSvm(data.train.X, data.train.y, svm);
+  const cleanTrain = hingeAndError(data.train.X, data.train.y, cleanModel);
+  const cleanTest = hingeAndError(data.test.X, data.test.y, cleanModel);
+
+  const tasks: EpsTask[] = epsList.map((eps, k) => ({
+    eps,
+    mode: recipe.mode,
+    iterations: recipe.iterations,
+    eta: recipe.eta,
+    rho2: recipe.rho2,
+    seed: (recipe.seed * 1000003 + k * 7919) >>> 0,
+    attacks,
+    svm,
+  }));
+  const init: EpsTaskInit = { train: data.train, test: data.test, defense };
+  // Largest ε first: their SVM searches are the slowest, which balances the workers.
+  const order = tasks.map((_, i) => i).sort((a, b) => tasks[b].eps - tasks[a].eps);
+  const ordered = order.map((i) => tasks[i]);
+  let rowsOrdered: EpsRow[];
+  if (workers === 0) {
+    rowsOrdered = ordered.map((t) => runEpsTask(init, t, options.onProgress));
+  } else {
+    rowsOrdered = await runPool<EpsTaskInit, EpsTask, EpsRow>(siblingModule(import.meta.url, 'certify-worker'), init, ordered, {
+      workers,
+      onMessage: (_i, p) => options.onProgress?.(p as EpsProgress),
+    });
+  }
+  const rowsRaw: EpsRow[] = new Array(tasks.length);
+  order.forEach((taskIndex, k) => (rowsRaw[taskIndex] = rowsOrdered[k]));
+
+  const rows: CertifyRow[] = rowsRaw.map((r) => {
+    let env = Infinity;
+    for (const other of rowsRaw) {
+      for (let t = 0; t < other.cleanLoss.length; t++) {
+        const u = other.cleanLoss[t] + r.eps * other.worstLoss[t];
+        if (u < env) env = u;
+      }
+    }
+    const { cleanLoss: _c, worstLoss: _w, attackX: _x, attackY: _y, ...rest } = r;
+    return { ...rest, upperBoundEnvelope: env };
+  });
+  const sorted = [...rows].sort((a, b) => a.eps - b.eps);
+  const checks = {
+    attackBelowBound: rows.every((r) => !r.candidate || r.candidate.totalTrainLoss <= r.upperBound + 1e-9),
+    candidatesInF: rows.every((r) => r.candidateInF === r.poisonCount || (recipe.mode === 'paper' && r.candidateInF === r.iterations)),
+    boundMonotone: sorted.every((r, i) => i === 0 || r.upperBound >= sorted[i - 1].upperBound - 1e-4),
+  };
+  return {
+    kind: 'certify',
+    dataset: {
+      name: data.name,
+      source: data.source,
+      positive: data.positive,
+      negative: data.negative,
+      features: data.features,
+      n: data.train.X.rows,
+      nTest: data.test.X.rows,
+      d: data.train.X.cols,
+      nnz: nnz(data.train.X),
+    },
+    recipe,
+    defense: {
+      kind: recipe.defense,
+      percentile: recipe.percentile,
+      positive: { sphereRadius: defense.positive.sphereRadius, slabRadius: defense.positive.slabRadius },
+      negative: { sphereRadius: defense.negative.sphereRadius, slabRadius: defense.negative.slabRadius },
+    },
+    clean: {
+      weightDecay: cleanModel.weightDecay,
+      norm2: cleanModel.norm2,
+      trainHinge: cleanTrain.hinge,
+      trainError: cleanTrain.error,
+      testHinge: cleanTest.hinge,
+      testError: cleanTest.error,
+    },
+    rows,
+    checks,
+    workers,
+    seconds: (performance.now() - start) / 1000,
+    date: new Date().toISOString(),
+    attacks: rowsRaw.map((r) => ({ eps: r.eps, X: r.attackX, y: r.attackY })),
+  };
+}

@@ -1,0 +1,35 @@
+/** Plain-text table of a certify report (for the terminal and docs). */
+import type { CertifyReport } from './certify.js';
+
+const f4 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
+
+export function formatCertifyTable(r: CertifyReport): string {
+  const head = ['ε', 'U*', 'U* env', 'atk train/n', 'atk test hinge', 'atk test err', 'flip test hinge', 'flip test err', 'ms/it'];
+  const rows = [...r.rows]
+    .sort((a, b) => a.eps - b.eps)
+    .map((row) => [
+      String(row.eps),
+      f4(row.upperBound),
+      f4(row.upperBoundEnvelope),
+      f4(row.candidate?.totalTrainLoss),
+      f4(row.candidate?.testHinge),
+      f4(row.candidate?.testError),
+      f4(row.labelFlip?.testHinge),
+      f4(row.labelFlip?.testError),
+      row.msPerIteration.toFixed(2),
+    ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
+  const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
+  const c = r.clean;
+  return [
+    `${r.dataset.name}: n = ${r.dataset.n}, d = ${r.dataset.d}, +1 = ${r.dataset.positive}; defense ${r.recipe.defense} (${r.recipe.percentile}th percentile); recipe ${r.recipe.name}, mode ${r.recipe.mode}, T = ${r.recipe.mode === 'paper' ? 'εn' : r.recipe.iterations}, η = ${r.recipe.eta}, ρ² = ${r.recipe.rho2}, seed ${r.recipe.seed}`,
+    `clean defender: weight decay ${c.weightDecay.toPrecision(3)}, train hinge ${f4(c.trainHinge)}, test hinge ${f4(c.testHinge)}, test error ${f4(c.testError)}`,
+    '',
+    line(head),
+    sep,
+    ...rows.map(line),
+    '',
+    `checks: attack ≤ U* ${r.checks.attackBelowBound ? 'yes' : 'NO'}; candidate points in F ${r.checks.candidatesInF ? 'yes' : 'NO'}; U* non-decreasing ${r.checks.boundMonotone ? 'yes' : 'NO'}; ${r.seconds.toFixed(1)} s on ${r.workers} worker(s)`,
+  ].join('\n');
+}
