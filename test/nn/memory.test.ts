@@ -27,7 +27,7 @@ interface Usage {
 
 function usage(): Usage {
   const backend = tf.backend() as BackendWasm;
-  return { tensors: tf.memory().numTensors, dataIds: backend.numDataIds(), heapBytes: backend.wasm.HEAPU8.byteLength };
+  return { tensors: tf.memory().numTensors, dataIds: backend.numDataIds(), heapBytes: (backend.wasm as unknown as { HEAPU8: Uint8Array }).HEAPU8.byteLength };
 }
 
 test(`training steps (${STEPS}, Adam) and input-gradient steps (${STEPS}) leave memory flat`, () => {
