@@ -11,7 +11,7 @@ import { checkFinite, checkPositive, checkPositiveInt, checkRange } from '../opt
 import { Random } from '../random.js';
 import type { SphereSlabDefense } from './defense.js';
 import { dotDense } from './defense.js';
-import { pointVector, worstPointOfClass, type WorstPoint } from './maximizer.js';
+import { perpNorm, pointVector, worstPointOfClass, type WorstPoint } from './maximizer.js';
 
 /** 'paper': T = round(εn) iterations, every iterate is a poison point. 'release': fixed T, then
  * round(εn) of the T iterates sampled uniformly without replacement. */
@@ -144,20 +144,19 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
     const meanLoss = loss / n;
 
     // The attacker's best response over F (both classes; keep the larger loss).
-    let wNorm2 = 0;
     let wv = 0;
     let wMuP = 0;
     let wMuN = 0;
     const v = defense.v;
     for (let j = 0; j < d; j++) {
       const wj = w[j];
-      wNorm2 += wj * wj;
       wv += wj * v[j];
       wMuP += wj * mu.pos[j];
       wMuN += wj * mu.neg[j];
     }
-    const pp = worstPointOfClass(defense, 1, b, wMuP, wv, wNorm2);
-    const pn = worstPointOfClass(defense, -1, b, wMuN, wv, wNorm2);
+    const wPerp = perpNorm(w, v, wv);
+    const pp = worstPointOfClass(defense, 1, b, wMuP, wv, wPerp);
+    const pn = worstPointOfClass(defense, -1, b, wMuN, wv, wPerp);
     const worst: WorstPoint = pn.loss > pp.loss ? pn : pp;
 
     const U = meanLoss + eps * worst.loss;

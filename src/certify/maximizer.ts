@@ -29,8 +29,9 @@ export function maximizerCache(defense: SphereSlabDefense): MaximizerCache {
 }
 
 /**
- * The worst point of class y. Needs w·μ_y, w·v and ‖w‖² (computed by the caller once per
- * iteration for both classes).
+ * The worst point of class y. Needs w·μ_y, w·v and ‖w − (w·v)v‖ (computed by the caller once per
+ * iteration for both classes). The last is computed directly rather than as √(‖w‖² − (w·v)²),
+ * which loses half the digits when w is nearly parallel to v and then puts points outside F.
  */
 export function worstPointOfClass(
   defense: SphereSlabDefense,
@@ -38,19 +39,21 @@ export function worstPointOfClass(
   b: number,
   wMu: number,
   wv: number,
-  wNorm2: number,
+  wPerpNorm: number,
 ): WorstPoint {
   const { sphereRadius: r, slabRadius: s } = classBall(defense, y);
-  // g = y w; a = v·g; c² = ‖g‖² − a².
+  // g = y w; a = v·g; c = ‖g − a v‖ = ‖w − (w·v) v‖.
   const a = y * wv;
-  const c = Math.sqrt(Math.max(wNorm2 - a * a, 0));
+  const c = wPerpNorm;
   let alpha: number;
   let beta: number;
   const h = Math.hypot(a, c);
   if (h === 0) {
     alpha = 0;
     beta = 0;
-  } else if (c === 0 || c <= 1e-15 * h) {
+  } else if (c <= 1e-6 * h) {
+    // w ∥ v: e = (y w − a v)/c would amplify rounding; the optimum moves along v alone
+    // (the β term is worth at most c·r ≤ 1e-6·h·r).
     alpha = -Math.sign(a) * Math.min(r, s);
     beta = 0;
   } else {
@@ -72,10 +75,10 @@ export function worstPointOfClass(
 
 /** The worst point over both classes (the larger loss; ties go to +1). */
 export function worstPoint(defense: SphereSlabDefense, w: Float64Array, b: number): WorstPoint {
-  const wNorm2 = dotDense(w, w);
   const wv = dotDense(w, defense.v);
-  const p = worstPointOfClass(defense, 1, b, dotDense(w, defense.positive.centroid), wv, wNorm2);
-  const n = worstPointOfClass(defense, -1, b, dotDense(w, defense.negative.centroid), wv, wNorm2);
+  const wPerp = perpNorm(w, defense.v, wv);
+  const p = worstPointOfClass(defense, 1, b, dotDense(w, defense.positive.centroid), wv, wPerp);
+  const n = worstPointOfClass(defense, -1, b, dotDense(w, defense.negative.centroid), wv, wPerp);
   return n.loss > p.loss ? n : p;
 }
 
@@ -84,4 +87,14 @@ export function pointVector(defense: SphereSlabDefense, p: WorstPoint, w: Float6
   const mu = classBall(defense, p.y).centroid;
   for (let j = 0; j < out.length; j++) out[j] = mu[j] + p.cv * defense.v[j] + p.cw * w[j];
   return out;
+}
+
+/** ‖w − (w·v) v‖ for a unit v, given wv = w·v. */
+export function perpNorm(w: ArrayLike<number>, v: ArrayLike<number>, wv: number): number {
+  let s = 0;
+  for (let j = 0; j < w.length; j++) {
+    const r = w[j] - wv * v[j];
+    s += r * r;
+  }
+  return Math.sqrt(s);
 }

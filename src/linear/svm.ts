@@ -241,7 +241,7 @@ export function trainNormMatchedSvm(X: Features, y: Int8Array, options: NormMatc
     return { ...r, norm2, matched: norm2 >= rho2 && norm2 <= rho2 + band, fits };
   };
   // The smallest weight decay gives the largest norm: if even that is below ρ², return it.
-  const atLo = fit(Math.exp(logLo));
+  const atLo = fit(lo0);
   if (atLo.norm2 <= rho2 + band) return { ...atLo, fits, matched: atLo.matched };
   let best = atLo;
   for (let step = 0; step < maxSteps; step++) {

@@ -1,0 +1,66 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { main } from '../../src/cli/main.js';
+import { embeddedMnistDir } from '../../src/data/mnist.js';
+import { scratchDir } from '../helpers.js';
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+test('every command answers --help, derived from its option table', async () => {
+  const g = await run(['--help']);
+  assert.equal(g.code, 0);
+  assert.match(g.out, /certify/);
+  const c = await run(['certify', '--help']);
+  assert.equal(c.code, 0);
+  assert.match(c.out, /--eps LIST/);
+  assert.match(c.out, /--mode MODE .*\(default: release\)/);
+});
+
+test('bad input: one clear line and a non-zero exit', async () => {
+  const cases: [string[], RegExp][] = [
+    [['certify', '--eps', '0,1.5'], /Expected eps to be in \[0, 1\), but got 1\.5\./],
+    [['certify', '--eps', '0,abc'], /Expected --eps to be a comma-separated list of numbers/],
+    [['certify', '--dataset', 'cifar'], /Unknown dataset 'cifar'\. Known datasets: .*mnist17/],
+    [['certify', '--data-dir', '/nonexistent/mnist'], /No such MNIST directory: \/nonexistent\/mnist/],
+    [['certify', '--mode', 'fast', '--eps', '0'], /Expected mode to be one of 'release', 'paper', but got 'fast'/],
+    [['certify', '--bogus'], /Unknown option '--bogus'/],
+    [['frobnicate'], /unknown command 'frobnicate'\. Known commands: .*certify/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.err, re, args.join(' '));
+    assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace without --debug');
+  }
+});
+
+test('a truncated IDX file in --data-dir is named in the error', async () => {
+  const dir = scratchDir('trunc');
+  const src = embeddedMnistDir();
+  for (const f of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(src, f), join(dir, f));
+  const full = readFileSync(join(src, 'train-images-idx3-ubyte'));
+  writeFileSync(join(dir, 'train-images-idx3-ubyte'), full.subarray(0, 1000));
+  const r = await run(['certify', '--data-dir', dir, '--eps', '0']);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /train-images-idx3-ubyte: truncated: the header declares shape \[60000, 28, 28\]/);
+});
+
+test('certify runs end to end and writes JSON', async () => {
+  const dir = scratchDir('certify');
+  const json = join(dir, 'out.json');
+  const r = await run(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--json', json]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /\| +0\.02 \| +0\.0\d{3} \|/);
+  const rep = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(rep.kind, 'certify');
+  assert.equal(rep.recipe.mode, 'release');
+  assert.equal(rep.recipe.iterations, 400);
+  assert.equal(rep.rows.length, 2);
+});
