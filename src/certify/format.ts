@@ -1,5 +1,6 @@
 /** Plain-text table of a certify report (for the terminal and docs). */
 import type { CertifyReport } from './certify.js';
+import type { ReferenceComparison } from './reference.js';
 
 const f4 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
 
@@ -32,4 +33,30 @@ export function formatCertifyTable(r: CertifyReport): string {
     '',
     `checks: attack ≤ U* ${r.checks.attackBelowBound ? 'yes' : 'NO'}; candidate points in F ${r.checks.candidatesInF ? 'yes' : 'NO'}; U* non-decreasing ${r.checks.boundMonotone ? 'yes' : 'NO'}; ${r.seconds.toFixed(1)} s on ${r.workers} worker(s)`,
   ].join('\n');
+}
+
+/** Markdown: the per-ε table of a run. */
+export function certifyMarkdownTable(r: CertifyReport): string {
+  const rows = [...r.rows].sort((a, b) => a.eps - b.eps);
+  const lines = [
+    '| ε | U* | U* envelope | attack total train loss / n | attack test hinge | attack test error | label-flip test hinge | label-flip test error | candidate points in F |',
+    '|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const x of rows) {
+    lines.push(
+      `| ${x.eps} | ${f4(x.upperBound)} | ${f4(x.upperBoundEnvelope)} | ${f4(x.candidate?.totalTrainLoss)} | ${f4(x.candidate?.testHinge)} | ${f4(x.candidate?.testError)} | ${f4(x.labelFlip?.testHinge)} | ${f4(x.labelFlip?.testError)} | ${x.candidateInF}/${x.poisonCount} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Markdown: each reference number, the measured one, and how far off. */
+export function referenceMarkdownTable(cmp: readonly ReferenceComparison[]): string {
+  const lines = ['| quantity | ε | paper | measured | off by | within ±20% |', '|---|---|---|---|---|---|'];
+  for (const c of cmp) {
+    lines.push(
+      `| ${c.what} | ${c.eps} | ${c.reference} | ${f4(c.measured)} | ${c.relativeDiff === undefined ? '-' : `${(100 * c.relativeDiff).toFixed(1)}%`} | ${c.met ? 'yes' : '**no**'} |`,
+    );
+  }
+  return lines.join('\n');
 }

@@ -1,0 +1,94 @@
+/**
+ * Certified-defense benchmark on MNIST-1-7 (release recipe):
+ *  1. Algorithm 1 alone, one thread, T = 8000 at ε = 0.05: ms per iteration and seconds per ε;
+ *  2. the whole 9-value ε grid with the defender's SVM searches and the label-flip baseline, on
+ *     the default worker threads.
+ * Writes bench/out/certify.json, the run's report to bench/out/certify-mnist17-grid.json, and the
+ * "Certified defense" sections of docs/BENCHMARKS.md and docs/RESULTS.md.
+ *
+ * Run: node --import tsx bench/certify.ts [--quick]
+ */
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { loadMnist17 } from '../src/data/mnist17.js';
+import { packageRoot } from '../src/data/paths.js';
+import { fitSphereSlabDefense } from '../src/certify/defense.js';
+import { runAlgorithm1 } from '../src/certify/algorithm1.js';
+import { certify } from '../src/certify/certify.js';
+import { CERTIFY_RECIPES } from '../src/certify/recipes.js';
+import { certifyMarkdownTable, referenceMarkdownTable } from '../src/certify/format.js';
+import { compareToReference } from '../src/certify/reference.js';
+import { machineInfo, replaceSection, writeBenchJson } from './record.js';
+
+const quick = process.argv.includes('--quick');
+const recipe = CERTIFY_RECIPES.mnist17;
+const T = quick ? 1000 : recipe.iterations;
+const machine = machineInfo();
+const data = loadMnist17();
+const defense = fitSphereSlabDefense(data.train.X, data.train.y);
+
+const a1 = runAlgorithm1(data.train.X, data.train.y, defense, { eps: 0.05, rho2: recipe.rho2, eta: recipe.eta, iterations: T, mode: 'release', seed: 0 });
+const msPerIteration = (a1.seconds * 1000) / T;
+process.stderr.write(`Algorithm 1: ${msPerIteration.toFixed(2)} ms/iteration, ${a1.seconds.toFixed(1)} s for T = ${T}\n`);
+
+const gridStart = performance.now();
+const report = await certify(data, { iterations: T, seed: 0, onProgress: () => {} });
+const gridSeconds = (performance.now() - gridStart) / 1000;
+process.stderr.write(`grid: ${gridSeconds.toFixed(1)} s on ${report.workers} workers\n`);
+
+const { attacks: _a, ...serializable } = report;
+writeBenchJson('certify-mnist17-grid', serializable);
+writeBenchJson('certify', { machine, T, msPerIteration, secondsPerEps: a1.seconds, gridSeconds, workers: report.workers, rows: report.rows.map((r) => ({ eps: r.eps, msPerIteration: r.msPerIteration, algorithmSeconds: r.algorithmSeconds, evaluationSeconds: r.evaluationSeconds })) });
+
+if (!quick) {
+  const perEps = [...report.rows]
+    .sort((a, b) => a.eps - b.eps)
+    .map((r) => `| ${r.eps} | ${r.msPerIteration.toFixed(2)} | ${r.algorithmSeconds.toFixed(1)} | ${r.evaluationSeconds.toFixed(1)} | ${r.candidate?.svmFits ?? '-'} / ${r.labelFlip?.svmFits ?? '-'} |`)
+    .join('\n');
+  replaceSection(
+    join(packageRoot(), 'docs', 'BENCHMARKS.md'),
+    'Certified defense (Algorithm 1, defender SVM)',
+    `Machine: ${machine.nproc} cores (${machine.cpu}), Node ${machine.node}, ${machine.date.slice(0, 10)}; load average at the start ${machine.load.join(' / ')} (other jobs on the machine inflate the figures).
+Rerun: \`node --import tsx bench/certify.ts\` (about 3 minutes).
+
+MNIST-1-7, release recipe (T = ${T}, η = ${recipe.eta}, ρ² = ${recipe.rho2}), CSR features (${report.dataset.nnz} non-zeros):
+
+| what | poisonguard | goal | numpy + OpenBLAS peer (same machine kind) |
+|---|---|---|---|
+| Algorithm 1, ms per iteration (one thread, ε = 0.05) | **${msPerIteration.toFixed(2)}** | ≤ 6 | 6.6 idle, 9–11 contended |
+| Algorithm 1, seconds per ε (T = ${T}) | **${a1.seconds.toFixed(1)}** | | 74–91 |
+| whole 9-value grid with SVM searches and label flip | **${gridSeconds.toFixed(0)} s** on ${report.workers} worker threads | < 180 s | ≈ 13 min |
+
+Per ε inside the grid run (workers share the two cores, so per-iteration times are higher than alone):
+
+| ε | ms / iteration | Algorithm 1 s | evaluation s (both SVM searches) | SVM fits candidate / flip |
+|---|---|---|---|---|
+${perEps}
+
+Why it is fast: the sparse (CSR) matrix–vector product is the only O(nnz) pass per iteration; the
+clean-loss gradient sums only the rows with margin < 1; the inner maximization is closed-form in
+the span of (w, μ_y, v) and the poison point is never built unless it is kept; the ε values run on
+worker threads; the defender's SVM is liblinear's dual coordinate descent with shrinking and warm
+starts across the weight-decay bisection.`,
+  );
+  const cmp = compareToReference(report);
+  replaceSection(
+    join(packageRoot(), 'docs', 'RESULTS.md'),
+    'Certified defense: MNIST-1-7',
+    `Recipe: release (Algorithm 1 with T = ${T}, η = ${recipe.eta}, ρ² = ${recipe.rho2}, round(εn) of the T iterates sampled), oracle sphere + slab defense at the 70th percentile, defender = norm-matched hinge SVM (‖w‖² + b² ∈ [ρ², ρ² + 0.01], dual coordinate descent, tol 1e-6); seed 0; +1 = digit 1. Data: embedded MNIST (${report.dataset.n} train / ${report.dataset.nTest} test). Made by \`node --import tsx bench/certify.ts\` on ${machine.date.slice(0, 10)}; the same numbers come from \`poisonguard certify --dataset mnist17\`.
+
+Clean defender: weight decay ${report.clean.weightDecay.toPrecision(3)}, train hinge ${report.clean.trainHinge.toFixed(4)}, test hinge ${report.clean.testHinge.toFixed(4)}, test error ${report.clean.testError.toFixed(4)}.
+
+${certifyMarkdownTable(report)}
+
+"U* envelope" is the lower envelope over the iterates of all nine runs of L(θ)/n + ε·max_F ℓ(θ): every θ gives a valid bound, so this is also a certificate; it is never above U* and is non-decreasing in ε by construction.
+Checks on this run: attack total train loss ≤ U* at every ε: ${report.checks.attackBelowBound ? 'yes' : 'NO'}; every candidate point inside F: ${report.checks.candidatesInF ? 'yes' : 'NO'}; U* non-decreasing: ${report.checks.boundMonotone ? 'yes' : 'NO'}.
+
+Against the paper's Figure 2b (bar: within ±20%):
+
+${referenceMarkdownTable(cmp)}
+
+${cmp.every((c) => c.met) ? 'Every reference number is met within ±20%.' : `Missed: ${cmp.filter((c) => !c.met).map((c) => `${c.what} at ε = ${c.eps} (${(100 * (c.relativeDiff ?? 0)).toFixed(1)}%)`).join('; ')}.`}`,
+  );
+}
+console.log(JSON.stringify({ msPerIteration, secondsPerEps: a1.seconds, gridSeconds, cores: availableParallelism() }));

@@ -1,0 +1,23 @@
+/** poisonguard's public API. */
+export * from './errors.js';
+export { Random, DEFAULT_SEED } from './random.js';
+export * from './data/matrix.js';
+export type { BinaryDataset, LabelledFeatures } from './data/binary.js';
+export { loadMnist, embeddedMnistDir } from './data/mnist.js';
+export { loadMnist17 } from './data/mnist17.js';
+export type { ImageDataset, ImageSet } from './data/images.js';
+export { readIdxFile, parseIdx } from './data/idx.js';
+export { BINARY_DATASETS, loadBinaryDataset, binaryDatasetNames } from './data/registry.js';
+export * from './linear/hinge.js';
+export * from './linear/svm.js';
+export * from './certify/defense.js';
+export * from './certify/maximizer.js';
+export * from './certify/algorithm1.js';
+export * from './certify/evaluate.js';
+export * from './certify/label-flip.js';
+export * from './certify/recipes.js';
+export * from './certify/reference.js';
+export { certify, resolveRecipe, DEFENSE_KINDS } from './certify/certify.js';
+export type { CertifyOptions, CertifyReport, CertifyRow, CertifyRecipeRecord, DefenseKind } from './certify/certify.js';
+export type { AttackName, EpsProgress } from './certify/eps-task.js';
+export { formatCertifyTable } from './certify/format.js';
