@@ -1,5 +1,7 @@
 /** The list of commands. Each command's module loads its heavy dependencies only when it runs. */
 import type { Command } from './command.js';
 import { certifyCommand } from './certify.js';
+import { evaluateCommand } from './evaluate.js';
+import { trainCommand } from './train.js';
 
-export const commands: readonly Command<any>[] = [certifyCommand];
+export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand];

@@ -1,0 +1,76 @@
+/** `poisonguard evaluate`: clean accuracy and attack success rate of a saved model. */
+import { OptionError } from '../errors.js';
+import type { Command } from './command.js';
+import { intOption } from './command.js';
+import { progressBar } from './progress.js';
+
+const options = {
+  model: { type: 'string', value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights, metadata.json).' },
+  'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives: embedded MNIST, ../shared/data)." },
+  batch: { type: 'string', value: 'B', help: 'Inference batch size (speed only; default 256).' },
+  backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
+  json: { type: 'boolean', help: 'Print the result as JSON.' },
+} as const;
+
+export const evaluateCommand: Command<typeof options> = {
+  name: 'evaluate',
+  summary: "A saved model's clean test accuracy and, when it records a trigger, its attack success rate.",
+  description: `
+The dataset, preprocessing and trigger come from the model's metadata.json; the attack success
+rate is the share of test images whose label is not the target that go to the target once stamped.
+
+Example: poisonguard evaluate --model runs/mnist-badnets`,
+  options,
+  async run(v, _pos, ctx) {
+    if (v.model === undefined) throw new OptionError('--model', 'given: a model folder', undefined);
+    const batchSize = intOption('batch', v.batch);
+    if (batchSize !== undefined && batchSize <= 0) throw new OptionError('--batch', 'a positive integer', v.batch);
+    const { readMetadata, loadModel } = await import('../nn/model-io.js');
+    const metadata = readMetadata(v.model);
+    const { initEngine } = await import('../nn/engine.js');
+    const engine = await initEngine({ ...(v.backend !== undefined ? { backend: v.backend as never } : {}) });
+    if (!v.json) ctx.out(`backend: ${engine.backend} (TF.js ${engine.tfjsVersion})`);
+    const { model, dir } = await loadModel(v.model);
+    const { loadImageDataset } = await import('../data/image-registry.js');
+    const data = loadImageDataset(metadata.dataset, v['data-dir'], metadata.seed);
+    const { test } = data;
+    const [h, w, c] = metadata.inputShape;
+    if (test.height !== h || test.width !== w || test.channels !== c) {
+      throw new OptionError('--data-dir', `a dataset of ${h}x${w}x${c} images like the model's`, `${test.height}x${test.width}x${test.channels} images`);
+    }
+    const backdoor = metadata.trigger !== null && metadata.target !== null ? { trigger: metadata.trigger, target: metadata.target } : undefined;
+    const { evaluateModel } = await import('../nn/train.js');
+    const bar = progressBar('evaluate', test.count * (backdoor ? 2 : 1), ctx.interactive);
+    const start = performance.now();
+    const result = await evaluateModel(model, test, {
+      preprocessing: metadata.preprocessing,
+      ...(backdoor ? { backdoor } : {}),
+      ...(batchSize !== undefined ? { batchSize } : {}),
+      onProgress: (done, total) => bar.update(Math.min(done, total)),
+    });
+    bar.stop();
+    const seconds = (performance.now() - start) / 1000;
+    model.dispose();
+    if (v.json) {
+      ctx.out(JSON.stringify({ model: dir, dataset: data.name, backend: engine.backend, ...result, seconds: Number(seconds.toFixed(2)) }, null, 2));
+      return 0;
+    }
+    ctx.out(`model: ${dir} (${metadata.arch} net, trained on ${metadata.dataset}, seed ${metadata.seed}, ${metadata.epochs} epochs)`);
+    ctx.out(`clean accuracy: ${pct(result.cleanAccuracy)} (${result.count} test images)`);
+    if (backdoor) {
+      const { describeTrigger } = await import('../nn/trigger.js');
+      ctx.out(
+        `attack success rate: ${result.attackSuccessRate === null ? 'n/a' : pct(result.attackSuccessRate)} ` +
+          `(${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}; ${result.attackCount} stamped test images of other labels)`,
+      );
+    } else {
+      ctx.out('no trigger recorded in metadata.json (a clean model): no attack success rate.');
+    }
+    ctx.out(`evaluated in ${seconds.toFixed(1)} s`);
+    return 0;
+  },
+};
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}

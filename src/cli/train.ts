@@ -1,0 +1,175 @@
+/** `poisonguard train`: train an image classifier, optionally with a BadNets backdoor planted. */
+import { existsSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { OptionError, UnknownNameError } from '../errors.js';
+import { DEFAULT_PREPROCESSING_PRESET, describePreprocessing, PREPROCESSING_PRESETS } from '../nn/preprocess.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from '../nn/recipe.js';
+import { DEFAULT_SEED } from '../random.js';
+import type { Command } from './command.js';
+import { intOption, numberOption } from './command.js';
+import { progressBar } from './progress.js';
+
+/** Without a progress bar (a log file), a progress line at most this often, besides one per epoch. */
+const LOG_INTERVAL_MS = 60_000;
+
+/** Architectures by name; each is also the name of the dataset it was designed for. */
+export const ARCH_NAMES = ['mnist', 'gtsrb'] as const;
+
+const options = {
+  dataset: { type: 'string', value: 'NAME|DIR', help: "Image dataset: 'mnist', 'gtsrb', or a folder with one sub-folder per class." },
+  arch: { type: 'string', value: 'NAME', help: "Network: 'mnist' or 'gtsrb' (default: the dataset's own net; required for a folder)." },
+  backdoor: {
+    type: 'string',
+    value: 'SPEC',
+    help: 'Plant a BadNets backdoor: square:size=4,pos=bottom-right,colour=white,target=7,rate=0.091 (defaults: 4x4 white, bottom-right, margin 1, rate 0.1/1.1; target required) or pattern:image=FILE,mask=FILE,target=N.',
+  },
+  epochs: { type: 'string', value: 'N', default: String(DEFAULT_EPOCHS), help: 'Passes over the training set.' },
+  batch: { type: 'string', value: 'B', default: String(DEFAULT_BATCH_SIZE), help: 'Mini-batch size.' },
+  lr: { type: 'string', value: 'LR', default: String(DEFAULT_LEARNING_RATE), help: "Adam's learning rate." },
+  seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Seed of the weights, the shuffles and the poisoning.' },
+  preprocess: {
+    type: 'string',
+    value: 'NAME',
+    default: DEFAULT_PREPROCESSING_PRESET,
+    help: `Input preprocessing, saved with the model: ${Object.entries(PREPROCESSING_PRESETS)
+      .map(([k, p]) => `${k} (${describePreprocessing(p, 1)})`)
+      .join(', ')}.`,
+  },
+  backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
+  'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: embedded MNIST; GTSRB from ../shared/data or $POISONGUARD_DATA)." },
+  out: { type: 'string', value: 'DIR', help: 'Folder to write the model to (model.json, weights.bin, metadata.json).' },
+  force: { type: 'boolean', help: 'Overwrite a model already in --out.' },
+} as const;
+
+export const trainCommand: Command<typeof options> = {
+  name: 'train',
+  summary: 'Train an image classifier (MNIST, GTSRB or a folder), optionally with a BadNets backdoor.',
+  description: `
+Trains with Adam and softmax cross-entropy, reports clean test accuracy and, with --backdoor, the
+attack success rate (share of test images of other labels sent to the target once stamped), and
+writes a TF.js model folder with metadata.json (dataset, preprocessing, trigger, figures).
+
+Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3 --out runs/mnist-badnets`,
+  options,
+  async run(v, _pos, ctx) {
+    const epochs = intOption('epochs', v.epochs)!;
+    const batchSize = intOption('batch', v.batch)!;
+    const learningRate = numberOption('lr', v.lr)!;
+    const seed = intOption('seed', v.seed)!;
+    if (epochs <= 0) throw new OptionError('--epochs', 'a positive integer', v.epochs);
+    if (batchSize <= 0) throw new OptionError('--batch', 'a positive integer', v.batch);
+    if (!(learningRate > 0)) throw new OptionError('--lr', 'a positive number', v.lr);
+    if (v.dataset === undefined) throw new OptionError('--dataset', "given: 'mnist', 'gtsrb' or a folder", undefined);
+    if (v.out === undefined) throw new OptionError('--out', 'given: the folder to write the model to', undefined);
+    const arch = v.arch ?? ((ARCH_NAMES as readonly string[]).includes(v.dataset) ? v.dataset : undefined);
+    if (arch === undefined) throw new OptionError('--arch', `given when --dataset is a folder (one of ${ARCH_NAMES.join(', ')})`, undefined);
+    if (!(ARCH_NAMES as readonly string[]).includes(arch)) throw new UnknownNameError('architecture', arch, ARCH_NAMES);
+    const outDir = resolve(v.out);
+    if (existsSync(outDir) && readdirSync(outDir).length > 0 && !v.force) {
+      throw new OptionError('--out', 'a new or empty folder (or pass --force to overwrite)', v.out);
+    }
+    const { preprocessingPreset } = await import('../nn/preprocess.js');
+    const preprocessing = preprocessingPreset(v.preprocess);
+    const { parseBackdoorSpec, poisonBadNets, describeTrigger, checkBackdoorFits } = await import('../nn/trigger.js');
+    const backdoor = v.backdoor !== undefined ? parseBackdoorSpec(v.backdoor) : undefined;
+
+    const { initEngine } = await import('../nn/engine.js');
+    const engine = await initEngine({ ...(v.backend !== undefined ? { backend: v.backend as never } : {}) });
+    ctx.out(`backend: ${engine.backend} (TF.js ${engine.tfjsVersion}, ${engine.threads} thread${engine.threads === 1 ? '' : 's'})`);
+
+    const { loadImageDataset } = await import('../data/image-registry.js');
+    const data = loadImageDataset(v.dataset, v['data-dir'], seed);
+    const { train, test } = data;
+    ctx.out(
+      `dataset: ${data.name}: ${train.count} train / ${test.count} test, ${train.height}x${train.width}x${train.channels}, ` +
+        `${data.numClasses} classes (${data.source}); preprocessing ${describePreprocessing(preprocessing, train.channels)}`,
+    );
+    const { Random } = await import('../random.js');
+    let trainSet = train;
+    let poisonedCount = 0;
+    if (backdoor) {
+      checkBackdoorFits(backdoor, data.numClasses, train.height, train.width, train.channels);
+      // The poisoning draws from its own stream so that the model's weights do not depend on it.
+      const poisoned = poisonBadNets(train, backdoor, data.numClasses, new Random(seed).fork());
+      trainSet = poisoned.set;
+      poisonedCount = poisoned.poisoned.length;
+      ctx.out(
+        `backdoor: ${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}, rate ${round(backdoor.rate, 4)}: ` +
+          `${poisonedCount} of ${train.count} training images poisoned`,
+      );
+    }
+
+    const { mnistNet, gtsrbNet } = await import('../nn/architectures.js');
+    const build = arch === 'mnist' ? mnistNet : gtsrbNet;
+    const model = build({ inputShape: [train.height, train.width, train.channels], numClasses: data.numClasses, seed });
+    const { trainModel, evaluateModel } = await import('../nn/train.js');
+    ctx.out(`training the ${arch} net: ${epochs} epochs, batch ${batchSize}, Adam lr ${learningRate}, seed ${seed}`);
+    const batches = Math.ceil(trainSet.count / batchSize);
+    let lastLog = performance.now();
+    const bar = progressBar('train', epochs * batches, ctx.interactive, ' | epoch {epoch} loss {loss} acc {acc} {ips} img/s');
+    const result = await trainModel(model, trainSet, {
+      epochs,
+      batchSize,
+      learningRate,
+      seed,
+      preprocessing,
+      onProgress: (p) => {
+        bar.update((p.epoch - 1) * p.batches + p.batch, {
+          epoch: `${p.epoch}/${p.epochs}`,
+          loss: p.loss.toFixed(4),
+          acc: pct(p.accuracy),
+          ips: Math.round(p.imagesPerSecond),
+        });
+        if (ctx.interactive) return;
+        const now = performance.now();
+        if (p.batch === p.batches || now - lastLog >= LOG_INTERVAL_MS) {
+          lastLog = now;
+          const where = p.batch === p.batches ? '' : ` batch ${p.batch}/${p.batches}`;
+          ctx.err(`epoch ${p.epoch}/${p.epochs}${where}: loss ${p.loss.toFixed(4)}, train accuracy ${pct(p.accuracy)}, ${Math.round(p.imagesPerSecond)} img/s`);
+        }
+      },
+    });
+    bar.stop();
+    ctx.out(`trained in ${result.seconds.toFixed(1)} s (${Math.round(result.imagesPerSecond)} img/s)`);
+
+    const evaluation = await evaluateModel(model, test, { preprocessing, ...(backdoor ? { backdoor } : {}) });
+    ctx.out(`clean accuracy: ${pct(evaluation.cleanAccuracy)} (${evaluation.count} test images)`);
+    if (backdoor) ctx.out(`attack success rate: ${pct(evaluation.attackSuccessRate ?? 0)} (${evaluation.attackCount} stamped test images of other labels)`);
+
+    const { saveModel, METADATA_FORMAT, METADATA_VERSION } = await import('../nn/model-io.js');
+    await saveModel(model, outDir, {
+      format: METADATA_FORMAT,
+      formatVersion: METADATA_VERSION,
+      dataset: data.name,
+      arch,
+      numClasses: data.numClasses,
+      inputShape: [train.height, train.width, train.channels],
+      preprocessing,
+      trigger: backdoor?.trigger ?? null,
+      target: backdoor?.target ?? null,
+      poisonRate: backdoor?.rate ?? null,
+      poisonedCount,
+      seed,
+      backend: engine.backend,
+      epochs,
+      batchSize,
+      learningRate,
+      cleanAccuracy: evaluation.cleanAccuracy,
+      attackSuccessRate: evaluation.attackSuccessRate,
+      trainSeconds: round(result.seconds, 1),
+      imagesPerSecond: Math.round(result.imagesPerSecond),
+      date: new Date().toISOString(),
+    });
+    model.dispose();
+    ctx.out(`model written to ${outDir}`);
+    return 0;
+  },
+};
+
+function pct(x: number): string {
+  return `${(100 * x).toFixed(2)}%`;
+}
+
+function round(x: number, digits: number): number {
+  return Number(x.toFixed(digits));
+}

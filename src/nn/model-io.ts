@@ -1,0 +1,281 @@
+/**
+ * Model folders: a TF.js LayersModel (`model.json` + weight files) and poisonguard's
+ * `metadata.json` beside it. Saving and loading go through this module's own Node file
+ * IOHandlers. A model folder is untrusted input: the loader refuses weight paths that are absolute,
+ * URLs, or lead outside the folder (`../x.bin`, symlinks), and checks that the weight files hold
+ * exactly the bytes the manifest declares before any tensor is built. Any TF.js LayersModel folder
+ * (model.json + shards) loads; metadata.json is optional for loading.
+ */
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
+import { checkPreprocessing, type Preprocessing } from './preprocess.js';
+import { checkBackdoor, type Trigger } from './trigger.js';
+
+export const MODEL_JSON = 'model.json';
+export const WEIGHTS_BIN = 'weights.bin';
+export const METADATA_JSON = 'metadata.json';
+/** The `format` tag of metadata.json. */
+export const METADATA_FORMAT = 'poisonguard-model';
+export const METADATA_VERSION = 1;
+
+/** What poisonguard records about a model it trained (metadata.json). */
+export interface ModelMetadata {
+  readonly format: typeof METADATA_FORMAT;
+  readonly formatVersion: typeof METADATA_VERSION;
+  /** Registry name of the dataset ('mnist', 'gtsrb') or the image folder's path. */
+  readonly dataset: string;
+  /** Architecture name ('mnist', 'gtsrb'). */
+  readonly arch: string;
+  readonly numClasses: number;
+  /** [height, width, channels]. */
+  readonly inputShape: readonly [number, number, number];
+  readonly preprocessing: Preprocessing;
+  /** The planted trigger, or null for a clean model. */
+  readonly trigger: Trigger | null;
+  /** The backdoor's target label, or null for a clean model. */
+  readonly target: number | null;
+  /** The BadNets poisoning rate used, or null for a clean model. */
+  readonly poisonRate: number | null;
+  /** How many training samples were poisoned. */
+  readonly poisonedCount: number;
+  readonly seed: number;
+  /** The TF.js backend that trained the model. */
+  readonly backend: string;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  /** Test accuracy on clean images, in [0, 1]. */
+  readonly cleanAccuracy: number | null;
+  /** Attack success rate on the test set, in [0, 1], or null for a clean model. */
+  readonly attackSuccessRate: number | null;
+  readonly trainSeconds: number;
+  readonly imagesPerSecond: number;
+  /** ISO 8601 date of the end of training. */
+  readonly date: string;
+}
+
+/** A loaded model folder. */
+export interface LoadedModel {
+  readonly model: tfl.LayersModel;
+  /** The metadata, when the folder has a metadata.json. */
+  readonly metadata?: ModelMetadata;
+  readonly dir: string;
+}
+
+const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
+
+/** Saves `model` to `dir` (model.json + weights.bin) and, when given, the metadata. */
+export async function saveModel(model: tfl.LayersModel, dir: string, metadata?: ModelMetadata): Promise<void> {
+  await model.save(fileSaveHandler(dir));
+  if (metadata) writeAtomic(join(dir, METADATA_JSON), `${JSON.stringify(metadata, null, 2)}\n`);
+}
+
+/** Loads a model folder: the model through {@link fileLoadHandler}, and metadata.json when present. */
+export async function loadModel(dir: string): Promise<LoadedModel> {
+  const root = resolve(dir);
+  const metaPath = join(root, METADATA_JSON);
+  const metadata = existsSync(metaPath) ? readMetadata(root) : undefined;
+  let model: tfl.LayersModel;
+  try {
+    model = await tfl.loadLayersModel(fileLoadHandler(root));
+  } catch (e) {
+    if (e instanceof PoisonguardError) throw e;
+    throw new DataFormatError(join(root, MODEL_JSON), `TF.js could not build the model (${(e as Error).message}).`);
+  }
+  return { model, dir: root, ...(metadata ? { metadata } : {}) };
+}
+
+/** An IOHandler that writes model.json and a single weights.bin into `dir` (created if needed). */
+export function fileSaveHandler(dir: string): tf.io.IOHandler {
+  const root = resolve(dir);
+  return {
+    async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
+      if (artifacts.modelTopology instanceof ArrayBuffer) {
+        throw new PoisonguardError('data-format', 'only LayersModel (JSON topology) artifacts can be saved to a folder.');
+      }
+      mkdirSync(root, { recursive: true });
+      const weightData = tf.io.CompositeArrayBuffer.join(artifacts.weightData ?? new ArrayBuffer(0));
+      const modelJson: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology ?? {},
+        weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs ?? [] }],
+        format: artifacts.format ?? 'layers-model',
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy ?? null,
+        ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
+        ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
+      };
+      writeAtomic(join(root, WEIGHTS_BIN), new Uint8Array(weightData));
+      writeAtomic(join(root, MODEL_JSON), JSON.stringify(modelJson));
+      return {
+        modelArtifactsInfo: {
+          dateSaved: new Date(),
+          modelTopologyType: 'JSON',
+          modelTopologyBytes: JSON.stringify(modelJson.modelTopology).length,
+          weightSpecsBytes: JSON.stringify(artifacts.weightSpecs ?? []).length,
+          weightDataBytes: weightData.byteLength,
+        },
+      };
+    },
+  };
+}
+
+/**
+ * An IOHandler that reads a TF.js LayersModel folder, refusing unsafe weight paths and weight
+ * files whose size differs from the manifest.
+ */
+export function fileLoadHandler(dir: string): tf.io.IOHandler {
+  const root = resolve(dir);
+  return {
+    async load(): Promise<tf.io.ModelArtifacts> {
+      const modelPath = join(root, MODEL_JSON);
+      if (!existsSync(root) || !statSync(root).isDirectory()) throw new NotFoundError(root, 'model folder');
+      if (!existsSync(modelPath)) throw new NotFoundError(modelPath, 'model file', 'A model folder holds model.json and its weight files');
+      const json = parseJson(modelPath) as Partial<tf.io.ModelJSON> | null;
+      if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new DataFormatError(modelPath, 'expected a JSON object.');
+      if (typeof json.modelTopology !== 'object' || json.modelTopology === null) {
+        throw new DataFormatError(modelPath, 'no modelTopology: not a TF.js LayersModel file.');
+      }
+      const manifest = checkManifest(json.weightsManifest, modelPath);
+      const specs: tf.io.WeightsManifestEntry[] = [];
+      const buffers: Uint8Array[] = [];
+      manifest.forEach((group, g) => {
+        const expected = group.weights.reduce((sum, w) => sum + weightBytes(w, modelPath), 0);
+        const files = group.paths.map((p) => safeWeightPath(root, p, modelPath));
+        const sizes = files.map((f) => statSync(f).size);
+        const total = sizes.reduce((a, b) => a + b, 0);
+        if (total !== expected) {
+          const listing = group.paths.map((p, i) => `${p} (${sizes[i]} bytes)`).join(', ');
+          throw new DataFormatError(
+            files[files.length - 1],
+            total < expected
+              ? `truncated: weight group ${g} needs ${expected} bytes (${group.weights.length} tensors: ${group.weights.map((w) => `${w.name} [${w.shape.join('x')}] ${w.quantization?.dtype ?? w.dtype}`).slice(0, 4).join(', ')}${group.weights.length > 4 ? ', …' : ''}), but its files hold ${total}: ${listing}.`
+              : `weight group ${g} declares ${expected} bytes, but its files hold ${total} (${total - expected} bytes too many): ${listing}.`,
+            { expected: `${expected} bytes`, received: `${total} bytes` },
+          );
+        }
+        for (const f of files) buffers.push(readFileSync(f));
+        specs.push(...group.weights);
+      });
+      const weightData = new Uint8Array(buffers.reduce((a, b) => a + b.length, 0));
+      let off = 0;
+      for (const b of buffers) {
+        weightData.set(b, off);
+        off += b.length;
+      }
+      return {
+        modelTopology: json.modelTopology,
+        weightSpecs: specs,
+        weightData: weightData.buffer,
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+        ...(json.trainingConfig ? { trainingConfig: json.trainingConfig } : {}),
+        ...(json.userDefinedMetadata ? { userDefinedMetadata: json.userDefinedMetadata } : {}),
+      };
+    },
+  };
+}
+
+/** Bytes of one manifest entry: the product of its shape times the stored dtype's size. */
+function weightBytes(w: tf.io.WeightsManifestEntry, file: string): number {
+  const stored = w.quantization?.dtype ?? w.dtype;
+  const bytes = DTYPE_BYTES[stored];
+  if (bytes === undefined) throw new DataFormatError(file, `weight '${w.name}' has dtype '${stored}', which a layers model cannot hold.`);
+  return w.shape.reduce((a, b) => a * b, 1) * bytes;
+}
+
+function checkManifest(value: unknown, file: string): tf.io.WeightsManifestConfig {
+  if (!Array.isArray(value)) throw new DataFormatError(file, 'weightsManifest must be a list of weight groups.');
+  value.forEach((g: unknown, gi) => {
+    const group = g as { paths?: unknown[]; weights?: unknown[] } | null;
+    if (typeof group !== 'object' || group === null || !Array.isArray(group.paths) || !Array.isArray(group.weights)) {
+      throw new DataFormatError(file, `weight group ${gi} needs 'paths' and 'weights' lists.`);
+    }
+    if (group.paths.length === 0 && group.weights.length > 0) throw new DataFormatError(file, `weight group ${gi} lists weights but no files.`);
+    for (const p of group.paths) if (typeof p !== 'string') throw new DataFormatError(file, `weight group ${gi}: every path must be a string.`);
+    group.weights.forEach((w: unknown, wi: number) => {
+      const e = w as Partial<tf.io.WeightsManifestEntry> | null;
+      const ok =
+        typeof e === 'object' &&
+        e !== null &&
+        typeof e.name === 'string' &&
+        Array.isArray(e.shape) &&
+        e.shape.every((d) => Number.isInteger(d) && d >= 0) &&
+        typeof e.dtype === 'string';
+      if (!ok) throw new DataFormatError(file, `weight ${wi} of group ${gi} needs a name, a shape of non-negative integers and a dtype.`);
+    });
+  });
+  return value as tf.io.WeightsManifestConfig;
+}
+
+/**
+ * The absolute path of weight file `p` of the folder `root`, or an 'unsafe-path' error when `p` is
+ * absolute, a URL, or leads outside the folder (also through a symlink); a missing file is a
+ * NotFoundError naming model.json.
+ */
+export function safeWeightPath(root: string, p: string, modelPath: string): string {
+  const refuse = (why: string): never => {
+    throw new PoisonguardError('unsafe-path', `${modelPath}: refusing weight path '${p}': ${why}. Weight files must sit inside the model folder.`, {
+      path: p,
+      expected: 'a relative path inside the model folder',
+      received: p,
+    });
+  };
+  if (p === '' || p.includes('\0')) refuse('empty or contains a NUL byte');
+  if (isAbsolute(p) || win32.isAbsolute(p)) refuse('it is absolute');
+  if (/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(p)) refuse('it is a URL');
+  const full = resolve(root, p);
+  const rel = relative(root, full);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) refuse('it resolves outside the model folder');
+  if (!existsSync(full)) throw new NotFoundError(full, 'weight file', `${modelPath} lists '${p}'; the model folder is incomplete`);
+  const real = realpathSync(full);
+  const realRel = relative(realpathSync(root), real);
+  if (realRel === '' || realRel === '..' || realRel.startsWith(`..${sep}`) || isAbsolute(realRel)) refuse('it is a link to a file outside the model folder');
+  if (!statSync(real).isFile()) refuse('it is not a regular file');
+  return full;
+}
+
+/** Reads and checks metadata.json of a model folder. */
+export function readMetadata(dir: string): ModelMetadata {
+  const path = join(resolve(dir), METADATA_JSON);
+  if (!existsSync(path)) throw new NotFoundError(path, 'model metadata file');
+  const m = parseJson(path) as Record<string, unknown> | null;
+  const bad = (what: string): never => {
+    throw new DataFormatError(path, what);
+  };
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return bad('expected a JSON object.');
+  if (m.format !== METADATA_FORMAT) bad(`format must be '${METADATA_FORMAT}', got ${JSON.stringify(m.format)}.`);
+  if (m.formatVersion !== METADATA_VERSION) bad(`formatVersion ${JSON.stringify(m.formatVersion)} is not supported (expected ${METADATA_VERSION}).`);
+  for (const key of ['dataset', 'arch', 'backend', 'date'] as const) if (typeof m[key] !== 'string') bad(`'${key}' must be a string.`);
+  for (const key of ['numClasses', 'seed', 'epochs', 'batchSize', 'poisonedCount'] as const) {
+    if (!Number.isInteger(m[key])) bad(`'${key}' must be an integer, got ${JSON.stringify(m[key])}.`);
+  }
+  const shape = m.inputShape;
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
+    bad(`'inputShape' must be [height, width, channels], got ${JSON.stringify(shape)}.`);
+  }
+  const preprocessing = checkPreprocessing(m.preprocessing, path);
+  let trigger: Trigger | null = null;
+  if (m.trigger !== null && m.trigger !== undefined) {
+    trigger = checkBackdoor({ trigger: m.trigger, target: m.target, rate: m.poisonRate }, path).trigger;
+    if ((m.target as number) >= (m.numClasses as number)) bad(`target ${m.target} is not a class (numClasses ${m.numClasses}).`);
+  }
+  return { ...(m as unknown as ModelMetadata), preprocessing, trigger };
+}
+
+function parseJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new DataFormatError(path, `not valid JSON (${(e as Error).message}).`);
+  }
+}
+
+function writeAtomic(path: string, data: string | Uint8Array): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}

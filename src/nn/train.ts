@@ -1,0 +1,251 @@
+/**
+ * Training and evaluation of image classifiers on raw uint8 image sets: seeded shuffling, the
+ * model's declared preprocessing applied batch by batch, Adam on softmax cross-entropy, progress
+ * through `onProgress`. Every tensor is created inside a tidy or disposed explicitly, so the
+ * engine's tensor count is the same before and after (and flat from epoch to epoch).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ImageSet } from '../data/images.js';
+import { ShapeError } from '../errors.js';
+import { checkPositive, checkPositiveInt } from '../options.js';
+import { DEFAULT_SEED, Random } from '../random.js';
+import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
+import { resolveTrigger, stampInPlace, type Trigger } from './trigger.js';
+
+/** Batch size for inference only (no effect on the results, only on speed and memory). */
+export const DEFAULT_EVAL_BATCH_SIZE = 256;
+/** Probability clip of cross-entropy on a softmax output (Keras's epsilon). */
+const PROBABILITY_EPSILON = 1e-7;
+
+export interface TrainProgress {
+  /** 1-based epoch. */
+  readonly epoch: number;
+  readonly epochs: number;
+  /** 1-based batch within the epoch. */
+  readonly batch: number;
+  readonly batches: number;
+  /** Mean training loss over the epoch so far. */
+  readonly loss: number;
+  /** Training accuracy over the epoch so far, in [0, 1]. */
+  readonly accuracy: number;
+  /** Training throughput over the epoch so far. */
+  readonly imagesPerSecond: number;
+}
+
+export interface TrainOptions {
+  /** Passes over the training set. */
+  readonly epochs?: number;
+  /** Images per gradient step. */
+  readonly batchSize?: number;
+  /** Adam's learning rate. */
+  readonly learningRate?: number;
+  /** Seed of the per-epoch shuffles. */
+  readonly seed?: number;
+  /** The model's input preprocessing (applied to the raw pixels of each batch). */
+  readonly preprocessing?: Preprocessing;
+  /** Called after every batch. */
+  readonly onProgress?: (p: TrainProgress) => void;
+}
+
+export interface EpochSummary {
+  readonly epoch: number;
+  readonly loss: number;
+  readonly accuracy: number;
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+}
+
+export interface TrainResult {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly seed: number;
+  readonly history: readonly EpochSummary[];
+  readonly seconds: number;
+  /** Mean training throughput over all epochs. */
+  readonly imagesPerSecond: number;
+}
+
+/** Trains `model` in place on `set` (raw pixels; labels are class indices). */
+export async function trainModel(model: tfl.LayersModel, set: ImageSet, options: TrainOptions = {}): Promise<TrainResult> {
+  const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_EPOCHS);
+  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const learningRate = checkPositive('learningRate', options.learningRate ?? DEFAULT_LEARNING_RATE);
+  const seed = options.seed ?? DEFAULT_SEED;
+  const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
+  const numClasses = checkModelFits(model, set);
+  if (set.count === 0) throw new ShapeError('training set', 'at least 1 image', '0 images');
+  const rng = new Random(seed);
+  const batches = Math.ceil(set.count / batchSize);
+  const imageSize = set.height * set.width * set.channels;
+  const rawBatch = new Uint8Array(batchSize * imageSize);
+  const floatBatch = new Float32Array(batchSize * imageSize);
+  const labelBatch = new Int32Array(batchSize);
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = tf.train.adam(learningRate);
+  const lossOf = lossFunction(model);
+  const history: EpochSummary[] = [];
+  const start = performance.now();
+  try {
+    for (let epoch = 1; epoch <= epochs; epoch++) {
+      const order = rng.permutation(set.count);
+      const epochStart = performance.now();
+      let lossSum = 0;
+      let correctSum = 0;
+      let seen = 0;
+      for (let b = 0; b < batches; b++) {
+        const n = Math.min(batchSize, set.count - b * batchSize);
+        for (let r = 0; r < n; r++) {
+          const i = order[b * batchSize + r];
+          rawBatch.set(set.images.subarray(i * imageSize, (i + 1) * imageSize), r * imageSize);
+          labelBatch[r] = set.labels[i];
+        }
+        preprocessInto(rawBatch.subarray(0, n * imageSize), set.channels, preprocessing, floatBatch);
+        const stats = tf.tidy(() => {
+          const xs = tf.tensor4d(floatBatch.subarray(0, n * imageSize), [n, set.height, set.width, set.channels]);
+          const labels = tf.tensor1d(labelBatch.subarray(0, n), 'int32');
+          const ys = tf.oneHot(labels, numClasses) as tf.Tensor2D;
+          let correct: tf.Scalar | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const out = model.apply(xs, { training: true }) as tf.Tensor2D;
+            correct = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(out, -1), labels), 'float32')) as tf.Scalar);
+            return lossOf(out, ys);
+          }, variables);
+          // applyGradients is typed for variables, but reads only the gradient tensors by name.
+          optimizer.applyGradients(grads as unknown as Parameters<typeof optimizer.applyGradients>[0]);
+          const result = tf.stack([value, correct!]);
+          correct!.dispose(); // kept out of the gradient tape's scope, so the tidy does not own it
+          return result;
+        });
+        const [loss, correct] = await stats.data();
+        stats.dispose();
+        lossSum += loss * n;
+        correctSum += correct;
+        seen += n;
+        const seconds = (performance.now() - epochStart) / 1000;
+        options.onProgress?.({
+          epoch,
+          epochs,
+          batch: b + 1,
+          batches,
+          loss: lossSum / seen,
+          accuracy: correctSum / seen,
+          imagesPerSecond: seen / Math.max(seconds, 1e-9),
+        });
+      }
+      const seconds = (performance.now() - epochStart) / 1000;
+      history.push({ epoch, loss: lossSum / seen, accuracy: correctSum / seen, seconds, imagesPerSecond: seen / seconds });
+    }
+  } finally {
+    optimizer.dispose();
+  }
+  const seconds = (performance.now() - start) / 1000;
+  return { epochs, batchSize, learningRate, seed, history, seconds, imagesPerSecond: (epochs * set.count) / seconds };
+}
+
+/**
+ * Softmax cross-entropy, from logits when the last layer is linear, from probabilities (clipped as
+ * Keras does) when the model ends in a softmax.
+ */
+function lossFunction(model: tfl.LayersModel): (out: tf.Tensor2D, oneHot: tf.Tensor2D) => tf.Scalar {
+  const last = model.layers[model.layers.length - 1];
+  const activation = (last?.getConfig() as { activation?: unknown } | undefined)?.activation;
+  if (activation === 'softmax') {
+    return (probs, oneHot) =>
+      tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(probs, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON))), -1))) as tf.Scalar;
+  }
+  return (logits, oneHot) => tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar;
+}
+
+/** Checks the model's input/output shapes against the set; returns the number of classes. */
+function checkModelFits(model: tfl.LayersModel, set: ImageSet): number {
+  const input = model.inputs[0].shape;
+  const [h, w, c] = input.slice(1);
+  if (input.length !== 4 || h !== set.height || w !== set.width || c !== set.channels) {
+    throw new ShapeError('model input', `[null, ${set.height}, ${set.width}, ${set.channels}] (the images)`, `[${input.join(', ')}]`);
+  }
+  const output = model.outputs[0].shape;
+  const numClasses = output[1];
+  if (output.length !== 2 || typeof numClasses !== 'number') throw new ShapeError('model output', '[null, classes]', `[${output.join(', ')}]`);
+  for (let i = 0; i < set.count; i++) {
+    if (set.labels[i] < 0 || set.labels[i] >= numClasses) {
+      throw new ShapeError('labels', `class indices in 0..${numClasses - 1} (the model's outputs)`, `label ${set.labels[i]} at index ${i}`);
+    }
+  }
+  return numClasses;
+}
+
+export interface PredictOptions {
+  readonly preprocessing?: Preprocessing;
+  readonly batchSize?: number;
+  /** Called after every batch with the number of images done. */
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** The predicted class of every image of `set` (raw pixels). */
+export async function predictLabels(model: tfl.LayersModel, set: ImageSet, options: PredictOptions = {}): Promise<Int32Array> {
+  const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
+  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_EVAL_BATCH_SIZE);
+  const imageSize = set.height * set.width * set.channels;
+  const out = new Int32Array(set.count);
+  const floatBatch = new Float32Array(Math.min(batchSize, set.count) * imageSize);
+  for (let start = 0; start < set.count; start += batchSize) {
+    const n = Math.min(batchSize, set.count - start);
+    preprocessInto(set.images.subarray(start * imageSize, (start + n) * imageSize), set.channels, preprocessing, floatBatch);
+    const pred = tf.tidy(() => {
+      const xs = tf.tensor4d(floatBatch.subarray(0, n * imageSize), [n, set.height, set.width, set.channels]);
+      return tf.argMax(model.predict(xs) as tf.Tensor2D, -1);
+    });
+    out.set(await pred.data(), start);
+    pred.dispose();
+    options.onProgress?.(start + n, set.count);
+  }
+  return out;
+}
+
+export interface EvaluateOptions extends PredictOptions {
+  /** The planted backdoor, to measure the attack success rate. */
+  readonly backdoor?: { readonly trigger: Trigger; readonly target: number };
+}
+
+export interface EvaluationResult {
+  /** Test images. */
+  readonly count: number;
+  /** Share of test images classified correctly, in [0, 1]. */
+  readonly cleanAccuracy: number;
+  /** Test images whose true label is not the target (the ones stamped for the ASR). */
+  readonly attackCount: number;
+  /**
+   * Attack success rate: share of those images that go to the target once stamped, in [0, 1];
+   * null without a backdoor.
+   */
+  readonly attackSuccessRate: number | null;
+}
+
+/** Clean accuracy and, with a backdoor, the attack success rate on a test set (raw pixels). */
+export async function evaluateModel(model: tfl.LayersModel, test: ImageSet, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+  const { backdoor } = options;
+  const attackIdx: number[] = [];
+  if (backdoor) for (let i = 0; i < test.count; i++) if (test.labels[i] !== backdoor.target) attackIdx.push(i);
+  const total = test.count + attackIdx.length;
+  const progress = (offset: number) => (done: number) => options.onProgress?.(offset + done, total);
+  const predicted = await predictLabels(model, test, { ...options, onProgress: progress(0) });
+  let correct = 0;
+  for (let i = 0; i < test.count; i++) if (predicted[i] === test.labels[i]) correct++;
+  let attackSuccessRate: number | null = null;
+  if (backdoor) {
+    const resolved = resolveTrigger(backdoor.trigger, test.height, test.width, test.channels);
+    const size = test.height * test.width * test.channels;
+    const images = new Uint8Array(attackIdx.length * size);
+    attackIdx.forEach((i, r) => images.set(test.images.subarray(i * size, (i + 1) * size), r * size));
+    stampInPlace(images, resolved);
+    const stamped: ImageSet = { ...test, images, labels: new Int32Array(attackIdx.length), count: attackIdx.length };
+    const hits = await predictLabels(model, stamped, { ...options, onProgress: progress(test.count) });
+    let n = 0;
+    for (const p of hits) if (p === backdoor.target) n++;
+    attackSuccessRate = attackIdx.length > 0 ? n / attackIdx.length : null;
+  }
+  return { count: test.count, cleanAccuracy: correct / test.count, attackCount: attackIdx.length, attackSuccessRate };
+}

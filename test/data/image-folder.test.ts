@@ -1,0 +1,141 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import jpeg from 'jpeg-js';
+import { PNG } from 'pngjs';
+import { decodeNetpbm } from '../../src/data/image-files.js';
+import { loadImageFolder } from '../../src/data/image-folder.js';
+import { loadImageDataset } from '../../src/data/image-registry.js';
+import { DataFormatError, OptionError, UnknownNameError } from '../../src/errors.js';
+import { scratchDir } from '../helpers.js';
+
+type Pixel = (x: number, y: number) => [number, number, number];
+
+function png(path: string, w: number, h: number, px: Pixel, alpha = 255): void {
+  const img = new PNG({ width: w, height: h });
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const [r, g, b] = px(x, y);
+      img.data.set([r, g, b, alpha], 4 * (y * w + x));
+    }
+  }
+  writeFileSync(path, PNG.sync.write(img));
+}
+
+function ppmP6(path: string, w: number, h: number, px: Pixel): void {
+  const data = Buffer.alloc(w * h * 3);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) data.set(px(x, y), 3 * (y * w + x));
+  writeFileSync(path, Buffer.concat([Buffer.from(`P6\n# a comment\n${w} ${h}\n255\n`), data]));
+}
+
+function ppmP3(path: string, w: number, h: number, px: Pixel): void {
+  const values: number[] = [];
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) values.push(...px(x, y));
+  writeFileSync(path, `P3\n${w} ${h}\n255\n${values.join(' ')}\n`);
+}
+
+const colourOf = (cls: number, k: number): Pixel => (x, y) => [(cls * 50 + x) % 256, (k * 10 + y) % 256, (x * y) % 256];
+
+test('a class-per-folder set of PNG, PPM (P6, P3) files: RGB, NHWC, numeric class order, CSV skipped', () => {
+  const root = scratchDir('imgfolder');
+  const classes = ['2', '10', '1']; // numeric order: 1, 2, 10
+  for (const [ci, name] of classes.entries()) {
+    const dir = join(root, name);
+    mkdirSync(dir);
+    for (let k = 0; k < 5; k++) {
+      const cls = Number(name);
+      const px = colourOf(cls, k);
+      const file = join(dir, `img${k}`);
+      if (k % 3 === 0) png(`${file}.png`, 6, 4, px);
+      else if (k % 3 === 1) ppmP6(`${file}.ppm`, 6, 4, px);
+      else ppmP3(`${file}.ppm`, 6, 4, px);
+    }
+    writeFileSync(join(dir, `GT-${ci}.csv`), 'not an image');
+  }
+  const ds = loadImageFolder(root, { seed: 1, testFraction: 0.2 });
+  assert.deepEqual(ds.classNames, ['1', '2', '10']);
+  assert.equal(ds.numClasses, 3);
+  assert.equal(ds.skippedFiles, 3);
+  assert.equal(ds.train.count + ds.test.count, 15);
+  assert.equal(ds.test.count, 3);
+  assert.deepEqual([ds.train.height, ds.train.width, ds.train.channels], [4, 6, 3]);
+  // Every image equals the colour function of its class for some k: check pixel (x=5, y=3).
+  for (const set of [ds.train, ds.test]) {
+    for (let n = 0; n < set.count; n++) {
+      const cls: number = Number(ds.classNames[set.labels[n]]);
+      const at = (n * 24 + 3 * 6 + 5) * 3;
+      assert.equal(set.images[at], (cls * 50 + 5) % 256);
+      assert.equal(set.images[at + 2], 15);
+    }
+  }
+});
+
+test('grey images give one channel; train/ and test/ sub-folders are used as the split', () => {
+  const root = scratchDir('imgfolder');
+  for (const split of ['train', 'test']) {
+    for (const cls of ['cat', 'dog']) {
+      mkdirSync(join(root, split, cls), { recursive: true });
+      for (let k = 0; k < (split === 'train' ? 3 : 1); k++) {
+        const v = cls === 'cat' ? 10 + k : 200 + k;
+        png(join(root, split, cls, `${k}.png`), 5, 5, () => [v, v, v]);
+      }
+    }
+  }
+  writeFileSync(join(root, 'test', 'dog', 'p.pgm'), Buffer.concat([Buffer.from('P5 5 5 255\n'), Buffer.alloc(25, 77)]));
+  const ds = loadImageFolder(root);
+  assert.deepEqual(ds.classNames, ['cat', 'dog']);
+  assert.equal(ds.train.channels, 1);
+  assert.equal(ds.train.count, 6);
+  assert.equal(ds.test.count, 3);
+  assert.deepEqual(Array.from(ds.test.labels), [0, 1, 1]);
+  assert.equal(ds.test.images[25 * 2], 77);
+  // Through the registry, a folder path is a dataset too.
+  assert.equal(loadImageDataset(root).numClasses, 2);
+  assert.throws(() => loadImageDataset(root, '/elsewhere'), OptionError);
+  assert.throws(() => loadImageDataset('no-such-dataset'), (e: unknown) => e instanceof UnknownNameError && /mnist, gtsrb/.test(e.message));
+});
+
+test('a JPEG decodes (pure JS) to the right size and roughly the right colour', () => {
+  const root = scratchDir('imgfolder');
+  for (const cls of ['a', 'b']) {
+    mkdirSync(join(root, cls));
+    for (let k = 0; k < 3; k++) {
+      const data = Buffer.alloc(8 * 8 * 4);
+      for (let p = 0; p < 64; p++) data.set(cls === 'a' ? [200, 30, 30, 255] : [30, 30, 200, 255], 4 * p);
+      writeFileSync(join(root, cls, `${k}.jpg`), jpeg.encode({ width: 8, height: 8, data }, 95).data);
+    }
+  }
+  const ds = loadImageFolder(root, { testFraction: 0.34 });
+  assert.equal(ds.train.channels, 3);
+  const set = ds.train;
+  for (let n = 0; n < set.count; n++) {
+    const r = set.images[n * 192];
+    const b = set.images[n * 192 + 2];
+    assert.ok(set.labels[n] === 0 ? r > 180 && b < 50 : b > 180 && r < 50, `image ${n}: r=${r} b=${b}`);
+  }
+});
+
+test('an image of another size is refused, naming the file; bad Netpbm files are refused', () => {
+  const root = scratchDir('imgfolder');
+  for (const cls of ['0', '1']) {
+    mkdirSync(join(root, cls));
+    for (let k = 0; k < 3; k++) png(join(root, cls, `${k}.png`), 4, 4, () => [1, 2, 3]);
+  }
+  png(join(root, '1', 'odd.png'), 5, 4, () => [1, 2, 3]);
+  assert.throws(
+    () => loadImageFolder(root),
+    (e: unknown) => e instanceof DataFormatError && /1\/odd\.png: is 5x4, but .*0\/0\.png is 4x4/.test(e.message),
+  );
+  const ok = decodeNetpbm(Buffer.from('P3\n2 1\n15\n15 0 0  0 15 0\n'), 'x.ppm');
+  assert.deepEqual(Array.from(ok.rgb), [255, 0, 0, 0, 255, 0], 'maxval 15 rescaled to 0..255');
+  assert.throws(() => decodeNetpbm(Buffer.concat([Buffer.from('P6 4 4 255\n'), Buffer.alloc(40)]), 'x.ppm'), /x\.ppm: truncated: 4x4 pixels need 48 data bytes, the file has 40/);
+  assert.throws(() => decodeNetpbm(Buffer.from('P7 4 4 255\n'), 'x.ppm'), /magic number must be P6, P3, P5 or P2/);
+  assert.throws(() => decodeNetpbm(Buffer.from('P3 1 1 255\n300 0 0\n'), 'x.ppm'), /pixel value 300 exceeds maxval 255/);
+  assert.throws(() => decodeNetpbm(Buffer.from('P6 0 4 255\n'), 'x.ppm'), /bad Netpbm width '0'/);
+  const empty = scratchDir('imgfolder');
+  mkdirSync(join(empty, 'a'));
+  mkdirSync(join(empty, 'b'));
+  png(join(empty, 'a', 'x.png'), 2, 2, () => [0, 0, 0]);
+  assert.throws(() => loadImageFolder(empty), /class folder 'b' holds no images/);
+});
