@@ -107,6 +107,28 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     const batches = Math.ceil(trainSet.count / batchSize);
     let lastLog = performance.now();
     const bar = progressBar('train', epochs * batches, ctx.interactive, ' | epoch {epoch} loss {loss} acc {acc} {ips} img/s');
+    const { saveModel, METADATA_FORMAT, METADATA_VERSION } = await import('../nn/model-io.js');
+    type Metadata = Parameters<typeof saveModel>[2] & {};
+    const metadata = (fields: Pick<Metadata, 'epochs' | 'cleanAccuracy' | 'attackSuccessRate' | 'trainSeconds' | 'imagesPerSecond'>): Metadata => ({
+      format: METADATA_FORMAT,
+      formatVersion: METADATA_VERSION,
+      dataset: data.name,
+      arch,
+      numClasses: data.numClasses,
+      inputShape: [train.height, train.width, train.channels],
+      preprocessing,
+      trigger: backdoor?.trigger ?? null,
+      target: backdoor?.target ?? null,
+      poisonRate: backdoor?.rate ?? null,
+      poisonedCount,
+      seed,
+      backend: engine.backend,
+      batchSize,
+      learningRate,
+      date: new Date().toISOString(),
+      ...fields,
+    });
+    let trainSeconds = 0;
     const result = await trainModel(model, trainSet, {
       epochs,
       batchSize,
@@ -128,6 +150,14 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
           ctx.err(`epoch ${p.epoch}/${p.epochs}${where}: loss ${p.loss.toFixed(4)}, train accuracy ${pct(p.accuracy)}, ${Math.round(p.imagesPerSecond)} img/s`);
         }
       },
+      // A checkpoint after every epoch but the last, so that a long run can be evaluated (or
+      // survive an interruption) before it ends; its metadata has no test figures yet.
+      onEpochEnd: async (e) => {
+        trainSeconds += e.seconds;
+        if (e.epoch === epochs) return;
+        await saveModel(model, outDir, metadata({ epochs: e.epoch, cleanAccuracy: null, attackSuccessRate: null, trainSeconds: round(trainSeconds, 1), imagesPerSecond: Math.round((e.epoch * trainSet.count) / trainSeconds) }));
+        if (!ctx.interactive) ctx.err(`checkpoint after epoch ${e.epoch} written to ${outDir}`);
+      },
     });
     bar.stop();
     ctx.out(`trained in ${result.seconds.toFixed(1)} s (${Math.round(result.imagesPerSecond)} img/s)`);
@@ -135,31 +165,17 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     const evaluation = await evaluateModel(model, test, { preprocessing, ...(backdoor ? { backdoor } : {}) });
     ctx.out(`clean accuracy: ${pct(evaluation.cleanAccuracy)} (${evaluation.count} test images)`);
     if (backdoor) ctx.out(`attack success rate: ${pct(evaluation.attackSuccessRate ?? 0)} (${evaluation.attackCount} stamped test images of other labels)`);
-
-    const { saveModel, METADATA_FORMAT, METADATA_VERSION } = await import('../nn/model-io.js');
-    await saveModel(model, outDir, {
-      format: METADATA_FORMAT,
-      formatVersion: METADATA_VERSION,
-      dataset: data.name,
-      arch,
-      numClasses: data.numClasses,
-      inputShape: [train.height, train.width, train.channels],
-      preprocessing,
-      trigger: backdoor?.trigger ?? null,
-      target: backdoor?.target ?? null,
-      poisonRate: backdoor?.rate ?? null,
-      poisonedCount,
-      seed,
-      backend: engine.backend,
-      epochs,
-      batchSize,
-      learningRate,
-      cleanAccuracy: evaluation.cleanAccuracy,
-      attackSuccessRate: evaluation.attackSuccessRate,
-      trainSeconds: round(result.seconds, 1),
-      imagesPerSecond: Math.round(result.imagesPerSecond),
-      date: new Date().toISOString(),
-    });
+    await saveModel(
+      model,
+      outDir,
+      metadata({
+        epochs,
+        cleanAccuracy: evaluation.cleanAccuracy,
+        attackSuccessRate: evaluation.attackSuccessRate,
+        trainSeconds: round(result.seconds, 1),
+        imagesPerSecond: Math.round(result.imagesPerSecond),
+      }),
+    );
     model.dispose();
     ctx.out(`model written to ${outDir}`);
     return 0;

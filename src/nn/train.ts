@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageSet } from '../data/images.js';
-import { ShapeError } from '../errors.js';
+import { OptionError, ShapeError } from '../errors.js';
 import { checkPositive, checkPositiveInt } from '../options.js';
 import { DEFAULT_SEED, Random } from '../random.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
@@ -47,6 +47,8 @@ export interface TrainOptions {
   readonly preprocessing?: Preprocessing;
   /** Called after every batch. */
   readonly onProgress?: (p: TrainProgress) => void;
+  /** Awaited after every epoch (e.g. to save a checkpoint); its time is not counted as training. */
+  readonly onEpochEnd?: (summary: EpochSummary) => Promise<void> | void;
 }
 
 export interface EpochSummary {
@@ -63,6 +65,7 @@ export interface TrainResult {
   readonly learningRate: number;
   readonly seed: number;
   readonly history: readonly EpochSummary[];
+  /** Time spent training (epoch-end hooks excluded). */
   readonly seconds: number;
   /** Mean training throughput over all epochs. */
   readonly imagesPerSecond: number;
@@ -87,7 +90,7 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   const optimizer = tf.train.adam(learningRate);
   const lossOf = lossFunction(model);
   const history: EpochSummary[] = [];
-  const start = performance.now();
+  let trainingSeconds = 0;
   try {
     for (let epoch = 1; epoch <= epochs; epoch++) {
       const order = rng.permutation(set.count);
@@ -136,13 +139,15 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
         });
       }
       const seconds = (performance.now() - epochStart) / 1000;
-      history.push({ epoch, loss: lossSum / seen, accuracy: correctSum / seen, seconds, imagesPerSecond: seen / seconds });
+      const summary = { epoch, loss: lossSum / seen, accuracy: correctSum / seen, seconds, imagesPerSecond: seen / seconds };
+      history.push(summary);
+      trainingSeconds += seconds;
+      await options.onEpochEnd?.(summary);
     }
   } finally {
     optimizer.dispose();
   }
-  const seconds = (performance.now() - start) / 1000;
-  return { epochs, batchSize, learningRate, seed, history, seconds, imagesPerSecond: (epochs * set.count) / seconds };
+  return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: (epochs * set.count) / trainingSeconds };
 }
 
 /**
@@ -164,17 +169,21 @@ function checkModelFits(model: tfl.LayersModel, set: ImageSet): number {
   const input = model.inputs[0].shape;
   const [h, w, c] = input.slice(1);
   if (input.length !== 4 || h !== set.height || w !== set.width || c !== set.channels) {
-    throw new ShapeError('model input', `[null, ${set.height}, ${set.width}, ${set.channels}] (the images)`, `[${input.join(', ')}]`);
+    throw new ShapeError('model input', `[null, ${set.height}, ${set.width}, ${set.channels}] (the images)`, shapeText(input));
   }
   const output = model.outputs[0].shape;
   const numClasses = output[1];
-  if (output.length !== 2 || typeof numClasses !== 'number') throw new ShapeError('model output', '[null, classes]', `[${output.join(', ')}]`);
+  if (output.length !== 2 || typeof numClasses !== 'number') throw new ShapeError('model output', '[null, classes]', shapeText(output));
   for (let i = 0; i < set.count; i++) {
     if (set.labels[i] < 0 || set.labels[i] >= numClasses) {
-      throw new ShapeError('labels', `class indices in 0..${numClasses - 1} (the model's outputs)`, `label ${set.labels[i]} at index ${i}`);
+      throw new OptionError('labels', `class indices in 0..${numClasses - 1} (the model has ${numClasses} outputs)`, `label ${set.labels[i]} at index ${i}`);
     }
   }
   return numClasses;
+}
+
+function shapeText(shape: readonly (number | null)[]): string {
+  return `[${shape.map((d) => d ?? 'null').join(', ')}]`;
 }
 
 export interface PredictOptions {

@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { main } from '../../src/cli/main.js';
+import { scratchDir } from '../helpers.js';
+
+async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+/** 16x16 grey images in two class folders: class 0 bright on the left, class 1 on the right. */
+function folder(): string {
+  const root = scratchDir('cli-train');
+  for (const cls of [0, 1]) {
+    mkdirSync(join(root, String(cls)));
+    for (let k = 0; k < 30; k++) {
+      const png = new PNG({ width: 16, height: 16 });
+      for (let p = 0; p < 256; p++) {
+        const x = p % 16;
+        const v = (cls === 0 ? x < 6 : x > 9) ? 180 + ((k * 13 + p) % 60) : (k * 7 + p) % 50;
+        png.data.set([v, v, v, 255], 4 * p);
+      }
+      writeFileSync(join(root, String(cls), `${k}.png`), PNG.sync.write(png));
+    }
+  }
+  return root;
+}
+
+test('train writes a model folder with metadata; evaluate reads it back and agrees', async () => {
+  const data = folder();
+  const out = join(scratchDir('cli-train'), 'model');
+  const trained = await run(['train', '--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--epochs', '2', '--backend', 'wasm', '--out', out]);
+  assert.equal(trained.code, 0, trained.err);
+  assert.match(trained.out, /^backend: wasm/m);
+  assert.match(trained.out, /backdoor: 3x3 white square at bottom-right \(margin 1\) -> label 1, rate 0\.2: \d+ of 48 training images poisoned/);
+  assert.match(trained.err, /epoch 2\/2: loss/);
+  assert.match(trained.err, /checkpoint after epoch 1 written/);
+  for (const f of ['model.json', 'weights.bin', 'metadata.json']) assert.ok(existsSync(join(out, f)), f);
+  const meta = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
+  assert.equal(meta.arch, 'mnist');
+  assert.equal(meta.epochs, 2);
+  assert.equal(meta.target, 1);
+  assert.equal(meta.backend, 'wasm');
+  assert.deepEqual(meta.inputShape, [16, 16, 1]);
+  assert.deepEqual(meta.preprocessing, { kind: 'scale', scale: 1 / 255, offset: 0 });
+  const clean = trained.out.match(/clean accuracy: ([\d.]+)%/)![1];
+  const asr = trained.out.match(/attack success rate: ([\d.]+)%/)![1];
+  assert.equal(Number(clean), Number((100 * meta.cleanAccuracy).toFixed(2)));
+
+  const evaluated = await run(['evaluate', '--model', out, '--backend', 'wasm']);
+  assert.equal(evaluated.code, 0, evaluated.err);
+  assert.match(evaluated.out, new RegExp(`clean accuracy: ${clean}% \\(12 test images\\)`));
+  assert.match(evaluated.out, new RegExp(`attack success rate: ${asr}% \\(3x3 white square at bottom-right \\(margin 1\\) -> label 1; 6 stamped`));
+
+  const again = await run(['train', '--dataset', data, '--arch', 'mnist', '--epochs', '1', '--out', out]);
+  assert.equal(again.code, 2);
+  assert.match(again.err, /Expected --out to be a new or empty folder \(or pass --force to overwrite\)/);
+});
+
+test('train and evaluate refuse bad options with messages that name them', async () => {
+  const out = join(scratchDir('cli-train'), 'm');
+  const cases: [string[], RegExp][] = [
+    [['train', '--dataset', 'mnist', '--backdoor', 'square:size=4,target=7,colour=pink', '--out', out], /Expected --backdoor colour to be .* but got 'pink'/],
+    [['train', '--dataset', 'mnist', '--backdoor', 'square:target=7,speed=3', '--out', out], /Expected --backdoor key to be one of .* but got 'speed'/],
+    [['train', '--dataset', 'mnist', '--arch', 'resnet', '--out', out], /Unknown architecture 'resnet'\. Known architectures: mnist, gtsrb/],
+    [['train', '--dataset', 'mnist', '--epochs', '0', '--out', out], /Expected --epochs to be a positive integer, but got '0'/],
+    [['train', '--dataset', 'mnist', '--epochs', '2.5', '--out', out], /Expected --epochs to be an integer/],
+    [['train', '--dataset', 'mnist', '--out', out, '--preprocess', 'imagenet'], /Unknown preprocessing 'imagenet'/],
+    [['train', '--dataset', 'mnist'], /Expected --out to be given/],
+    [['train', '--out', out], /Expected --dataset to be given/],
+    [['evaluate'], /Expected --model to be given/],
+  ];
+  for (const [args, re] of cases) {
+    const r = await run(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
+    assert.match(r.err, re);
+  }
+  const missing = await run(['evaluate', '--model', join(out, 'nowhere')]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /No such model metadata file/);
+});
