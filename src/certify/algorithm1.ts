@@ -12,6 +12,7 @@ import { Random } from '../random.js';
 import type { SphereSlabDefense } from './defense.js';
 import { dotDense } from './defense.js';
 import { perpNorm, pointVector, worstPointOfClass, type WorstPoint } from './maximizer.js';
+import { vectorAxpy, type PointVector } from '../data/vector.js';
 
 /** 'paper': T = round(εn) iterations, every iterate is a poison point. 'release': fixed T, then
  * round(εn) of the T iterates sampled uniformly without replacement. */
@@ -33,14 +34,28 @@ export interface Algorithm1Options {
   /** Called every `progressEvery` iterations. */
   readonly onProgress?: (p: { iteration: number; total: number; upperBound: number }) => void;
   readonly progressEvery?: number;
+  /**
+   * A best response other than the closed form over F (e.g. the integer maximizer for text).
+   * The run then plays against a restricted attacker, so its U is not a certificate over F.
+   */
+  readonly respond?: (w: Float64Array, b: number) => BestResponse;
+  /** Turns each kept closed-form point into the poison point (e.g. clip and round for text). */
+  readonly emit?: (x: Float64Array, y: number, rng: Random) => PointVector;
+}
+
+/** A best response of the attacker: label, loss and the point itself. */
+export interface BestResponse {
+  readonly y: number;
+  readonly loss: number;
+  readonly x: PointVector;
 }
 
 /** The candidate attack: poison points as coefficients over (μ_y, v, w_t) and as dense rows. */
 export interface CandidateAttack {
   /** Labels ±1 of the poison points. */
   readonly y: Int8Array;
-  /** Dense rows, one per poison point. */
-  readonly X: Float64Array[];
+  /** One row per poison point (dense, or sparse for text). */
+  readonly X: PointVector[];
   /** Iterations (1-based) that produced each point. */
   readonly iterations: Int32Array;
 }
@@ -51,6 +66,8 @@ export interface Algorithm1Result {
   readonly iterations: number;
   /** U* = min_t U(θ_t). */
   readonly upperBound: number;
+  /** Whether U* is a certificate over F (false when a restricted best response was used). */
+  readonly certified: boolean;
   /** Iteration (1-based) of the minimum. */
   readonly bestIteration: number;
   /** L(θ_t; D_c)/n per iteration (for bounds at other ε: U(θ_t; ε') = cleanLoss[t] + ε'·worstLoss[t]). */
@@ -97,7 +114,7 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
   let bestB = 0;
   let upperBound = Infinity;
   let bestIteration = 0;
-  const poisonX: Float64Array[] = [];
+  const poisonX: PointVector[] = [];
   const poisonY: number[] = [];
   const poisonIt: number[] = [];
   const mu = { pos: defense.positive.centroid, neg: defense.negative.centroid };
@@ -155,13 +172,25 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
       wMuN += wj * mu.neg[j];
     }
     const wPerp = perpNorm(w, v, wv);
-    const pp = worstPointOfClass(defense, 1, b, wMuP, wv, wPerp);
-    const pn = worstPointOfClass(defense, -1, b, wMuN, wv, wPerp);
-    const worst: WorstPoint = pn.loss > pp.loss ? pn : pp;
+    let worstY: number;
+    let worstL: number;
+    let custom: BestResponse | undefined;
+    let closed: WorstPoint | undefined;
+    if (options.respond) {
+      custom = options.respond(w, b);
+      worstY = custom.y;
+      worstL = custom.loss;
+    } else {
+      const pp = worstPointOfClass(defense, 1, b, wMuP, wv, wPerp);
+      const pn = worstPointOfClass(defense, -1, b, wMuN, wv, wPerp);
+      closed = pn.loss > pp.loss ? pn : pp;
+      worstY = closed.y;
+      worstL = closed.loss;
+    }
 
-    const U = meanLoss + eps * worst.loss;
+    const U = meanLoss + eps * worstL;
     cleanLoss[t - 1] = meanLoss;
-    worstLoss[t - 1] = worst.loss;
+    worstLoss[t - 1] = worstL;
     if (U < upperBound) {
       upperBound = U;
       bestIteration = t;
@@ -169,22 +198,30 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
       bestB = b;
     }
     if (keep[t] && nPoison > 0) {
-      poisonX.push(pointVector(defense, worst, w));
-      poisonY.push(worst.y);
+      if (custom) poisonX.push(custom.x);
+      else {
+        const x = pointVector(defense, closed!, w);
+        poisonX.push(options.emit ? options.emit(x, worstY, rng) : x);
+      }
+      poisonY.push(worstY);
       poisonIt.push(t);
     }
 
     // g = ∇L/n + ε∇ℓ(x_t, y_t); ∇ℓ = −y[x; 1] when the loss is positive.
     // z −= g, with x_t = μ + cv·v + cw·w expanded so that no d-vector is built.
     const inv = 1 / n;
-    if (eps > 0 && worst.loss > 0) {
-      const m = worst.y > 0 ? mu.pos : mu.neg;
-      const cy = eps * worst.y;
-      for (let j = 0; j < d; j++) zw[j] += -grad[j] * inv + cy * (m[j] + worst.cv * v[j] + worst.cw * w[j]);
-      zb += -gradB * inv + cy;
-    } else {
-      for (let j = 0; j < d; j++) zw[j] -= grad[j] * inv;
-      zb -= gradB * inv;
+    for (let j = 0; j < d; j++) zw[j] -= grad[j] * inv;
+    zb -= gradB * inv;
+    if (eps > 0 && worstL > 0) {
+      const cy = eps * worstY;
+      if (custom) vectorAxpy(custom.x, cy, zw);
+      else {
+        const m = worstY > 0 ? mu.pos : mu.neg;
+        const cv = closed!.cv;
+        const cw = closed!.cw;
+        for (let j = 0; j < d; j++) zw[j] += cy * (m[j] + cv * v[j] + cw * w[j]);
+      }
+      zb += cy;
     }
     const zNorm = Math.sqrt(dotDense(zw, zw) + zb * zb);
     if (zNorm / rho > lambda) lambda = zNorm / rho;
@@ -205,6 +242,7 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
     mode: options.mode,
     iterations: T,
     upperBound,
+    certified: !options.respond,
     bestIteration,
     cleanLoss,
     worstLoss,

@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import type { BinaryDataset } from '../data/binary.js';
 import { checkLabelled } from '../data/binary.js';
 import { nnz } from '../data/matrix.js';
+import type { PointVector } from '../data/vector.js';
 import { OptionError, UnknownNameError } from '../errors.js';
 import { hingeAndError } from '../linear/hinge.js';
 import { NORM_MATCH_BAND, NORM_MATCH_RANGE, SVM_DEFAULT_MAX_ITER, SVM_DEFAULT_TOL, trainNormMatchedSvm, type NormMatchedOptions } from '../linear/svm.js';
@@ -86,7 +87,7 @@ export interface CertifyReport {
   readonly seconds: number;
   readonly date: string;
   /** The candidate attack of each ε (not serialized into JSON by the CLI unless asked). */
-  readonly attacks?: readonly { eps: number; X: Float64Array[]; y: Int8Array }[];
+  readonly attacks?: readonly { eps: number; X: PointVector[]; y: Int8Array }[];
 }
 
 export function resolveRecipe(dataset: string, options: CertifyOptions): CertifyRecipeRecord {

@@ -8,6 +8,7 @@
 import type { Features } from '../data/matrix.js';
 import { rowAxpy, rowDot, rowNormSq } from '../data/matrix.js';
 import { PoisonguardError } from '../errors.js';
+import { toDenseVector, type PointVector } from '../data/vector.js';
 import { checkRange } from '../options.js';
 import { percentile } from './percentile.js';
 
@@ -135,8 +136,9 @@ export function withRadii(defense: SphereSlabDefense, radii: { positive: [number
  * Whether the dense point x with label y lies in F_y. `relTol` absorbs floating-point rounding
  * of points constructed on the boundary.
  */
-export function inFeasibleSet(defense: SphereSlabDefense, x: Float64Array, y: number, relTol = 1e-9): boolean {
+export function inFeasibleSet(defense: SphereSlabDefense, point: PointVector, y: number, relTol = 1e-9): boolean {
   const ball = classBall(defense, y);
+  const x = toDenseVector(point);
   let d2 = 0;
   let proj = 0;
   for (let j = 0; j < x.length; j++) {

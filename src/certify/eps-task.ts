@@ -4,6 +4,7 @@
  */
 import type { LabelledFeatures } from '../data/binary.js';
 import { Random } from '../random.js';
+import type { PointVector } from '../data/vector.js';
 import type { NormMatchedOptions } from '../linear/svm.js';
 import { runAlgorithm1, type Algorithm1Mode } from './algorithm1.js';
 import { inFeasibleSet, type SphereSlabDefense } from './defense.js';
@@ -57,7 +58,7 @@ export interface EpsRow {
   readonly cleanLoss: Float64Array;
   readonly worstLoss: Float64Array;
   /** The candidate attack itself (dense rows and labels), for plots and reuse. */
-  readonly attackX: Float64Array[];
+  readonly attackX: PointVector[];
   readonly attackY: Int8Array;
 }
 

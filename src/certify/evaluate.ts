@@ -5,12 +5,13 @@
  */
 import type { LabelledFeatures } from '../data/binary.js';
 import { appendRows, type Features } from '../data/matrix.js';
+import { vectorDot, type PointVector } from '../data/vector.js';
 import { hingeAndError } from '../linear/hinge.js';
 import { trainNormMatchedSvm, type NormMatchedOptions } from '../linear/svm.js';
 
 export interface PoisonSet {
-  /** Dense rows of the poison points. */
-  readonly X: readonly Float64Array[];
+  /** The poison points, dense or sparse. */
+  readonly X: readonly PointVector[];
   readonly y: Int8Array;
 }
 
@@ -51,9 +52,7 @@ export function evaluatePoison(
   const clean = hingeAndError(train.X, train.y, model);
   let poisonLoss = 0;
   for (let k = 0; k < poison.X.length; k++) {
-    const x = poison.X[k];
-    let s = model.b;
-    for (let j = 0; j < x.length; j++) s += x[j] * model.w[j];
+    const s = model.b + vectorDot(poison.X[k], model.w);
     poisonLoss += Math.max(0, 1 - poison.y[k] * s);
   }
   const t = hingeAndError(test.X, test.y, model);

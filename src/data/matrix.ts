@@ -3,6 +3,7 @@
  * The linear learners and the certified defense accept either through {@link Features}.
  */
 import { ShapeError, PoisonguardError } from '../errors.js';
+import { isSparse, toDenseVector, toSparseVector, vectorDim, type PointVector } from './vector.js';
 
 /** Row-major dense matrix. */
 export interface DenseMatrix {
@@ -164,33 +165,30 @@ export function selectRows(m: Features, idx: ArrayLike<number>): Features {
   return { kind: 'csr', rows: n, cols: m.cols, indptr, indices, values };
 }
 
-/** Stacks a matrix and extra dense rows (e.g. clean data and poison points). */
-export function appendRows(m: Features, extra: readonly Float64Array[]): Features {
-  for (const r of extra) if (r.length !== m.cols) throw new ShapeError('appended row', `${m.cols} columns`, `${r.length}`);
+/** Stacks a matrix and extra rows, dense or sparse (e.g. clean data and poison points). */
+export function appendRows(m: Features, extra: readonly PointVector[]): Features {
+  for (const r of extra) if (vectorDim(r) !== m.cols) throw new ShapeError('appended row', `${m.cols} columns`, `${vectorDim(r)}`);
   if (m.kind === 'dense') {
     const out = new Float64Array((m.rows + extra.length) * m.cols);
     out.set(m.data);
-    extra.forEach((r, i) => out.set(r, (m.rows + i) * m.cols));
+    extra.forEach((r, i) => out.set(toDenseVector(r), (m.rows + i) * m.cols));
     return dense(m.rows + extra.length, m.cols, out);
   }
+  const sparse = extra.map((r) => (isSparse(r) ? r : toSparseVector(r)));
   let add = 0;
-  for (const r of extra) for (let j = 0; j < r.length; j++) if (r[j] !== 0) add++;
-  const nnz = m.indices.length + add;
+  for (const r of sparse) add += r.indices.length;
+  const nnzAll = m.indices.length + add;
   const indptr = new Int32Array(m.rows + extra.length + 1);
   indptr.set(m.indptr);
-  const indices = new Int32Array(nnz);
+  const indices = new Int32Array(nnzAll);
   indices.set(m.indices);
-  const values = new Float64Array(nnz);
+  const values = new Float64Array(nnzAll);
   values.set(m.values);
   let k = m.indices.length;
-  extra.forEach((r, i) => {
-    for (let j = 0; j < r.length; j++) {
-      if (r[j] !== 0) {
-        indices[k] = j;
-        values[k] = r[j];
-        k++;
-      }
-    }
+  sparse.forEach((r, i) => {
+    indices.set(r.indices, k);
+    values.set(r.values, k);
+    k += r.indices.length;
     indptr[m.rows + i + 1] = k;
   });
   return { kind: 'csr', rows: m.rows + extra.length, cols: m.cols, indptr, indices, values };
