@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import { Random } from '../../src/random.js';
 import { compareBackends, initBoth, randn } from './compare.js';
+import { CONV_GRADIENT_STRATEGIES, setConvGradientStrategy } from '../../src/nn/kernels/strategy.js';
 
 type Pad = 'same' | 'valid' | [[0, 0], [number, number], [number, number], [0, 0]];
 interface ConvCase {
@@ -25,6 +26,7 @@ const CONV_CASES: ConvCase[] = [
   { name: 'mixed strides [1, 2], valid', x: [3, 6, 9, 3], filter: [3, 2, 3, 2], strides: [1, 2], pad: 'valid' },
   { name: 'explicit padding, stride 1', x: [2, 6, 5, 2], filter: [3, 3, 2, 3], strides: 1, pad: [[0, 0], [1, 2], [2, 0], [0, 0]] },
   { name: 'explicit padding, stride 2', x: [2, 7, 6, 2], filter: [3, 2, 2, 3], strides: 2, pad: [[0, 0], [2, 1], [0, 1], [0, 0]] },
+  { name: 'explicit padding larger than the filter', x: [1, 4, 5, 2], filter: [2, 2, 2, 3], strides: 1, pad: [[0, 0], [3, 1], [2, 3], [0, 0]] },
   { name: '1x1 output', x: [2, 5, 5, 3], filter: [5, 5, 3, 4], strides: 1, pad: 'valid' },
   { name: '1x1 filter', x: [2, 6, 6, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
   { name: 'MNIST first layer shape, batch 4', x: [4, 28, 28, 1], filter: [5, 5, 1, 16], strides: 1, pad: 'valid' },
@@ -39,9 +41,11 @@ before(async () => {
   await initBoth();
 });
 
-describe('Conv2DBackpropFilter on wasm matches the cpu backend', () => {
+for (const strategy of CONV_GRADIENT_STRATEGIES) {
+describe(`Conv2DBackpropFilter on wasm (${strategy}) matches the cpu backend`, () => {
   for (const c of CONV_CASES) {
     test(c.name, async () => {
+      setConvGradientStrategy(strategy);
       const rng = new Random(11);
       const yShape = tf.tidy(() => outShape(c));
       const x = randn(rng, c.x.reduce((a, b) => a * b));
@@ -54,14 +58,16 @@ describe('Conv2DBackpropFilter on wasm matches the cpu backend', () => {
           filterShape: c.filter,
         } as unknown as tf.NamedAttrMap) as tf.Tensor,
       );
+      setConvGradientStrategy('auto');
       assert.ok(err <= TOLERANCE, `relative error ${err}`);
     });
   }
 });
 
-describe('Conv2DBackpropInput on wasm matches the cpu backend', () => {
+describe(`Conv2DBackpropInput on wasm (${strategy}) matches the cpu backend`, () => {
   for (const c of CONV_CASES) {
     test(c.name, async () => {
+      setConvGradientStrategy(strategy);
       const rng = new Random(12);
       const yShape = tf.tidy(() => outShape(c));
       const w = randn(rng, c.filter.reduce((a, b) => a * b));
@@ -74,10 +80,12 @@ describe('Conv2DBackpropInput on wasm matches the cpu backend', () => {
           inputShape: c.x,
         } as unknown as tf.NamedAttrMap) as tf.Tensor,
       );
+      setConvGradientStrategy('auto');
       assert.ok(err <= TOLERANCE, `relative error ${err}`);
     });
   }
 });
+}
 
 interface PoolCase {
   name: string;
@@ -153,4 +161,42 @@ describe('BatchMatMul on wasm matches the cpu backend', () => {
       assert.ok(err <= TOLERANCE, `relative error ${err}`);
     });
   }
+});
+
+describe('Sum on wasm matches the cpu backend', () => {
+  const cases: { name: string; shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { name: 'bias gradient: leading axes 0,1,2 of NHWC', shape: [4, 6, 5, 3], axis: [0, 1, 2], keepDims: false },
+    { name: 'batch axis, keepDims', shape: [7, 9], axis: 0, keepDims: true },
+    { name: 'leading axes given unsorted', shape: [3, 4, 5], axis: [1, 0], keepDims: false },
+    { name: 'innermost axis (backend kernel)', shape: [3, 4, 5], axis: -1, keepDims: false },
+    { name: 'middle axis (backend kernel)', shape: [3, 4, 5], axis: 1, keepDims: true },
+    { name: 'all axes (backend kernel)', shape: [3, 4, 5], axis: [0, 1, 2], keepDims: false },
+  ];
+  for (const c of cases) {
+    test(c.name, async () => {
+      const rng = new Random(15);
+      const x = randn(rng, c.shape.reduce((p, q) => p * q));
+      const err = await compareBackends(() => tf.sum(tf.tensor(x, c.shape), c.axis, c.keepDims));
+      assert.ok(err <= TOLERANCE, `relative error ${err}`);
+      await tf.setBackend('wasm');
+      const shape = tf.tidy(() => tf.sum(tf.tensor(x, c.shape), c.axis, c.keepDims).shape);
+      await tf.setBackend('cpu');
+      const ref = tf.tidy(() => tf.sum(tf.tensor(x, c.shape), c.axis, c.keepDims).shape);
+      assert.deepEqual(shape, ref);
+    });
+  }
+});
+
+describe('Identity on wasm shares the buffer and keeps it alive', () => {
+  test('a clone outlives its source; disposing both frees the data', async () => {
+    await initBoth();
+    await tf.setBackend('wasm');
+    const before = tf.engine().backend.numDataIds();
+    const a = tf.tensor1d([1, 2, 3]);
+    const b = tf.clone(a);
+    a.dispose();
+    assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3]);
+    b.dispose();
+    assert.equal(tf.engine().backend.numDataIds(), before);
+  });
 });

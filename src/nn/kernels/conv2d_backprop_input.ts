@@ -8,6 +8,12 @@
  * for the width). That runs on XNNPACK's Conv2D.
  * Forward paddings larger than the filter (only possible with explicit padding) would need negative
  * padding here; those rare layouts go to the backend's own kernel.
+ *
+ * When that full convolution wastes much work — a 'valid' 5x5 filter on an 8x8 output computes a
+ * 12x12 result from mostly zero padding, and a 1-channel input gives XNNPACK a 1-wide product — the
+ * gradient runs instead as one matrix product of exactly the forward's size, cols = dy · Wᵀ
+ * ([N·outH·outW, kH·kW·inC]), followed by the adjoint of patch extraction in JS (col2im). A cost
+ * model picks the cheaper.
  */
 import {
   backend_util,
@@ -18,7 +24,15 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { allocate, conv2d, originalConv2DBackpropInput, pads, release, view } from './wasm_calls.js';
+import { col2im, type ConvGeometry } from './im2col.js';
+import { convGradientStrategy } from './strategy.js';
+import { allocate, batchMatMul, conv2d, originalConv2DBackpropInput, pads, release, reshape, transpose, view } from './wasm_calls.js';
+
+/** Costs (ns, CPU time) measured on the wasm backend on the MNIST and GTSRB layers. */
+const NS_PER_MAC = 0.062;
+const NS_PER_COL2IM_ELEMENT = 2.5;
+/** XNNPACK's wasm GEMM computes output channels in groups of 8. */
+const GEMM_LANES = 8;
 
 export function conv2DBackpropInput(args: {
   inputs: { dy: TensorInfo; filter: TensorInfo };
@@ -46,9 +60,18 @@ export function conv2DBackpropInput(args: {
   const left = kW - 1 - info.padInfo.left;
   const bottom = H - uH - top + kH - 1;
   const right = W - uW - left + kW - 1;
-  if (info.dataFormat !== 'channelsLast' || top < 0 || left < 0 || bottom < 0 || right < 0) {
-    return originalConv2DBackpropInput(backend, inputs, attrs as unknown as NamedAttrMap);
+  if (info.dataFormat !== 'channelsLast') return originalConv2DBackpropInput(backend, inputs, attrs as unknown as NamedAttrMap);
+  const g: ConvGeometry = { N, H, W, C: inC, outH: oH, outW: oW, kH, kW, sH, sW, top: info.padInfo.top, left: info.padInfo.left };
+  const convPossible = top >= 0 && left >= 0 && bottom >= 0 && right >= 0;
+  let strategy = convGradientStrategy();
+  if (strategy === 'auto' || (strategy === 'conv' && !convPossible)) {
+    const macs = kH * kW * inC * outC;
+    const lanes = Math.ceil(inC / GEMM_LANES) * GEMM_LANES;
+    const convCost = NS_PER_MAC * N * H * W * kH * kW * outC * lanes;
+    const matmulCost = N * oH * oW * (NS_PER_MAC * macs + NS_PER_COL2IM_ELEMENT * kH * kW * inC);
+    strategy = convPossible && convCost <= matmulCost ? 'conv' : 'matmul';
   }
+  if (strategy === 'matmul') return viaMatMul(backend, dy, filter, g, outC);
 
   // W' = the filter flipped in space, with in and out channels swapped: [kH, kW, outC, inC].
   const flipped = allocate(backend, [kH, kW, outC, inC]);
@@ -87,6 +110,20 @@ export function conv2DBackpropInput(args: {
   release(backend, flipped.info);
   if (spread !== dy) release(backend, spread);
   return dx;
+}
+
+function viaMatMul(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: ConvGeometry, outC: number): TensorInfo {
+  const P = g.N * g.outH * g.outW;
+  const T = g.kH * g.kW * g.C;
+  const w2 = reshape(backend, filter, [T, outC]);
+  const wT = transpose(backend, w2, [1, 0]); // [outC, kH·kW·inC]
+  const dy2 = reshape(backend, dy, [P, outC]);
+  const cols = batchMatMul(backend, dy2, wT, false, false); // [P, kH·kW·inC]
+  release(backend, w2, wT, dy2);
+  const dx = allocate(backend, [g.N, g.H, g.W, g.C]);
+  col2im(view(backend, cols), g, dx.data);
+  release(backend, cols);
+  return dx.info;
 }
 
 export const conv2DBackpropInputConfig: KernelConfig = {

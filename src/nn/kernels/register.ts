@@ -3,13 +3,16 @@
  * training and input gradients need there (see docs in each kernel file):
  * Conv2DBackpropFilter (missing), MaxPoolGrad (wrong for windows whose maximum is ≤ 0, and on
  * ties), Conv2DBackpropInput (a slow scalar loop) and BatchMatMul with a transposed operand (a slow
- * scalar loop).
+ * scalar loop); Identity, which copies where sharing the buffer is enough; Sum over leading axes, which
+ * transposes the whole tensor first.
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
+import { identityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
+import { sumConfig } from './sum.js';
 import { captureOriginalKernels } from './wasm_calls.js';
 
 /** The kernels registered for 'wasm', by name. */
@@ -18,6 +21,8 @@ export const WASM_KERNEL_FIXES: readonly KernelConfig[] = [
   maxPoolGradConfig,
   conv2DBackpropInputConfig,
   batchMatMulConfig,
+  identityConfig,
+  sumConfig,
 ];
 
 let registered = false;

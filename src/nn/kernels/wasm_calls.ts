@@ -10,7 +10,7 @@ import { getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** The wasm kernels the fixes are built from. */
-const WRAPPED = ['Conv2D', 'Transpose', 'BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad'] as const;
+const WRAPPED = ['Conv2D', 'Transpose', 'BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'] as const;
 type WrappedName = (typeof WRAPPED)[number];
 
 const originals = new Map<WrappedName, KernelFunc>();
@@ -65,6 +65,11 @@ export function batchMatMul(backend: BackendWasm, a: TensorInfo, b: TensorInfo, 
 /** The original, slow but correct, Conv2DBackpropInput (for layouts the fast path does not cover). */
 export function originalConv2DBackpropInput(backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
   return call('Conv2DBackpropInput', backend, inputs, attrs);
+}
+
+/** The original Sum (innermost-axes reductions, via a transpose otherwise). */
+export function originalSum(backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+  return call('Sum', backend, inputs, attrs);
 }
 
 /** A view of the same data under another shape (shares the buffer; release it like any output). */
