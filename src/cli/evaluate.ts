@@ -6,7 +6,7 @@ import { progressBar } from './progress.js';
 
 const options = {
   model: { type: 'string', value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights, metadata.json).' },
-  'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives: embedded MNIST, ../shared/data)." },
+  'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives: embedded MNIST, ../shared/data, the image folder's path)." },
   batch: { type: 'string', value: 'B', help: 'Inference batch size (speed only; default 256).' },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
   json: { type: 'boolean', help: 'Print the result as JSON.' },
@@ -31,8 +31,12 @@ Example: poisonguard evaluate --model runs/mnist-badnets`,
     const engine = await initEngine({ ...(v.backend !== undefined ? { backend: v.backend as never } : {}) });
     if (!v.json) ctx.out(`backend: ${engine.backend} (TF.js ${engine.tfjsVersion})`);
     const { model, dir } = await loadModel(v.model);
-    const { loadImageDataset } = await import('../data/image-registry.js');
-    const data = loadImageDataset(metadata.dataset, v['data-dir'], metadata.seed);
+    const { loadImageDataset, imageDatasetNames } = await import('../data/image-registry.js');
+    // A folder dataset is named by its path; --data-dir then says where that folder is now.
+    const named = imageDatasetNames().includes(metadata.dataset);
+    const data = named
+      ? loadImageDataset(metadata.dataset, v['data-dir'], metadata.seed)
+      : loadImageDataset(v['data-dir'] ?? metadata.dataset, undefined, metadata.seed);
     const { test } = data;
     const [h, w, c] = metadata.inputShape;
     if (test.height !== h || test.width !== w || test.channels !== c) {

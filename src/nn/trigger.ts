@@ -309,8 +309,7 @@ function parseRate(name: string, raw: string): number {
 
 /** Parses 'white', 'black', 'red', 'green', 'blue', '#rrggbb', 'R:G:B' or a grey level '0'..'255'. */
 export function parseColour(name: string, raw: string): number[] {
-  const named = NAMED_COLOURS[raw.toLowerCase()];
-  if (named && Object.hasOwn(NAMED_COLOURS, raw.toLowerCase())) return [...named];
+  if (Object.hasOwn(NAMED_COLOURS, raw.toLowerCase())) return [...NAMED_COLOURS[raw.toLowerCase()]];
   const expected = `${Object.keys(NAMED_COLOURS).join(', ')}, #rrggbb, R:G:B or a grey level 0..255`;
   if (/^#[0-9a-fA-F]{6}$/.test(raw)) return [1, 3, 5].map((i) => parseInt(raw.slice(i, i + 2), 16));
   const parts = raw.split(':');
