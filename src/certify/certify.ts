@@ -16,8 +16,9 @@ import { DEFAULT_SEED } from '../random.js';
 import { runPool, siblingModule } from '../workers/pool.js';
 import { ALGORITHM1_MODES, type Algorithm1Mode } from './algorithm1.js';
 import { fitSphereSlabDefense, type SphereSlabDefense } from './defense.js';
-import { ATTACK_NAMES, runEpsTask, type AttackName, type EpsProgress, type EpsRow, type EpsTask, type EpsTaskInit } from './eps-task.js';
-import { CERTIFY_RECIPES, DEFAULT_RECIPE, type CertifyRecipe } from './recipes.js';
+import { ATTACK_NAMES, DEFAULT_ATTACKS, runEpsTask, type AttackName, type EpsProgress, type EpsRow, type EpsTask, type EpsTaskInit } from './eps-task.js';
+import { CERTIFY_RECIPES, DEFAULT_RECIPE, type CertifyRecipe, type PointKind } from './recipes.js';
+import { featureBox, type FeatureBox } from './text-points.js';
 
 export type DefenseKind = 'oracle';
 export const DEFENSE_KINDS: readonly DefenseKind[] = ['oracle'];
@@ -35,17 +36,21 @@ export interface CertifyOptions {
   /** Percentile of the defense radii. Default 70. */
   readonly percentile?: number;
   readonly defense?: DefenseKind;
-  /** Attacks to evaluate. Default: candidate and label-flip. */
+  /** Attacks to evaluate. Default: candidate and label-flip ('gradient' on request). */
   readonly attacks?: readonly AttackName[];
   readonly seed?: number;
   /** Worker threads; 0 runs inline. Default: the number of cores. */
   readonly workers?: number;
+  /** How candidate points are made. Default: the dataset recipe's (continuous for images). */
+  readonly pointKind?: PointKind;
   /** SVM stopping tolerance. Default 1e-6 (the release). */
   readonly svmTol?: number;
   readonly onProgress?: (p: EpsProgress) => void;
 }
 
-export interface CertifyRecipeRecord extends CertifyRecipe {
+export interface CertifyRecipeRecord extends Omit<CertifyRecipe, 'integerEta'> {
+  /** 'integer' recipes: the attack run's step size, in words. */
+  readonly integerEta?: string;
   readonly name: string;
   readonly mode: Algorithm1Mode;
   readonly defense: DefenseKind;
@@ -78,7 +83,7 @@ export interface CertifyReport {
   readonly checks: {
     /** attack total train loss ≤ U* for every ε. */
     readonly attackBelowBound: boolean;
-    /** every candidate point lies in F. */
+    /** every candidate point lies in F (rounded text points may not: they are then dropped and counted). */
     readonly candidatesInF: boolean;
     /** per-run U* non-decreasing in ε (within 1e-4). */
     readonly boundMonotone: boolean;
@@ -103,6 +108,9 @@ export function resolveRecipe(dataset: string, options: CertifyOptions): Certify
     percentile: checkRange('percentile', options.percentile ?? base.percentile, 0, 100, true),
     mode,
     defense,
+    pointKind: options.pointKind ?? base.pointKind,
+    ...(base.shrunkenPercentiles ? { shrunkenPercentiles: base.shrunkenPercentiles } : {}),
+    ...(base.integerEta ? { integerEta: 'η = (0.008/ε)·√(ε/0.05), T = εn' } : {}),
     seed: options.seed ?? DEFAULT_SEED,
     svm: { tol: checkPositive('svmTol', options.svmTol ?? SVM_DEFAULT_TOL), maxIter: SVM_DEFAULT_MAX_ITER, band: NORM_MATCH_BAND, range: NORM_MATCH_RANGE },
   };
@@ -114,7 +122,7 @@ export async function certify(data: BinaryDataset, options: CertifyOptions = {})
   const epsList = recipe.epsGrid;
   if (epsList.length === 0) throw new OptionError('eps', 'a non-empty list', []);
   epsList.forEach((e) => checkRange('eps', e, 0, 1));
-  const attacks = options.attacks ?? ATTACK_NAMES;
+  const attacks = options.attacks ?? DEFAULT_ATTACKS;
   for (const a of attacks) if (!ATTACK_NAMES.includes(a)) throw new UnknownNameError('attack', a, ATTACK_NAMES);
   const workers = checkNonNegativeInt('workers', options.workers ?? availableParallelism());
   checkLabelled(data.train, `${data.name} train`);
@@ -126,6 +134,17 @@ export async function certify(data: BinaryDataset, options: CertifyOptions = {})
   const cleanTrain = hingeAndError(data.train.X, data.train.y, cleanModel);
   const cleanTest = hingeAndError(data.test.X, data.test.y, cleanModel);
 
+  const base = CERTIFY_RECIPES[data.name] ?? DEFAULT_RECIPE;
+  const pointKind = options.pointKind ?? base.pointKind;
+  let attackDefense: SphereSlabDefense | undefined;
+  let box: FeatureBox | undefined;
+  if (pointKind === 'rounded') {
+    const shrunk = base.shrunkenPercentiles ?? CERTIFY_RECIPES.imdb.shrunkenPercentiles!;
+    attackDefense = fitSphereSlabDefense(data.train.X, data.train.y, { spherePercentile: shrunk.sphere, slabPercentile: shrunk.slab });
+  } else if (pointKind === 'integer') {
+    box = featureBox(data.train.X, data.train.y);
+  }
+  const integerEta = base.integerEta ?? CERTIFY_RECIPES.enron.integerEta!;
   const tasks: EpsTask[] = epsList.map((eps, k) => ({
     eps,
     mode: recipe.mode,
@@ -135,8 +154,10 @@ export async function certify(data: BinaryDataset, options: CertifyOptions = {})
     seed: (recipe.seed * 1000003 + k * 7919) >>> 0,
     attacks,
     svm,
+    pointKind,
+    integerEta: pointKind === 'integer' && eps > 0 ? integerEta(eps) : undefined,
   }));
-  const init: EpsTaskInit = { train: data.train, test: data.test, defense };
+  const init: EpsTaskInit = { train: data.train, test: data.test, defense, attackDefense, box };
   // Largest ε first: their SVM searches are the slowest, which balances the workers.
   const order = tasks.map((_, i) => i).sort((a, b) => tasks[b].eps - tasks[a].eps);
   const ordered = order.map((i) => tasks[i]);
@@ -166,7 +187,7 @@ export async function certify(data: BinaryDataset, options: CertifyOptions = {})
   const sorted = [...rows].sort((a, b) => a.eps - b.eps);
   const checks = {
     attackBelowBound: rows.every((r) => !r.candidate || r.candidate.totalTrainLoss <= r.upperBound + 1e-9),
-    candidatesInF: rows.every((r) => r.candidateInF === r.poisonCount || (recipe.mode === 'paper' && r.candidateInF === r.iterations)),
+    candidatesInF: rows.every((r) => r.candidateRemoved === 0),
     boundMonotone: sorted.every((r, i) => i === 0 || r.upperBound >= sorted[i - 1].upperBound - 1e-4),
   };
   return {

@@ -10,14 +10,23 @@ import { runAlgorithm1, type Algorithm1Mode } from './algorithm1.js';
 import { inFeasibleSet, type SphereSlabDefense } from './defense.js';
 import { evaluatePoison, type AttackMetrics } from './evaluate.js';
 import { labelFlipAttack } from './label-flip.js';
+import { gradientAttack } from './gradient-attack.js';
+import { clipAndRound, integerBestResponse, type FeatureBox } from './text-points.js';
+import type { PointKind } from './recipes.js';
 
-export type AttackName = 'candidate' | 'label-flip';
-export const ATTACK_NAMES: readonly AttackName[] = ['candidate', 'label-flip'];
+export type AttackName = 'candidate' | 'label-flip' | 'gradient';
+export const ATTACK_NAMES: readonly AttackName[] = ['candidate', 'label-flip', 'gradient'];
+/** Attacks run when none are named (the gradient attack retrains the SVM dozens of times). */
+export const DEFAULT_ATTACKS: readonly AttackName[] = ['candidate', 'label-flip'];
 
 export interface EpsTaskInit {
   readonly train: LabelledFeatures;
   readonly test: LabelledFeatures;
   readonly defense: SphereSlabDefense;
+  /** 'rounded' recipes: the shrunken set the attack run plays on (same centroids). */
+  readonly attackDefense?: SphereSlabDefense;
+  /** 'integer' recipes: per-class, per-feature upper bounds of the counts. */
+  readonly box?: FeatureBox;
 }
 
 export interface EpsTask {
@@ -29,11 +38,14 @@ export interface EpsTask {
   readonly seed: number;
   readonly attacks: readonly AttackName[];
   readonly svm: NormMatchedOptions;
+  readonly pointKind: PointKind;
+  /** 'integer': η of the attack run (T = εn). */
+  readonly integerEta?: number;
 }
 
 export interface EpsProgress {
   readonly eps: number;
-  readonly phase: 'algorithm1' | 'candidate' | 'label-flip';
+  readonly phase: 'algorithm1' | 'attack-run' | 'candidate' | 'label-flip' | 'gradient';
   readonly iteration: number;
   readonly total: number;
   readonly upperBound: number;
@@ -49,10 +61,15 @@ export interface EpsRow {
   readonly iterations: number;
   readonly algorithmSeconds: number;
   readonly msPerIteration: number;
-  /** Candidate-attack points that lie inside F (all should). */
+  /** Candidate-attack points that lie inside F (all should, except rounded text points). */
   readonly candidateInF: number;
+  /** Candidate points outside F: the defense removes them, so the evaluation drops them. */
+  readonly candidateRemoved: number;
+  /** How the candidate points were made (see PointKind). */
+  readonly pointKind: PointKind;
   readonly candidate?: AttackMetrics;
   readonly labelFlip?: AttackMetrics & { readonly candidates: number };
+  readonly gradient?: AttackMetrics & { readonly rounds: number; readonly removed: number };
   readonly evaluationSeconds: number;
   /** Per-iteration L(θ_t)/n and max_F ℓ(θ_t), for the bound's envelope over all runs. */
   readonly cleanLoss: Float64Array;
@@ -74,19 +91,68 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
     progressEvery: 200,
     onProgress: (p) => onProgress?.({ eps: task.eps, phase: 'algorithm1', ...p }),
   });
-  let inF = 0;
-  for (let k = 0; k < a1.attack.X.length; k++) if (inFeasibleSet(init.defense, a1.attack.X[k], a1.attack.y[k])) inF++;
+  // The candidate attack: the bound's own run for continuous data; a second run for text.
+  let attackX = a1.attack.X;
+  let attackY = a1.attack.y;
+  if (task.pointKind !== 'continuous' && task.eps > 0 && task.attacks.includes('candidate')) {
+    const progress = (p: { iteration: number; total: number }): void =>
+      onProgress?.({ eps: task.eps, phase: 'attack-run', iteration: p.iteration, total: p.total, upperBound: a1.upperBound });
+    if (task.pointKind === 'rounded') {
+      if (!init.attackDefense) throw new Error('rounded attack points need the shrunken defense');
+      const run = runAlgorithm1(init.train.X, init.train.y, init.attackDefense, {
+        eps: task.eps,
+        rho2: task.rho2,
+        eta: task.eta,
+        iterations: task.iterations,
+        mode: task.mode,
+        seed: rng.nextUint32(),
+        emit: (x, _y, r) => clipAndRound(x, r),
+        progressEvery: 200,
+        onProgress: progress,
+      });
+      attackX = run.attack.X;
+      attackY = run.attack.y;
+    } else {
+      if (!init.box) throw new Error('integer attack points need the feature box');
+      const run = runAlgorithm1(init.train.X, init.train.y, init.defense, {
+        eps: task.eps,
+        rho2: task.rho2,
+        eta: task.integerEta ?? task.eta,
+        iterations: task.iterations,
+        mode: 'paper',
+        seed: rng.nextUint32(),
+        respond: integerBestResponse(init.defense, init.box),
+        progressEvery: 10,
+        onProgress: progress,
+      });
+      attackX = run.attack.X;
+      attackY = run.attack.y;
+    }
+  }
+  const inside = keepInside(init.defense, attackX, attackY);
   const t0 = performance.now();
   let candidate: AttackMetrics | undefined;
   let labelFlip: (AttackMetrics & { candidates: number }) | undefined;
+  let gradient: (AttackMetrics & { rounds: number; removed: number }) | undefined;
   if (task.attacks.includes('candidate')) {
     onProgress?.({ eps: task.eps, phase: 'candidate', iteration: a1.iterations, total: a1.iterations, upperBound: a1.upperBound });
-    candidate = evaluatePoison(init.train, init.test, { X: a1.attack.X, y: a1.attack.y }, task.svm);
+    candidate = evaluatePoison(init.train, init.test, inside, task.svm);
   }
   if (task.attacks.includes('label-flip')) {
     onProgress?.({ eps: task.eps, phase: 'label-flip', iteration: a1.iterations, total: a1.iterations, upperBound: a1.upperBound });
     const flip = labelFlipAttack(init.train, init.defense, task.eps, rng.fork());
     labelFlip = { ...evaluatePoison(init.train, init.test, flip, task.svm), candidates: flip.candidates };
+  }
+  if (task.attacks.includes('gradient')) {
+    onProgress?.({ eps: task.eps, phase: 'gradient', iteration: a1.iterations, total: a1.iterations, upperBound: a1.upperBound });
+    const g = gradientAttack(init.train, init.defense, {
+      eps: task.eps,
+      svm: task.svm,
+      rng: rng.fork(),
+      emit: task.pointKind === 'continuous' ? undefined : (x, _y, r) => clipAndRound(x, r),
+    });
+    const kept = keepInside(init.defense, g.X, g.y);
+    gradient = { ...evaluatePoison(init.train, init.test, kept, task.svm), rounds: g.rounds, removed: g.X.length - kept.X.length };
   }
   return {
     eps: task.eps,
@@ -96,13 +162,29 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
     iterations: a1.iterations,
     algorithmSeconds: a1.seconds,
     msPerIteration: a1.iterations > 0 ? (a1.seconds * 1000) / a1.iterations : 0,
-    candidateInF: inF,
+    candidateInF: inside.X.length,
+    candidateRemoved: attackX.length - inside.X.length,
+    pointKind: task.pointKind,
     candidate,
     labelFlip,
+    gradient,
     evaluationSeconds: (performance.now() - t0) / 1000,
     cleanLoss: a1.cleanLoss,
     worstLoss: a1.worstLoss,
-    attackX: a1.attack.X,
-    attackY: a1.attack.y,
+    attackX: inside.X,
+    attackY: inside.y,
   };
+}
+
+/** The poison points the defense lets through (it removes points outside F). */
+function keepInside(defense: SphereSlabDefense, X: readonly PointVector[], y: Int8Array): { X: PointVector[]; y: Int8Array } {
+  const keptX: PointVector[] = [];
+  const keptY: number[] = [];
+  for (let k = 0; k < X.length; k++) {
+    if (inFeasibleSet(defense, X[k], y[k])) {
+      keptX.push(X[k]);
+      keptY.push(y[k]);
+    }
+  }
+  return { X: keptX, y: Int8Array.from(keptY) };
 }

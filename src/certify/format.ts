@@ -5,7 +5,12 @@ import type { ReferenceComparison } from './reference.js';
 const f4 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
 
 export function formatCertifyTable(r: CertifyReport): string {
-  const head = ['ε', 'U*', 'U* env', 'atk train/n', 'atk test hinge', 'atk test err', 'flip test hinge', 'flip test err', 'ms/it'];
+  const hasGrad = r.rows.some((x) => x.gradient);
+  const hasRemoved = r.rows.some((x) => x.candidateRemoved > 0);
+  const head = ['ε', 'U*', 'U* env', 'atk train/n', 'atk test hinge', 'atk test err', 'flip test hinge', 'flip test err'];
+  if (hasGrad) head.push('grad test hinge', 'grad test err');
+  if (hasRemoved) head.push('atk pts outside F');
+  head.push('ms/it');
   const rows = [...r.rows]
     .sort((a, b) => a.eps - b.eps)
     .map((row) => [
@@ -17,6 +22,8 @@ export function formatCertifyTable(r: CertifyReport): string {
       f4(row.candidate?.testError),
       f4(row.labelFlip?.testHinge),
       f4(row.labelFlip?.testError),
+      ...(hasGrad ? [f4(row.gradient?.testHinge), f4(row.gradient?.testError)] : []),
+      ...(hasRemoved ? [`${row.candidateRemoved}/${row.candidateRemoved + row.candidateInF}`] : []),
       row.msPerIteration.toFixed(2),
     ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -24,14 +31,14 @@ export function formatCertifyTable(r: CertifyReport): string {
   const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   const c = r.clean;
   return [
-    `${r.dataset.name}: n = ${r.dataset.n}, d = ${r.dataset.d}, +1 = ${r.dataset.positive}; defense ${r.recipe.defense} (${r.recipe.percentile}th percentile); recipe ${r.recipe.name}, mode ${r.recipe.mode}, T = ${r.recipe.mode === 'paper' ? 'εn' : r.recipe.iterations}, η = ${r.recipe.eta}, ρ² = ${r.recipe.rho2}, seed ${r.recipe.seed}`,
+    `${r.dataset.name}: n = ${r.dataset.n}, d = ${r.dataset.d}, +1 = ${r.dataset.positive}; defense ${r.recipe.defense} (${r.recipe.percentile}th percentile); recipe ${r.recipe.name}, mode ${r.recipe.mode}, T = ${r.recipe.mode === 'paper' ? 'εn' : r.recipe.iterations}, η = ${r.recipe.eta}, ρ² = ${r.recipe.rho2}, seed ${r.recipe.seed}; attack points ${r.recipe.pointKind}${r.recipe.shrunkenPercentiles ? ` (attack run on the ${r.recipe.shrunkenPercentiles.sphere}th/${r.recipe.shrunkenPercentiles.slab}th-percentile set, clipped and rounded)` : ''}${r.recipe.integerEta ? ` (integer best responses, ${r.recipe.integerEta})` : ''}`,
     `clean defender: weight decay ${c.weightDecay.toPrecision(3)}, train hinge ${f4(c.trainHinge)}, test hinge ${f4(c.testHinge)}, test error ${f4(c.testError)}`,
     '',
     line(head),
     sep,
     ...rows.map(line),
     '',
-    `checks: attack ≤ U* ${r.checks.attackBelowBound ? 'yes' : 'NO'}; candidate points in F ${r.checks.candidatesInF ? 'yes' : 'NO'}; U* non-decreasing ${r.checks.boundMonotone ? 'yes' : 'NO'}; ${r.seconds.toFixed(1)} s on ${r.workers} worker(s)`,
+    `checks: attack ≤ U* ${r.checks.attackBelowBound ? 'yes' : 'NO'}; candidate points in F ${r.checks.candidatesInF ? 'yes' : 'no (those outside are removed by the defense and not counted)'}; U* non-decreasing ${r.checks.boundMonotone ? 'yes' : 'NO'}; ${r.seconds.toFixed(1)} s on ${r.workers} worker(s)`,
   ].join('\n');
 }
 

@@ -6,7 +6,7 @@
  */
 import { classBall, type SphereSlabDefense } from './defense.js';
 
-export function projectOntoClass(defense: SphereSlabDefense, x: Float64Array, y: number, out = new Float64Array(x.length)): Float64Array {
+export function projectOntoClass(defense: SphereSlabDefense, x: Float64Array, y: number, out: Float64Array = new Float64Array(x.length)): Float64Array {
   const { centroid: mu, sphereRadius: r, slabRadius: s } = classBall(defense, y);
   const v = defense.v;
   const d = x.length;

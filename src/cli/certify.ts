@@ -13,11 +13,12 @@ const options = {
   eps: { type: 'string', value: 'LIST', help: "Comma-separated ε values in [0, 1) (default: the paper's grid)." },
   mode: { type: 'string', value: 'MODE', default: 'release', help: 'release: fixed T, sample round(εn) iterates; paper: T = εn, every iterate.' },
   iters: { type: 'string', value: 'T', help: "Iterations of Algorithm 1 in release mode (default: the recipe's, 8000 on MNIST-1-7)." },
-  attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: 'Attacks to evaluate.' },
+  attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: 'Attacks to evaluate: candidate, label-flip, gradient.' },
   percentile: { type: 'string', value: 'P', help: 'Percentile of the sphere and slab radii (default 70).' },
   seed: { type: 'string', value: 'S', default: '0', help: 'Random seed.' },
   workers: { type: 'string', value: 'K', help: 'Worker threads (default: number of cores; 0 = inline).' },
   json: { type: 'string', value: 'FILE', help: 'Write the full result as JSON.' },
+  out: { type: 'string', value: 'DIR', help: "Write a run folder (certify.json, projection.json) for 'poisonguard report DIR'." },
 } as const;
 
 export const certifyCommand: Command<typeof options> = {
@@ -28,7 +29,8 @@ For each ε, Algorithm 1 computes U*, an upper bound on the training hinge loss 
 attacker adding εn points inside the sphere + slab feasible set can force, and a candidate attack;
 the defender's norm-matched SVM is retrained on clean + poison data to measure each attack.
 
-Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --json out.json`,
+Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/mnist17
+         poisonguard report runs/mnist17`,
   options,
   async run(v, _pos, ctx) {
     const { loadBinaryDataset, binaryDatasetNames } = await import('../data/registry.js');
@@ -51,18 +53,18 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --json out.
       iterations: intOption('iters', v.iters),
       percentile: numberOption('percentile', v.percentile),
       defense: v.defense as 'oracle',
-      attacks: attacks as ('candidate' | 'label-flip')[],
+      attacks: attacks as ('candidate' | 'label-flip' | 'gradient')[],
       seed,
       workers: intOption('workers', v.workers),
       onProgress: (p) => {
-        bars.set(p.eps, p.phase === 'algorithm1' ? p.iteration / Math.max(p.total, 1) : 1);
+        bars.set(p.eps, p.phase === 'algorithm1' ? (0.5 * p.iteration) / Math.max(p.total, 1) : p.phase === 'attack-run' ? 0.5 + (0.4 * p.iteration) / Math.max(p.total, 1) : 0.95);
         const nEps = (eps ?? []).length || 9;
         let done = 0;
         for (const f of bars.values()) done += f;
         if (!bar) bar = progressBar('certify', 1000, ctx.interactive, ' | ε={eps} {phase} U*={u}');
         bar.update(Math.round((1000 * done) / nEps), { eps: p.eps, phase: p.phase, u: Number.isFinite(p.upperBound) ? p.upperBound.toFixed(4) : '-' });
         const now = Date.now();
-        if (!ctx.interactive && p.phase !== 'algorithm1' && now - lastLog > 0) {
+        if (!ctx.interactive && p.phase !== 'algorithm1' && p.phase !== 'attack-run' && now - lastLog > 0) {
           lastLog = now;
           ctx.err(`  ε=${p.eps}: Algorithm 1 done (U* = ${p.upperBound.toFixed(4)}), evaluating ${p.phase}`);
         }
@@ -75,6 +77,11 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --json out.
       const { attacks: _a, ...rest } = report;
       writeFileSync(v.json, `${JSON.stringify(rest, null, 2)}\n`);
       ctx.err(`wrote ${v.json}`);
+    }
+    if (v.out) {
+      const { writeCertifyRun } = await import('../report/run-folder.js');
+      const files = writeCertifyRun(v.out, data, report);
+      ctx.err(`wrote ${files.report} and ${files.projection}; make the page with: poisonguard report ${v.out}`);
     }
     const ok = report.checks.attackBelowBound && report.checks.candidatesInF;
     if (!ok) ctx.err('warning: an invariant failed (see "checks" above); the bound or the SVM did not converge as expected.');

@@ -129,3 +129,25 @@ test('projection onto F_y: inside F, idempotent, and no sampled point of F is cl
     }
   }
 });
+
+test('gradient attack: starts from flipped copies, never ends below its start, keeps every point in F', async () => {
+  const { gradientAttack } = await import('../../src/certify/gradient-attack.js');
+  const { Random: R } = await import('../../src/random.js');
+  const r = new R(4);
+  const n = 200;
+  const d = 5;
+  const X = new Float64Array(n * d);
+  const y = new Int8Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 2 === 0 ? 1 : -1;
+    for (let j = 0; j < d; j++) X[i * d + j] = (j === 0 ? y[i] : 0) + 0.6 * r.normal();
+  }
+  const train = { X: dense(n, d, X), y };
+  const def = fitSphereSlabDefense(train.X, y);
+  const g = gradientAttack(train, def, { eps: 0.1, svm: { rho2: 1 }, rng: new R(1), maxRounds: 8 });
+  assert.equal(g.X.length, 20);
+  assert.equal(g.y.filter((v) => v === 1).length, 10);
+  assert.ok(g.cleanLoss >= g.history[0], 'the best round is at least the start');
+  assert.equal(g.cleanLoss, Math.max(...g.history));
+  for (let k = 0; k < g.X.length; k++) assert.ok(inFeasibleSet(def, g.X[k], g.y[k]), `point ${k} in F`);
+});
