@@ -29,6 +29,7 @@ const CONV_CASES: ConvCase[] = [
   { name: 'explicit padding larger than the filter', x: [1, 4, 5, 2], filter: [2, 2, 2, 3], strides: 1, pad: [[0, 0], [3, 1], [2, 3], [0, 0]] },
   { name: '1x1 output', x: [2, 5, 5, 3], filter: [5, 5, 3, 4], strides: 1, pad: 'valid' },
   { name: '1x1 filter', x: [2, 6, 6, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
+  { name: '1 input channel, stride 2, same', x: [2, 9, 8, 1], filter: [3, 3, 1, 5], strides: 2, pad: 'same' },
   { name: 'MNIST first layer shape, batch 4', x: [4, 28, 28, 1], filter: [5, 5, 1, 16], strides: 1, pad: 'valid' },
   { name: 'GTSRB-like, same, 8 channels', x: [3, 8, 8, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
 ];

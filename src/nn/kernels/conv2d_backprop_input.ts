@@ -26,11 +26,24 @@ import {
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { col2im, type ConvGeometry } from './im2col.js';
 import { convGradientStrategy } from './strategy.js';
-import { allocate, batchMatMul, conv2d, originalConv2DBackpropInput, pads, release, reshape, transpose, view } from './wasm_calls.js';
+import {
+  allocate,
+  batchMatMul,
+  conv2d,
+  depthwiseConv2d,
+  originalConv2DBackpropInput,
+  originalSum,
+  pads,
+  release,
+  reshape,
+  transpose,
+  view,
+} from './wasm_calls.js';
 
 /** Costs (ns, CPU time) measured on the wasm backend on the MNIST and GTSRB layers. */
 const NS_PER_MAC = 0.062;
 const NS_PER_COL2IM_ELEMENT = 2.5;
+const NS_PER_CHANNEL_SUM = 1;
 /** XNNPACK's wasm GEMM computes output channels in groups of 8. */
 const GEMM_LANES = 8;
 
@@ -67,7 +80,10 @@ export function conv2DBackpropInput(args: {
   if (strategy === 'auto' || (strategy === 'conv' && !convPossible)) {
     const macs = kH * kW * inC * outC;
     const lanes = Math.ceil(inC / GEMM_LANES) * GEMM_LANES;
-    const convCost = NS_PER_MAC * N * H * W * kH * kW * outC * lanes;
+    const convCost =
+      inC === 1
+        ? N * H * W * outC * (NS_PER_MAC * kH * kW + NS_PER_CHANNEL_SUM)
+        : NS_PER_MAC * N * H * W * kH * kW * outC * lanes;
     const matmulCost = N * oH * oW * (NS_PER_MAC * macs + NS_PER_COL2IM_ELEMENT * kH * kW * inC);
     strategy = convPossible && convCost <= matmulCost ? 'conv' : 'matmul';
   }
@@ -106,7 +122,17 @@ export function conv2DBackpropInput(args: {
     spread = up.info;
   }
 
-  const dx = conv2d(backend, spread, flipped.info, pads(top, bottom, left, right));
+  let dx: TensorInfo;
+  if (inC === 1) {
+    // A 1-channel result would be a 1-wide product for XNNPACK (8 lanes, 1 used): run instead one
+    // depthwise convolution per dy channel ([kH, kW, outC, 1] is exactly a depthwise filter) and
+    // sum the channels (an innermost reduction, fast on wasm).
+    const perChannel = depthwiseConv2d(backend, spread, flipped.info, pads(top, bottom, left, right));
+    dx = originalSum(backend, { x: perChannel }, { axis: [3], keepDims: true });
+    release(backend, perChannel);
+  } else {
+    dx = conv2d(backend, spread, flipped.info, pads(top, bottom, left, right));
+  }
   release(backend, flipped.info);
   if (spread !== dy) release(backend, spread);
   return dx;

@@ -22,14 +22,43 @@ export function sum(args: { inputs: { x: TensorInfo }; backend: BackendWasm; att
   const rows = util.sizeFromShape(x.shape) / cols;
   const outShape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
   const out = allocate(backend, outShape);
-  const src = view(backend, x);
-  const acc = new Float64Array(cols);
-  for (let r = 0; r < rows; r++) {
-    const base = r * cols;
-    for (let c = 0; c < cols; c++) acc[c] += src[base + c];
-  }
-  out.data.set(acc);
+  sumRows(view(backend, x), rows, cols, out.data);
   return out.info;
+}
+
+/**
+ * out[c] = Σ_r src[r·cols + c], accumulated in float64 (as the cpu backend does). Columns go in
+ * groups of 8 held in locals, which is ≈3x faster in V8 than an accumulator array.
+ */
+export function sumRows(src: Float32Array, rows: number, cols: number, out: Float32Array): void {
+  const end = rows * cols;
+  let c0 = 0;
+  for (; c0 + 8 <= cols; c0 += 8) {
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0; // prettier-ignore
+    for (let b = c0; b < end; b += cols) {
+      s0 += src[b];
+      s1 += src[b + 1];
+      s2 += src[b + 2];
+      s3 += src[b + 3];
+      s4 += src[b + 4];
+      s5 += src[b + 5];
+      s6 += src[b + 6];
+      s7 += src[b + 7];
+    }
+    out[c0] = s0;
+    out[c0 + 1] = s1;
+    out[c0 + 2] = s2;
+    out[c0 + 3] = s3;
+    out[c0 + 4] = s4;
+    out[c0 + 5] = s5;
+    out[c0 + 6] = s6;
+    out[c0 + 7] = s7;
+  }
+  for (; c0 < cols; c0++) {
+    let s = 0;
+    for (let b = c0; b < end; b += cols) s += src[b];
+    out[c0] = s;
+  }
 }
 
 export const sumConfig: KernelConfig = {

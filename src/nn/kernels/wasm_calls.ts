@@ -10,7 +10,7 @@ import { getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** The wasm kernels the fixes are built from. */
-const WRAPPED = ['Conv2D', 'Transpose', 'BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum'] as const;
+const WRAPPED = ['Conv2D', 'Transpose', 'BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'DepthwiseConv2dNative'] as const;
 type WrappedName = (typeof WRAPPED)[number];
 
 const originals = new Map<WrappedName, KernelFunc>();
@@ -51,6 +51,11 @@ export function conv2d(
   strides: [number, number] = [1, 1],
 ): TensorInfo {
   return call('Conv2D', backend, { x, filter }, { strides, pad, dilations, dataFormat: 'NHWC', dimRoundingMode: undefined } as unknown as NamedAttrMap);
+}
+
+/** NHWC depthwise convolution with the wasm (XNNPACK) kernel; filter [kH, kW, C, multiplier]. */
+export function depthwiseConv2d(backend: BackendWasm, x: TensorInfo, filter: TensorInfo, pad: Pads): TensorInfo {
+  return call('DepthwiseConv2dNative', backend, { x, filter }, { strides: [1, 1], pad, dilations: [1, 1], dataFormat: 'NHWC' } as unknown as NamedAttrMap);
 }
 
 export function transpose(backend: BackendWasm, x: TensorInfo, perm: number[]): TensorInfo {
