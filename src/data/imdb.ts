@@ -19,13 +19,15 @@
  * 1. lower-case the text;
  * 2. delete "'s" at the end of a word ("high's" → "high"; the vocabulary has no "it's", "that's" and
  *    no word ending in 's, while "don't", "i'm", "you'll" are there);
- * 3. split with, in this order of preference: emoticons (Christopher Potts's sentiment-tokenizer
- *    pattern, which is why "do:" and "(8" are vocabulary words), HTML tags such as `<br />` (one
- *    token, never in the vocabulary: this is how `<br />` is stripped), words of letters joined by
- *    single apostrophes or hyphens ("don't", "sci-fi", "over-the-top"; "pit--or" is two words), runs
- *    of letters and digits ("4th" stays one token, which the vocabulary does not hold), and any
- *    other single non-space character ("!", "?", ".");
- * 4. count the tokens that are vocabulary words; the others are dropped.
+ * 3. replace HTML tags such as `<br />` by a space;
+ * 4. an emoticon that touches no letter or digit is one token (Christopher Potts's sentiment-
+ *    tokenizer pattern, which is why "do:", "(8" and "8)" are vocabulary words; "too!);" holds the
+ *    emoticon ");", "(1972):" holds none);
+ * 5. otherwise split into words — letters and digits joined by single apostrophes or hyphens
+ *    ("don't", "sci-fi", "over-the-top", "3-d"; "pit--or" is two words) — and any other single
+ *    non-space character ("!", "?", ".");
+ * 6. count the tokens that are vocabulary words; the others (numbers, "3-d", punctuation other than
+ *    "!" and "?") are dropped.
  * On the published rows compared, the counts match exactly.
  */
 import { existsSync, statSync } from 'node:fs';
@@ -56,9 +58,9 @@ export interface ImdbOptions {
 /** How the rebuilt counts relate to the texts, for the documentation and the reports. */
 export interface ImdbTokenStats {
   readonly reviews: number;
-  /** Tokens of every kind except HTML tags (words, punctuation, emoticons). */
+  /** Tokens of every kind (words, punctuation, emoticons); HTML tags are not tokens. */
   readonly tokens: number;
-  /** Tokens of letters (the word pattern); the vocabulary consists of these, '!', '?' and emoticons. */
+  /** Tokens of the word pattern (letters and digits); the vocabulary consists of these, '!', '?' and emoticons. */
   readonly wordTokens: number;
   /** Tokens found in the vocabulary, i.e. the sum of all counts. */
   readonly vocabularyHits: number;
@@ -88,25 +90,26 @@ const REVIEW = /^(?:(.*)\/)?(train|test)\/(pos|neg)\/(\d+)_(\d+)\.txt$/;
 const VOCAB = /^(?:(.*)\/)?imdb\.vocab$/;
 const VOCAB_MEMBER = 'aclImdb/imdb.vocab';
 
-/** Python's [^\W\d_]: letters and the non-decimal numerals (½, ¾), which the vocabulary holds. */
-const LETTER = String.raw`\p{L}\p{Nl}\p{No}`;
+/** Python's [^\W_]: letters and digits of any script (the vocabulary holds "cliché", "½"). */
+const ALNUM = String.raw`\p{L}\p{N}`;
 /** Potts's emoticon pattern: eyes, optional nose, mouth — or the mirror image. */
 const EMOTICON = String.raw`[<>]?[:;=8][\-o*']?[)\](\[dDpP/:}{@|\\]|[)\](\[dDpP/:}{@|\\][\-o*']?[:;=8][<>]?`;
-const HTML_TAG = '<[^>]+>';
-const WORD = `[${LETTER}]+(?:['\\-][${LETTER}]+)*`;
-const TOKEN = new RegExp(`(${EMOTICON})|(${HTML_TAG})|(${WORD})|[\\p{L}\\p{N}]+|\\S`, 'gu');
+const HTML_TAG = /<[^>]+>/g;
+const WORD = `[${ALNUM}]+(?:['\\-][${ALNUM}]+)*`;
+/** An emoticon not glued to a letter or digit on either side; else words and single characters. */
+const TOKEN = new RegExp(`(?<![\\p{L}\\p{N}_])(${EMOTICON})(?![\\p{L}\\p{N}_])|(${WORD})|\\S`, 'gu');
+/** Characters that Python counts as whitespace and JavaScript's \s does not (NEL, the separators). */
+const PYTHON_ONLY_SPACE = /[\x1c-\x1f\x85]/g;
 /** "'s" followed by no word character (Python's \b after "s"). */
 const POSSESSIVE = /'s(?![\p{L}\p{N}_])/gu;
 
-/** The tokens of one review (see the module comment); HTML tags are left out. */
+/** The tokens of one review (see the module comment). */
 export function tokenizeImdbReview(text: string): string[] {
-  const out: string[] = [];
-  for (const m of prepare(text).matchAll(TOKEN)) if (m[2] === undefined) out.push(m[0]);
-  return out;
+  return Array.from(prepare(text).matchAll(TOKEN), (m) => m[0]);
 }
 
 function prepare(text: string): string {
-  return text.toLowerCase().replace(POSSESSIVE, '');
+  return text.toLowerCase().replace(POSSESSIVE, '').replace(HTML_TAG, ' ').replace(PYTHON_ONLY_SPACE, ' ');
 }
 
 /** The words of imdb.vocab, one per line; a missing final newline is normal. */
@@ -201,9 +204,8 @@ export function loadImdb(dataDir?: string, options: ImdbOptions = {}): ImdbDatas
       const text = decoder.decode(r.data);
       if (text.trim() === '') throw new DataFormatError(where(r.path), 'the review is empty; every aclImdb review has text (a truncated file or a damaged archive?).');
       for (const m of prepare(text).matchAll(TOKEN)) {
-        if (m[2] !== undefined) continue; // an HTML tag such as <br />
         stats.tokens++;
-        const isWord = m[3] !== undefined;
+        const isWord = m[2] !== undefined;
         if (isWord) stats.wordTokens++;
         const j = column.get(m[0]);
         if (j === undefined) continue;
