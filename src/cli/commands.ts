@@ -2,6 +2,7 @@
 import type { Command } from './command.js';
 import { certifyCommand } from './certify.js';
 import { evaluateCommand } from './evaluate.js';
+import { reportCommand } from './report.js';
 import { trainCommand } from './train.js';
 
-export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand];
+export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand];

@@ -1,0 +1,57 @@
+/** `poisonguard report`: one self-contained HTML page from a run folder. */
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { OptionError } from '../errors.js';
+import type { Command } from './command.js';
+import { numberOption } from './command.js';
+
+const options = {
+  out: { type: 'string', value: 'FILE', help: 'Where to write the page (default: RUN_DIR/report.html).' },
+  figures: { type: 'string', value: 'DIR', help: 'Also write every figure as SVG and PNG into DIR.' },
+  eps: { type: 'string', value: 'E', help: 'The ε whose attack points the 2-D projection shows (default: the largest).' },
+  title: { type: 'string', value: 'TEXT', help: "The page's title (default: poisonguard report: DATASET)." },
+} as const;
+
+export const reportCommand: Command<typeof options> = {
+  name: 'report',
+  summary: 'A self-contained HTML report (text, tables, plots) of a run folder.',
+  positionals: 'RUN_DIR',
+  description: `
+Reads what RUN_DIR holds — certify.json and projection.json (written by 'certify --out RUN_DIR'),
+scan.json, mitigation.json — and writes one HTML file with everything inline (no network, no
+scripts). RUN_DIR may also be a single JSON file, e.g. the output of 'certify --json FILE'.
+
+Example: poisonguard certify --dataset mnist17 --out runs/mnist17
+         poisonguard report runs/mnist17 --figures runs/mnist17/figures`,
+  options,
+  async run(v, positionals, ctx) {
+    if (positionals.length !== 1) throw new OptionError('RUN_DIR', 'one run folder (e.g. poisonguard report runs/mnist17)', positionals.length ? positionals.join(' ') : undefined);
+    const runPath = positionals[0];
+    const projectionEps = numberOption('eps', v.eps);
+    const { readRunFolder } = await import('../report/run-folder.js');
+    const { buildReport } = await import('../report/build.js');
+    const run = readRunFolder(runPath);
+    if (projectionEps !== undefined && run.projection && !run.projection.attacks.some((a) => Math.abs(a.eps - projectionEps) < 1e-12)) {
+      throw new OptionError('--eps', `one of the run's ε values (${run.projection.attacks.map((a) => a.eps).join(', ')})`, v.eps);
+    }
+    const built = await buildReport(run, {
+      png: v.figures !== undefined,
+      ...(projectionEps !== undefined ? { projectionEps } : {}),
+      ...(v.title !== undefined ? { title: v.title } : {}),
+      generator: 'poisonguard report',
+    });
+    const out = v.out ?? join(statSync(runPath).isFile() ? dirname(runPath) : runPath, 'report.html');
+    mkdirSync(dirname(out), { recursive: true });
+    writeFileSync(out, built.html);
+    if (v.figures !== undefined) {
+      mkdirSync(v.figures, { recursive: true });
+      for (const [name, fig] of built.figures) {
+        writeFileSync(join(v.figures, `${name}.svg`), fig.svg);
+        if (fig.png) writeFileSync(join(v.figures, `${name}.png`), fig.png);
+      }
+      ctx.err(`wrote ${built.figures.size} figure(s) to ${v.figures}`);
+    }
+    ctx.out(`wrote ${out} (${(built.html.length / 1024).toFixed(0)} KB; sections: ${[run.certify && 'certify', run.scan && 'scan', run.mitigation && 'mitigation'].filter(Boolean).join(', ')})`);
+    return 0;
+  },
+};

@@ -1,0 +1,128 @@
+/**
+ * What the report can show: one input type per section. The certify section takes the certify
+ * command's own JSON; the scan and mitigation sections take summaries that the Neural Cleanse
+ * commands write as `scan.json` and `mitigation.json` in a run folder. Those two are deliberately
+ * loose (most fields optional): the page renders whatever is present and says what is missing.
+ */
+import type { CertifyReport } from '../certify/certify.js';
+import type { CertifyProjection } from './projection.js';
+
+/** A certify report as saved to disk: everything but the attack points themselves. */
+export type CertifyRunReport = Omit<CertifyReport, 'attacks'>;
+
+/** One label of a Neural Cleanse scan. */
+export interface ScanLabel {
+  /** Class index. */
+  readonly label: number;
+  /** Human name of the class, e.g. "speed limit (30 km/h)". */
+  readonly name?: string;
+  /** ‖m‖₁ of the smallest reversed mask that sends ≥ 99% of clean inputs to this label. */
+  readonly maskNorm: number;
+  /** |‖m‖₁ − median| / MAD; computed by the report when absent. */
+  readonly anomalyIndex?: number;
+  /** Whether the outlier test flagged this label; computed by the report when absent. */
+  readonly flagged?: boolean;
+  /** Share of clean inputs of other labels that the reversed trigger sends to this label. */
+  readonly attackSuccess?: number;
+  /** False when the optimisation never reached the accuracy threshold (the mask is the last one). */
+  readonly reachedThreshold?: boolean;
+  /** Optimisation steps used. */
+  readonly steps?: number;
+  /** Images (PNG or JPEG), as paths relative to the run folder. */
+  readonly maskImage?: string;
+  readonly patternImage?: string;
+  /** The pattern stamped through the mask onto a black or sample image. */
+  readonly triggerImage?: string;
+}
+
+/** The `scan` section: the Neural Cleanse verdict on one model (scan.json). */
+export interface ScanSummary {
+  readonly kind?: 'scan';
+  /** The model scanned (a path or a name). */
+  readonly model?: string;
+  readonly dataset?: string;
+  /** The verdict in one sentence, e.g. "infected: label 7 is an outlier (anomaly index 5.7)". */
+  readonly verdict: string;
+  readonly infected?: boolean;
+  readonly labels: readonly ScanLabel[];
+  /** Labels the outlier test flagged; derived from `labels` when absent. */
+  readonly flagged?: readonly number[];
+  /** Median of the mask norms; computed by the report when absent (mean of the middle two for an even count). */
+  readonly median?: number;
+  /** 1.4826 · median absolute deviation; computed by the report when absent. */
+  readonly mad?: number;
+  /** The model's anomaly index (that of the smallest norm). */
+  readonly anomalyIndex?: number;
+  /** Labels with an anomaly index above this (on the small side) are flagged. Default 2. */
+  readonly anomalyThreshold?: number;
+  /** The recipe used (optimizer, cost schedule, steps …), shown as a table. */
+  readonly recipe?: Readonly<Record<string, unknown>>;
+  readonly seed?: number;
+  readonly seconds?: number;
+  readonly date?: string;
+  /** Free sentences shown under the verdict (caveats, e.g. one scan only). */
+  readonly notes?: readonly string[];
+}
+
+/** Accuracy and attack success rate of one model. */
+export interface AccuracyAsr {
+  /** Clean test accuracy in [0, 1]. */
+  readonly accuracy: number;
+  /** Attack success rate in [0, 1]. */
+  readonly asr: number;
+}
+
+/** The `mitigation` section (mitigation.json). */
+export interface MitigationSummary {
+  readonly kind?: 'mitigation';
+  readonly model?: string;
+  /** The label the mitigation targets (the flagged one). */
+  readonly targetLabel?: number;
+  /** The model before any mitigation. */
+  readonly baseline?: AccuracyAsr;
+  /** The input filter on second-to-last-layer activations. */
+  readonly filter?: {
+    /** False positive rate on clean inputs at the chosen threshold (the paper: 0.05). */
+    readonly fpr: number;
+    /** False negative rate on inputs carrying the real trigger. */
+    readonly fnr: number;
+    readonly threshold?: number;
+    readonly neurons?: number;
+    readonly layer?: string;
+  };
+  /** Neuron pruning: accuracy and ASR against the share of neurons pruned. */
+  readonly pruning?: {
+    readonly layer?: string;
+    readonly points: readonly ({ readonly share: number } & AccuracyAsr)[];
+    /** Share at which pruning stopped (the model no longer answers the reversed trigger). */
+    readonly stopShare?: number;
+  };
+  /** Unlearning: fine-tuning with the reversed trigger under true labels. */
+  readonly unlearning?: {
+    readonly before: AccuracyAsr;
+    readonly after: AccuracyAsr;
+    readonly epochs?: number;
+    /** Share of the fine-tuning set that carries the reversed trigger. */
+    readonly stampedShare?: number;
+  };
+  readonly seed?: number;
+  readonly seconds?: number;
+  readonly notes?: readonly string[];
+}
+
+/** An image for the page: its bytes and type, or why it is missing. */
+export type ReportImage = { readonly mime: 'image/png' | 'image/jpeg' | 'image/svg+xml'; readonly bytes: Uint8Array } | { readonly missing: string };
+
+/** What a run folder holds, read and checked (see run-folder.ts). */
+export interface RunContents {
+  /** The folder, for the page's header. */
+  readonly dir: string;
+  readonly certify?: CertifyRunReport;
+  readonly projection?: CertifyProjection;
+  readonly scan?: ScanSummary;
+  /** Images of the scan, by the relative path written in scan.json. */
+  readonly scanImages?: ReadonlyMap<string, ReportImage>;
+  readonly mitigation?: MitigationSummary;
+  /** File names that were read. */
+  readonly files: readonly string[];
+}

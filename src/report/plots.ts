@@ -1,0 +1,502 @@
+/**
+ * The report's plots as Vega-Lite specs, rendered headlessly to SVG (vega's renderer 'none', no
+ * canvas, no browser) and to PNG through @resvg/resvg-js. The spec builders are pure functions of
+ * the results; vega, vega-lite and resvg load only when something is rendered.
+ *
+ * - {@link certifyEpsSpec}: U*, its envelope and the attacks against ε (the paper's Figures 2–3).
+ * - {@link projectionSpec}: clean data, sphere, slab and attack points in 2-D (the paper's Figure 1).
+ * - {@link barChartSpec}: bars with horizontal reference lines (Neural Cleanse mask norms with the
+ *   median and the flagging threshold).
+ * - {@link lineChartSpec}: several series against one x (mitigation: accuracy and ASR vs share pruned).
+ */
+import { compareToReference } from '../certify/reference.js';
+import type { CertifyRunReport } from './inputs.js';
+import type { CertifyProjection } from './projection.js';
+
+/** A Vega-Lite specification as plain JSON. */
+export type VegaLiteSpec = Record<string, unknown>;
+
+/** A rendered plot. */
+export interface Figure {
+  readonly svg: string;
+  /** Present when a PNG was asked for. */
+  readonly png?: Uint8Array;
+  /** Size of the SVG in CSS pixels. */
+  readonly width: number;
+  readonly height: number;
+}
+
+/** The font in every plot: DejaVu Sans is what Debian's fonts-dejavu-core installs for resvg. */
+export const PLOT_FONT = 'DejaVu Sans, Verdana, Arial, sans-serif';
+/** PNG pixels per SVG pixel: 2 gives sharp images on high-density screens. */
+export const DEFAULT_PNG_SCALE = 2;
+
+const SCHEMA = 'https://vega.github.io/schema/vega-lite/v6.json';
+const CONFIG = {
+  // No per-mark aria labels: they triple the size of scatter plots; the page describes each figure in words.
+  aria: false,
+  font: PLOT_FONT,
+  background: 'white',
+  view: { stroke: '#ddd' },
+  axis: { labelFontSize: 11, titleFontSize: 12, gridColor: '#eee' },
+  legend: { labelFontSize: 11, titleFontSize: 12, labelLimit: 360, titleLimit: 360 },
+  title: { fontSize: 14, anchor: 'start' },
+};
+
+function withConfig(spec: VegaLiteSpec): VegaLiteSpec {
+  return { $schema: SCHEMA, ...spec, config: CONFIG };
+}
+
+// ---------------------------------------------------------------- certify: bound and attacks vs ε
+
+/** Series names of the ε plot, in legend order. */
+export const EPS_SERIES = {
+  bound: 'U* (certified upper bound)',
+  envelope: 'U* envelope (best θ of all runs)',
+  attackTrain: 'candidate attack: total train loss / n',
+  attackTest: 'candidate attack: test hinge',
+  flipTest: 'label flip: test hinge',
+  attackError: 'candidate attack: test error',
+  flipError: 'label flip: test error',
+  paper: "paper's figure (reference)",
+} as const;
+
+const EPS_COLORS: Record<string, string> = {
+  [EPS_SERIES.bound]: '#1f4e9c',
+  [EPS_SERIES.envelope]: '#7aa6e0',
+  [EPS_SERIES.attackTrain]: '#c0392b',
+  [EPS_SERIES.attackTest]: '#e67e22',
+  [EPS_SERIES.flipTest]: '#27ae60',
+  [EPS_SERIES.attackError]: '#e67e22',
+  [EPS_SERIES.flipError]: '#27ae60',
+};
+const EPS_DASH: Record<string, number[]> = {
+  [EPS_SERIES.bound]: [1, 0],
+  [EPS_SERIES.envelope]: [6, 4],
+  [EPS_SERIES.attackTrain]: [1, 0],
+  [EPS_SERIES.attackTest]: [1, 0],
+  [EPS_SERIES.flipTest]: [2, 2],
+  [EPS_SERIES.attackError]: [1, 0],
+  [EPS_SERIES.flipError]: [2, 2],
+};
+
+interface EpsDatum {
+  readonly eps: number;
+  readonly value: number;
+  readonly series: string;
+}
+
+/** The long-format data behind {@link certifyEpsSpec}: one datum per (ε, series). */
+export function certifyEpsData(report: CertifyRunReport): { loss: EpsDatum[]; error: EpsDatum[]; paper: EpsDatum[] } {
+  const rows = [...report.rows].sort((a, b) => a.eps - b.eps);
+  const loss: EpsDatum[] = [];
+  const error: EpsDatum[] = [];
+  const push = (out: EpsDatum[], eps: number, series: string, value: number | undefined): void => {
+    if (value !== undefined && Number.isFinite(value)) out.push({ eps, series, value });
+  };
+  for (const r of rows) {
+    push(loss, r.eps, EPS_SERIES.bound, r.upperBound);
+    push(loss, r.eps, EPS_SERIES.envelope, r.upperBoundEnvelope);
+    push(loss, r.eps, EPS_SERIES.attackTrain, r.candidate?.totalTrainLoss);
+    push(loss, r.eps, EPS_SERIES.attackTest, r.candidate?.testHinge);
+    push(loss, r.eps, EPS_SERIES.flipTest, r.labelFlip?.testHinge);
+    push(error, r.eps, EPS_SERIES.attackError, r.candidate?.testError);
+    push(error, r.eps, EPS_SERIES.flipError, r.labelFlip?.testError);
+  }
+  // The paper's numbers that are read at an ε of the run, drawn as crosses over the curves.
+  const paper = compareToReference(report as Parameters<typeof compareToReference>[0])
+    .filter((c) => !c.what.startsWith('clean'))
+    .map((c) => ({ eps: c.eps, value: c.reference, series: `${EPS_SERIES.paper}: ${c.what}` }));
+  return { loss, error, paper };
+}
+
+/**
+ * U*, the U* envelope, the candidate attack's total train loss and test hinge and the label-flip
+ * test hinge against ε (left), and the two attacks' test error (right): the paper's Figures 2 and 3.
+ */
+export function certifyEpsSpec(report: CertifyRunReport, options: { readonly width?: number; readonly height?: number } = {}): VegaLiteSpec {
+  const width = options.width ?? 420;
+  const height = options.height ?? 300;
+  const data = certifyEpsData(report);
+  const lossSeries = [EPS_SERIES.bound, EPS_SERIES.envelope, EPS_SERIES.attackTrain, EPS_SERIES.attackTest, EPS_SERIES.flipTest].filter((s) =>
+    data.loss.some((d) => d.series === s),
+  );
+  const errorSeries = [EPS_SERIES.attackError, EPS_SERIES.flipError].filter((s) => data.error.some((d) => d.series === s));
+  const x = { field: 'eps', type: 'quantitative', title: 'ε (poison points added, as a share of n)', axis: { format: '.2~f' } };
+  const lines = (values: EpsDatum[], series: string[], yTitle: string, legendTitle: string): VegaLiteSpec => ({
+    data: { values },
+    mark: { type: 'line', point: { filled: true, size: 36 }, strokeWidth: 2 },
+    encoding: {
+      x,
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: true } },
+      color: { field: 'series', type: 'nominal', title: legendTitle, scale: { domain: series, range: series.map((s) => EPS_COLORS[s]) }, legend: { orient: 'bottom', direction: 'vertical' } },
+      strokeDash: { field: 'series', type: 'nominal', title: legendTitle, scale: { domain: series, range: series.map((s) => EPS_DASH[s]) }, legend: { orient: 'bottom', direction: 'vertical' } },
+      tooltip: [
+        { field: 'series', type: 'nominal' },
+        { field: 'eps', type: 'quantitative' },
+        { field: 'value', type: 'quantitative', format: '.4f' },
+      ],
+    },
+  });
+  const lossLayers: VegaLiteSpec[] = [lines(data.loss, lossSeries, 'hinge loss (per clean point)', 'hinge loss')];
+  if (data.paper.length > 0) {
+    lossLayers.push({
+      data: { values: data.paper },
+      mark: { type: 'point', shape: 'cross', size: 90, filled: true, color: '#222', opacity: 0.8 },
+      encoding: {
+        x,
+        y: { field: 'value', type: 'quantitative' },
+        shape: { datum: EPS_SERIES.paper, type: 'nominal', title: null, scale: { domain: [EPS_SERIES.paper], range: ['cross'] }, legend: { orient: 'bottom' } },
+        tooltip: [
+          { field: 'series', type: 'nominal' },
+          { field: 'value', type: 'quantitative', format: '.3f' },
+        ],
+      },
+    });
+  }
+  return withConfig({
+    title: { text: `${report.dataset.name}: certified bound and attacks against ε`, subtitle: `defense ${report.recipe.defense} sphere + slab (${report.recipe.percentile}th percentile), ${report.recipe.mode} recipe, seed ${report.recipe.seed}` },
+    hconcat: [
+      { width, height, title: 'Training and test hinge loss', layer: lossLayers },
+      { width: Math.round(width * 0.7), height, title: 'Test error (0-1)', layer: [lines(data.error, errorSeries, 'test error', 'test error')], encoding: {} },
+    ],
+    resolve: { scale: { color: 'independent', strokeDash: 'independent', y: 'independent' }, legend: { color: 'independent', strokeDash: 'independent' } },
+  });
+}
+
+// ---------------------------------------------------------------- certify: the Figure-1 view
+
+const CLASS_COLORS = ['#3b6fb6', '#e08a1e'] as const;
+const ATTACK_COLORS = ['#0b2a5c', '#a3300b'] as const;
+const CIRCLE_POINTS = 180;
+
+/** The ε whose attack the projection shows by default: the largest with any attack points. */
+export function defaultProjectionEps(p: CertifyProjection): number | undefined {
+  const withPoints = p.attacks.filter((a) => a.x.length > 0).map((a) => a.eps);
+  return withPoints.length ? Math.max(...withPoints) : undefined;
+}
+
+/**
+ * Clean points, each class's sphere (dashed circle), slab (dashed vertical lines) and feasible set
+ * F_y = sphere ∩ slab (solid outline), and the candidate attack of one ε, in the plane of v and the
+ * top principal direction orthogonal to v. Both axes share one scale so that circles stay round.
+ */
+export function projectionSpec(p: CertifyProjection, options: { readonly eps?: number; readonly size?: number } = {}): VegaLiteSpec {
+  const size = options.size ?? 460;
+  const eps = options.eps ?? defaultProjectionEps(p);
+  const attack = eps === undefined ? undefined : p.attacks.find((a) => Math.abs(a.eps - eps) < 1e-12);
+  const [pos, neg] = p.classes;
+  const className = (label: number): string => `${label > 0 ? '+1' : '−1'}: ${label > 0 ? pos.name : neg.name}`;
+  const fName = (label: number): string => `F for ${className(label)}`;
+  const attackName = (label: number): string => `attack point labelled ${label > 0 ? '+1' : '−1'}`;
+
+  const clean = p.clean.x.map((x, k) => ({ x, y: p.clean.y[k], group: className(p.clean.label[k]), inF: p.clean.inF[k] ? 'inside F' : 'outside F' }));
+  const attacks = attack ? attack.x.map((x, k) => ({ x, y: attack.y[k], group: attackName(attack.label[k]) })) : [];
+  const sphere: { x: number; y: number; group: string; order: number }[] = [];
+  const feasible: { x: number; y: number; group: string; order: number }[] = [];
+  const slabs: { x: number; group: string }[] = [];
+  for (const c of p.classes) {
+    const [cx, cy] = c.center;
+    for (let k = 0; k <= CIRCLE_POINTS; k++) {
+      const t = (2 * Math.PI * k) / CIRCLE_POINTS;
+      const px = cx + c.sphereRadius * Math.cos(t);
+      const py = cy + c.sphereRadius * Math.sin(t);
+      sphere.push({ x: px, y: py, group: className(c.label), order: k });
+      // Clamping the circle into the band traces the boundary of disc ∩ band exactly.
+      feasible.push({ x: Math.min(Math.max(px, cx - c.slabRadius), cx + c.slabRadius), y: py, group: fName(c.label), order: k });
+    }
+    slabs.push({ x: cx - c.slabRadius, group: className(c.label) }, { x: cx + c.slabRadius, group: className(c.label) });
+  }
+  // One square domain for both axes, covering every circle and point.
+  const xs = [...sphere.map((s) => s.x), ...clean.map((c) => c.x), ...attacks.map((a) => a.x)];
+  const ys = [...sphere.map((s) => s.y), ...clean.map((c) => c.y), ...attacks.map((a) => a.y)];
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const span = Math.max(x1 - x0, y1 - y0) * 1.06;
+  const xd = [(x0 + x1) / 2 - span / 2, (x0 + x1) / 2 + span / 2];
+  const yd = [(y0 + y1) / 2 - span / 2, (y0 + y1) / 2 + span / 2];
+  const X = { field: 'x', type: 'quantitative', title: 'axis 1: along v (slab direction)', scale: { domain: xd, nice: false, zero: false } };
+  const Y = { field: 'y', type: 'quantitative', title: 'axis 2: top principal direction ⊥ v', scale: { domain: yd, nice: false, zero: false } };
+  const legendColor = (title: string, labels: string[], colors: readonly string[]) => ({
+    field: 'group',
+    type: 'nominal',
+    title,
+    scale: { domain: labels, range: colors },
+    legend: { orient: 'bottom', direction: 'vertical' },
+  });
+  const groupColor = (labels: string[], colors: readonly string[]) => ({ field: 'group', type: 'nominal', scale: { domain: labels, range: colors }, legend: null });
+  const shareX = ((100 * p.variance.x) / p.variance.total).toFixed(1);
+  const shareY = ((100 * p.variance.y) / p.variance.total).toFixed(1);
+  const layers: VegaLiteSpec[] = [
+    {
+      data: { values: slabs },
+      mark: { type: 'rule', strokeDash: [3, 3], strokeWidth: 1, clip: true },
+      encoding: { x: { ...X, title: X.title }, color: groupColor([className(1), className(-1)], CLASS_COLORS) },
+    },
+    {
+      data: { values: sphere },
+      mark: { type: 'line', strokeDash: [5, 4], strokeWidth: 1.2, clip: true },
+      encoding: { x: X, y: Y, order: { field: 'order', type: 'quantitative' }, detail: { field: 'group' }, color: groupColor([className(1), className(-1)], CLASS_COLORS) },
+    },
+    {
+      data: { values: clean },
+      mark: { type: 'circle', size: 10, clip: true },
+      encoding: {
+        x: X,
+        y: Y,
+        color: legendColor('clean training point', [className(1), className(-1)], CLASS_COLORS),
+        opacity: {
+          field: 'inF',
+          type: 'ordinal',
+          sort: ['inside F', 'outside F'],
+          title: 'in the full space',
+          scale: { domain: ['inside F', 'outside F'], range: [0.55, 0.18] },
+          legend: { orient: 'bottom', direction: 'vertical' },
+        },
+      },
+    },
+    {
+      data: { values: feasible },
+      mark: { type: 'line', strokeWidth: 2.2, clip: true },
+      encoding: { x: X, y: Y, order: { field: 'order', type: 'quantitative' }, detail: { field: 'group' }, color: groupColor([fName(1), fName(-1)], CLASS_COLORS) },
+    },
+  ];
+  if (attacks.length > 0) {
+    layers.push({
+      data: { values: attacks },
+      mark: { type: 'point', shape: 'diamond', filled: true, size: 60, stroke: 'white', strokeWidth: 0.6, clip: true },
+      encoding: { x: X, y: Y, color: legendColor(`candidate attack, ε = ${attack?.eps}`, [attackName(1), attackName(-1)], ATTACK_COLORS) },
+    });
+  }
+  const attackText = attack
+    ? `candidate attack at ε = ${attack.eps}: ${attack.total} points${attack.x.length < attack.total ? ` (${attack.x.length} shown)` : ''}`
+    : 'no attack points';
+  return withConfig({
+    title: {
+      text: `${p.dataset}: clean data, defense and attack in 2-D`,
+      subtitle: [`${p.clean.x.length} of ${p.clean.total} clean points; ${attackText}`, `axes hold ${shareX}% and ${shareY}% of the clean variance; solid: F = sphere ∩ slab, dashed: sphere and slab`],
+    },
+    width: size,
+    height: size,
+    layer: layers,
+    resolve: { scale: { color: 'independent' } },
+  });
+}
+
+// ---------------------------------------------------------------- generic helpers
+
+/** A horizontal reference line of a bar chart. */
+export interface ReferenceLine {
+  readonly value: number;
+  /** Shown at the line's right end and in the tooltip. */
+  readonly label: string;
+  readonly color?: string;
+  readonly dashed?: boolean;
+}
+
+/** Options of {@link barChartSpec}. */
+export interface BarChartOptions {
+  readonly title?: string;
+  readonly subtitle?: string;
+  /** One bar per entry, in this order. `highlight` marks e.g. a flagged label. */
+  readonly bars: readonly { readonly label: string; readonly value: number; readonly highlight?: boolean }[];
+  readonly xTitle: string;
+  readonly yTitle: string;
+  /** Horizontal lines, e.g. the median and the flagging threshold. */
+  readonly lines?: readonly ReferenceLine[];
+  /** Legend names of highlighted and other bars. */
+  readonly highlightName?: string;
+  readonly otherName?: string;
+  /** Plot width in pixels. Default: 22 px per bar, at least 360. */
+  readonly width?: number;
+  readonly height?: number;
+}
+
+/** Bars with horizontal reference lines (for Neural Cleanse: mask norm per label, median, threshold). */
+export function barChartSpec(o: BarChartOptions): VegaLiteSpec {
+  const highlightName = o.highlightName ?? 'highlighted';
+  const otherName = o.otherName ?? 'other';
+  const bars = o.bars.map((b, k) => ({ label: b.label, value: b.value, kind: b.highlight ? highlightName : otherName, order: k }));
+  const lines = (o.lines ?? []).map((l) => ({ value: l.value, label: l.label, color: l.color ?? '#444', dash: l.dashed === false ? 'solid' : 'dashed' }));
+  const width = o.width ?? Math.max(360, 22 * bars.length);
+  const layers: VegaLiteSpec[] = [
+    {
+      data: { values: bars },
+      mark: { type: 'bar' },
+      encoding: {
+        x: { field: 'label', type: 'ordinal', title: o.xTitle, sort: { field: 'order' }, axis: { labelAngle: bars.length > 12 ? -90 : 0 } },
+        y: { field: 'value', type: 'quantitative', title: o.yTitle },
+        color: { field: 'kind', type: 'nominal', title: null, scale: { domain: [highlightName, otherName], range: ['#c0392b', '#8fa9c8'] }, legend: { orient: 'bottom' } },
+        tooltip: [
+          { field: 'label', type: 'nominal' },
+          { field: 'value', type: 'quantitative', format: '.4g' },
+        ],
+      },
+    },
+  ];
+  if (lines.length > 0) {
+    layers.push(
+      {
+        data: { values: lines },
+        mark: { type: 'rule', strokeWidth: 1.5 },
+        encoding: {
+          y: { field: 'value', type: 'quantitative' },
+          color: { field: 'color', type: 'nominal', scale: null, legend: null },
+          strokeDash: { field: 'dash', type: 'nominal', scale: { domain: ['solid', 'dashed'], range: [[1, 0], [6, 4]] }, legend: null },
+          tooltip: [
+            { field: 'label', type: 'nominal' },
+            { field: 'value', type: 'quantitative', format: '.4g' },
+          ],
+        },
+      },
+      {
+        data: { values: lines },
+        mark: { type: 'text', align: 'left', baseline: 'middle', x: width + 4, fontSize: 11 },
+        encoding: { y: { field: 'value', type: 'quantitative' }, text: { field: 'label' }, color: { field: 'color', type: 'nominal', scale: null, legend: null } },
+      },
+    );
+  }
+  return withConfig({
+    ...(o.title ? { title: { text: o.title, ...(o.subtitle ? { subtitle: o.subtitle } : {}) } } : {}),
+    width,
+    height: o.height ?? 260,
+    layer: layers,
+    resolve: { scale: { color: 'independent' } },
+  });
+}
+
+/** One series of a line chart. */
+export interface LineSeries {
+  readonly name: string;
+  readonly points: readonly { readonly x: number; readonly y: number }[];
+  readonly color?: string;
+  readonly dashed?: boolean;
+}
+
+/** Options of {@link lineChartSpec}. */
+export interface LineChartOptions {
+  readonly title?: string;
+  readonly subtitle?: string;
+  readonly series: readonly LineSeries[];
+  readonly xTitle: string;
+  readonly yTitle: string;
+  /** d3 formats of the axis labels, e.g. '.0%'. */
+  readonly xFormat?: string;
+  readonly yFormat?: string;
+  readonly yDomain?: readonly [number, number];
+  /** A vertical marker, e.g. where pruning stopped. */
+  readonly marker?: { readonly x: number; readonly label: string };
+  readonly width?: number;
+  readonly height?: number;
+}
+
+const SERIES_COLORS = ['#1f4e9c', '#c0392b', '#27ae60', '#8e44ad', '#e67e22', '#16a085'];
+
+/** Several series against one x (for mitigation: accuracy and ASR against the share pruned). */
+export function lineChartSpec(o: LineChartOptions): VegaLiteSpec {
+  const names = o.series.map((s) => s.name);
+  const values = o.series.flatMap((s) => s.points.map((p) => ({ x: p.x, y: p.y, series: s.name })));
+  const colors = o.series.map((s, k) => s.color ?? SERIES_COLORS[k % SERIES_COLORS.length]);
+  const dashes = o.series.map((s) => (s.dashed ? [6, 4] : [1, 0]));
+  const width = o.width ?? 420;
+  const layers: VegaLiteSpec[] = [
+    {
+      data: { values },
+      mark: { type: 'line', point: { filled: true, size: 30 }, strokeWidth: 2 },
+      encoding: {
+        x: { field: 'x', type: 'quantitative', title: o.xTitle, ...(o.xFormat ? { axis: { format: o.xFormat } } : {}) },
+        y: {
+          field: 'y',
+          type: 'quantitative',
+          title: o.yTitle,
+          ...(o.yFormat ? { axis: { format: o.yFormat } } : {}),
+          ...(o.yDomain ? { scale: { domain: [...o.yDomain] } } : {}),
+        },
+        color: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: colors }, legend: { orient: 'bottom' } },
+        strokeDash: { field: 'series', type: 'nominal', title: null, scale: { domain: names, range: dashes }, legend: { orient: 'bottom' } },
+        tooltip: [
+          { field: 'series', type: 'nominal' },
+          { field: 'x', type: 'quantitative', format: '.3g' },
+          { field: 'y', type: 'quantitative', format: '.4g' },
+        ],
+      },
+    },
+  ];
+  if (o.marker) {
+    layers.push(
+      { data: { values: [o.marker] }, mark: { type: 'rule', strokeDash: [3, 3], color: '#555' }, encoding: { x: { field: 'x', type: 'quantitative' } } },
+      {
+        data: { values: [o.marker] },
+        mark: { type: 'text', align: 'left', dx: 4, y: 8, fontSize: 11, color: '#555' },
+        encoding: { x: { field: 'x', type: 'quantitative' }, text: { field: 'label' } },
+      },
+    );
+  }
+  return withConfig({
+    ...(o.title ? { title: { text: o.title, ...(o.subtitle ? { subtitle: o.subtitle } : {}) } } : {}),
+    width,
+    height: o.height ?? 280,
+    layer: layers,
+  });
+}
+
+// ---------------------------------------------------------------- rendering
+
+/** Options of {@link renderPlot}. */
+export interface RenderOptions {
+  /** Also render a PNG. Default false. */
+  readonly png?: boolean;
+  /** PNG pixels per SVG pixel. Default 2. */
+  readonly pngScale?: number;
+}
+
+/** Compiles a Vega-Lite spec and renders it to SVG headlessly (no canvas, no browser). */
+export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
+  const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
+  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0]).spec;
+  // A loader that refuses every URL: the specs carry their data inline, and a report must not
+  // reach the network.
+  const loader = vega.loader();
+  loader.load = async (uri: string) => {
+    throw new Error(`plots load no external data (asked for ${uri})`);
+  };
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none', loader });
+  try {
+    return compactSvg(await view.toSVG());
+  } finally {
+    view.finalize();
+  }
+}
+
+/**
+ * Rounds the geometry of an SVG to 1/100 px (vega writes 15 digits), which halves the size of
+ * scatter plots. Only geometry attributes are touched, never text.
+ */
+export function compactSvg(svg: string): string {
+  return svg.replace(/ (transform|d|x|y|x1|x2|y1|y2)="([^"]*)"/g, (_m, name: string, value: string) => ` ${name}="${value.replace(/(\d+\.\d{2})\d+/g, '$1')}"`);
+}
+
+/** Rasterizes an SVG to PNG with resvg, using the machine's fonts (DejaVu Sans on Debian). */
+export async function svgToPng(svg: string, scale = DEFAULT_PNG_SCALE): Promise<Uint8Array> {
+  const { Resvg } = await import('@resvg/resvg-js');
+  const r = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: scale },
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans', sansSerifFamily: 'DejaVu Sans' },
+  });
+  return new Uint8Array(r.render().asPng());
+}
+
+/** Size of an SVG from its width/height attributes (what vega writes). */
+export function svgSize(svg: string): { width: number; height: number } {
+  const head = svg.slice(0, 400);
+  const w = /\bwidth="([\d.]+)"/.exec(head);
+  const h = /\bheight="([\d.]+)"/.exec(head);
+  return { width: w ? Number(w[1]) : 0, height: h ? Number(h[1]) : 0 };
+}
+
+/** Renders a spec to an SVG (and a PNG when asked). */
+export async function renderPlot(spec: VegaLiteSpec, options: RenderOptions = {}): Promise<Figure> {
+  const svg = await renderSvg(spec);
+  const png = options.png ? await svgToPng(svg, options.pngScale ?? DEFAULT_PNG_SCALE) : undefined;
+  return { svg, ...(png ? { png } : {}), ...svgSize(svg) };
+}

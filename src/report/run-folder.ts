@@ -1,0 +1,251 @@
+/**
+ * A run folder: what the commands write and what `poisonguard report` reads back. Each command
+ * writes its own files; the report recognizes them by name:
+ *
+ *   certify.json      the certify report (CertifyReport without the attack points)
+ *   projection.json   the 2-D view of clean data, defense and attack points (small)
+ *   scan.json         a Neural Cleanse scan summary ({@link ScanSummary}), images relative to the folder
+ *   mitigation.json   a mitigation summary ({@link MitigationSummary})
+ *
+ * A `report.json` (or any file given directly) whose "kind" is "certify" is read as certify.json,
+ * so the output of `certify --json` can be reported on as well.
+ */
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
+import type { BinaryDataset } from '../data/binary.js';
+import type { CertifyReport } from '../certify/certify.js';
+import { fitSphereSlabDefense } from '../certify/defense.js';
+import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
+import type { CertifyRunReport, MitigationSummary, ReportImage, RunContents, ScanSummary } from './inputs.js';
+import { projectCertifyRun, type CertifyProjection, type ProjectCertifyOptions } from './projection.js';
+
+export const RUN_FILES = {
+  certify: 'certify.json',
+  projection: 'projection.json',
+  scan: 'scan.json',
+  mitigation: 'mitigation.json',
+} as const;
+
+/** Other names accepted for the certify report. */
+const CERTIFY_ALIASES = ['report.json'];
+/** Images larger than this are left out of the page (a gallery of masks is a few KB each). */
+const MAX_IMAGE_BYTES = 4 * 1024 * 1024;
+
+/** The files {@link writeCertifyRun} wrote. */
+export interface CertifyRunFiles {
+  readonly report: string;
+  readonly projection: string;
+}
+
+/**
+ * Writes a certify run folder: certify.json and projection.json. The projection needs the clean
+ * data and the defense, which only the certify command has; the defense is fitted again here
+ * exactly as `certify` fits it (same data, same percentile), and checked against the report.
+ */
+export function writeCertifyRun(dir: string, data: BinaryDataset, report: CertifyReport, options: ProjectCertifyOptions = {}): CertifyRunFiles {
+  mkdirSync(dir, { recursive: true });
+  const { attacks, ...rest } = report;
+  const reportPath = join(dir, RUN_FILES.certify);
+  writeFileSync(reportPath, `${JSON.stringify(rest, null, 2)}\n`);
+  const defense = fitSphereSlabDefense(data.train.X, data.train.y, { spherePercentile: report.recipe.percentile });
+  const same = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
+  if (!same(defense.positive.sphereRadius, report.defense.positive.sphereRadius) || !same(defense.negative.slabRadius, report.defense.negative.slabRadius)) {
+    throw new PoisonguardError('data-format', 'the defense fitted for the projection differs from the one in the certify report; was the data changed during the run?');
+  }
+  const projection = projectCertifyRun(
+    data.train,
+    { dataset: data.name, positive: data.positive, negative: data.negative },
+    defense,
+    attacks ?? [],
+    { seed: report.recipe.seed, ...options },
+  );
+  const projectionPath = join(dir, RUN_FILES.projection);
+  writeFileSync(projectionPath, `${JSON.stringify(projection)}\n`);
+  return { report: reportPath, projection: projectionPath };
+}
+
+// ---------------------------------------------------------------- reading
+
+function readJson(path: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new NotFoundError(path, 'file', (e as Error).message);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new DataFormatError(path, `not valid JSON (${(e as Error).message}).`);
+  }
+}
+
+type Json = Record<string, unknown>;
+
+function isObject(x: unknown): x is Json {
+  return typeof x === 'object' && x !== null && !Array.isArray(x);
+}
+
+/** Checks that `obj[key]` has the given type; names the file and key when it does not. */
+function need(file: string, obj: Json, key: string, type: 'number' | 'string' | 'object' | 'array' | 'boolean', where = ''): void {
+  const v = obj[key];
+  const ok = type === 'array' ? Array.isArray(v) : type === 'object' ? isObject(v) : typeof v === type && (type !== 'number' || Number.isFinite(v as number));
+  if (!ok) throw new DataFormatError(file, `expected "${where}${key}" to be ${type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`}, but it is ${v === undefined ? 'missing' : JSON.stringify(v).slice(0, 40)}.`);
+}
+
+export function checkCertifyJson(file: string, x: unknown): CertifyRunReport {
+  if (!isObject(x) || x.kind !== 'certify') throw new DataFormatError(file, 'not a certify report (expected "kind": "certify").');
+  for (const k of ['dataset', 'recipe', 'defense', 'clean', 'checks'] as const) need(file, x, k, 'object');
+  need(file, x, 'rows', 'array');
+  const rows = x.rows as unknown[];
+  if (rows.length === 0) throw new DataFormatError(file, 'the certify report has no rows (no ε was run).');
+  rows.forEach((r, i) => {
+    if (!isObject(r)) throw new DataFormatError(file, `rows[${i}] is not an object.`);
+    for (const k of ['eps', 'upperBound', 'upperBoundEnvelope', 'poisonCount'] as const) need(file, r, k, 'number', `rows[${i}].`);
+  });
+  const ds = x.dataset as Json;
+  for (const k of ['name', 'positive', 'negative'] as const) need(file, ds, k, 'string', 'dataset.');
+  for (const k of ['n', 'd'] as const) need(file, ds, k, 'number', 'dataset.');
+  const clean = x.clean as Json;
+  for (const k of ['trainHinge', 'testHinge', 'testError'] as const) need(file, clean, k, 'number', 'clean.');
+  const recipe = x.recipe as Json;
+  for (const k of ['mode', 'defense', 'name'] as const) need(file, recipe, k, 'string', 'recipe.');
+  for (const k of ['seed', 'eta', 'rho2', 'percentile', 'iterations'] as const) need(file, recipe, k, 'number', 'recipe.');
+  return x as unknown as CertifyRunReport;
+}
+
+export function checkProjectionJson(file: string, x: unknown): CertifyProjection {
+  if (!isObject(x) || x.kind !== 'certify-projection') throw new DataFormatError(file, 'not a certify projection (expected "kind": "certify-projection").');
+  need(file, x, 'classes', 'array');
+  need(file, x, 'attacks', 'array');
+  need(file, x, 'clean', 'object');
+  need(file, x, 'variance', 'object');
+  const classes = x.classes as unknown[];
+  if (classes.length !== 2) throw new DataFormatError(file, `expected 2 classes, found ${classes.length}.`);
+  classes.forEach((c, i) => {
+    if (!isObject(c) || !Array.isArray(c.center) || c.center.length !== 2) throw new DataFormatError(file, `classes[${i}] needs a 2-element "center".`);
+    for (const k of ['sphereRadius', 'slabRadius', 'label'] as const) need(file, c, k, 'number', `classes[${i}].`);
+  });
+  const sets: [string, unknown][] = [['clean', x.clean], ...(x.attacks as unknown[]).map((a, i) => [`attacks[${i}]`, a] as [string, unknown])];
+  for (const [name, s] of sets) {
+    if (!isObject(s)) throw new DataFormatError(file, `"${name}" is not an object.`);
+    for (const k of ['x', 'y', 'label'] as const) need(file, s, k, 'array', `${name}.`);
+    const n = (s.x as unknown[]).length;
+    if ((s.y as unknown[]).length !== n || (s.label as unknown[]).length !== n) throw new DataFormatError(file, `"${name}": x, y and label have different lengths.`);
+  }
+  return x as unknown as CertifyProjection;
+}
+
+export function checkScanJson(file: string, x: unknown): ScanSummary {
+  if (!isObject(x)) throw new DataFormatError(file, 'expected a JSON object.');
+  if (x.kind !== undefined && x.kind !== 'scan') throw new DataFormatError(file, `expected "kind": "scan", found ${JSON.stringify(x.kind)}.`);
+  need(file, x, 'verdict', 'string');
+  need(file, x, 'labels', 'array');
+  (x.labels as unknown[]).forEach((l, i) => {
+    if (!isObject(l)) throw new DataFormatError(file, `labels[${i}] is not an object.`);
+    need(file, l, 'label', 'number', `labels[${i}].`);
+    need(file, l, 'maskNorm', 'number', `labels[${i}].`);
+  });
+  if (x.flagged !== undefined) need(file, x, 'flagged', 'array');
+  return x as unknown as ScanSummary;
+}
+
+export function checkMitigationJson(file: string, x: unknown): MitigationSummary {
+  if (!isObject(x)) throw new DataFormatError(file, 'expected a JSON object.');
+  if (x.kind !== undefined && x.kind !== 'mitigation') throw new DataFormatError(file, `expected "kind": "mitigation", found ${JSON.stringify(x.kind)}.`);
+  if (x.pruning !== undefined) {
+    need(file, x, 'pruning', 'object');
+    need(file, x.pruning as Json, 'points', 'array', 'pruning.');
+    ((x.pruning as Json).points as unknown[]).forEach((p, i) => {
+      if (!isObject(p)) throw new DataFormatError(file, `pruning.points[${i}] is not an object.`);
+      for (const k of ['share', 'accuracy', 'asr'] as const) need(file, p, k, 'number', `pruning.points[${i}].`);
+    });
+  }
+  if (x.filter !== undefined) {
+    need(file, x, 'filter', 'object');
+    for (const k of ['fpr', 'fnr'] as const) need(file, x.filter as Json, k, 'number', 'filter.');
+  }
+  if (x.unlearning !== undefined) {
+    need(file, x, 'unlearning', 'object');
+    for (const k of ['before', 'after'] as const) need(file, x.unlearning as Json, k, 'object', 'unlearning.');
+  }
+  return x as unknown as MitigationSummary;
+}
+
+const IMAGE_TYPES: Record<string, 'image/png' | 'image/jpeg' | 'image/svg+xml'> = { '.png': 'image/png', '.jpg': 'image/jpeg', '.jpeg': 'image/jpeg', '.svg': 'image/svg+xml' };
+
+/** Reads one image named in scan.json; a missing or odd image becomes a note on the page, not a failure. */
+function readImage(dir: string, rel: string): ReportImage {
+  const mime = IMAGE_TYPES[extname(rel).toLowerCase()];
+  if (!mime) return { missing: `${rel}: not a PNG, JPEG or SVG file` };
+  const path = isAbsolute(rel) ? rel : resolve(dir, rel);
+  // Images come from the run folder only: a scan.json cannot pull arbitrary files into the page.
+  const inside = relative(resolve(dir), path);
+  if (inside.startsWith('..') || isAbsolute(inside)) return { missing: `${rel}: outside the run folder` };
+  if (!existsSync(path)) return { missing: `${rel}: no such file` };
+  const size = statSync(path).size;
+  if (size > MAX_IMAGE_BYTES) return { missing: `${rel}: ${size} bytes, too large to embed` };
+  return { mime, bytes: new Uint8Array(readFileSync(path)) };
+}
+
+function scanImagePaths(scan: ScanSummary): string[] {
+  const out = new Set<string>();
+  for (const l of scan.labels) for (const p of [l.maskImage, l.patternImage, l.triggerImage]) if (typeof p === 'string' && p) out.add(p);
+  return [...out];
+}
+
+/**
+ * Reads what a run folder holds (or a single JSON file). Throws NotFoundError for a missing path,
+ * DataFormatError for malformed JSON, and a PoisonguardError when nothing in it can be reported.
+ */
+export function readRunFolder(path: string): RunContents {
+  if (!existsSync(path)) throw new NotFoundError(path, 'run folder', "Run 'poisonguard certify --out DIR' to make one.");
+  const isFile = statSync(path).isFile();
+  const dir = isFile ? dirname(path) : path;
+  const names = isFile ? [basename(path)] : readdirSync(dir).filter((f) => f.endsWith('.json'));
+  const files: string[] = [];
+  let certify: CertifyRunReport | undefined;
+  let projection: CertifyProjection | undefined;
+  let scan: ScanSummary | undefined;
+  let mitigation: MitigationSummary | undefined;
+  const load = (name: string): unknown => {
+    files.push(name);
+    return readJson(join(dir, name));
+  };
+  if (isFile) {
+    const x = load(names[0]);
+    const kind = isObject(x) ? x.kind : undefined;
+    const file = join(dir, names[0]);
+    if (kind === 'certify') certify = checkCertifyJson(file, x);
+    else if (kind === 'scan') scan = checkScanJson(file, x);
+    else if (kind === 'mitigation') mitigation = checkMitigationJson(file, x);
+    else throw new DataFormatError(file, `cannot tell what this file holds ("kind" is ${JSON.stringify(kind)}; expected "certify", "scan" or "mitigation").`);
+  } else {
+    const certName = [RUN_FILES.certify, ...CERTIFY_ALIASES].find((n) => names.includes(n));
+    if (certName) certify = checkCertifyJson(join(dir, certName), load(certName));
+    if (names.includes(RUN_FILES.projection)) projection = checkProjectionJson(join(dir, RUN_FILES.projection), load(RUN_FILES.projection));
+    if (names.includes(RUN_FILES.scan)) scan = checkScanJson(join(dir, RUN_FILES.scan), load(RUN_FILES.scan));
+    if (names.includes(RUN_FILES.mitigation)) mitigation = checkMitigationJson(join(dir, RUN_FILES.mitigation), load(RUN_FILES.mitigation));
+  }
+  if (!certify && !scan && !mitigation) {
+    throw new PoisonguardError(
+      'not-found',
+      `${path}: nothing to report; expected ${RUN_FILES.certify}, ${RUN_FILES.scan} or ${RUN_FILES.mitigation} (written by 'poisonguard certify --out ${path}').`,
+      { path },
+    );
+  }
+  let scanImages: Map<string, ReportImage> | undefined;
+  if (scan) {
+    scanImages = new Map();
+    for (const rel of scanImagePaths(scan)) scanImages.set(rel, readImage(dir, rel));
+  }
+  return {
+    dir,
+    files,
+    ...(certify ? { certify } : {}),
+    ...(projection ? { projection } : {}),
+    ...(scan ? { scan } : {}),
+    ...(scanImages ? { scanImages } : {}),
+    ...(mitigation ? { mitigation } : {}),
+  };
+}
