@@ -17,6 +17,9 @@ import { vectorAxpy, type PointVector } from '../data/vector.js';
 /** 'paper': T = round(εn) iterations, every iterate is a poison point. 'release': fixed T, then
  * round(εn) of the T iterates sampled uniformly without replacement. */
 export type Algorithm1Mode = 'paper' | 'release';
+
+/** Iterations between full recomputations of the incrementally kept clean gradient. */
+export const GRADIENT_REFRESH_EVERY = 500;
 export const ALGORITHM1_MODES: readonly Algorithm1Mode[] = ['release', 'paper'];
 
 /** Options of {@link runAlgorithm1}. */
@@ -107,7 +110,8 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
   let zb = 0;
   let lambda = 1 / eta;
   const grad = new Float64Array(d);
-  const scores = new Float64Array(n);
+  let gradB = 0;
+  const active = new Uint8Array(n);
   const cleanLoss = new Float64Array(T);
   const worstLoss = new Float64Array(T);
   const bestW = new Float64Array(d);
@@ -123,24 +127,32 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
 
   for (let t = 1; t <= T; t++) {
     // Clean loss and its gradient (active rows only).
-    grad.fill(0);
+    // Clean loss, and its gradient Σ_active −y_i[x_i; 1] kept up to date incrementally: only
+    // rows whose active state (margin < 1) changed are added or removed, which turns the second
+    // O(nnz) pass into O(changes). A full recomputation every REFRESH_EVERY iterations bounds
+    // the rounding drift.
+    const refresh = t % GRADIENT_REFRESH_EVERY === 1;
+    if (refresh) {
+      grad.fill(0);
+      gradB = 0;
+      active.fill(0);
+    }
     let loss = 0;
-    let gradB = 0;
     if (isCsr) {
       const { indptr, indices, values } = X;
       for (let i = 0; i < n; i++) {
         let s = b;
         const e = indptr[i + 1];
         for (let k = indptr[i]; k < e; k++) s += values[k] * w[indices[k]];
-        scores[i] = s;
-      }
-      for (let i = 0; i < n; i++) {
-        const m = 1 - y[i] * scores[i];
-        if (m > 0) {
-          loss += m;
-          const yi = y[i];
-          for (let k = indptr[i], e = indptr[i + 1]; k < e; k++) grad[indices[k]] -= yi * values[k];
-          gradB -= yi;
+        const yi = y[i];
+        const m = 1 - yi * s;
+        const now = m > 0 ? 1 : 0;
+        if (now) loss += m;
+        if (now !== active[i]) {
+          active[i] = now;
+          const a = now ? -yi : yi;
+          for (let k = indptr[i]; k < e; k++) grad[indices[k]] += a * values[k];
+          gradB += a;
         }
       }
     } else {
@@ -149,12 +161,14 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
         let s = b;
         const off = i * d;
         for (let j = 0; j < d; j++) s += data[off + j] * w[j];
-        scores[i] = s;
-        const m = 1 - y[i] * s;
-        if (m > 0) {
-          loss += m;
-          rowAxpy(X, i, -y[i], grad);
-          gradB -= y[i];
+        const yi = y[i];
+        const m = 1 - yi * s;
+        const now = m > 0 ? 1 : 0;
+        if (now) loss += m;
+        if (now !== active[i]) {
+          active[i] = now;
+          rowAxpy(X, i, now ? -yi : yi, grad);
+          gradB += now ? -yi : yi;
         }
       }
     }

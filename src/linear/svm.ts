@@ -207,6 +207,8 @@ export interface NormMatchedOptions {
 }
 
 export const NORM_MATCH_BAND = 0.01;
+/** Tolerance of the bisection steps far from the band (see trainNormMatchedSvm). */
+export const NORM_MATCH_COARSE_TOL = 1e-3;
 export const NORM_MATCH_RANGE: readonly [number, number] = [0.001, 256];
 
 export interface NormMatchedResult extends SvmResult {
@@ -231,26 +233,39 @@ export function trainNormMatchedSvm(X: Features, y: Int8Array, options: NormMatc
   let logHi = Math.log(hi0);
   let fits = 0;
   let warm: Float64Array | undefined;
+  const tol = options.tol ?? SVM_DEFAULT_TOL;
+  // Coarse to fine: the bisection steps far from the band only need the norm's direction, so
+  // they run at a loose tolerance; the fits near the band run at the requested one.
+  let stageTol = Math.max(tol, NORM_MATCH_COARSE_TOL);
   const fit = (lambda: number): NormMatchedResult => {
-    // Warm start from the previous dual, rescaled to the new box C ∝ 1/λ.
-    const r = trainSvm(X, y, { weightDecay: lambda, tol: options.tol, maxIter: options.maxIter, seed: options.seed, warmStart: warm });
+    // Warm start from the previous dual, clipped to the new box C = 1/(λN).
+    const r = trainSvm(X, y, { weightDecay: lambda, tol: stageTol, maxIter: options.maxIter, seed: options.seed, warmStart: warm });
     fits++;
     warm = r.alpha;
     let norm2 = r.b * r.b;
     for (let j = 0; j < r.w.length; j++) norm2 += r.w[j] * r.w[j];
     return { ...r, norm2, matched: norm2 >= rho2 && norm2 <= rho2 + band, fits };
   };
+  const fine = (lambda: number): NormMatchedResult => {
+    stageTol = tol;
+    return fit(lambda);
+  };
   // The smallest weight decay gives the largest norm: if even that is below ρ², return it.
   const atLo = fit(lo0);
-  if (atLo.norm2 <= rho2 + band) return { ...atLo, fits, matched: atLo.matched };
+  if (atLo.norm2 <= rho2 + band) {
+    const r = stageTol === tol ? atLo : fine(lo0);
+    if (r.norm2 <= rho2 + band) return { ...r, fits };
+  }
   let best = atLo;
   for (let step = 0; step < maxSteps; step++) {
     const mid = (logLo + logHi) / 2;
-    const r = fit(Math.exp(mid));
+    let r = fit(Math.exp(mid));
+    if (r.matched && stageTol !== tol) r = fine(Math.exp(mid));
     if (r.matched) return { ...r, fits };
     if (r.norm2 > rho2 + band) logLo = mid;
     else logHi = mid;
     if (Math.abs(r.norm2 - rho2) < Math.abs(best.norm2 - rho2)) best = r;
   }
+  if (stageTol !== tol) best = fine(best.weightDecay);
   return { ...best, fits };
 }
