@@ -45,13 +45,14 @@ export function formatCertifyTable(r: CertifyReport): string {
 /** Markdown: the per-ε table of a run. */
 export function certifyMarkdownTable(r: CertifyReport): string {
   const rows = [...r.rows].sort((a, b) => a.eps - b.eps);
+  const grad = rows.some((x) => x.gradient);
   const lines = [
-    '| ε | U* | U* envelope | attack total train loss / n | attack test hinge | attack test error | label-flip test hinge | label-flip test error | candidate points in F |',
-    '|---|---|---|---|---|---|---|---|---|',
+    `| ε | U* | U* envelope | attack total train loss / n | attack test hinge | attack test error | label-flip test hinge | label-flip test error |${grad ? ' gradient test hinge | gradient test error |' : ''} candidate points in F |`,
+    `|---|---|---|---|---|---|---|---|${grad ? '---|---|' : ''}---|`,
   ];
   for (const x of rows) {
     lines.push(
-      `| ${x.eps} | ${f4(x.upperBound)} | ${f4(x.upperBoundEnvelope)} | ${f4(x.candidate?.totalTrainLoss)} | ${f4(x.candidate?.testHinge)} | ${f4(x.candidate?.testError)} | ${f4(x.labelFlip?.testHinge)} | ${f4(x.labelFlip?.testError)} | ${x.candidateInF}/${x.poisonCount} |`,
+      `| ${x.eps} | ${f4(x.upperBound)} | ${f4(x.upperBoundEnvelope)} | ${f4(x.candidate?.totalTrainLoss)} | ${f4(x.candidate?.testHinge)} | ${f4(x.candidate?.testError)} | ${f4(x.labelFlip?.testHinge)} | ${f4(x.labelFlip?.testError)} |${grad ? ` ${f4(x.gradient?.testHinge)} | ${f4(x.gradient?.testError)} |` : ''} ${x.candidateInF}/${x.candidateInF + x.candidateRemoved} |`,
     );
   }
   return lines.join('\n');
