@@ -21,3 +21,19 @@ export { certify, resolveRecipe, DEFENSE_KINDS } from './certify/certify.js';
 export type { CertifyOptions, CertifyReport, CertifyRow, CertifyRecipeRecord, DefenseKind } from './certify/certify.js';
 export type { AttackName, EpsProgress } from './certify/eps-task.js';
 export { formatCertifyTable } from './certify/format.js';
+// Neural Cleanse detection (scan)
+export { resolveReverseRecipe, LOSS_KINDS, NORMS, MASK_SHAPES } from './cleanse/recipe.js';
+export type { ReverseOptions, ReverseRecipe, LossKind, NormKind, MaskShape } from './cleanse/recipe.js';
+/** The Neural Cleanse release's defaults (DEFAULT_LEARNING_RATE 0.1, …), under one name. */
+export * as cleanseDefaults from './cleanse/recipe.js';
+export * from './cleanse/cost-schedule.js';
+export { madDetector, zscoreDetector, outlierDetector, OUTLIER_DETECTORS, DEFAULT_DETECTOR, MAD_CONSISTENCY, DEFAULT_FLAG_THRESHOLD } from './cleanse/outliers.js';
+export type { OutlierDetector, OutlierReport } from './cleanse/outliers.js';
+export * from './cleanse/verdict.js';
+export * from './cleanse/fast.js';
+export { labelResult, quantizedNorm, spatialMask, triggerOverlap, JACCARD_MASK_THRESHOLD } from './cleanse/label-result.js';
+export type { LabelResult, TriggerOverlap } from './cleanse/label-result.js';
+export { createLabelState, runLabelSteps, maskFromParams, patternFromParams, endsInSoftmax } from './cleanse/reverse.js';
+export type { CleanImages, LabelState, ReverseContext, StepProgress, StepRecord } from './cleanse/reverse.js';
+export { scanModel, CHECKPOINT_STEPS, SCAN_JSON } from './cleanse/scan.js';
+export type { ScanOptions, ScanProgress, ScanReport, ScanRun, LabelSummary } from './cleanse/scan.js';

@@ -3,6 +3,7 @@ import type { Command } from './command.js';
 import { certifyCommand } from './certify.js';
 import { evaluateCommand } from './evaluate.js';
 import { reportCommand } from './report.js';
+import { scanCommand } from './scan.js';
 import { trainCommand } from './train.js';
 
-export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand];
+export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand];

@@ -1,0 +1,139 @@
+/**
+ * Scan checkpoints: the out folder records which model and recipe it belongs to (checkpoint.json);
+ * each finished label is a JSON file, and a label in progress has a state file rewritten after
+ * every chunk of steps. Re-running the same scan skips finished labels and resumes the others;
+ * a folder from a different model or recipe is refused.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DataFormatError, PoisonguardError } from '../errors.js';
+import type { LabelResult } from './label-result.js';
+import { pad } from './mask-images.js';
+import type { LabelState } from './reverse.js';
+
+export const CHECKPOINT_JSON = 'checkpoint.json';
+export const CHECKPOINT_FORMAT = 'poisonguard-scan-checkpoint';
+
+/** What identifies a scan: the model's bytes and everything that changes a label's result. */
+export interface ScanIdentity {
+  readonly modelSha256: string;
+  readonly settings: Readonly<Record<string, unknown>>;
+}
+
+/** SHA-256 over every regular file of the model folder (names and bytes, sorted by name). */
+export function hashModelFolder(dir: string): string {
+  const h = createHash('sha256');
+  for (const name of readdirSync(dir).sort()) {
+    const p = join(dir, name);
+    if (!statSync(p).isFile()) continue;
+    h.update(name);
+    h.update('\0');
+    h.update(readFileSync(p));
+  }
+  return h.digest('hex');
+}
+
+/** Creates the folder's checkpoint.json, or checks that it matches; throws a clear error otherwise. */
+export function claimOutFolder(out: string, identity: ScanIdentity, model: string): void {
+  mkdirSync(out, { recursive: true });
+  const file = join(out, CHECKPOINT_JSON);
+  if (!existsSync(file)) {
+    writeJsonAtomic(file, { format: CHECKPOINT_FORMAT, model, ...identity });
+    return;
+  }
+  let old: { format?: unknown; modelSha256?: unknown; settings?: Record<string, unknown>; model?: unknown };
+  try {
+    old = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new DataFormatError(file, `not valid JSON (${(e as Error).message}); delete the folder to start the scan over.`);
+  }
+  if (old.format !== CHECKPOINT_FORMAT) throw new DataFormatError(file, `not a scan checkpoint (format ${JSON.stringify(old.format)}).`);
+  const differences: string[] = [];
+  if (old.modelSha256 !== identity.modelSha256) differences.push(`the model differs (checkpoint of ${String(old.model)}, ${String(old.modelSha256).slice(0, 12)}…; now ${model}, ${identity.modelSha256.slice(0, 12)}…)`);
+  const keys = new Set([...Object.keys(old.settings ?? {}), ...Object.keys(identity.settings)]);
+  for (const k of [...keys].sort()) {
+    const a = JSON.stringify(old.settings?.[k]);
+    const b = JSON.stringify(identity.settings[k]);
+    if (a !== b) differences.push(`${k}: ${a ?? 'absent'} then, ${b ?? 'absent'} now`);
+  }
+  if (differences.length > 0) {
+    throw new PoisonguardError(
+      'invalid-option',
+      `${out} holds a scan of a different model or recipe, which cannot be resumed: ${differences.join('; ')}. ` +
+        'Use another --out folder, or delete this one to start over.',
+      { path: out, expected: 'the same model and recipe as the checkpoint', received: differences },
+    );
+  }
+}
+
+export function runFolder(out: string, seed: number): string {
+  const dir = join(out, `seed-${seed}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+export function labelResultFile(runDir: string, label: number): string {
+  return join(runDir, `label-${pad(label)}.json`);
+}
+
+export function labelStateFile(runDir: string, label: number): string {
+  return join(runDir, `label-${pad(label)}.state.json`);
+}
+
+export function readLabelResult(runDir: string, label: number): LabelResult | undefined {
+  const file = labelResultFile(runDir, label);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'), reviveNumbers) as LabelResult;
+  } catch (e) {
+    throw new DataFormatError(file, `not valid JSON (${(e as Error).message}); delete it to rerun label ${label}.`);
+  }
+}
+
+export function writeLabelResult(runDir: string, r: LabelResult): void {
+  writeJsonAtomic(labelResultFile(runDir, r.label), r);
+  rmSync(labelStateFile(runDir, r.label), { force: true });
+}
+
+const TYPED = '__f32';
+
+export function writeLabelState(runDir: string, s: LabelState): void {
+  writeJsonAtomic(labelStateFile(runDir, s.label), s);
+}
+
+export function readLabelState(runDir: string, label: number): LabelState | undefined {
+  const file = labelStateFile(runDir, label);
+  if (!existsSync(file)) return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8'), reviveNumbers) as LabelState;
+  } catch (e) {
+    throw new DataFormatError(file, `not a valid label state (${(e as Error).message}); delete it to restart label ${label}.`);
+  }
+}
+
+/** JSON with Float32Arrays as base64 and ±Infinity/NaN as strings, written atomically. */
+export function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, `${JSON.stringify(value, replaceNumbers, 1)}\n`);
+  renameSync(tmp, file);
+}
+
+function replaceNumbers(_key: string, v: unknown): unknown {
+  if (v instanceof Float32Array) return { [TYPED]: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
+  return v;
+}
+
+function reviveNumbers(_key: string, v: unknown): unknown {
+  if (v === 'Infinity') return Infinity;
+  if (v === '-Infinity') return -Infinity;
+  if (v === 'NaN') return NaN;
+  if (typeof v === 'object' && v !== null && TYPED in v) {
+    const buf = Buffer.from((v as Record<string, string>)[TYPED], 'base64');
+    const out = new Float32Array(buf.byteLength / 4);
+    new Uint8Array(out.buffer).set(buf);
+    return out;
+  }
+  return v;
+}

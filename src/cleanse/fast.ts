@@ -1,0 +1,63 @@
+/**
+ * Fast mode: spend steps where they matter. Labels run in rounds of a few steps, the most
+ * suspicious (smallest norm) first; after each round, a label is RETIRED — kept at its current
+ * best mask — when it cannot become the outlier:
+ *   - it has a valid trigger (accuracy ≥ threshold), its cost has gone up at least once (the norm
+ *     is being squeezed) and it has run at least `minSteps` steps; and
+ *   - it is not among the ⌊n/2⌋ + 1 smallest norms of the round (those fix the median), and its
+ *     norm is at least (1 + margin) × the largest of them.
+ * A retired label's norm only over-estimates what the full recipe would reach (the best norm never
+ * grows), and it stays above the median: the median is unchanged and the MAD can only grow, so
+ * retiring can lower an anomaly index but not raise it — fast mode errs towards "clean" on marginal
+ * models, never towards a false alarm. (Labels without a valid trigger are never retired.)
+ */
+import { checkPositive, checkPositiveInt } from '../options.js';
+
+/** Steps per round (a few, so that retiring decisions come early). */
+export const DEFAULT_FAST_CHUNK = 10;
+/** No label is retired before 30 steps: warm-up (≥ 5) and a first cost increase (≥ 5 more) must be behind it. */
+export const DEFAULT_FAST_MIN_STEPS = 30;
+/** A retired label's norm is at least 25% above the largest norm that fixes the median. */
+export const DEFAULT_FAST_MARGIN = 0.25;
+
+export interface FastOptions {
+  readonly chunk?: number;
+  readonly minSteps?: number;
+  readonly margin?: number;
+}
+
+export type FastRecipe = Required<FastOptions>;
+
+export function resolveFast(o: FastOptions = {}): FastRecipe {
+  return {
+    chunk: checkPositiveInt('fast.chunk', o.chunk ?? DEFAULT_FAST_CHUNK),
+    minSteps: checkPositiveInt('fast.minSteps', o.minSteps ?? DEFAULT_FAST_MIN_STEPS),
+    margin: checkPositive('fast.margin', o.margin ?? DEFAULT_FAST_MARGIN),
+  };
+}
+
+/** A label's standing after a round. */
+export interface LabelStanding {
+  readonly label: number;
+  /** Best step-mean norm so far (Infinity: no valid trigger yet); for finished labels, their result. */
+  readonly norm: number;
+  readonly steps: number;
+  /** The cost went up at least once. */
+  readonly squeezed: boolean;
+  /** Already finished (early stop or max steps) or retired. */
+  readonly done: boolean;
+}
+
+/** Labels to retire now (pure; see the module comment). */
+export function labelsToRetire(standings: readonly LabelStanding[], fast: FastRecipe): number[] {
+  const n = standings.length;
+  const keep = Math.floor(n / 2) + 1;
+  const sorted = [...standings].sort((a, b) => a.norm - b.norm);
+  if (sorted.length <= keep) return [];
+  const pivot = sorted[keep - 1].norm;
+  if (!Number.isFinite(pivot)) return [];
+  return sorted
+    .slice(keep)
+    .filter((s) => !s.done && Number.isFinite(s.norm) && s.squeezed && s.steps >= fast.minSteps && s.norm >= (1 + fast.margin) * pivot)
+    .map((s) => s.label);
+}

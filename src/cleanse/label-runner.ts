@@ -1,0 +1,50 @@
+/**
+ * Runs chunks of label optimisation on one engine: in the main thread (workers: 0) or inside a
+ * scan worker, where each thread initialises its own engine and loads its own copy of the model.
+ */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { BackendChoice } from '../nn/engine.js';
+import type { Preprocessing } from '../nn/preprocess.js';
+import type { ReverseRecipe } from './recipe.js';
+import { runLabelSteps, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
+
+export interface RunnerInit {
+  readonly modelDir: string;
+  readonly data: CleanImages;
+  readonly preprocessing: Preprocessing;
+  readonly recipe: ReverseRecipe;
+  readonly numClasses: number;
+  readonly backend: BackendChoice;
+}
+
+export interface ChunkTask {
+  readonly state: LabelState;
+  /** Steps to run at most in this chunk. */
+  readonly steps: number;
+}
+
+export interface LabelRunner {
+  /** The backend in use. */
+  readonly backend: string;
+  run(task: ChunkTask, onStep?: (p: StepProgress) => void): LabelState;
+  dispose(): void;
+}
+
+/** Initialises the engine (unless `initEngineHere` is false) and loads the model. */
+export async function createLabelRunner(init: RunnerInit, initEngineHere = true): Promise<LabelRunner> {
+  const { initEngine } = await import('../nn/engine.js');
+  const tf = await import('@tensorflow/tfjs-core');
+  const backend = initEngineHere ? (await initEngine({ backend: init.backend })).backend : tf.getBackend();
+  const { loadModel } = await import('../nn/model-io.js');
+  const { model } = await loadModel(init.modelDir);
+  const m: tfl.LayersModel = model;
+  return {
+    backend,
+    run(task, onStep) {
+      return runLabelSteps({ model: m, data: init.data, preprocessing: init.preprocessing, recipe: init.recipe, numClasses: init.numClasses }, task.state, task.steps, onStep);
+    },
+    dispose() {
+      m.dispose();
+    },
+  };
+}

@@ -1,0 +1,355 @@
+/**
+ * Trigger reverse engineering for one candidate target label (Neural Cleanse, Wang et al. 2019,
+ * §IV-A; the release's visualizer.py): find the smallest mask m and a pattern Δ such that
+ * x' = (1 − m)·x + m·Δ, stamped in the RAW pixel domain and then preprocessed as the model
+ * declares, sends (almost) every clean input to the target.
+ *
+ *   m = tanh(w_m)/(2 − ε) + 0.5           (H×W shared by the channels, or H×W×C)
+ *   Δ = (tanh(w_p)/(2 − ε) + 0.5) · 255    (H×W×C, raw range)
+ *   loss = mean CE(f(preprocess(x')), y_t) + cost · ‖m‖
+ *
+ * The optimisation is resumable: {@link LabelState} is plain data (typed arrays, numbers) holding
+ * the parameters, Adam's moments, the cost schedule and the data cursor, so that a label can run
+ * in chunks of steps, move between worker threads and be checkpointed to disk.
+ * Every tensor is created inside tf.tidy or disposed before returning.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { PoisonguardError, ShapeError } from '../errors.js';
+import type { Preprocessing } from '../nn/preprocess.js';
+import { preprocessTensor } from '../nn/preprocess-tensor.js';
+import { Random } from '../random.js';
+import { advanceCostSchedule, initialCostState, type CostScheduleState } from './cost-schedule.js';
+import type { ReverseRecipe } from './recipe.js';
+
+/** Raw-pixel maximum: patterns live in 0..255 before preprocessing (release: `pattern_tensor * 255`). */
+export const RAW_MAX = 255;
+/** Probability clip of Keras's categorical cross-entropy (K.epsilon()). */
+const PROBABILITY_EPSILON = 1e-7;
+
+/** The clean images a scan draws its mini-batches from (raw uint8 NHWC). */
+export interface CleanImages {
+  readonly images: Uint8Array;
+  readonly count: number;
+  readonly height: number;
+  readonly width: number;
+  readonly channels: number;
+}
+
+/** Everything one label's optimisation needs besides its state. */
+export interface ReverseContext {
+  readonly model: tfl.LayersModel;
+  readonly data: CleanImages;
+  readonly preprocessing: Preprocessing;
+  readonly recipe: ReverseRecipe;
+  readonly numClasses: number;
+}
+
+/** One step's figures (the means over its mini-batches). */
+export interface StepRecord {
+  readonly step: number;
+  readonly cost: number;
+  readonly accuracy: number;
+  readonly norm: number;
+  readonly loss: number;
+}
+
+/** The resumable state of one label's optimisation (plain data). */
+export interface LabelState {
+  readonly label: number;
+  /** Seed of this label's initialisation and batch order. */
+  readonly seed: number;
+  /** Shape of w_m: [h, w, 1] (shared, possibly super-pixel) or [H, W, C] (full). */
+  readonly maskShape: readonly [number, number, number];
+  wMask: Float32Array;
+  wPattern: Float32Array;
+  /** Adam's first and second moments of w_m and w_p, and its step count. */
+  mMask: Float32Array;
+  vMask: Float32Array;
+  mPattern: Float32Array;
+  vPattern: Float32Array;
+  adamSteps: number;
+  schedule: CostScheduleState;
+  /** w_m and w_p at the best step (smallest norm with accuracy ≥ threshold), or null. */
+  bestWMask: Float32Array | null;
+  bestWPattern: Float32Array | null;
+  /** Data cursor: pass over the clean set and position in its permutation. */
+  epoch: number;
+  position: number;
+  /** Per-step history. */
+  history: StepRecord[];
+  /** Seconds of optimisation so far. */
+  seconds: number;
+  done: boolean;
+  stopReason: 'early-stop' | 'max-steps' | 'retired' | null;
+}
+
+/** Shape of w_m for a recipe and image shape. */
+export function maskParamShape(recipe: ReverseRecipe, h: number, w: number, c: number): [number, number, number] {
+  if (recipe.maskShape === 'full') return [h, w, c];
+  const u = recipe.upsample;
+  return [Math.ceil(h / u), Math.ceil(w / u), 1];
+}
+
+/**
+ * A fresh state: mask and pattern uniform in [0, 1) mapped through arctanh((v − 0.5)(2 − ε))
+ * (release: `reset_state` with `np.random.random`), Adam and the cost schedule reset.
+ */
+export function createLabelState(label: number, seed: number, recipe: ReverseRecipe, h: number, w: number, c: number): LabelState {
+  const rng = new Random(seed);
+  const maskShape = maskParamShape(recipe, h, w, c);
+  const nm = maskShape[0] * maskShape[1] * maskShape[2];
+  const np = h * w * c;
+  const toW = (v: number): number => Math.atanh((v - 0.5) * (2 - recipe.epsilon));
+  const wMask = new Float32Array(nm);
+  for (let i = 0; i < nm; i++) wMask[i] = toW(rng.next());
+  const wPattern = new Float32Array(np);
+  for (let i = 0; i < np; i++) wPattern[i] = toW(rng.next());
+  return {
+    label,
+    seed,
+    maskShape,
+    wMask,
+    wPattern,
+    mMask: new Float32Array(nm),
+    vMask: new Float32Array(nm),
+    mPattern: new Float32Array(np),
+    vPattern: new Float32Array(np),
+    adamSteps: 0,
+    schedule: initialCostState(recipe),
+    bestWMask: null,
+    bestWPattern: null,
+    epoch: 0,
+    position: 0,
+    history: [],
+    seconds: 0,
+    done: false,
+    stopReason: null,
+  };
+}
+
+/** The order of the clean set in pass `epoch` (reproducible from the label's seed alone). */
+function permutation(seed: number, epoch: number, n: number): Int32Array {
+  return new Random((Math.imul(seed, 0x9e3779b1) ^ (epoch + 1) * 0x85ebca6b) >>> 0).permutation(n);
+}
+
+export interface StepProgress extends StepRecord {
+  readonly label: number;
+  readonly bestNorm: number;
+  readonly maxSteps: number;
+}
+
+/**
+ * Runs up to `steps` more steps of the label (or until it stops); mutates and returns the state.
+ * Throws a 'not-finite' PoisonguardError when the loss diverges.
+ */
+export function runLabelSteps(ctx: ReverseContext, state: LabelState, steps: number, onStep?: (p: StepProgress) => void): LabelState {
+  if (state.done) return state;
+  const { model, data, recipe, preprocessing, numClasses } = ctx;
+  const { height: H, width: W, channels: C } = data;
+  checkContext(ctx, state);
+  const imageSize = H * W * C;
+  const batch = recipe.batchSize;
+  const rawBatch = new Float32Array(batch * imageSize);
+  let order = permutation(state.seed, state.epoch, data.count);
+  const softmaxOutput = endsInSoftmax(model);
+  const start = performance.now();
+
+  const variable = (values: Float32Array, shape: number[], trainable: boolean): tf.Variable => {
+    const init = tf.tensor(values, shape);
+    const v = tf.variable(init, trainable);
+    init.dispose(); // the variable holds its own reference to the data
+    return v;
+  };
+  const wM = variable(state.wMask, [...state.maskShape], true);
+  const wP = variable(state.wPattern, [H, W, C], true);
+  const mM = variable(state.mMask, [...state.maskShape], false);
+  const vM = variable(state.vMask, [...state.maskShape], false);
+  const mP = variable(state.mPattern, [H, W, C], false);
+  const vP = variable(state.vPattern, [H, W, C], false);
+  const target = tf.tidy(() => tf.cast(tf.oneHot(tf.fill([batch], state.label, 'int32') as tf.Tensor1D, numClasses), 'float32')) as tf.Tensor2D;
+  const costT = variable(Float32Array.of(state.schedule.cost), [], false);
+  try {
+    for (let s = 0; s < steps && !state.done; s++) {
+      let accSum = 0;
+      let normSum = 0;
+      let lossSum = 0;
+      for (let b = 0; b < recipe.miniBatches; b++) {
+        for (let r = 0; r < batch; r++) {
+          if (state.position >= data.count) {
+            state.epoch += 1;
+            state.position = 0;
+            order = permutation(state.seed, state.epoch, data.count);
+          }
+          const i = order[state.position++];
+          const src = data.images.subarray(i * imageSize, (i + 1) * imageSize);
+          const off = r * imageSize;
+          for (let k = 0; k < imageSize; k++) rawBatch[off + k] = src[k];
+        }
+        const stats = tf.tidy(() => {
+          const x = tf.tensor4d(rawBatch, [batch, H, W, C]);
+          let acc: tf.Scalar | undefined;
+          let reg: tf.Scalar | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const mask = maskTensor(wM as tf.Tensor3D, recipe, H, W);
+            const pattern = patternTensor(wP as tf.Tensor3D, recipe);
+            const stamped = tf.add(tf.mul(tf.sub(1, mask), x), tf.mul(mask, pattern));
+            const out = model.apply(preprocessTensor(stamped, preprocessing), { training: false }) as tf.Tensor2D;
+            const probs = softmaxOutput ? out : tf.softmax(out);
+            acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(out, -1), state.label), 'float32')) as tf.Scalar);
+            const regValue = normTensor(mask, recipe, C);
+            reg = tf.keep(regValue);
+            const lossCe = lossTensor(recipe, out, probs, target, softmaxOutput);
+            return tf.add(lossCe, tf.mul(costT, regValue)) as tf.Scalar;
+          }, [wM, wP]);
+          adamUpdate(wM, mM, vM, grads[wM.name], recipe, state.adamSteps + 1);
+          adamUpdate(wP, mP, vP, grads[wP.name], recipe, state.adamSteps + 1);
+          const out = tf.stack([value, acc!, reg!]);
+          acc!.dispose();
+          reg!.dispose();
+          return out;
+        });
+        state.adamSteps += 1;
+        const [loss, acc, norm] = stats.dataSync();
+        stats.dispose();
+        if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+          throw new PoisonguardError(
+            'not-finite',
+            `Reverse engineering of label ${state.label} diverged at step ${state.schedule.step + 1} (loss ${loss}, mask norm ${norm}); ` +
+              'try a smaller learning rate.',
+            { path: `label ${state.label}`, received: loss },
+          );
+        }
+        lossSum += loss;
+        accSum += acc;
+        normSum += norm;
+      }
+      const accuracy = accSum / recipe.miniBatches;
+      const norm = normSum / recipe.miniBatches;
+      const cost = state.schedule.cost;
+      const decision = advanceCostSchedule(state.schedule, recipe, accuracy, norm);
+      if (decision.newBest) {
+        state.bestWMask = wM.dataSync().slice() as Float32Array;
+        state.bestWPattern = wP.dataSync().slice() as Float32Array;
+      }
+      tf.tidy(() => costT.assign(tf.scalar(decision.cost)));
+      const record: StepRecord = { step: state.schedule.step, cost, accuracy, norm, loss: lossSum / recipe.miniBatches };
+      state.history.push(record);
+      if (decision.stop) {
+        state.done = true;
+        state.stopReason = decision.reason ?? 'max-steps';
+      }
+      onStep?.({ ...record, label: state.label, bestNorm: state.schedule.bestNorm, maxSteps: recipe.maxSteps });
+    }
+    state.wMask = wM.dataSync().slice() as Float32Array;
+    state.wPattern = wP.dataSync().slice() as Float32Array;
+    state.mMask = mM.dataSync().slice() as Float32Array;
+    state.vMask = vM.dataSync().slice() as Float32Array;
+    state.mPattern = mP.dataSync().slice() as Float32Array;
+    state.vPattern = vP.dataSync().slice() as Float32Array;
+  } finally {
+    for (const t of [wM, wP, mM, vM, mP, vP, target, costT]) t.dispose();
+    state.seconds += (performance.now() - start) / 1000;
+  }
+  return state;
+}
+
+function checkContext(ctx: ReverseContext, state: LabelState): void {
+  const { data, model, recipe } = ctx;
+  const input = model.inputs[0].shape;
+  if (input.length !== 4 || input[1] !== data.height || input[2] !== data.width || input[3] !== data.channels) {
+    throw new ShapeError('model input', `[null, ${data.height}, ${data.width}, ${data.channels}] (the clean images)`, `[${input.join(', ')}]`);
+  }
+  if (data.count < recipe.batchSize) throw new ShapeError('clean set', `at least ${recipe.batchSize} images (one mini-batch)`, `${data.count} images`);
+  if (!Number.isInteger(state.label) || state.label < 0 || state.label >= ctx.numClasses) {
+    throw new ShapeError('label', `a class index in 0..${ctx.numClasses - 1}`, String(state.label));
+  }
+}
+
+/** Whether the model's last layer is a softmax (the release's Keras models) rather than logits. */
+export function endsInSoftmax(model: tfl.LayersModel): boolean {
+  const last = model.layers[model.layers.length - 1];
+  return (last?.getConfig() as { activation?: unknown } | undefined)?.activation === 'softmax';
+}
+
+/** m = tanh(w)/(2 − ε) + 0.5, upsampled to H×W (nearest, cropped) for super-pixels. */
+function maskTensor(wM: tf.Tensor3D, recipe: ReverseRecipe, H: number, W: number): tf.Tensor3D {
+  const m = tf.add(tf.div(tf.tanh(wM), 2 - recipe.epsilon), 0.5) as tf.Tensor3D;
+  const u = recipe.upsample;
+  if (u === 1) return m;
+  const [h, w] = m.shape;
+  const up = tf.reshape(tf.tile(tf.reshape(m, [h, 1, w, 1]), [1, u, 1, u]), [h * u, w * u, 1]);
+  return tf.slice(up, [0, 0, 0], [H, W, 1]) as tf.Tensor3D;
+}
+
+function patternTensor(wP: tf.Tensor3D, recipe: ReverseRecipe): tf.Tensor3D {
+  return tf.mul(tf.add(tf.div(tf.tanh(wP), 2 - recipe.epsilon), 0.5), RAW_MAX) as tf.Tensor3D;
+}
+
+/**
+ * The regularizer: ‖m‖₁ (or the L2 norm) of the H×W mask. Like the release, which repeats the
+ * mask over the C channels and divides by C, a full-shape mask's norm is divided by C.
+ */
+function normTensor(mask: tf.Tensor3D, recipe: ReverseRecipe, channels: number): tf.Scalar {
+  const div = recipe.maskShape === 'full' ? channels : 1;
+  if (recipe.norm === 'l1') return tf.div(tf.sum(tf.abs(mask)), div) as tf.Scalar;
+  return tf.sqrt(tf.div(tf.sum(tf.square(mask)), div)) as tf.Scalar;
+}
+
+/**
+ * Cross-entropy to the target, averaged over the batch; or the release's swapped Keras call
+ * `categorical_crossentropy(output, y_target)` = −mean(p_t·log(1 − 1e-7) + (1 − p_t)·log 1e-7)
+ * ≈ 16.1·(1 − p_t).
+ */
+function lossTensor(recipe: ReverseRecipe, out: tf.Tensor2D, probs: tf.Tensor2D, target: tf.Tensor2D, softmaxOutput: boolean): tf.Scalar {
+  if (recipe.loss === 'release-swapped') {
+    const pt = tf.sum(tf.mul(probs, target), -1);
+    const a = Math.log(1 - PROBABILITY_EPSILON);
+    const b = Math.log(PROBABILITY_EPSILON);
+    return tf.neg(tf.mean(tf.add(tf.mul(pt, a), tf.mul(tf.sub(1, pt), b)))) as tf.Scalar;
+  }
+  if (softmaxOutput) {
+    const clipped = tf.clipByValue(probs, PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON);
+    return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.log(clipped)), -1))) as tf.Scalar;
+  }
+  return tf.losses.softmaxCrossEntropy(target, out) as tf.Scalar;
+}
+
+/**
+ * Keras's Adam (the release's optimizer): lr_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ); m ← β₁m + (1 − β₁)g;
+ * v ← β₂v + (1 − β₂)g²; w ← w − lr_t·m/(√v + ε).
+ */
+function adamUpdate(w: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, recipe: ReverseRecipe, t: number): void {
+  const { learningRate: lr, beta1: b1, beta2: b2, epsilon: eps } = recipe;
+  const lrT = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
+  const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
+  const v1 = tf.add(tf.mul(v, b2), tf.mul(tf.square(g), 1 - b2));
+  m.assign(m1);
+  v.assign(v1);
+  w.assign(tf.sub(w, tf.div(tf.mul(m1, lrT), tf.add(tf.sqrt(v1), eps))));
+}
+
+// ---------------------------------------------------------------------------------------------
+// The same mappings on plain arrays, for results (no tensors).
+
+/** The H×W×(1 or C) mask of parameters w (tanh mapping, upsampled and cropped). */
+export function maskFromParams(w: Float32Array, shape: readonly [number, number, number], recipe: ReverseRecipe, H: number, W: number): Float32Array {
+  const [h, ww, c] = shape;
+  const u = recipe.maskShape === 'full' ? 1 : recipe.upsample;
+  const out = new Float32Array(H * W * c);
+  for (let r = 0; r < H; r++) {
+    for (let col = 0; col < W; col++) {
+      const src = (Math.floor(r / u) * ww + Math.floor(col / u)) * c;
+      for (let k = 0; k < c; k++) out[(r * W + col) * c + k] = Math.tanh(w[src + k]) / (2 - recipe.epsilon) + 0.5;
+    }
+  }
+  void h;
+  return out;
+}
+
+/** The raw-range pattern (0..255) of parameters w. */
+export function patternFromParams(w: Float32Array, recipe: ReverseRecipe): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let i = 0; i < w.length; i++) out[i] = (Math.tanh(w[i]) / (2 - recipe.epsilon) + 0.5) * RAW_MAX;
+  return out;
+}

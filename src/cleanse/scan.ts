@@ -1,0 +1,455 @@
+/**
+ * The Neural Cleanse scan (Wang et al., IEEE S&P 2019; the release's gtsrb_visualize_example.py
+ * and mad_outlier_detection.py): reverse-engineer a trigger for every label, score the norms with
+ * an outlier test, give a verdict. This module owns the per-label loop (on worker threads, each
+ * with its own engine), the checkpoints (every finished label is written at once; a label in
+ * progress every few steps) and the report; the per-label optimisation is reverse.ts, the cost
+ * schedule cost-schedule.ts, the outlier tests outliers.ts, the verdict verdict.ts.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { ImageSet } from '../data/images.js';
+import { NotFoundError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
+import type { BackendChoice } from '../nn/engine.js';
+import type { ModelMetadata } from '../nn/model-io.js';
+import type { Preprocessing } from '../nn/preprocess.js';
+import { checkNonNegativeInt, checkPositiveInt } from '../options.js';
+import { DEFAULT_SEED, Random } from '../random.js';
+import { siblingModule } from '../workers/pool.js';
+import {
+  claimOutFolder,
+  hashModelFolder,
+  readLabelResult,
+  readLabelState,
+  runFolder,
+  writeJsonAtomic,
+  writeLabelResult,
+  writeLabelState,
+} from './checkpoint.js';
+import { labelsToRetire, resolveFast, type FastOptions, type FastRecipe, type LabelStanding } from './fast.js';
+import { labelResult, spatialMask, triggerOverlap, type LabelResult, type TriggerOverlap } from './label-result.js';
+import type { ChunkTask, LabelRunner, RunnerInit } from './label-runner.js';
+import { labelImageFiles, writeLabelImages } from './mask-images.js';
+import { DEFAULT_DETECTOR, DEFAULT_FLAG_THRESHOLD, outlierDetector, zscoreDetector, type OutlierReport } from './outliers.js';
+import { resolveReverseRecipe, type ReverseOptions, type ReverseRecipe } from './recipe.js';
+import { createLabelState, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
+import { TaskPool } from './task-pool.js';
+import { decideVerdict, type Verdict, type VerdictOptions } from './verdict.js';
+
+/** A label in progress is checkpointed every 10 steps (≈ 6 s on MNIST): an interruption loses little. */
+export const CHECKPOINT_STEPS = 10;
+/** The outlier test needs a few labels to estimate a median and a spread. */
+export const MIN_LABELS = 3;
+export const SCAN_JSON = 'scan.json';
+
+export interface ScanOptions extends ReverseOptions, VerdictOptions {
+  /** Model folder (model.json + weights; metadata.json gives dataset and preprocessing). */
+  readonly model: string;
+  /** Image dataset ('mnist', 'gtsrb' or a folder); default: the model's metadata. */
+  readonly dataset?: string;
+  readonly dataDir?: string;
+  /** Clean images given directly (raw uint8 NHWC) instead of a dataset's test split. */
+  readonly clean?: ImageSet;
+  /** Preprocessing when the model folder has no metadata.json (otherwise it must match, or be absent). */
+  readonly preprocessing?: Preprocessing;
+  /** Labels to scan; default all. */
+  readonly labels?: readonly number[];
+  /** Clean images drawn from the test split (seeded); default all of them. */
+  readonly cleanImages?: number;
+  /** Worker threads; 0 runs in this thread. Default: the number of cores. */
+  readonly workers?: number;
+  /** Scans with seeds seed, seed+1, …; the verdict looks at all of them. Default 1. */
+  readonly repeat?: number;
+  /** Fast mode (see fast.ts); true for its defaults. */
+  readonly fast?: boolean | FastOptions;
+  readonly seed?: number;
+  /** Output folder (checkpoints, per-label JSON and PNGs, scan.json); none: nothing written, nothing resumed. */
+  readonly out?: string;
+  readonly backend?: BackendChoice;
+  /** Outlier test: 'mad' (default) or 'zscore'. */
+  readonly detector?: string;
+  /** Index above which a label is flagged (default 2). */
+  readonly flagThreshold?: number;
+  readonly onProgress?: (p: ScanProgress) => void;
+  /** Stops the scan after the chunks in flight (which are checkpointed); the scan then throws an 'interrupted' error. */
+  readonly signal?: AbortSignal;
+}
+
+export type ScanProgress =
+  | ({ readonly kind: 'step'; readonly seed: number } & StepProgress)
+  | { readonly kind: 'resumed'; readonly seed: number; readonly label: number; readonly steps: number }
+  | { readonly kind: 'skipped'; readonly seed: number; readonly label: number }
+  | { readonly kind: 'label-done'; readonly seed: number; readonly result: LabelSummary }
+  | { readonly kind: 'retired'; readonly seed: number; readonly label: number; readonly steps: number; readonly norm: number };
+
+/** A label's figures in scan.json (the arrays stay in the per-label JSON). */
+export interface LabelSummary extends Omit<LabelResult, 'mask' | 'pattern' | 'history' | 'maskShape'> {
+  /** Anomaly index under the scan's detector (set once every label is done). */
+  readonly anomalyIndex?: number;
+  readonly flagged?: boolean;
+  /** Overlap with the real trigger, when the model's metadata names it. */
+  readonly overlap?: TriggerOverlap;
+  readonly files?: { readonly json: string; readonly mask: string; readonly pattern: string; readonly fusion: string };
+}
+
+export interface ScanRun {
+  readonly seed: number;
+  readonly labels: readonly LabelSummary[];
+  readonly outliers: OutlierReport;
+  /** The other detector's view, for comparison. */
+  readonly secondary: OutlierReport;
+  readonly steps: number;
+  /** Sum over labels of their optimisation seconds. */
+  readonly labelSeconds: number;
+  readonly msPerStep: number;
+}
+
+export interface ScanReport {
+  readonly kind: 'neural-cleanse-scan';
+  readonly model: {
+    readonly dir: string;
+    readonly sha256: string;
+    readonly arch: string | null;
+    readonly numClasses: number;
+    readonly inputShape: readonly [number, number, number];
+    readonly preprocessing: Preprocessing;
+    /** The planted trigger and target from metadata.json (null for a clean model or no metadata). */
+    readonly trigger: ModelMetadata['trigger'];
+    readonly target: number | null;
+  };
+  readonly dataset: { readonly name: string; readonly source: string; readonly cleanImages: number };
+  readonly recipe: ReverseRecipe & {
+    readonly fast: FastRecipe | null;
+    readonly detector: string;
+    readonly flagThreshold: number;
+    readonly checkpointSteps: number;
+    readonly statistic: string;
+  };
+  readonly backend: string;
+  readonly workers: number;
+  readonly seeds: readonly number[];
+  readonly runs: readonly ScanRun[];
+  /** Over the repeats: the model's anomaly index and each label's norm (mean, sd, min, max). */
+  readonly spread: {
+    readonly anomalyIndex: Stats;
+    readonly smallestLabel: readonly number[];
+    readonly norms: Readonly<Record<string, Stats>>;
+  };
+  readonly verdict: Verdict;
+  /** Wall-clock seconds of this invocation (a resumed scan counts only what it ran). */
+  readonly seconds: number;
+  readonly date: string;
+}
+
+export interface Stats {
+  readonly mean: number;
+  readonly sd: number;
+  readonly min: number;
+  readonly max: number;
+}
+
+interface Job {
+  readonly seed: number;
+  readonly runDir: string | undefined;
+  state: LabelState;
+}
+
+/** Runs the scan (see the module comment). */
+export async function scanModel(options: ScanOptions): Promise<ScanReport> {
+  const start = performance.now();
+  const recipe = resolveReverseRecipe(options);
+  const fast = options.fast ? resolveFast(options.fast === true ? {} : options.fast) : null;
+  const seed = options.seed ?? DEFAULT_SEED;
+  if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
+  const repeat = checkPositiveInt('repeat', options.repeat ?? 1);
+  const workers = checkNonNegativeInt('workers', options.workers ?? availableParallelism());
+  const detectorName = options.detector ?? DEFAULT_DETECTOR;
+  const detector = outlierDetector(detectorName);
+  const secondary = detectorName === 'mad' ? zscoreDetector : outlierDetector('mad');
+  const flagThreshold = options.flagThreshold ?? DEFAULT_FLAG_THRESHOLD;
+  if (!(Number.isFinite(flagThreshold) && flagThreshold > 0)) throw new OptionError('flagThreshold', 'a positive number', flagThreshold);
+
+  // The model folder and what it declares.
+  const modelDir = resolve(options.model);
+  if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
+    throw new NotFoundError(modelDir, 'model folder', 'Give --model the folder written by `poisonguard train` (model.json, weights.bin, metadata.json)');
+  }
+  const { readMetadata, loadModel, METADATA_JSON } = await import('../nn/model-io.js');
+  const metadata = existsSync(resolve(modelDir, METADATA_JSON)) ? readMetadata(modelDir) : undefined;
+  const preprocessing = metadata?.preprocessing ?? options.preprocessing;
+  if (preprocessing === undefined) {
+    throw new OptionError('preprocessing', `given: ${modelDir} has no ${METADATA_JSON}, so the model's input preprocessing is unknown`, undefined);
+  }
+  if (metadata && options.preprocessing && JSON.stringify(options.preprocessing) !== JSON.stringify(metadata.preprocessing)) {
+    throw new OptionError('preprocessing', `absent or the model's own (${JSON.stringify(metadata.preprocessing)}, from ${METADATA_JSON})`, options.preprocessing);
+  }
+  const datasetName = options.dataset ?? metadata?.dataset;
+  if (options.clean && options.dataset !== undefined) throw new OptionError('dataset', 'absent when clean images are given', options.dataset);
+  if (datasetName === undefined && !options.clean) throw new OptionError('dataset', `given: ${modelDir} has no ${METADATA_JSON} naming its dataset`, undefined);
+
+  // The engine of this thread: reads the model's shapes, and runs the labels when workers = 0.
+  const { initEngine } = await import('../nn/engine.js');
+  const engine = await initEngine({ backend: options.backend ?? 'auto' });
+  const loaded = await loadModel(modelDir);
+  const inputShape = loaded.model.inputs[0].shape;
+  const outputShape = loaded.model.outputs[0].shape;
+  loaded.model.dispose();
+  const [, H, W, C] = inputShape;
+  const numClasses = outputShape[1];
+  if (inputShape.length !== 4 || typeof H !== 'number' || typeof W !== 'number' || typeof C !== 'number' || typeof numClasses !== 'number') {
+    throw new ShapeError('model', 'an image classifier [null, H, W, C] → [null, classes]', `[${inputShape.join(', ')}] → [${outputShape.join(', ')}]`);
+  }
+
+  const labels = options.labels ? [...options.labels] : Array.from({ length: numClasses }, (_, i) => i);
+  for (const l of labels) if (!Number.isInteger(l) || l < 0 || l >= numClasses) throw new OptionError('labels', `class indices in 0..${numClasses - 1}`, l);
+  if (new Set(labels).size !== labels.length) throw new OptionError('labels', 'distinct labels', labels);
+  if (labels.length < MIN_LABELS) throw new OptionError('labels', `at least ${MIN_LABELS} labels (the outlier test needs a median and a spread)`, labels);
+
+  // The clean set: the dataset's test split (the release drew its mini-batches from the test set).
+  const { loadImageDataset } = await import('../data/image-registry.js');
+  const data = options.clean
+    ? { name: 'given', source: 'clean images given to scanModel', test: options.clean }
+    : loadImageDataset(datasetName!, options.dataDir, metadata?.seed ?? seed);
+  const test = data.test;
+  if (test.height !== H || test.width !== W || test.channels !== C) {
+    throw new ShapeError(`dataset ${data.name}`, `${H}x${W}x${C} images (the model's input)`, `${test.height}x${test.width}x${test.channels}`);
+  }
+  const clean = cleanSubset(test, options.cleanImages, seed);
+  if (clean.count < recipe.batchSize) throw new ShapeError('clean set', `at least ${recipe.batchSize} images`, `${clean.count}`);
+
+  const sha = hashModelFolder(modelDir);
+  const out = options.out === undefined ? undefined : resolve(options.out);
+  if (out) {
+    claimOutFolder(
+      out,
+      {
+        modelSha256: sha,
+        settings: { recipe, fast, dataset: data.name, dataSource: data.source, cleanImages: clean.count, preprocessing, backend: options.backend ?? 'auto' },
+      },
+      modelDir,
+    );
+  }
+
+  const realTrigger = metadata?.trigger ? (await import('../nn/trigger.js')).resolveTrigger(metadata.trigger, H, W, C).mask : undefined;
+  const seeds = Array.from({ length: repeat }, (_, r) => seed + r);
+  const results = new Map<number, Map<number, LabelResult>>(seeds.map((s) => [s, new Map()]));
+  const jobs: Job[] = [];
+  for (const s of seeds) {
+    const runDir = out ? runFolder(out, s) : undefined;
+    for (const label of labels) {
+      const done = runDir ? readLabelResult(runDir, label) : undefined;
+      if (done) {
+        results.get(s)!.set(label, done);
+        options.onProgress?.({ kind: 'skipped', seed: s, label });
+        continue;
+      }
+      const saved = runDir ? readLabelState(runDir, label) : undefined;
+      if (saved) options.onProgress?.({ kind: 'resumed', seed: s, label, steps: saved.schedule.step });
+      jobs.push({ seed: s, runDir, state: saved ?? createLabelState(label, labelSeed(s, label), recipe, H, W, C) });
+    }
+  }
+
+  const runnerInit: RunnerInit = { modelDir, data: clean, preprocessing, recipe, numClasses, backend: options.backend ?? 'auto' };
+  let exec: (task: ChunkTask, onStep: (p: StepProgress) => void) => Promise<LabelState>;
+  let close: () => Promise<void>;
+  let inline: LabelRunner | undefined;
+  if (jobs.length === 0) {
+    exec = () => Promise.reject(new Error('no label to run'));
+    close = async () => {};
+  } else if (workers === 0) {
+    const { createLabelRunner } = await import('./label-runner.js');
+    inline = await createLabelRunner(runnerInit, false);
+    const runner = inline;
+    exec = async (task, onStep) => runner.run(task, onStep);
+    close = async () => runner.dispose();
+  } else {
+    const pool = new TaskPool<RunnerInit, ChunkTask, LabelState>(siblingModule(import.meta.url, 'scan-worker'), runnerInit, Math.min(workers, jobs.length));
+    exec = (task, onStep) => pool.run(task, (p) => onStep(p as StepProgress));
+    close = () => pool.close();
+  }
+
+  const finish = (job: Job): void => {
+    const r = labelResult(job.state, recipe, H, W, C);
+    results.get(job.seed)!.set(r.label, r);
+    if (job.runDir) {
+      writeLabelImages(job.runDir, r, C);
+      writeLabelResult(job.runDir, r);
+    }
+    options.onProgress?.({ kind: 'label-done', seed: job.seed, result: summarize(r, realTrigger) });
+  };
+  const runChunk = async (job: Job, steps: number): Promise<void> => {
+    job.state = await exec({ state: job.state, steps }, (p) => options.onProgress?.({ kind: 'step', seed: job.seed, ...p }));
+    if (job.runDir && !job.state.done) writeLabelState(job.runDir, job.state);
+  };
+  const interrupted = (): PoisonguardError =>
+    new PoisonguardError('interrupted', `Scan interrupted; finished labels and labels in progress are saved${out ? ` in ${out}` : ''}: run the same command again to resume.`, {
+      ...(out ? { path: out } : {}),
+    });
+
+  try {
+    if (fast === null) {
+      // Depth first: each lane takes the next label and runs it to the end, checkpointing as it goes.
+      const queue = [...jobs];
+      const lanes = Math.max(1, Math.min(workers, jobs.length));
+      await Promise.all(
+        Array.from({ length: lanes }, async () => {
+          for (let job = queue.shift(); job; job = queue.shift()) {
+            while (!job.state.done) {
+              if (options.signal?.aborted) throw interrupted();
+              await runChunk(job, CHECKPOINT_STEPS);
+            }
+            finish(job);
+          }
+        }),
+      );
+    } else {
+      await runFast(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, interrupted);
+    }
+  } finally {
+    await close();
+  }
+
+  // Outlier tests and verdict.
+  const runs: ScanRun[] = seeds.map((s) => {
+    const byLabel = results.get(s)!;
+    const rs = labels.map((l) => byLabel.get(l)!);
+    const norms = rs.map((r) => r.norm);
+    const outliers = detector.detect(labels, norms, flagThreshold);
+    const second = secondary.detect(labels, norms, flagThreshold);
+    const steps = rs.reduce((a, r) => a + r.steps, 0);
+    const labelSeconds = rs.reduce((a, r) => a + r.seconds, 0);
+    return {
+      seed: s,
+      labels: rs.map((r, i) => ({
+        ...summarize(r, realTrigger),
+        anomalyIndex: outliers.indices[i],
+        flagged: outliers.flagged.includes(r.label),
+        ...(out ? { files: { json: `seed-${s}/label-${String(r.label).padStart(2, '0')}.json`, ...prefix(`seed-${s}/`, labelImageFiles(r.label)) } } : {}),
+      })),
+      outliers,
+      secondary: second,
+      steps,
+      labelSeconds,
+      msPerStep: steps > 0 ? (1000 * labelSeconds) / steps : 0,
+    };
+  });
+  const reached = new Map(labels.map((l) => [l, runs.every((r) => r.labels.find((x) => x.label === l)!.reachedThreshold)]));
+  const verdict = decideVerdict(
+    runs.map((r) => r.outliers),
+    { ...(options.decisionThreshold !== undefined ? { decisionThreshold: options.decisionThreshold } : {}), ...(options.falsePositiveCost !== undefined ? { falsePositiveCost: options.falsePositiveCost } : {}) },
+    labels.length,
+    reached,
+  );
+  const report: ScanReport = {
+    kind: 'neural-cleanse-scan',
+    model: {
+      dir: modelDir,
+      sha256: sha,
+      arch: metadata?.arch ?? null,
+      numClasses,
+      inputShape: [H, W, C],
+      preprocessing,
+      trigger: metadata?.trigger ?? null,
+      target: metadata?.target ?? null,
+    },
+    dataset: { name: data.name, source: data.source, cleanImages: clean.count },
+    recipe: {
+      ...recipe,
+      fast,
+      detector: detector.name,
+      flagThreshold,
+      checkpointSteps: CHECKPOINT_STEPS,
+      statistic: `${recipe.norm.toUpperCase()} norm of each label's best mask quantized to 8 bits (the release re-read its PNG masks)`,
+    },
+    backend: engine.backend,
+    workers,
+    seeds,
+    runs,
+    spread: {
+      anomalyIndex: stats(runs.map((r) => r.outliers.anomalyIndex)),
+      smallestLabel: runs.map((r) => r.outliers.minLabel),
+      norms: Object.fromEntries(labels.map((l) => [String(l), stats(runs.map((r) => r.labels.find((x) => x.label === l)!.norm))])),
+    },
+    verdict,
+    seconds: (performance.now() - start) / 1000,
+    date: new Date().toISOString(),
+  };
+  if (out) writeJsonAtomic(resolve(out, SCAN_JSON), report);
+  return report;
+}
+
+async function runFast(
+  jobs: Job[],
+  fast: FastRecipe,
+  results: Map<number, Map<number, LabelResult>>,
+  labels: readonly number[],
+  lanes: number,
+  runChunk: (job: Job, steps: number) => Promise<void>,
+  finish: (job: Job) => void,
+  options: ScanOptions,
+  interrupted: () => PoisonguardError,
+): Promise<void> {
+  let active = jobs.filter((j) => !j.state.done);
+  for (const j of jobs) if (j.state.done) finish(j);
+  while (active.length > 0) {
+    if (options.signal?.aborted) throw interrupted();
+    // Bandit order: the smallest norms (the likeliest outliers) first.
+    const queue = [...active].sort((a, b) => a.state.schedule.bestNorm - b.state.schedule.bestNorm || a.state.label - b.state.label);
+    await Promise.all(
+      Array.from({ length: Math.min(lanes, queue.length) }, async () => {
+        for (let job = queue.shift(); job; job = queue.shift()) await runChunk(job, fast.chunk);
+      }),
+    );
+    for (const j of active) if (j.state.done) finish(j);
+    active = active.filter((j) => !j.state.done);
+    // Retire, run by run, the labels that cannot become the outlier.
+    for (const [seed, done] of results) {
+      const standings: LabelStanding[] = labels.map((label) => {
+        const r = done.get(label);
+        if (r) return { label, norm: r.stepNorm, steps: r.steps, squeezed: true, done: true };
+        const j = active.find((x) => x.seed === seed && x.state.label === label)!;
+        return { label, norm: j.state.schedule.bestNorm, steps: j.state.schedule.step, squeezed: j.state.schedule.upFlag, done: false };
+      });
+      for (const label of labelsToRetire(standings, fast)) {
+        const j = active.find((x) => x.seed === seed && x.state.label === label)!;
+        j.state.done = true;
+        j.state.stopReason = 'retired';
+        options.onProgress?.({ kind: 'retired', seed, label, steps: j.state.schedule.step, norm: j.state.schedule.bestNorm });
+        finish(j);
+      }
+    }
+    active = active.filter((j) => !j.state.done);
+  }
+}
+
+/** The seed of one label's initialisation and batch order in the scan with seed `seed`. */
+function labelSeed(seed: number, label: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(label + 1, 0x85ebca6b)) >>> 0;
+}
+
+function cleanSubset(test: ImageSet, count: number | undefined, seed: number): CleanImages {
+  const base = { height: test.height, width: test.width, channels: test.channels };
+  if (count === undefined || count >= test.count) return { ...base, images: test.images, count: test.count };
+  checkPositiveInt('cleanImages', count);
+  const idx = new Random(seed).sampleWithoutReplacement(test.count, count);
+  const size = test.height * test.width * test.channels;
+  const images = new Uint8Array(count * size);
+  idx.forEach((i, r) => images.set(test.images.subarray(i * size, (i + 1) * size), r * size));
+  return { ...base, images, count };
+}
+
+function summarize(r: LabelResult, realTrigger: Float32Array | undefined): LabelSummary {
+  const { mask: _m, pattern: _p, history: _h, maskShape: _s, ...rest } = r;
+  return realTrigger ? { ...rest, overlap: triggerOverlap(spatialMask(r), realTrigger) } : rest;
+}
+
+function prefix<T extends Record<string, string>>(p: string, files: T): T {
+  return Object.fromEntries(Object.entries(files).map(([k, v]) => [k, `${p}${v}`])) as T;
+}
+
+function stats(xs: readonly number[]): Stats {
+  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
+  const sd = xs.length > 1 ? Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1)) : 0;
+  return { mean, sd, min: Math.min(...xs), max: Math.max(...xs) };
+}

@@ -1,0 +1,94 @@
+/**
+ * A persistent pool of worker threads that takes tasks as they come (unlike workers/pool.ts,
+ * which runs a fixed list): the scan schedules label chunks one after another, deciding what to
+ * run next from what has finished, without restarting the workers (each holds an engine and a
+ * model). Same message protocol as workers/pool.ts.
+ */
+import { Worker } from 'node:worker_threads';
+import { PoisonguardError, type ErrorCode, type ErrorDetails } from '../errors.js';
+import type { WorkerReply, WorkerRequest } from '../workers/pool.js';
+
+interface Pending<T, R> {
+  readonly id: number;
+  readonly task: T;
+  readonly resolve: (r: R) => void;
+  readonly reject: (e: unknown) => void;
+  readonly onMessage?: (payload: unknown) => void;
+}
+
+export class TaskPool<I, T, R> {
+  private readonly idle: Worker[] = [];
+  private readonly all: Worker[] = [];
+  private readonly queue: Pending<T, R>[] = [];
+  private readonly running = new Map<Worker, Pending<T, R>>();
+  private nextId = 0;
+  private failure: Error | undefined;
+
+  constructor(moduleUrl: URL, init: I, workers: number) {
+    for (let k = 0; k < Math.max(1, workers); k++) {
+      const w = startWorker(moduleUrl);
+      w.on('message', (msg: WorkerReply<R>) => this.onReply(w, msg));
+      w.on('error', (e) => this.onWorkerError(w, e));
+      w.postMessage({ type: 'init', payload: init } satisfies WorkerRequest<I, T>);
+      this.all.push(w);
+      this.idle.push(w);
+    }
+  }
+
+  /** Runs `task` on the next free worker; `onMessage` gets its progress messages. */
+  run(task: T, onMessage?: (payload: unknown) => void): Promise<R> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ id: this.nextId++, task, resolve, reject, ...(onMessage ? { onMessage } : {}) });
+      this.pump();
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.all.map((w) => w.terminate()));
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const w = this.idle.shift()!;
+      const p = this.queue.shift()!;
+      this.running.set(w, p);
+      w.postMessage({ type: 'task', id: p.id, payload: p.task } satisfies WorkerRequest<I, T>);
+    }
+  }
+
+  private onReply(w: Worker, msg: WorkerReply<R>): void {
+    const p = this.running.get(w);
+    if (!p || msg.id !== p.id) return;
+    if (msg.type === 'message') {
+      p.onMessage?.(msg.payload);
+      return;
+    }
+    this.running.delete(w);
+    this.idle.push(w);
+    if (msg.type === 'result') p.resolve(msg.payload);
+    else p.reject(rebuildError(msg.error));
+    this.pump();
+  }
+
+  private onWorkerError(w: Worker, e: Error): void {
+    this.failure = e;
+    const p = this.running.get(w);
+    this.running.delete(w);
+    p?.reject(e);
+    for (const q of this.queue.splice(0)) q.reject(e);
+  }
+}
+
+function startWorker(moduleUrl: URL): Worker {
+  if (!moduleUrl.pathname.endsWith('.ts')) return new Worker(moduleUrl);
+  // Node 20 does not carry --import hooks into worker threads: register tsx's loader first.
+  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(moduleUrl.href)}); });`;
+  return new Worker(boot, { eval: true });
+}
+
+function rebuildError(e: { message: string; stack?: string; code?: string; details?: unknown }): Error {
+  const err = e.code ? new PoisonguardError(e.code as ErrorCode, e.message, (e.details ?? {}) as ErrorDetails) : new Error(e.message);
+  if (e.stack) err.stack = e.stack;
+  return err;
+}

@@ -1,0 +1,185 @@
+/**
+ * The verdict of a scan: is the model backdoored, which labels, and what to do.
+ *
+ * The MAD test flags a label at anomaly index > 2 (paper). That single threshold gives marginal
+ * false positives on clean MNIST nets (peer runs of the release recipe: indices 2.11 and 2.22 on
+ * two clean models), so the verdict asks for more than a flag:
+ *  - a margin: the anomaly index must exceed a DECISION threshold, 3 by default (the paper: every
+ *    infected model scored above 3, clean ones below 2), or a threshold derived from the cost of a
+ *    false positive ({@link thresholdFromFalsePositiveCost});
+ *  - agreement over repeated scans: with R scans (--repeat), the same label must be the smallest
+ *    and above the decision threshold in a majority of them, and its median index over the scans
+ *    must be above it too.
+ * A model with a flag (> 2) that does not meet this is 'suspicious' (rescan with more repeats),
+ * never 'backdoored'.
+ */
+import { checkPositive } from '../options.js';
+import { OptionError } from '../errors.js';
+import { median, DEFAULT_FLAG_THRESHOLD, type OutlierReport } from './outliers.js';
+
+/** Decision threshold 3 (paper §V-B: every infected model's anomaly index was above 3). */
+export const DEFAULT_DECISION_THRESHOLD = 3;
+
+export type VerdictStatus = 'backdoored' | 'suspicious' | 'clean';
+export type Recommendation = 'reject' | 'repair' | 'rescan' | 'accept';
+
+export interface VerdictOptions {
+  /** Index a label must exceed for the verdict 'backdoored' (≥ the flag threshold). */
+  readonly decisionThreshold?: number;
+  /**
+   * Cost of wrongly rejecting a clean model relative to missing a backdoor; sets the decision
+   * threshold instead of `decisionThreshold` (give one or the other).
+   */
+  readonly falsePositiveCost?: number;
+}
+
+export interface Verdict {
+  readonly status: VerdictStatus;
+  readonly backdoored: boolean;
+  /** Labels judged infected (empty unless backdoored). */
+  readonly labels: readonly number[];
+  /** Labels flagged (index > flag threshold) in at least one scan. */
+  readonly flaggedAnywhere: readonly number[];
+  readonly recommendation: Recommendation;
+  readonly reason: string;
+  readonly decisionThreshold: number;
+  /** How the decision threshold was set. */
+  readonly thresholdSource: string;
+  /** The rule, in words (recorded in scan.json). */
+  readonly rule: string;
+  /** Median over scans of the model's anomaly index. */
+  readonly medianAnomalyIndex: number;
+}
+
+/** Φ⁻¹(p), the standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9 after refinement). */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new OptionError('p', 'in (0, 1)', p);
+  const a = [-3.969683028665376e1, 2.209460984245205e2, -2.759285104469687e2, 1.38357751867269e2, -3.066479806614716e1, 2.506628277459239];
+  const b = [-5.447609879822406e1, 1.615858368580409e2, -1.556989798598866e2, 6.680131188771972e1, -1.328068155288572e1];
+  const c = [-7.784894002430293e-3, -3.223964580411365e-1, -2.400758277161838, -2.549732539343734, 4.374664141464968, 2.938163982698783];
+  const d = [7.784695709041462e-3, 3.224671290700398e-1, 2.445134137142996, 3.754408661907416];
+  const lo = 0.02425;
+  let x: number;
+  if (p < lo) {
+    const q = Math.sqrt(-2 * Math.log(p));
+    x = (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  } else if (p <= 1 - lo) {
+    const q = p - 0.5;
+    const r = q * q;
+    x = ((((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q) / (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+  } else {
+    const q = Math.sqrt(-2 * Math.log(1 - p));
+    x = -(((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) / ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  return x;
+}
+
+/**
+ * The decision threshold for a false-positive cost C (relative to a missed backdoor, both with
+ * prior ½): reject a clean model with probability at most α = 1/(1 + C). Under the MAD test's normal
+ * assumption, a clean model's smallest of n labels exceeds index t with probability ≈ n·(1 − Φ(t)),
+ * so t = Φ⁻¹(1 − α/n), and never below the flag threshold 2. E.g. n = 10: C = 19 → 2.58; C = 99 → 3.09.
+ */
+export function thresholdFromFalsePositiveCost(cost: number, labels: number): number {
+  checkPositive('falsePositiveCost', cost);
+  const alpha = 1 / (1 + cost);
+  return Math.max(DEFAULT_FLAG_THRESHOLD, normalQuantile(1 - alpha / Math.max(1, labels)));
+}
+
+export function resolveDecisionThreshold(options: VerdictOptions, labels: number): { threshold: number; source: string } {
+  if (options.decisionThreshold !== undefined && options.falsePositiveCost !== undefined) {
+    throw new OptionError('decisionThreshold', 'absent when falsePositiveCost is given (both set the decision threshold)', options.decisionThreshold);
+  }
+  if (options.falsePositiveCost !== undefined) {
+    const t = thresholdFromFalsePositiveCost(options.falsePositiveCost, labels);
+    return { threshold: t, source: `false-positive cost ${options.falsePositiveCost}: Φ⁻¹(1 − 1/((1 + C)·${labels})) = ${t.toFixed(3)}` };
+  }
+  const t = options.decisionThreshold ?? DEFAULT_DECISION_THRESHOLD;
+  if (!(Number.isFinite(t) && t >= DEFAULT_FLAG_THRESHOLD)) {
+    throw new OptionError('decisionThreshold', `a number ≥ the flag threshold ${DEFAULT_FLAG_THRESHOLD}`, t);
+  }
+  return { threshold: t, source: options.decisionThreshold === undefined ? 'default (paper: infected models > 3)' : 'given' };
+}
+
+/** The verdict over one or more scans of the same model (one outlier report per scan). */
+export function decideVerdict(reports: readonly OutlierReport[], options: VerdictOptions = {}, labelsScanned?: number, reachedByLabel?: ReadonlyMap<number, boolean>): Verdict {
+  if (reports.length === 0) throw new OptionError('reports', 'at least one scan', 0);
+  const n = labelsScanned ?? reports[0].indices.length;
+  const { threshold, source } = resolveDecisionThreshold(options, n);
+  const R = reports.length;
+  const rule =
+    `backdoored when one label is the smallest norm with anomaly index > ${threshold.toFixed(2)} in a majority of the ${R} scan(s) ` +
+    `and its median index over the scans is > ${threshold.toFixed(2)}; suspicious when some label has index > ${reports[0].threshold} (the MAD flag) without that; clean otherwise`;
+  const medianIndex = median(reports.map((r) => r.anomalyIndex));
+  const flaggedAnywhere = [...new Set(reports.flatMap((r) => r.flagged))].sort((a, b) => a - b);
+  const votes = new Map<number, number>();
+  for (const r of reports) if (r.anomalyIndex > threshold) votes.set(r.minLabel, (votes.get(r.minLabel) ?? 0) + 1);
+  const confirmed = [...votes.entries()]
+    .filter(([label, v]) => {
+      if (v <= R / 2) return false;
+      const idx = reports.map((r) => r.indices[indexOfLabel(r, label)]);
+      return median(idx) > threshold;
+    })
+    .map(([label]) => label);
+  // Other labels over the decision threshold in a majority of scans (several infected labels).
+  const alsoOver = flaggedAnywhere.filter(
+    (l) => !confirmed.includes(l) && reports.filter((r) => (r.indices[indexOfLabel(r, l)] ?? 0) > threshold).length > R / 2,
+  );
+  const labels = [...confirmed, ...alsoOver].sort((a, b) => a - b);
+  const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+  const indexText = R === 1 ? `anomaly index ${fmt(reports[0].anomalyIndex)}` : `anomaly indices ${reports.map((r) => fmt(r.anomalyIndex)).join(', ')} over ${R} scans`;
+  if (labels.length > 0) {
+    const reached = labels.every((l) => reachedByLabel?.get(l) ?? true);
+    const several = labels.length > 1;
+    const recommendation: Recommendation = several || !reached ? 'reject' : 'repair';
+    const why = several
+      ? `several labels (${labels.join(', ')}) look infected: one reversed trigger will not repair them all, and the median the test relies on is unreliable with several infected labels`
+      : !reached
+        ? `the reversed trigger of label ${labels[0]} never reached the success threshold, so there is no reliable trigger to unlearn`
+        : `one label (${labels[0]}) has a reversed trigger much smaller than the others'; unlearning it (paper §VI-C: fine-tune on 10% of the data with 20% stamped, true labels kept) or pruning usually removes the backdoor — reject instead if you cannot verify the repaired model`;
+    return {
+      status: 'backdoored',
+      backdoored: true,
+      labels,
+      flaggedAnywhere,
+      recommendation,
+      reason: `${indexText} (decision threshold ${threshold.toFixed(2)}): ${why}.`,
+      decisionThreshold: threshold,
+      thresholdSource: source,
+      rule,
+      medianAnomalyIndex: medianIndex,
+    };
+  }
+  if (flaggedAnywhere.length > 0) {
+    return {
+      status: 'suspicious',
+      backdoored: false,
+      labels: [],
+      flaggedAnywhere,
+      recommendation: 'rescan',
+      reason:
+        `${indexText}: label(s) ${flaggedAnywhere.join(', ')} flagged at index > ${reports[0].threshold}, but not above the decision threshold ` +
+        `${threshold.toFixed(2)} in a majority of scans; clean MNIST nets reach 2.1–2.2 with this recipe. Rescan with --repeat 3 (or more) and inspect the masks.`,
+      decisionThreshold: threshold,
+      thresholdSource: source,
+      rule,
+      medianAnomalyIndex: medianIndex,
+    };
+  }
+  return {
+    status: 'clean',
+    backdoored: false,
+    labels: [],
+    flaggedAnywhere,
+    recommendation: 'accept',
+    reason: `${indexText}: no label's reversed trigger is an outlier (index ≤ ${reports[0].threshold}).`,
+    decisionThreshold: threshold,
+    thresholdSource: source,
+    rule,
+    medianAnomalyIndex: medianIndex,
+  };
+}
+
+function indexOfLabel(r: OutlierReport, label: number): number {
+  return r.labels.indexOf(label);
+}
