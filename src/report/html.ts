@@ -284,11 +284,12 @@ function scanSection(s: ScanSectionInput): string {
   const sum = s.summary;
   const st = s.stats;
   const infected = sum.infected ?? st.flagged.length > 0;
+  const tone = sum.status === 'suspicious' ? 'warn' : sum.status === 'clean' ? 'clear' : sum.status === 'backdoored' || infected ? 'alert' : 'clear';
   const labelName = (l: ScanLabel): string => (l.name ? `${l.label} (${escapeHtml(l.name)})` : String(l.label));
   const parts: string[] = [];
   parts.push(`<section id="scan"><h2>Backdoor scan (Neural Cleanse)</h2>`);
   parts.push(
-    `<div class="summary ${infected ? 'alert' : 'clear'}"><p class="verdict" data-key="verdict">${escapeHtml(sum.verdict)}</p><p>Flagged label(s): <strong data-key="flagged">${
+    `<div class="summary ${tone}"><p class="verdict" data-key="verdict">${escapeHtml(sum.verdict)}</p><p>Flagged label(s): <strong data-key="flagged">${
       st.flagged.length ? st.flagged.map(String).join(', ') : 'none'
     }</strong>; anomaly index of the model ${g3(st.anomalyIndex)} (flagged above ${st.threshold}).${sum.model ? ` Model: <code>${escapeHtml(sum.model)}</code>.` : ''}${
       sum.dataset ? ` Data: <code>${escapeHtml(sum.dataset)}</code>.` : ''
@@ -312,15 +313,18 @@ A single scan can flag a clean model's label by chance (indices just above 2 hap
   }
   const hasAsr = st.labels.some((l) => l.attackSuccess !== undefined);
   const hasReached = st.labels.some((l) => l.reachedThreshold !== undefined);
+  const hasOverlap = st.labels.some((l) => l.triggerOverlap !== undefined);
   const head = ['label', '‖m‖₁', 'anomaly index', 'flagged'];
   if (hasAsr) head.push('reversed trigger success');
   if (hasReached) head.push('reached 99%');
+  if (hasOverlap) head.push('overlap with the real trigger (Jaccard)');
   const rows = [...st.labels]
     .sort((a, b) => a.label - b.label)
     .map((l) => {
       const cells = [labelName(l), g3(l.maskNorm), l.anomalyIndex.toFixed(2), l.flagged ? '<span class="bad">flagged</span>' : ''];
       if (hasAsr) cells.push(pct(l.attackSuccess, 1));
       if (hasReached) cells.push(l.reachedThreshold === false ? '<span class="bad">no</span>' : 'yes');
+      if (hasOverlap) cells.push(l.triggerOverlap === undefined ? '–' : l.triggerOverlap.toFixed(2));
       return cells;
     });
   parts.push(`<h3 id="scan-table">Every label</h3>${table(head, rows, 'numbers')}`);
@@ -414,6 +418,7 @@ h3 { font-size: 17px; margin-top: 26px; }
 .summary { background: var(--bg); border-left: 4px solid #1f4e9c; padding: 10px 16px; }
 .summary.alert { border-left-color: var(--bad); }
 .summary.clear { border-left-color: var(--ok); }
+.summary.warn { border-left-color: #d68910; }
 .verdict { font-size: 18px; font-weight: bold; }
 .note { color: var(--muted); font-size: 13px; }
 table { border-collapse: collapse; margin: 10px 0; font-size: 13px; }

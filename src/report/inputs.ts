@@ -28,6 +28,8 @@ export interface ScanLabel {
   readonly reachedThreshold?: boolean;
   /** Optimisation steps used. */
   readonly steps?: number;
+  /** Jaccard overlap of the mask with the real trigger, when the model's metadata records it. */
+  readonly triggerOverlap?: number;
   /** Images (PNG or JPEG), as paths relative to the run folder. */
   readonly maskImage?: string;
   readonly patternImage?: string;
@@ -35,7 +37,11 @@ export interface ScanLabel {
   readonly triggerImage?: string;
 }
 
-/** The `scan` section: the Neural Cleanse verdict on one model (scan.json). */
+/**
+ * The `scan` section: the Neural Cleanse verdict on one model. `poisonguard report` accepts
+ * scan.json either in this shape or as the scan command's own report ("kind":
+ * "neural-cleanse-scan"), which scan-adapter.ts converts.
+ */
 export interface ScanSummary {
   readonly kind?: 'scan';
   /** The model scanned (a path or a name). */
@@ -44,6 +50,8 @@ export interface ScanSummary {
   /** The verdict in one sentence, e.g. "infected: label 7 is an outlier (anomaly index 5.7)". */
   readonly verdict: string;
   readonly infected?: boolean;
+  /** 'backdoored', 'suspicious' or 'clean' (sets the verdict's colour); derived from `infected` when absent. */
+  readonly status?: string;
   readonly labels: readonly ScanLabel[];
   /** Labels the outlier test flagged; derived from `labels` when absent. */
   readonly flagged?: readonly number[];

@@ -4,7 +4,8 @@
  *
  *   certify.json      the certify report (CertifyReport without the attack points)
  *   projection.json   the 2-D view of clean data, defense and attack points (small)
- *   scan.json         a Neural Cleanse scan summary ({@link ScanSummary}), images relative to the folder
+ *   scan.json         a Neural Cleanse scan: the scan command's report, or a {@link ScanSummary};
+ *                     images relative to the folder
  *   mitigation.json   a mitigation summary ({@link MitigationSummary})
  *
  * A `report.json` (or any file given directly) whose "kind" is "certify" is read as certify.json,
@@ -18,6 +19,7 @@ import { fitSphereSlabDefense } from '../certify/defense.js';
 import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
 import type { CertifyRunReport, MitigationSummary, ReportImage, RunContents, ScanSummary } from './inputs.js';
 import { projectCertifyRun, type CertifyProjection, type ProjectCertifyOptions } from './projection.js';
+import { isCleanseScanReport, scanSummaryFromCleanse } from './scan-adapter.js';
 
 export const RUN_FILES = {
   certify: 'certify.json',
@@ -137,6 +139,7 @@ export function checkProjectionJson(file: string, x: unknown): CertifyProjection
 }
 
 export function checkScanJson(file: string, x: unknown): ScanSummary {
+  if (isCleanseScanReport(x)) return scanSummaryFromCleanse(file, x);
   if (!isObject(x)) throw new DataFormatError(file, 'expected a JSON object.');
   if (x.kind !== undefined && x.kind !== 'scan') throw new DataFormatError(file, `expected "kind": "scan", found ${JSON.stringify(x.kind)}.`);
   need(file, x, 'verdict', 'string');
@@ -217,9 +220,9 @@ export function readRunFolder(path: string): RunContents {
     const kind = isObject(x) ? x.kind : undefined;
     const file = join(dir, names[0]);
     if (kind === 'certify') certify = checkCertifyJson(file, x);
-    else if (kind === 'scan') scan = checkScanJson(file, x);
+    else if (kind === 'scan' || kind === 'neural-cleanse-scan') scan = checkScanJson(file, x);
     else if (kind === 'mitigation') mitigation = checkMitigationJson(file, x);
-    else throw new DataFormatError(file, `cannot tell what this file holds ("kind" is ${JSON.stringify(kind)}; expected "certify", "scan" or "mitigation").`);
+    else throw new DataFormatError(file, `cannot tell what this file holds ("kind" is ${JSON.stringify(kind)}; expected "certify", "neural-cleanse-scan", "scan" or "mitigation").`);
   } else {
     const certName = [RUN_FILES.certify, ...CERTIFY_ALIASES].find((n) => names.includes(n));
     if (certName) certify = checkCertifyJson(join(dir, certName), load(certName));

@@ -179,3 +179,39 @@ export function writeFixtureRun(dir: string, opts: { scan?: boolean; mitigation?
   if (opts.mitigation) writeFileSync(join(dir, 'mitigation.json'), JSON.stringify(mnistMitigation(), null, 2));
   return dir;
 }
+
+/**
+ * A scan.json as `poisonguard scan --out DIR` writes it (kind "neural-cleanse-scan"), cut down to
+ * the fields the report reads; the numbers are those of a 5-label test scan of the cleanse suite.
+ */
+export function cleanseScanReport(): Record<string, unknown> {
+  const norms = [7.698, 2.302, 7.855, 7.227, 7.812];
+  const indices = [0, 23.2, 0.674, 2.023, 0.489];
+  const files = (l: number) => ({ json: `seed-0/label-0${l}.json`, mask: `seed-0/label-0${l}-mask.png`, pattern: `seed-0/label-0${l}-pattern.png`, fusion: `seed-0/label-0${l}-fusion.png` });
+  return {
+    kind: 'neural-cleanse-scan',
+    model: { dir: 'runs/tiny', arch: 'tiny', numClasses: 5, target: 1 },
+    dataset: { name: 'given', source: 'clean images', cleanImages: 200 },
+    recipe: { learningRate: 0.1, maxSteps: 80, detector: 'mad', flagThreshold: 2 },
+    seeds: [0, 1],
+    runs: [0, 1].map((seed) => ({
+      seed,
+      labels: norms.map((norm, label) => ({
+        label,
+        norm,
+        accuracy: 1,
+        reachedThreshold: true,
+        steps: 46,
+        overlap: { jaccard: label === 1 ? 0.8 : 0, threshold: 0.5 },
+        anomalyIndex: indices[label],
+        flagged: label === 1 || label === 3,
+        files: files(label),
+      })),
+      outliers: { detector: 'mad', labels: [0, 1, 2, 3, 4], centre: 7.698, spread: 0.2326, indices, flagged: [1, 3], minLabel: 1, anomalyIndex: 23.2, threshold: 2 },
+    })),
+    spread: { anomalyIndex: { mean: 23.2, sd: 0.5, min: 22.7, max: 23.7 } },
+    verdict: { status: 'backdoored', backdoored: true, labels: [1], flaggedAnywhere: [1, 3], recommendation: 'repair', reason: 'anomaly index 23.20 (decision threshold 3.00): one label (1) has a reversed trigger much smaller than the others.', rule: 'backdoored when …' },
+    seconds: 30.5,
+    date: '2026-11-25T17:00:00.000Z',
+  };
+}

@@ -12,7 +12,7 @@ import { buildReport, median, scanStatistics } from '../../src/report/build.js';
 import { certifyHeadline, escapeHtml, renderReportHtml } from '../../src/report/html.js';
 import { readRunFolder, writeCertifyRun } from '../../src/report/run-folder.js';
 import { scratchDir } from '../helpers.js';
-import { mnist17Report, writeFixtureRun } from './fixtures.js';
+import { cleanseScanReport, mnist17Report, writeFixtureRun } from './fixtures.js';
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -172,4 +172,29 @@ test('report command: writes the page and the figures, and accepts a single cert
   const single = await run(['report', join(dir, 'certify.json'), '--out', join(base, 'single.html')]);
   assert.equal(single.code, 0, single.err);
   assert.match(readFileSync(join(base, 'single.html'), 'utf8'), /U\* = 0\.0629/);
+});
+
+test("the scan command's own scan.json is read: verdict, flags, MAD statistics, overlap, image paths", async () => {
+  const dir = join(scratchDir('report-cleanse'), 'run');
+  mkdirSync(join(dir, 'seed-0'), { recursive: true });
+  writeFileSync(join(dir, 'scan.json'), JSON.stringify(cleanseScanReport()));
+  const run = readRunFolder(dir);
+  const s = run.scan!;
+  assert.equal(s.verdict, 'Backdoored: label 1 (recommendation: repair).');
+  assert.equal(s.status, 'backdoored');
+  assert.deepEqual(s.flagged, [1, 3]);
+  assert.equal(s.median, 7.698);
+  assert.equal(s.mad, 0.2326);
+  assert.equal(s.labels[1].maskImage, 'seed-0/label-01-mask.png');
+  assert.equal(s.labels[1].triggerOverlap, 0.8);
+  assert.match(s.notes!.join(' '), /2 scans \(seeds 0, 1\): the model's anomaly index is 23\.20 ± 0\.50/);
+  // The images were not written: the page says so instead of failing.
+  assert.match(JSON.stringify(run.scanImages!.get('seed-0/label-01-mask.png')), /no such file/);
+  const html = (await buildReport(run)).html;
+  assert.match(html, /class="summary alert"/);
+  assert.match(html, /overlap with the real trigger \(Jaccard\)/);
+  assert.deepEqual(externalReferences(html), []);
+  // A scan report without runs is named as such.
+  writeFileSync(join(dir, 'scan.json'), JSON.stringify({ ...cleanseScanReport(), runs: [] }));
+  assert.throws(() => readRunFolder(dir), /scan\.json: the scan report has no runs/);
 });
