@@ -158,6 +158,13 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     }
     if (report.runs.some((r) => r.labels.some((l) => !l.reachedThreshold))) ctx.out('  (* threshold never reached: the last mask is reported)');
     if (report.model.trigger) ctx.out(`  jaccard: reversed mask ≥ 0.5 against the real trigger (metadata.json; target ${report.model.target})`);
+    if (report.runs.length > 1) {
+      const a = report.spread.anomalyIndex;
+      ctx.out(
+        `spread over ${report.runs.length} scans: anomaly index mean ${fmt(a.mean)} ± ${fmt(a.sd)} (min ${fmt(a.min)}, max ${fmt(a.max)}); ` +
+          `smallest-norm label per scan: ${report.spread.smallestLabel.join(', ')}`,
+      );
+    }
     const vd = report.verdict;
     ctx.out(`verdict: ${vd.status.toUpperCase()}${vd.labels.length ? ` (label ${vd.labels.join(', ')})` : ''} — recommendation: ${vd.recommendation}`);
     ctx.out(`  ${vd.reason}`);
