@@ -202,7 +202,7 @@ export interface NormMatchedOptions {
   readonly tol?: number;
   readonly maxIter?: number;
   readonly seed?: number;
-  /** Maximum bisection steps. Default 60. */
+  /** Maximum search steps. Default 60. */
   readonly maxSteps?: number;
 }
 
@@ -221,8 +221,9 @@ export interface NormMatchedResult extends SvmResult {
 }
 
 /**
- * The defender's norm-matched SVM: bisection on log(weight decay) until ‖w‖² + b² lies in
- * [ρ², ρ² + band]. Smaller weight decay gives a larger norm.
+ * The defender's norm-matched SVM: a search on log(weight decay) until ‖w‖² + b² lies in
+ * [ρ², ρ² + band] (the release bisected; the answer is the same band). Smaller weight decay gives
+ * a larger norm.
  */
 export function trainNormMatchedSvm(X: Features, y: Int8Array, options: NormMatchedOptions): NormMatchedResult {
   const rho2 = checkPositive('rho2', options.rho2);
@@ -256,14 +257,38 @@ export function trainNormMatchedSvm(X: Features, y: Int8Array, options: NormMatc
     const r = stageTol === tol ? atLo : fine(lo0);
     if (r.norm2 <= rho2 + band) return { ...r, fits };
   }
+  // Root finding on f(log λ) = ‖θ(λ)‖² − (ρ² + band/2), decreasing in λ: the Illinois variant of
+  // false position (superlinear on this smooth curve; far fewer fits than bisection), which keeps
+  // the bracket so it cannot fail where bisection would succeed.
+  const target = rho2 + band / 2;
   let best = atLo;
+  let fLo = atLo.norm2 - target;
+  let fHi = Number.NaN; // unknown until the upper end is evaluated
+  let side = 0;
   for (let step = 0; step < maxSteps; step++) {
-    const mid = (logLo + logHi) / 2;
+    let mid: number;
+    if (Number.isNaN(fHi)) mid = (logLo + logHi) / 2;
+    else {
+      mid = logLo - (fLo * (logHi - logLo)) / (fHi - fLo);
+      // Stay strictly inside the bracket; fall back to bisection near its ends.
+      const width = logHi - logLo;
+      if (!(mid > logLo + 0.01 * width && mid < logHi - 0.01 * width)) mid = (logLo + logHi) / 2;
+    }
     let r = fit(Math.exp(mid));
     if (r.matched && stageTol !== tol) r = fine(Math.exp(mid));
     if (r.matched) return { ...r, fits };
-    if (r.norm2 > rho2 + band) logLo = mid;
-    else logHi = mid;
+    const f = r.norm2 - target;
+    if (f > 0) {
+      logLo = mid;
+      fLo = f;
+      if (side === 1 && !Number.isNaN(fHi)) fHi /= 2;
+      side = 1;
+    } else {
+      logHi = mid;
+      fHi = f;
+      if (side === -1) fLo /= 2;
+      side = -1;
+    }
     if (Math.abs(r.norm2 - rho2) < Math.abs(best.norm2 - rho2)) best = r;
   }
   if (stageTol !== tol) best = fine(best.weightDecay);
