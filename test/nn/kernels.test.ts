@@ -105,6 +105,9 @@ const POOL_CASES: PoolCase[] = [
   { name: '3x3 stride 2, overlapping windows, ties', x: [2, 7, 7, 2], filterSize: 3, strides: 2, pad: 'valid', values: 'ties' },
   { name: '3x3 stride 1, same, negative', x: [1, 5, 6, 3], filterSize: 3, strides: 1, pad: 'same', values: 'negative' },
   { name: '2x2 stride 2, same, odd size', x: [2, 7, 5, 2], filterSize: 2, strides: 2, pad: 'same', values: 'normal' },
+  { name: '2x2 stride 2, 8 channels (SIMD path), ties', x: [2, 6, 4, 8], filterSize: 2, strides: 2, pad: 'valid', values: 'ties' },
+  { name: '2x2 stride 2, 4 channels (SIMD path), negative, odd size', x: [3, 7, 5, 4], filterSize: 2, strides: 2, pad: 'valid', values: 'negative' },
+  { name: '2x2 stride 2, 12 channels (SIMD path), mixed signs', x: [2, 8, 6, 12], filterSize: 2, strides: 2, pad: 'valid', values: 'normal' },
   { name: '[2, 3] window, [1, 2] strides, same, even size', x: [2, 6, 8, 2], filterSize: [2, 3], strides: [1, 2], pad: 'same', values: 'ties' },
 ];
 

@@ -12,8 +12,8 @@
  * When that full convolution wastes much work — a 'valid' 5x5 filter on an 8x8 output computes a
  * 12x12 result from mostly zero padding, and a 1-channel input gives XNNPACK a 1-wide product — the
  * gradient runs instead as one matrix product of exactly the forward's size, cols = dy · Wᵀ
- * ([N·outH·outW, kH·kW·inC]), followed by the adjoint of patch extraction in JS (col2im). A cost
- * model picks the cheaper.
+ * ([N·outH·outW, kH·kW·inC]), followed by the adjoint of patch extraction (col2im, its additions
+ * in SIMD wasm, see simd.ts). A cost model picks the cheaper.
  */
 import {
   backend_util,
@@ -24,7 +24,8 @@ import {
   type TensorInfo,
 } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { col2im, type ConvGeometry } from './im2col.js';
+import { col2im, col2imRuns, type ConvGeometry } from './im2col.js';
+import { simdFor } from './simd.js';
 import { convGradientStrategy } from './strategy.js';
 import {
   allocate,
@@ -43,6 +44,8 @@ import {
 /** Costs (ns, CPU time) measured on the wasm backend on the MNIST and GTSRB layers. */
 const NS_PER_MAC = 0.062;
 const NS_PER_COL2IM_ELEMENT = 2.5;
+/** col2im with the SIMD additions (see simd.ts), counting the traffic of the columns too. */
+const NS_PER_COL2IM_ELEMENT_SIMD = 1.25;
 const NS_PER_CHANNEL_SUM = 1;
 /** XNNPACK's wasm GEMM computes output channels in groups of 8. */
 const GEMM_LANES = 8;
@@ -84,7 +87,8 @@ export function conv2DBackpropInput(args: {
       inC === 1
         ? N * H * W * outC * (NS_PER_MAC * kH * kW + NS_PER_CHANNEL_SUM)
         : NS_PER_MAC * N * H * W * kH * kW * outC * lanes;
-    const matmulCost = N * oH * oW * (NS_PER_MAC * macs + NS_PER_COL2IM_ELEMENT * kH * kW * inC);
+    const col2imNs = simdFor(backend) ? NS_PER_COL2IM_ELEMENT_SIMD : NS_PER_COL2IM_ELEMENT;
+    const matmulCost = N * oH * oW * (NS_PER_MAC * macs + col2imNs * kH * kW * inC);
     strategy = convPossible && convCost <= matmulCost ? 'conv' : 'matmul';
   }
   if (strategy === 'matmul') return viaMatMul(backend, dy, filter, g, outC);
@@ -147,7 +151,12 @@ function viaMatMul(backend: BackendWasm, dy: TensorInfo, filter: TensorInfo, g: 
   const cols = batchMatMul(backend, dy2, wT, false, false); // [P, kH·kW·inC]
   release(backend, w2, wT, dy2);
   const dx = allocate(backend, [g.N, g.H, g.W, g.C]);
-  col2im(view(backend, cols), g, dx.data);
+  const simd = simdFor(backend);
+  if (simd) {
+    col2imRuns(simd.addRuns, backend.getMemoryOffset(cols.dataId), g, view(backend, dx.info), backend.getMemoryOffset(dx.info.dataId));
+  } else {
+    col2im(view(backend, cols), g, dx.data);
+  }
   release(backend, cols);
   return dx.info;
 }

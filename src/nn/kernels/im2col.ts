@@ -61,27 +61,64 @@ export function im2colTransposed(x: Float32Array, g: ConvGeometry, dst: Float32A
 
 /**
  * The adjoint of patch extraction: dx[n, ih, iw, c] = Σ cols[p, (kh, kw, c)] over the patches and taps
- * that read (ih, iw). cols is [N·outH·outW, kH·kW·C]; dx is overwritten.
+ * that read (ih, iw). cols is [N·outH·outW, kH·kW·C]; dx is overwritten. For one patch and filter
+ * row, the in-image taps kw form one contiguous run in both arrays (kw·C + c on each side), so the
+ * work is a few long additions of runs rather than per-tap bookkeeping.
  */
 export function col2im(cols: Float32Array, g: ConvGeometry, dx: Float32Array): void {
   const { N, H, W, C, outH, outW, kH, kW, sH, sW, top, left } = g;
   const T = kH * kW * C;
   dx.fill(0);
+  for (let ow = 0; ow < outW; ow++) {
+    // Taps kw in [kwLo, kwHi) land inside the image for this output column.
+    const iw0 = ow * sW - left;
+    const kwLo = Math.max(0, -iw0);
+    const kwHi = Math.min(kW, W - iw0);
+    if (kwHi <= kwLo) continue;
+    const run = (kwHi - kwLo) * C;
+    for (let n = 0; n < N; n++) {
+      for (let oh = 0; oh < outH; oh++) {
+        const rowBase = ((n * outH + oh) * outW + ow) * T + kwLo * C;
+        const ih0 = oh * sH - top;
+        const khLo = Math.max(0, -ih0);
+        const khHi = Math.min(kH, H - ih0);
+        for (let kh = khLo; kh < khHi; kh++) {
+          const d = ((n * H + ih0 + kh) * W + iw0 + kwLo) * C;
+          const s = rowBase + kh * kW * C;
+          for (let j = 0; j < run; j++) dx[d + j] += cols[s + j];
+        }
+      }
+    }
+  }
+}
+
+/** Adds `count` runs of `n` floats: dst += src, then both advance by their strides (bytes). */
+export type AddRuns = (dst: number, src: number, n: number, count: number, dstStride: number, srcStride: number) => void;
+
+/**
+ * {@link col2im} with the additions done by a SIMD routine on the wasm heap: `colsPtr` and `dxPtr`
+ * are byte offsets of cols and dx in the memory `dx` views; dx is overwritten.
+ */
+export function col2imRuns(addRuns: AddRuns, colsPtr: number, g: ConvGeometry, dx: Float32Array, dxPtr: number): void {
+  const { N, H, W, C, outH, outW, kH, kW, sH, sW, top, left } = g;
+  const T = kH * kW * C;
+  dx.fill(0);
+  const dxRowBytes = W * C * 4;
+  const colsRowBytes = kW * C * 4;
   for (let n = 0; n < N; n++) {
     for (let oh = 0; oh < outH; oh++) {
+      const ih0 = oh * sH - top;
+      const khLo = Math.max(0, -ih0);
+      const khHi = Math.min(kH, H - ih0);
+      if (khHi <= khLo) continue;
       for (let ow = 0; ow < outW; ow++) {
-        const rowBase = ((n * outH + oh) * outW + ow) * T;
-        for (let kh = 0; kh < kH; kh++) {
-          const ih = oh * sH + kh - top;
-          if (ih < 0 || ih >= H) continue;
-          for (let kw = 0; kw < kW; kw++) {
-            const iw = ow * sW + kw - left;
-            if (iw < 0 || iw >= W) continue;
-            const d = ((n * H + ih) * W + iw) * C;
-            const s = rowBase + (kh * kW + kw) * C;
-            for (let c = 0; c < C; c++) dx[d + c] += cols[s + c];
-          }
-        }
+        const iw0 = ow * sW - left;
+        const kwLo = Math.max(0, -iw0);
+        const kwHi = Math.min(kW, W - iw0);
+        if (kwHi <= kwLo) continue;
+        const s = ((n * outH + oh) * outW + ow) * T + (khLo * kW + kwLo) * C;
+        const d = ((n * H + ih0 + khLo) * W + iw0 + kwLo) * C;
+        addRuns(dxPtr + 4 * d, colsPtr + 4 * s, (kwHi - kwLo) * C, khHi - khLo, dxRowBytes, colsRowBytes);
       }
     }
   }

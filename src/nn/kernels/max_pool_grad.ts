@@ -7,10 +7,12 @@
  * This one routes each output's gradient to the first position (row-major within the window) that
  * holds the window's maximum, like the cpu backend and TensorFlow: the running maximum starts at
  * −∞ and only a strictly greater value replaces it. Padding positions never win. Overlapping
- * windows accumulate. It is a plain loop over the heap: one read of the input, one write per output.
+ * windows accumulate. The common 2x2, stride-2 pool runs four channels at a time in SIMD wasm
+ * (simd.ts); other shapes are plain loops over the heap.
  */
 import { backend_util, type KernelConfig, type KernelFunc, type MaxPoolGradAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { simdFor } from './simd.js';
 import { allocate, view } from './wasm_calls.js';
 
 export function maxPoolGrad(args: {
@@ -39,7 +41,15 @@ export function maxPoolGrad(args: {
   const x = view(backend, input);
   const g = view(backend, dy);
   if (fH === 2 && fW === 2 && sH === 2 && sW === 2 && top === 0 && left === 0 && 2 * outHeight <= inHeight && 2 * outWidth <= inWidth) {
-    pool2x2(x, g, dx, batchSize, inHeight, inWidth, C, outHeight, outWidth);
+    const simd = C % 4 === 0 ? simdFor(backend) : undefined;
+    if (simd) {
+      // Rows or columns left over by an odd size belong to no window; the routine writes only windows.
+      if (outHeight * 2 !== inHeight || outWidth * 2 !== inWidth) dx.fill(0);
+      const at = (info: TensorInfo): number => backend.getMemoryOffset(info.dataId);
+      simd.maxPoolGrad2x2(at(input), at(dy), at(out.info), batchSize, inHeight, inWidth, outHeight, outWidth, C);
+    } else {
+      pool2x2(x, g, dx, batchSize, inHeight, inWidth, C, outHeight, outWidth);
+    }
     return out.info;
   }
   dx.fill(0); // heap memory is not cleared by the allocator
