@@ -210,16 +210,24 @@ function moduleBytes(): Uint8Array {
   return new Uint8Array(bytes);
 }
 
-const cache = new WeakMap<WebAssembly.Memory, Simd | null>();
+/** The parts of the WebAssembly API used here (the project's TypeScript lib has no DOM types). */
+interface WasmApi {
+  Memory: abstract new (...args: never[]) => object;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+}
+const wasmApi = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+const cache = new WeakMap<object, Simd | null>();
 
 /** The SIMD helpers bound to the backend's memory, or undefined when unavailable. */
 export function simdFor(backend: BackendWasm): Simd | undefined {
   const memory = (backend.wasm as unknown as { asm?: { memory?: unknown } }).asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  if (!(memory instanceof wasmApi.Memory)) return undefined;
   let simd = cache.get(memory);
   if (simd === undefined) {
     try {
-      const instance = new WebAssembly.Instance(new WebAssembly.Module(moduleBytes()), { env: { memory } });
+      const instance = new wasmApi.Instance(new wasmApi.Module(moduleBytes()), { env: { memory } });
       simd = instance.exports as unknown as Simd;
     } catch {
       simd = null;
