@@ -70,6 +70,8 @@ const EPS_COLORS: Record<string, string> = {
   [EPS_SERIES.attackError]: '#e67e22',
   [EPS_SERIES.flipError]: '#27ae60',
 };
+/** U* is drawn first and wider, so that it stays visible where an attack's curve lies on top of it. */
+const BOUND_WIDTH = 5;
 const EPS_DASH: Record<string, number[]> = {
   [EPS_SERIES.bound]: [1, 0],
   [EPS_SERIES.envelope]: [6, 4],
@@ -123,12 +125,12 @@ export function certifyEpsSpec(report: CertifyRunReport, options: { readonly wid
   );
   const errorSeries = [EPS_SERIES.attackError, EPS_SERIES.flipError].filter((s) => data.error.some((d) => d.series === s));
   const x = { field: 'eps', type: 'quantitative', title: 'ε (poison points added, as a share of n)', axis: { format: '.2~f' } };
-  const lines = (values: EpsDatum[], series: string[], yTitle: string, legendTitle: string): VegaLiteSpec => ({
+  const lines = (values: EpsDatum[], series: string[], yTitle: string, legendTitle: string, strokeWidth = 2, yFormat?: string): VegaLiteSpec => ({
     data: { values },
-    mark: { type: 'line', point: { filled: true, size: 36 }, strokeWidth: 2 },
+    mark: { type: 'line', point: { filled: true, size: 36 }, strokeWidth },
     encoding: {
       x,
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: true } },
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: true }, ...(yFormat ? { axis: { format: yFormat } } : {}) },
       color: { field: 'series', type: 'nominal', title: legendTitle, scale: { domain: series, range: series.map((s) => EPS_COLORS[s]) }, legend: { orient: 'bottom', direction: 'vertical' } },
       strokeDash: { field: 'series', type: 'nominal', title: legendTitle, scale: { domain: series, range: series.map((s) => EPS_DASH[s]) }, legend: { orient: 'bottom', direction: 'vertical' } },
       tooltip: [
@@ -138,7 +140,12 @@ export function certifyEpsSpec(report: CertifyRunReport, options: { readonly wid
       ],
     },
   });
-  const lossLayers: VegaLiteSpec[] = [lines(data.loss, lossSeries, 'hinge loss (per clean point)', 'hinge loss')];
+  // Two layers on the same scales (one legend): U* wide underneath, the other series on top.
+  const lossTitle = 'hinge loss (per clean point)';
+  const lossLayers: VegaLiteSpec[] = [
+    lines(data.loss.filter((d) => d.series === EPS_SERIES.bound), lossSeries, lossTitle, 'hinge loss', BOUND_WIDTH),
+    lines(data.loss.filter((d) => d.series !== EPS_SERIES.bound), lossSeries, lossTitle, 'hinge loss'),
+  ];
   if (data.paper.length > 0) {
     lossLayers.push({
       data: { values: data.paper },
@@ -158,7 +165,7 @@ export function certifyEpsSpec(report: CertifyRunReport, options: { readonly wid
     title: { text: `${report.dataset.name}: certified bound and attacks against ε`, subtitle: `defense ${report.recipe.defense} sphere + slab (${report.recipe.percentile}th percentile), ${report.recipe.mode} recipe, seed ${report.recipe.seed}` },
     hconcat: [
       { width, height, title: 'Training and test hinge loss', layer: lossLayers },
-      { width: Math.round(width * 0.7), height, title: 'Test error (0-1)', layer: [lines(data.error, errorSeries, 'test error', 'test error')], encoding: {} },
+      { width: Math.round(width * 0.7), height, title: 'Test error (0-1)', layer: [lines(data.error, errorSeries, 'test error', 'test error', 2, '.1%')], encoding: {} },
     ],
     resolve: { scale: { color: 'independent', strokeDash: 'independent', y: 'independent' }, legend: { color: 'independent', strokeDash: 'independent' } },
   });
@@ -264,7 +271,16 @@ export function projectionSpec(p: CertifyProjection, options: { readonly eps?: n
     layers.push({
       data: { values: attacks },
       mark: { type: 'point', shape: 'diamond', filled: true, size: 60, stroke: 'white', strokeWidth: 0.6, clip: true },
-      encoding: { x: X, y: Y, color: legendColor(`candidate attack, ε = ${attack?.eps}`, [attackName(1), attackName(-1)], ATTACK_COLORS) },
+      encoding: {
+        x: X,
+        y: Y,
+        // Only the labels the attack uses (on MNIST-1-7 it often puts every point in one class).
+        color: legendColor(
+          `candidate attack, ε = ${attack?.eps}`,
+          ([1, -1] as const).filter((l) => attack?.label.includes(l)).map(attackName),
+          ([1, -1] as const).flatMap((l, k) => (attack?.label.includes(l) ? [ATTACK_COLORS[k]] : [])),
+        ),
+      },
     });
   }
   const attackText = attack
@@ -452,14 +468,15 @@ export interface RenderOptions {
 /** Compiles a Vega-Lite spec and renders it to SVG headlessly (no canvas, no browser). */
 export async function renderSvg(spec: VegaLiteSpec): Promise<string> {
   const [vega, vl] = await Promise.all([import('vega'), import('vega-lite')]);
-  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0]).spec;
+  // Silent loggers: a library does not write to the terminal (vega-lite would print its warnings).
+  const compiled = vl.compile(spec as unknown as Parameters<typeof vl.compile>[0], { logger: vega.logger(vega.None) }).spec;
   // A loader that refuses every URL: the specs carry their data inline, and a report must not
   // reach the network.
   const loader = vega.loader();
   loader.load = async (uri: string) => {
     throw new Error(`plots load no external data (asked for ${uri})`);
   };
-  const view = new vega.View(vega.parse(compiled), { renderer: 'none', loader });
+  const view = new vega.View(vega.parse(compiled), { renderer: 'none', loader, logLevel: vega.None });
   try {
     return compactSvg(await view.toSVG());
   } finally {
