@@ -56,8 +56,10 @@ export const EPS_SERIES = {
   attackTrain: 'candidate attack: total train loss / n',
   attackTest: 'candidate attack: test hinge',
   flipTest: 'label flip: test hinge',
+  gradTest: 'gradient attack: test hinge',
   attackError: 'candidate attack: test error',
   flipError: 'label flip: test error',
+  gradError: 'gradient attack: test error',
   paper: "paper's figure (reference)",
 } as const;
 
@@ -69,6 +71,8 @@ const EPS_COLORS: Record<string, string> = {
   [EPS_SERIES.flipTest]: '#27ae60',
   [EPS_SERIES.attackError]: '#e67e22',
   [EPS_SERIES.flipError]: '#27ae60',
+  [EPS_SERIES.gradTest]: '#8e44ad',
+  [EPS_SERIES.gradError]: '#8e44ad',
 };
 /** U* is drawn first and wider, so that it stays visible where an attack's curve lies on top of it. */
 const BOUND_WIDTH = 5;
@@ -80,6 +84,8 @@ const EPS_DASH: Record<string, number[]> = {
   [EPS_SERIES.flipTest]: [2, 2],
   [EPS_SERIES.attackError]: [1, 0],
   [EPS_SERIES.flipError]: [2, 2],
+  [EPS_SERIES.gradTest]: [8, 3, 2, 3],
+  [EPS_SERIES.gradError]: [8, 3, 2, 3],
 };
 
 interface EpsDatum {
@@ -104,6 +110,10 @@ export function certifyEpsData(report: CertifyRunReport): { loss: EpsDatum[]; er
     push(loss, r.eps, EPS_SERIES.flipTest, r.labelFlip?.testHinge);
     push(error, r.eps, EPS_SERIES.attackError, r.candidate?.testError);
     push(error, r.eps, EPS_SERIES.flipError, r.labelFlip?.testError);
+    // The gradient-attack baseline, when the run asked for it (read loosely: older reports lack it).
+    const gradient = (r as { readonly gradient?: { readonly testHinge: number; readonly testError: number } }).gradient;
+    push(loss, r.eps, EPS_SERIES.gradTest, gradient?.testHinge);
+    push(error, r.eps, EPS_SERIES.gradError, gradient?.testError);
   }
   // The paper's numbers that are read at an ε of the run, drawn as crosses over the curves.
   const paper = compareToReference(report as Parameters<typeof compareToReference>[0])
@@ -120,10 +130,10 @@ export function certifyEpsSpec(report: CertifyRunReport, options: { readonly wid
   const width = options.width ?? 420;
   const height = options.height ?? 300;
   const data = certifyEpsData(report);
-  const lossSeries = [EPS_SERIES.bound, EPS_SERIES.envelope, EPS_SERIES.attackTrain, EPS_SERIES.attackTest, EPS_SERIES.flipTest].filter((s) =>
+  const lossSeries = [EPS_SERIES.bound, EPS_SERIES.envelope, EPS_SERIES.attackTrain, EPS_SERIES.attackTest, EPS_SERIES.flipTest, EPS_SERIES.gradTest].filter((s) =>
     data.loss.some((d) => d.series === s),
   );
-  const errorSeries = [EPS_SERIES.attackError, EPS_SERIES.flipError].filter((s) => data.error.some((d) => d.series === s));
+  const errorSeries = [EPS_SERIES.attackError, EPS_SERIES.flipError, EPS_SERIES.gradError].filter((s) => data.error.some((d) => d.series === s));
   const x = { field: 'eps', type: 'quantitative', title: 'ε (poison points added, as a share of n)', axis: { format: '.2~f' } };
   const lines = (values: EpsDatum[], series: string[], yTitle: string, legendTitle: string, strokeWidth = 2, yFormat?: string): VegaLiteSpec => ({
     data: { values },

@@ -107,3 +107,14 @@ test('compactSvg rounds geometry and leaves text alone', () => {
   const s = '<path transform="translate(1.23456,7.891011)" d="M0.123456,1L2.5,3"/><text x="3.14159">0.062876</text>';
   assert.equal(compactSvg(s), '<path transform="translate(1.23,7.89)" d="M0.12,1L2.5,3"/><text x="3.14">0.062876</text>');
 });
+
+test('a run with the gradient attack gets its curves too', async () => {
+  const r = mnist17Report();
+  const rows = r.rows.map((row) => ({ ...row, gradient: { ...row.candidate!, testHinge: 0.05, testError: 0.02, rounds: 3, removed: 0 } }));
+  const d = certifyEpsData({ ...r, rows });
+  assert.equal(d.loss.length, 54);
+  assert.equal(d.error.length, 27);
+  const fig = await renderPlot(certifyEpsSpec({ ...r, rows }));
+  assert.match(fig.svg, /gradient attack: test hinge/);
+  assert.equal(markItems(fig.svg, 'mark-line').length, 9);
+});
