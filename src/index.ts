@@ -49,3 +49,14 @@ export { createLabelState, runLabelSteps, maskFromParams, patternFromParams, end
 export type { CleanImages, LabelState, ReverseContext, StepProgress, StepRecord } from './cleanse/reverse.js';
 export { scanModel, CHECKPOINT_STEPS, SCAN_JSON } from './cleanse/scan.js';
 export type { ScanOptions, ScanProgress, ScanReport, ScanRun, LabelSummary } from './cleanse/scan.js';
+// Reports: plots (vega, vega-lite and resvg load only when something is rendered), the HTML page, run folders.
+export { certifyEpsSpec, projectionSpec, barChartSpec, lineChartSpec, renderPlot, renderSvg, svgToPng, defaultProjectionEps } from './report/plots.js';
+export type { VegaLiteSpec, Figure, RenderOptions, BarChartOptions, LineChartOptions, LineSeries, ReferenceLine } from './report/plots.js';
+export { projectionBasis, projectRows, projectPoint, projectCertifyRun } from './report/projection.js';
+export type { ProjectionBasis, CertifyProjection, ProjectCertifyOptions, ProjectedClass, ProjectedPoints } from './report/projection.js';
+export { renderReportHtml } from './report/html.js';
+export type { ReportPage, CertifySectionInput, ScanSectionInput, MitigationSectionInput, ScanStatistics } from './report/html.js';
+export { buildReport, scanStatistics } from './report/build.js';
+export type { BuildReportOptions, BuiltReport } from './report/build.js';
+export { readRunFolder, writeCertifyRun, RUN_FILES } from './report/run-folder.js';
+export type { CertifyRunReport, ScanSummary, ScanLabel, MitigationSummary, AccuracyAsr, RunContents } from './report/inputs.js';
