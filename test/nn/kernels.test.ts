@@ -29,6 +29,8 @@ const CONV_CASES: ConvCase[] = [
   { name: 'explicit padding larger than the filter', x: [1, 4, 5, 2], filter: [2, 2, 2, 3], strides: 1, pad: [[0, 0], [3, 1], [2, 3], [0, 0]] },
   { name: '1x1 output', x: [2, 5, 5, 3], filter: [5, 5, 3, 4], strides: 1, pad: 'valid' },
   { name: '1x1 filter', x: [2, 6, 6, 4], filter: [1, 1, 4, 3], strides: 1, pad: 'valid' },
+  { name: '1 input channel, stride 1, same, even filter', x: [2, 7, 6, 1], filter: [4, 3, 1, 3], strides: 1, pad: 'same' },
+  { name: '1 input channel, strides [2, 1], explicit padding', x: [2, 9, 7, 1], filter: [3, 3, 1, 2], strides: [2, 1], pad: [[0, 0], [2, 1], [1, 2], [0, 0]] },
   { name: '1 input channel, stride 2, same', x: [2, 9, 8, 1], filter: [3, 3, 1, 5], strides: 2, pad: 'same' },
   { name: 'MNIST first layer shape, batch 4', x: [4, 28, 28, 1], filter: [5, 5, 1, 16], strides: 1, pad: 'valid' },
   { name: 'GTSRB-like, same, 8 channels', x: [3, 8, 8, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
@@ -171,6 +173,8 @@ describe('Sum on wasm matches the cpu backend', () => {
   const cases: { name: string; shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
     { name: 'bias gradient: leading axes 0,1,2 of NHWC', shape: [4, 6, 5, 3], axis: [0, 1, 2], keepDims: false },
     { name: 'batch axis, keepDims', shape: [7, 9], axis: 0, keepDims: true },
+    { name: 'many rows (several SIMD blocks), odd column count', shape: [4, 50, 3, 5], axis: [0, 1, 2], keepDims: false },
+    { name: 'many rows, 8 columns', shape: [300, 8], axis: 0, keepDims: false },
     { name: 'leading axes given unsorted', shape: [3, 4, 5], axis: [1, 0], keepDims: false },
     { name: 'innermost axis (backend kernel)', shape: [3, 4, 5], axis: -1, keepDims: false },
     { name: 'middle axis (backend kernel)', shape: [3, 4, 5], axis: 1, keepDims: true },

@@ -16,7 +16,8 @@
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { Conv2DBackpropFilterAttrs } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { im2colTransposed, type ConvGeometry } from './im2col.js';
+import { im2colTransposed, im2colTransposedRuns, type ConvGeometry } from './im2col.js';
+import { simdFor } from './simd.js';
 import { convGradientStrategy } from './strategy.js';
 import { allocate, batchMatMul, conv2d, pads, release, reshape, transpose, view } from './wasm_calls.js';
 
@@ -29,6 +30,8 @@ const NS_PER_FILTER_PACK_ELEMENT = 10;
 const NS_PER_PATCH_ELEMENT_FEW_CHANNELS = 1.5;
 const NS_PER_PATCH_ELEMENT = 4;
 const FEW_CHANNELS = 4;
+/** 1-channel inputs with unit column stride: patch rows are contiguous runs, copied in SIMD. */
+const NS_PER_PATCH_ELEMENT_SIMD_RUNS = 0.3;
 const NS_PER_WEIGHT_PACK_ELEMENT = 4;
 
 export function conv2DBackpropFilter(args: {
@@ -63,7 +66,8 @@ export function conv2DBackpropFilter(args: {
   let strategy = convGradientStrategy();
   if (strategy === 'auto') {
     const convCost = NS_PER_FILTER_PACK_ELEMENT * P * outC;
-    const patchNs = g.C <= FEW_CHANNELS ? NS_PER_PATCH_ELEMENT_FEW_CHANNELS : NS_PER_PATCH_ELEMENT;
+    const runs = g.C === 1 && g.sW === 1 && simdFor(backend) !== undefined;
+    const patchNs = runs ? NS_PER_PATCH_ELEMENT_SIMD_RUNS : g.C <= FEW_CHANNELS ? NS_PER_PATCH_ELEMENT_FEW_CHANNELS : NS_PER_PATCH_ELEMENT;
     const matmulCost = patchNs * P * taps + NS_PER_WEIGHT_PACK_ELEMENT * P * outC;
     strategy = matmulCost < convCost ? 'matmul' : 'conv';
   }
@@ -74,7 +78,13 @@ function viaMatMul(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvG
   const P = g.N * g.outH * g.outW;
   const taps = g.kH * g.kW * g.C;
   const patches = allocate(backend, [taps, P]);
-  im2colTransposed(view(backend, x), g, patches.data);
+  const simd = g.C === 1 && g.sW === 1 ? simdFor(backend) : undefined;
+  if (simd) {
+    const at = (info: TensorInfo): number => backend.getMemoryOffset(info.dataId);
+    im2colTransposedRuns(simd.copyRuns, at(x), g, view(backend, patches.info), at(patches.info));
+  } else {
+    im2colTransposed(view(backend, x), g, patches.data);
+  }
   const dy2 = reshape(backend, dy, [P, outC]);
   const out = batchMatMul(backend, patches.info, dy2, false, false);
   release(backend, patches.info, dy2);

@@ -92,6 +92,30 @@ export function col2im(cols: Float32Array, g: ConvGeometry, dx: Float32Array): v
   }
 }
 
+/**
+ * {@link im2colTransposed} for 1-channel inputs and unit column stride, where every (tap, image,
+ * output row) is one contiguous run of the input: the copies are done by a SIMD routine on the wasm
+ * heap (`xPtr`, `dstPtr` byte offsets; `dst` views the destination, for the zero borders).
+ */
+export function im2colTransposedRuns(copyRuns: AddRuns, xPtr: number, g: ConvGeometry, dst: Float32Array, dstPtr: number): void {
+  const { N, H, W, outH, outW, kH, kW, sH, top, left } = g;
+  const P = N * outH * outW;
+  for (let kh = 0; kh < kH; kh++) {
+    const [ohLo, ohHi] = validRange(kh, sH, top, H, outH);
+    for (let kw = 0; kw < kW; kw++) {
+      const [lo, hi] = validRange(kw, 1, left, W, outW);
+      const rowBase = (kh * kW + kw) * P;
+      for (let n = 0; n < N; n++) {
+        const image = rowBase + n * outH * outW;
+        if (ohLo > 0 || ohHi < outH || lo > 0 || hi < outW) dst.fill(0, image, image + outH * outW);
+        if (ohHi <= ohLo || hi <= lo) continue;
+        const src = (n * H + ohLo * sH + kh - top) * W + lo + kw - left;
+        copyRuns(dstPtr + 4 * (image + ohLo * outW + lo), xPtr + 4 * src, hi - lo, ohHi - ohLo, 4 * outW, 4 * sH * W);
+      }
+    }
+  }
+}
+
 /** Adds `count` runs of `n` floats: dst += src, then both advance by their strides (bytes). */
 export type AddRuns = (dst: number, src: number, n: number, count: number, dstStride: number, srcStride: number) => void;
 

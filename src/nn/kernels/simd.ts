@@ -6,7 +6,9 @@
  *
  * Exports (pointers are byte offsets into the backend's memory):
  * - addRuns(dst, src, n, count, dstStride, srcStride): `count` times, dst[0..n) += src[0..n) as
- *   float32, then dst += dstStride and src += srcStride (bytes). The additions of col2im.
+ *   float32, then dst += dstStride and src += srcStride (bytes). The additions of col2im, and of
+ *   row sums (dstStride 0).
+ * - copyRuns(…): the same with dst[0..n) = src[0..n). The copies of im2col for 1-channel inputs.
  * - maxPoolGrad2x2(x, dy, dx, N, inH, inW, outH, outW, C): the gradient of a 2x2, stride-2,
  *   unpadded max pool over NHWC float32 data with C a multiple of 4, four channels at a time. Each
  *   window's dy goes to its first maximum in row-major order, with the cpu backend's rule (running
@@ -18,6 +20,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 /** The functions of the SIMD module. */
 export interface Simd {
   addRuns(dst: number, src: number, n: number, count: number, dstStride: number, srcStride: number): void;
+  copyRuns(dst: number, src: number, n: number, count: number, dstStride: number, srcStride: number): void;
   maxPoolGrad2x2(x: number, dy: number, dx: number, N: number, inH: number, inW: number, outH: number, outW: number, C: number): void;
 }
 
@@ -76,8 +79,8 @@ function name(s: string): number[] {
   return [...uleb(bytes.length), ...bytes];
 }
 
-/** addRuns: params d, s, n, count, dStride, sStride; locals i, k, n4, off. */
-function addRunsBody(): number[] {
+/** addRuns (or copyRuns): params d, s, n, count, dStride, sStride; locals i, k, n4, off. */
+function runsBody(add: boolean): number[] {
   const [d, s, n, count, dStride, sStride, i, k, n4, off] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
   const code = [
     // n4 = n & ~3
@@ -92,9 +95,9 @@ function addRunsBody(): number[] {
     GET, i, GET, n4, I32_GE_S, BR_IF, 1,
     GET, i, I32_CONST, 2, I32_SHL, SET, off,
     GET, d, GET, off, I32_ADD,
-    GET, d, GET, off, I32_ADD, ...V128_LOAD,
+    ...(add ? [GET, d, GET, off, I32_ADD, ...V128_LOAD] : []),
     GET, s, GET, off, I32_ADD, ...V128_LOAD,
-    ...F32X4_ADD,
+    ...(add ? F32X4_ADD : []),
     ...V128_STORE,
     GET, i, I32_CONST, 4, I32_ADD, SET, i,
     BR, 0,
@@ -106,9 +109,9 @@ function addRunsBody(): number[] {
     GET, i, GET, n, I32_GE_S, BR_IF, 1,
     GET, i, I32_CONST, 2, I32_SHL, SET, off,
     GET, d, GET, off, I32_ADD,
-    GET, d, GET, off, I32_ADD, ...F32_LOAD,
+    ...(add ? [GET, d, GET, off, I32_ADD, ...F32_LOAD] : []),
     GET, s, GET, off, I32_ADD, ...F32_LOAD,
-    F32_ADD,
+    ...(add ? [F32_ADD] : []),
     ...F32_STORE,
     GET, i, I32_CONST, 1, I32_ADD, SET, i,
     BR, 0,
@@ -203,9 +206,13 @@ function moduleBytes(): Uint8Array {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vector([addRunsType, poolType])),
     ...section(2, vector([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
-    ...section(3, vector([[0x00], [0x01]])),
-    ...section(7, vector([[...name('addRuns'), 0x00, 0x00], [...name('maxPoolGrad2x2'), 0x00, 0x01]])),
-    ...section(10, vector([addRunsBody(), maxPoolGrad2x2Body()])),
+    ...section(3, vector([[0x00], [0x01], [0x00]])),
+    ...section(7, vector([
+      [...name('addRuns'), 0x00, 0x00],
+      [...name('maxPoolGrad2x2'), 0x00, 0x01],
+      [...name('copyRuns'), 0x00, 0x02],
+    ])),
+    ...section(10, vector([runsBody(true), maxPoolGrad2x2Body(), runsBody(false)])),
   ]; // prettier-ignore
   return new Uint8Array(bytes);
 }

@@ -2,12 +2,13 @@
  * Sum for the wasm backend, with a fast path for reductions over the LEADING axes — every bias
  * gradient (dy summed over batch, rows and columns) and every batch sum. The backend's own kernel
  * can only reduce the innermost axes, so it first transposes the whole tensor (≈4 ms for one MNIST
- * conv activation); summing rows in place into float64 accumulators needs one pass and no copy.
+ * conv activation); summing rows in place needs one pass and no copy (SIMD wasm when available).
  * Other reductions go to the backend's kernel.
  */
 import { util, type KernelConfig, type KernelFunc, type NamedAttrMap, type SumAttrs, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { allocate, originalSum, view } from './wasm_calls.js';
+import { simdFor, type Simd } from './simd.js';
+import { allocate, originalSum, release, view } from './wasm_calls.js';
 
 export function sum(args: { inputs: { x: TensorInfo }; backend: BackendWasm; attrs: SumAttrs }): TensorInfo {
   const { inputs, backend, attrs } = args;
@@ -22,8 +23,35 @@ export function sum(args: { inputs: { x: TensorInfo }; backend: BackendWasm; att
   const rows = util.sizeFromShape(x.shape) / cols;
   const outShape = attrs.keepDims ? [...axes.map(() => 1), ...kept] : kept;
   const out = allocate(backend, outShape);
-  sumRows(view(backend, x), rows, cols, out.data);
+  const simd = cols >= 4 ? simdFor(backend) : undefined;
+  if (simd) {
+    sumRowsSimd(backend, simd, x, rows, cols, out.info);
+  } else {
+    sumRows(view(backend, x), rows, cols, out.data);
+  }
   return out.info;
+}
+
+/** Rows added per float32 block before the block is folded into the float64 totals. */
+const SIMD_BLOCK_ROWS = 128;
+
+/**
+ * The same sum with the row additions in SIMD wasm: blocks of rows are added in float32 into a
+ * scratch row (error ≈ 128 ulp at worst), and the block sums are accumulated in float64.
+ */
+function sumRowsSimd(backend: BackendWasm, simd: Simd, x: TensorInfo, rows: number, cols: number, out: TensorInfo): void {
+  const scratch = allocate(backend, [cols]);
+  const scratchPtr = backend.getMemoryOffset(scratch.info.dataId);
+  const xPtr = backend.getMemoryOffset(x.dataId);
+  const acc = new Float64Array(cols);
+  for (let r = 0; r < rows; r += SIMD_BLOCK_ROWS) {
+    const block = view(backend, scratch.info);
+    block.fill(0);
+    simd.addRuns(scratchPtr, xPtr + 4 * r * cols, cols, Math.min(SIMD_BLOCK_ROWS, rows - r), 0, 4 * cols);
+    for (let c = 0; c < cols; c++) acc[c] += block[c];
+  }
+  view(backend, out).set(acc);
+  release(backend, scratch.info);
 }
 
 /**
