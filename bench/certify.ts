@@ -17,8 +17,7 @@ import { fitSphereSlabDefense } from '../src/certify/defense.js';
 import { runAlgorithm1 } from '../src/certify/algorithm1.js';
 import { certify } from '../src/certify/certify.js';
 import { CERTIFY_RECIPES } from '../src/certify/recipes.js';
-import { certifyMarkdownTable, referenceMarkdownTable } from '../src/certify/format.js';
-import { compareToReference } from '../src/certify/reference.js';
+import { certifyResultsSection, certifySectionHeading } from '../src/certify/results-markdown.js';
 import { machineInfo, replaceSection, writeBenchJson } from './record.js';
 
 const arg = (name: string): string | undefined => {
@@ -66,7 +65,6 @@ writeBenchJson(`certify-${name}-grid`, serializable);
 writeBenchJson(`certify-${name}`, { machine, T, eps: benchEps, msPerIteration, secondsPerEps: a1.seconds, peakRssBytes: peakRss, loadSeconds, gridSeconds, workers: report.workers, rows: report.rows.map((r) => ({ eps: r.eps, msPerIteration: r.msPerIteration, algorithmSeconds: r.algorithmSeconds, evaluationSeconds: r.evaluationSeconds })) });
 
 if (!quick && name !== 'mnist17') {
-  const cmp = compareToReference(report);
   replaceSection(
     join(packageRoot(), 'docs', 'BENCHMARKS.md'),
     `Certified defense on ${name}`,
@@ -82,23 +80,7 @@ ${name}: ${report.dataset.n} × ${report.dataset.d}, ${report.dataset.nnz} non-z
 | peak resident memory during Algorithm 1 | **${(peakRss / 2 ** 30).toFixed(2)} GiB** | ${name === 'imdb' ? '≤ 2 GiB' : ''} |
 | whole grid (${report.rows.length} ε values, bound run + attack run + SVM searches + label flip) | **${gridSeconds.toFixed(0)} s** on ${report.workers} worker threads | |`,
   );
-  replaceSection(
-    join(packageRoot(), 'docs', 'RESULTS.md'),
-    `Certified defense: ${name}`,
-    `Recipe: ${report.recipe.name}: the bound from Algorithm 1 over the continuous 70th-percentile set (T = ${T}, η = ${recipe.eta}, ρ² = ${recipe.rho2}); candidate attack points ${report.recipe.pointKind}${report.recipe.shrunkenPercentiles ? ` (an attack run on the ${report.recipe.shrunkenPercentiles.sphere}th/${report.recipe.shrunkenPercentiles.slab}th-percentile set, clipped and randomly rounded)` : ''}${report.recipe.integerEta ? ` (integer best responses, ${report.recipe.integerEta})` : ''}; points outside F are removed by the defense and counted; seed 0; +1 = ${report.dataset.positive}. Data: ${report.dataset.source} (${report.dataset.n} train / ${report.dataset.nTest} test, d = ${report.dataset.d}). Made by \`node --import tsx bench/certify.ts --dataset ${name}\` on ${machine.date.slice(0, 10)}.
-
-Clean defender: weight decay ${report.clean.weightDecay.toPrecision(3)}, train hinge ${report.clean.trainHinge.toFixed(4)}, test hinge ${report.clean.testHinge.toFixed(4)}, test error ${report.clean.testError.toFixed(4)}.
-
-${certifyMarkdownTable(report)}
-
-Checks: attack total train loss ≤ U* at every ε: ${report.checks.attackBelowBound ? 'yes' : 'NO'}; U* non-decreasing: ${report.checks.boundMonotone ? 'yes' : 'NO'}.
-
-Against the paper's Figure 3 (bar: within ±20%):
-
-${referenceMarkdownTable(cmp)}
-
-${cmp.every((c) => c.met) ? 'Every reference number is met within ±20%.' : `Missed: ${cmp.filter((c) => !c.met).map((c) => `${c.what} at ε = ${c.eps} (${(100 * (c.relativeDiff ?? 0)).toFixed(1)}%)`).join('; ')}.`}`,
-  );
+  replaceSection(join(packageRoot(), 'docs', 'RESULTS.md'), certifySectionHeading(name), certifyResultsSection(report, `node --import tsx bench/certify.ts --dataset ${name}`).markdown);
 }
 
 if (!quick && name === 'mnist17') {
@@ -132,24 +114,6 @@ the span of (w, μ_y, v) and the poison point is never built unless it is kept; 
 worker threads; the defender's SVM is liblinear's dual coordinate descent with shrinking and warm
 starts across the weight-decay bisection.`,
   );
-  const cmp = compareToReference(report);
-  replaceSection(
-    join(packageRoot(), 'docs', 'RESULTS.md'),
-    'Certified defense: MNIST-1-7',
-    `Recipe: release (Algorithm 1 with T = ${T}, η = ${recipe.eta}, ρ² = ${recipe.rho2}, round(εn) of the T iterates sampled), oracle sphere + slab defense at the 70th percentile, defender = norm-matched hinge SVM (‖w‖² + b² ∈ [ρ², ρ² + 0.01], dual coordinate descent, tol 1e-6); seed 0; +1 = digit 1. Data: embedded MNIST (${report.dataset.n} train / ${report.dataset.nTest} test). Made by \`node --import tsx bench/certify.ts\` on ${machine.date.slice(0, 10)}; the same numbers come from \`poisonguard certify --dataset mnist17\`.
-
-Clean defender: weight decay ${report.clean.weightDecay.toPrecision(3)}, train hinge ${report.clean.trainHinge.toFixed(4)}, test hinge ${report.clean.testHinge.toFixed(4)}, test error ${report.clean.testError.toFixed(4)}.
-
-${certifyMarkdownTable(report)}
-
-"U* envelope" is the lower envelope over the iterates of all nine runs of L(θ)/n + ε·max_F ℓ(θ): every θ gives a valid bound, so this is also a certificate; it is never above U* and is non-decreasing in ε by construction.
-Checks on this run: attack total train loss ≤ U* at every ε: ${report.checks.attackBelowBound ? 'yes' : 'NO'}; every candidate point inside F: ${report.checks.candidatesInF ? 'yes' : 'NO'}; U* non-decreasing: ${report.checks.boundMonotone ? 'yes' : 'NO'}.
-
-Against the paper's Figure 2b (bar: within ±20%):
-
-${referenceMarkdownTable(cmp)}
-
-${cmp.every((c) => c.met) ? 'Every reference number is met within ±20%.' : `Missed: ${cmp.filter((c) => !c.met).map((c) => `${c.what} at ε = ${c.eps} (${(100 * (c.relativeDiff ?? 0)).toFixed(1)}%)`).join('; ')}.`}`,
-  );
+  replaceSection(join(packageRoot(), 'docs', 'RESULTS.md'), certifySectionHeading(name), certifyResultsSection(report, 'node --import tsx bench/certify.ts').markdown);
 }
 console.log(JSON.stringify({ msPerIteration, secondsPerEps: a1.seconds, gridSeconds, cores: availableParallelism() }));

@@ -5,5 +5,6 @@ import { evaluateCommand } from './evaluate.js';
 import { reportCommand } from './report.js';
 import { scanCommand } from './scan.js';
 import { trainCommand } from './train.js';
+import { reproduceCommand } from './reproduce.js';
 
-export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand];
+export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand, reproduceCommand];
