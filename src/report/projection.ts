@@ -44,6 +44,8 @@ export interface ProjectionBasis {
   readonly u: Float64Array;
   /** Variance of the clean data along v and along u, and in total (trace of C). */
   readonly variance: { readonly v: number; readonly u: number; readonly total: number };
+  /** mean·v and mean·u, subtracted from every projected coordinate. */
+  readonly offset: { readonly v: number; readonly u: number };
   readonly iterations: number;
   readonly converged: boolean;
 }
@@ -118,25 +120,23 @@ export function projectionBasis(X: Features, defense: SphereSlabDefense, options
   if (big < 0) for (let j = 0; j < d; j++) u[j] = -u[j];
   const varV = dotDense(v, covTimes(X, mean, v, new Float64Array(d)));
   const varU = dotDense(u, covTimes(X, mean, u, new Float64Array(d)));
-  return { mean, v, u, variance: { v: varV, u: varU, total }, iterations, converged: converged || lambda === 0 };
+  return { mean, v, u, variance: { v: varV, u: varU, total }, offset: { v: dotDense(mean, v), u: dotDense(mean, u) }, iterations, converged: converged || lambda === 0 };
 }
 
 /** Projected coordinates of rows of X (relative to the basis mean). */
 export function projectRows(X: Features, basis: ProjectionBasis): { x: Float64Array; y: Float64Array } {
-  const mv = dotDense(basis.mean, basis.v);
-  const mu = dotDense(basis.mean, basis.u);
   const x = new Float64Array(X.rows);
   const y = new Float64Array(X.rows);
   for (let i = 0; i < X.rows; i++) {
-    x[i] = rowDot(X, i, basis.v) - mv;
-    y[i] = rowDot(X, i, basis.u) - mu;
+    x[i] = rowDot(X, i, basis.v) - basis.offset.v;
+    y[i] = rowDot(X, i, basis.u) - basis.offset.u;
   }
   return { x, y };
 }
 
 /** Projected coordinates of one point, dense or sparse. */
 export function projectPoint(p: PointVector, basis: ProjectionBasis): [number, number] {
-  return [vectorDot(p, basis.v) - dotDense(basis.mean, basis.v), vectorDot(p, basis.u) - dotDense(basis.mean, basis.u)];
+  return [vectorDot(p, basis.v) - basis.offset.v, vectorDot(p, basis.u) - basis.offset.u];
 }
 
 /** One class's feasible set in the plane: disc (sphere) ∩ vertical band (slab). */

@@ -198,3 +198,23 @@ test("the scan command's own scan.json is read: verdict, flags, MAD statistics, 
   writeFileSync(join(dir, 'scan.json'), JSON.stringify({ ...cleanseScanReport(), runs: [] }));
   assert.throws(() => readRunFolder(dir), /scan\.json: the scan report has no runs/);
 });
+
+test('end to end on MNIST-1-7: certify --out, then report', { timeout: 120_000 }, async () => {
+  const base = scratchDir('report-e2e');
+  const dir = join(base, 'run');
+  // The smallest run that still has an attack: one ε, 400 iterations, no label-flip baseline.
+  const c = await run(['certify', '--eps', '0.03', '--iters', '400', '--attack', 'candidate', '--workers', '0', '--out', dir]);
+  assert.equal(c.code, 0, c.err);
+  assert.match(c.err, /make the page with: poisonguard report /);
+  const projection = JSON.parse(readFileSync(join(dir, 'projection.json'), 'utf8'));
+  assert.equal(projection.clean.x.length, 1000);
+  assert.equal(projection.attacks[0].total, 390, 'round(0.03 · 13007)');
+  assert.ok(readFileSync(join(dir, 'projection.json')).length < 100_000);
+  const r = await run(['report', dir]);
+  assert.equal(r.code, 0, r.err);
+  const html = readFileSync(join(dir, 'report.html'), 'utf8');
+  assert.match(html, /<title>poisonguard report: mnist17<\/title>/);
+  assert.match(html, /The diamonds are the candidate attack at ε = 0\.03/);
+  assert.match(html, /data-key="top-bound">U\* = 0\.0\d{3}</);
+  assert.deepEqual(externalReferences(html), []);
+});
