@@ -139,7 +139,7 @@ export function certifyHeadline(r: CertifyRunReport): { top: RowWithGradient; sa
     s.push(
       `The candidate attack that Algorithm 1 builds at the same time reaches a training loss of ${f4(top.candidate.totalTrainLoss)} (${(100 * ratio).toFixed(1)}% of U*)${
         ratio >= 0.9 ? ', so the bound is nearly tight: the worst case lies between these two numbers' : ', so the worst case lies somewhere between these two numbers'
-      }. That attack raises the test error from ${pct(r.clean.testError)} to ${pct(top.candidate.testError)} (test hinge ${f4(r.clean.testHinge)} → ${f4(top.candidate.testHinge)}).`,
+      }. Test error of the defender's model: ${pct(r.clean.testError)} on clean data, ${pct(top.candidate.testError)} under that attack (test hinge ${f4(r.clean.testHinge)} → ${f4(top.candidate.testHinge)}).`,
     );
   }
   if (top.labelFlip && top.eps > 0) {
@@ -179,7 +179,7 @@ function referenceSection(r: CertifyRunReport, cmp: readonly ReferenceComparison
     c.relativeDiff === undefined ? '–' : `${c.relativeDiff >= 0 ? '+' : ''}${(100 * c.relativeDiff).toFixed(1)}%`,
     c.met ? '<span class="ok">yes</span>' : '<span class="bad">no</span>',
   ]);
-  return `<p>Numbers read off the paper's figure for this dataset (Steinhardt, Koh &amp; Liang, NeurIPS 2017, Figure 2; read to about ±0.005), against this run.
+  return `<p>Numbers read off the paper's figure for this dataset (Steinhardt, Koh &amp; Liang, NeurIPS 2017, Figures 2–3; read to about ±0.005 on losses), against this run.
 <strong>${met} of ${cmp.length}</strong> lie within ±${Math.round(100 * REFERENCE_TOLERANCE)}% of the paper's value.</p>
 ${table(['quantity', 'ε', 'paper', 'this run', 'difference', `within ±${Math.round(100 * REFERENCE_TOLERANCE)}%`], rows, 'numbers')}`;
 }
