@@ -95,7 +95,7 @@ interface EpsDatum {
 }
 
 /** The long-format data behind {@link certifyEpsSpec}: one datum per (ε, series). */
-export function certifyEpsData(report: CertifyRunReport): { loss: EpsDatum[]; error: EpsDatum[]; paper: EpsDatum[] } {
+export function certifyEpsData(report: CertifyRunReport): { loss: EpsDatum[]; error: EpsDatum[]; paperLoss: EpsDatum[]; paperError: EpsDatum[] } {
   const rows = [...report.rows].sort((a, b) => a.eps - b.eps);
   const loss: EpsDatum[] = [];
   const error: EpsDatum[] = [];
@@ -115,11 +115,11 @@ export function certifyEpsData(report: CertifyRunReport): { loss: EpsDatum[]; er
     push(loss, r.eps, EPS_SERIES.gradTest, gradient?.testHinge);
     push(error, r.eps, EPS_SERIES.gradError, gradient?.testError);
   }
-  // The paper's numbers that are read at an ε of the run, drawn as crosses over the curves.
-  const paper = compareToReference(report as Parameters<typeof compareToReference>[0])
-    .filter((c) => !c.what.startsWith('clean'))
-    .map((c) => ({ eps: c.eps, value: c.reference, series: `${EPS_SERIES.paper}: ${c.what}` }));
-  return { loss, error, paper };
+  // The paper's numbers that are read at an ε of the run, drawn as crosses over the curves: errors
+  // on the right panel, losses on the left.
+  const paper = compareToReference(report).map((c) => ({ eps: c.eps, value: c.reference, series: `${EPS_SERIES.paper}: ${c.what}` }));
+  const isError = (d: EpsDatum): boolean => / error$/.test(d.series);
+  return { loss, error, paperLoss: paper.filter((d) => !isError(d)), paperError: paper.filter(isError) };
 }
 
 /**
@@ -156,26 +156,27 @@ export function certifyEpsSpec(report: CertifyRunReport, options: { readonly wid
     lines(data.loss.filter((d) => d.series === EPS_SERIES.bound), lossSeries, lossTitle, 'hinge loss', BOUND_WIDTH),
     lines(data.loss.filter((d) => d.series !== EPS_SERIES.bound), lossSeries, lossTitle, 'hinge loss'),
   ];
-  if (data.paper.length > 0) {
-    lossLayers.push({
-      data: { values: data.paper },
-      mark: { type: 'point', shape: 'cross', size: 90, filled: true, color: '#222', opacity: 0.8 },
-      encoding: {
-        x,
-        y: { field: 'value', type: 'quantitative' },
-        shape: { datum: EPS_SERIES.paper, type: 'nominal', title: null, scale: { domain: [EPS_SERIES.paper], range: ['cross'] }, legend: { orient: 'bottom' } },
-        tooltip: [
-          { field: 'series', type: 'nominal' },
-          { field: 'value', type: 'quantitative', format: '.3f' },
-        ],
-      },
-    });
-  }
+  const crosses = (values: EpsDatum[]): VegaLiteSpec => ({
+    data: { values },
+    mark: { type: 'point', shape: 'cross', size: 90, filled: true, color: '#222', opacity: 0.8 },
+    encoding: {
+      x,
+      y: { field: 'value', type: 'quantitative' },
+      shape: { datum: EPS_SERIES.paper, type: 'nominal', title: null, scale: { domain: [EPS_SERIES.paper], range: ['cross'] }, legend: { orient: 'bottom' } },
+      tooltip: [
+        { field: 'series', type: 'nominal' },
+        { field: 'value', type: 'quantitative', format: '.3f' },
+      ],
+    },
+  });
+  if (data.paperLoss.length > 0) lossLayers.push(crosses(data.paperLoss));
+  const errorLayers: VegaLiteSpec[] = [lines(data.error, errorSeries, 'test error', 'test error', 2, '.1%')];
+  if (data.paperError.length > 0) errorLayers.push(crosses(data.paperError));
   return withConfig({
     title: { text: `${report.dataset.name}: certified bound and attacks against ε`, subtitle: `defense ${report.recipe.defense} sphere + slab (${report.recipe.percentile}th percentile), ${report.recipe.mode} recipe, seed ${report.recipe.seed}` },
     hconcat: [
       { width, height, title: 'Training and test hinge loss', layer: lossLayers },
-      { width: Math.round(width * 0.7), height, title: 'Test error (0-1)', layer: [lines(data.error, errorSeries, 'test error', 'test error', 2, '.1%')], encoding: {} },
+      { width: Math.round(width * 0.7), height, title: 'Test error (0-1)', layer: errorLayers },
     ],
     resolve: { scale: { color: 'independent', strokeDash: 'independent', y: 'independent' }, legend: { color: 'independent', strokeDash: 'independent' } },
   });
