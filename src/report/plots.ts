@@ -453,7 +453,8 @@ export function lineChartSpec(o: LineChartOptions): VegaLiteSpec {
       { data: { values: [o.marker] }, mark: { type: 'rule', strokeDash: [3, 3], color: '#555' }, encoding: { x: { field: 'x', type: 'quantitative' } } },
       {
         data: { values: [o.marker] },
-        mark: { type: 'text', align: 'left', dx: 4, y: 8, fontSize: 11, color: '#555' },
+        // At the bottom of the plot, where accuracy curves (near 100%) do not run.
+        mark: { type: 'text', align: 'left', baseline: 'bottom', dx: 4, y: (o.height ?? 280) - 4, fontSize: 11, color: '#555' },
         encoding: { x: { field: 'x', type: 'quantitative' }, text: { field: 'label' } },
       },
     );
