@@ -9,14 +9,14 @@
  *   dilation = the forward stride, the forward padding; the output [inC, ≥kH, ≥kW, outC] is cropped
  *   and transposed to [kH, kW, inC, outC]. No patch copy, but the backend re-packs the filter
  *   (= dy) through a slow strided transpose on every call (≈10 ns per element of dy).
- * - 'matmul': dW as [kH·kW·inC, outC] = Pᵀ · dy, with Pᵀ the transposed patch matrix built in JS
- *   (1.5–4 ns per element, kH·kW·inC·N·outH·outW of them) and dy read as [N·outH·outW, outC] in
- *   place; the product lands directly in the filter's layout.
+ * - 'matmul': dW as [kH·kW·inC, outC] = Pᵀ · dy, with Pᵀ the transposed patch matrix (built by
+ *   small wasm routines, simd.ts, or in JS without them) and dy read as [N·outH·outW, outC] in
+ *   place; the product lands directly in the filter's layout. The backend packs dy (≈4 ns/element).
  */
 import { backend_util, type KernelConfig, type KernelFunc, type TensorInfo } from '@tensorflow/tfjs-core';
 import type { Conv2DBackpropFilterAttrs } from '@tensorflow/tfjs-core';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { im2colTransposed, im2colTransposedRuns, type ConvGeometry } from './im2col.js';
+import { im2colTransposed, im2colTransposedBlocks, im2colTransposedRuns, type ConvGeometry } from './im2col.js';
 import { simdFor } from './simd.js';
 import { convGradientStrategy } from './strategy.js';
 import { allocate, batchMatMul, conv2d, pads, release, reshape, transpose, view } from './wasm_calls.js';
@@ -26,12 +26,15 @@ import { allocate, batchMatMul, conv2d, pads, release, reshape, transpose, view 
  * the choice of formulation; the multiply-adds are the same in both and left out.
  */
 const NS_PER_FILTER_PACK_ELEMENT = 10;
+const NS_PER_TRANSPOSED_ELEMENT = 4;
 /** Patch copies: few channels read almost contiguously; many channels read with a large stride. */
 const NS_PER_PATCH_ELEMENT_FEW_CHANNELS = 1.5;
 const NS_PER_PATCH_ELEMENT = 4;
 const FEW_CHANNELS = 4;
 /** 1-channel inputs with unit column stride: patch rows are contiguous runs, copied in SIMD. */
 const NS_PER_PATCH_ELEMENT_SIMD_RUNS = 0.3;
+/** Other inputs with the wasm block transpose: ≈ this / (output columns) ns per element. */
+const NS_PATCH_BLOCK_SCALE = 14;
 const NS_PER_WEIGHT_PACK_ELEMENT = 4;
 
 export function conv2DBackpropFilter(args: {
@@ -65,9 +68,15 @@ export function conv2DBackpropFilter(args: {
   const outC = info.outChannels;
   let strategy = convGradientStrategy();
   if (strategy === 'auto') {
-    const convCost = NS_PER_FILTER_PACK_ELEMENT * P * outC;
-    const runs = g.C === 1 && g.sW === 1 && simdFor(backend) !== undefined;
-    const patchNs = runs ? NS_PER_PATCH_ELEMENT_SIMD_RUNS : g.C <= FEW_CHANNELS ? NS_PER_PATCH_ELEMENT_FEW_CHANNELS : NS_PER_PATCH_ELEMENT;
+    const convCost = NS_PER_FILTER_PACK_ELEMENT * P * outC + NS_PER_TRANSPOSED_ELEMENT * (g.N * g.H * g.W * g.C + P * outC);
+    const simd = simdFor(backend) !== undefined;
+    const patchNs = !simd
+      ? g.C <= FEW_CHANNELS
+        ? NS_PER_PATCH_ELEMENT_FEW_CHANNELS
+        : NS_PER_PATCH_ELEMENT
+      : g.C === 1 && g.sW === 1
+        ? NS_PER_PATCH_ELEMENT_SIMD_RUNS
+        : NS_PATCH_BLOCK_SCALE / g.outW;
     const matmulCost = patchNs * P * taps + NS_PER_WEIGHT_PACK_ELEMENT * P * outC;
     strategy = matmulCost < convCost ? 'matmul' : 'conv';
   }
@@ -78,10 +87,12 @@ function viaMatMul(backend: BackendWasm, x: TensorInfo, dy: TensorInfo, g: ConvG
   const P = g.N * g.outH * g.outW;
   const taps = g.kH * g.kW * g.C;
   const patches = allocate(backend, [taps, P]);
-  const simd = g.C === 1 && g.sW === 1 ? simdFor(backend) : undefined;
-  if (simd) {
-    const at = (info: TensorInfo): number => backend.getMemoryOffset(info.dataId);
+  const simd = simdFor(backend);
+  const at = (info: TensorInfo): number => backend.getMemoryOffset(info.dataId);
+  if (simd && g.C === 1 && g.sW === 1) {
     im2colTransposedRuns(simd.copyRuns, at(x), g, view(backend, patches.info), at(patches.info));
+  } else if (simd) {
+    im2colTransposedBlocks(simd.transposeRuns, at(x), g, view(backend, patches.info), at(patches.info));
   } else {
     im2colTransposed(view(backend, x), g, patches.data);
   }

@@ -46,7 +46,7 @@ const NS_PER_MAC = 0.062;
 const NS_PER_COL2IM_ELEMENT = 2.5;
 /** col2im with the SIMD additions (see simd.ts), counting the traffic of the columns too. */
 const NS_PER_COL2IM_ELEMENT_SIMD = 1.25;
-const NS_PER_CHANNEL_SUM = 1;
+const NS_PER_CHANNEL_SUM = 4;
 /** XNNPACK's wasm GEMM computes output channels in groups of 8. */
 const GEMM_LANES = 8;
 

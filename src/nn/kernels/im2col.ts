@@ -116,6 +116,44 @@ export function im2colTransposedRuns(copyRuns: AddRuns, xPtr: number, g: ConvGeo
   }
 }
 
+/** See `transposeRuns` in simd.ts. */
+export type TransposeRuns = (src: number, dst: number, rows: number, cols: number, srcRowStride: number, dstColStride: number) => void;
+
+/**
+ * {@link im2colTransposed} for any channel count: for one (tap, image, output row) the in-image
+ * pixels are a [columns, C] block of the input, written transposed into C rows of the result by a
+ * wasm routine. With padding, the result is zeroed first and only in-image blocks are written.
+ */
+export function im2colTransposedBlocks(transposeRuns: TransposeRuns, xPtr: number, g: ConvGeometry, dst: Float32Array, dstPtr: number): void {
+  const { N, H, W, C, outH, outW, kH, kW, sH, sW, top, left } = g;
+  const P = N * outH * outW;
+  let padded = false;
+  for (let kh = 0; kh < kH && !padded; kh++) {
+    const [a, b] = validRange(kh, sH, top, H, outH);
+    padded = a > 0 || b < outH;
+  }
+  for (let kw = 0; kw < kW && !padded; kw++) {
+    const [a, b] = validRange(kw, sW, left, W, outW);
+    padded = a > 0 || b < outW;
+  }
+  if (padded) dst.fill(0);
+  for (let kh = 0; kh < kH; kh++) {
+    const [ohLo, ohHi] = validRange(kh, sH, top, H, outH);
+    for (let kw = 0; kw < kW; kw++) {
+      const [lo, hi] = validRange(kw, sW, left, W, outW);
+      if (hi <= lo) continue;
+      const row0 = (kh * kW + kw) * C * P;
+      for (let n = 0; n < N; n++) {
+        for (let oh = ohLo; oh < ohHi; oh++) {
+          const src = ((n * H + oh * sH + kh - top) * W + lo * sW + kw - left) * C;
+          const d = row0 + (n * outH + oh) * outW + lo;
+          transposeRuns(xPtr + 4 * src, dstPtr + 4 * d, hi - lo, C, 4 * sW * C, 4 * P);
+        }
+      }
+    }
+  }
+}
+
 /** Adds `count` runs of `n` floats: dst += src, then both advance by their strides (bytes). */
 export type AddRuns = (dst: number, src: number, n: number, count: number, dstStride: number, srcStride: number) => void;
 

@@ -9,6 +9,8 @@
  *   float32, then dst += dstStride and src += srcStride (bytes). The additions of col2im, and of
  *   row sums (dstStride 0).
  * - copyRuns(…): the same with dst[0..n) = src[0..n). The copies of im2col for 1-channel inputs.
+ * - transposeRuns(src, dst, rows, cols, srcRowStride, dstColStride): dst[c·dstColStride + 4r] =
+ *   src[r·srcRowStride + 4c] (float32, byte strides): one patch row of im2col written transposed.
  * - maxPoolGrad2x2(x, dy, dx, N, inH, inW, outH, outW, C): the gradient of a 2x2, stride-2,
  *   unpadded max pool over NHWC float32 data with C a multiple of 4, four channels at a time. Each
  *   window's dy goes to its first maximum in row-major order, with the cpu backend's rule (running
@@ -21,6 +23,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 export interface Simd {
   addRuns(dst: number, src: number, n: number, count: number, dstStride: number, srcStride: number): void;
   copyRuns(dst: number, src: number, n: number, count: number, dstStride: number, srcStride: number): void;
+  transposeRuns(src: number, dst: number, rows: number, cols: number, srcRowStride: number, dstColStride: number): void;
   maxPoolGrad2x2(x: number, dy: number, dx: number, N: number, inH: number, inW: number, outH: number, outW: number, C: number): void;
 }
 
@@ -199,6 +202,24 @@ function maxPoolGrad2x2Body(): number[] {
   return [...uleb(body.length), ...body];
 }
 
+/** transposeRuns: params src, dst, rows, cols, srcRowStride, dstColStride; locals r, c, sp, dp. */
+function transposeRunsBody(): number[] {
+  const [src, dst, rows, cols, srcRowStride, dstColStride, r, c, sp, dp] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const inner = [
+    GET, dp, GET, sp, ...F32_LOAD, ...F32_STORE,
+    GET, sp, I32_CONST, 4, I32_ADD, SET, sp,
+    GET, dp, GET, dstColStride, I32_ADD, SET, dp,
+  ]; // prettier-ignore
+  const perRow = [
+    GET, src, GET, r, GET, srcRowStride, I32_MUL, I32_ADD, SET, sp,
+    GET, dst, GET, r, I32_CONST, 2, I32_SHL, I32_ADD, SET, dp,
+    ...forLoop(c, cols, 1, inner),
+  ]; // prettier-ignore
+  const code = [...forLoop(r, rows, 1, perRow), END];
+  const body = [...vector([[4, I32]]), ...code];
+  return [...uleb(body.length), ...body];
+}
+
 function moduleBytes(): Uint8Array {
   const addRunsType = [0x60, ...vector(Array.from({ length: 6 }, () => [I32])), 0x00];
   const poolType = [0x60, ...vector(Array.from({ length: 9 }, () => [I32])), 0x00];
@@ -206,13 +227,14 @@ function moduleBytes(): Uint8Array {
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vector([addRunsType, poolType])),
     ...section(2, vector([[...name('env'), ...name('memory'), 0x02, 0x00, 0x00]])),
-    ...section(3, vector([[0x00], [0x01], [0x00]])),
+    ...section(3, vector([[0x00], [0x01], [0x00], [0x00]])),
     ...section(7, vector([
       [...name('addRuns'), 0x00, 0x00],
       [...name('maxPoolGrad2x2'), 0x00, 0x01],
       [...name('copyRuns'), 0x00, 0x02],
+      [...name('transposeRuns'), 0x00, 0x03],
     ])),
-    ...section(10, vector([runsBody(true), maxPoolGrad2x2Body(), runsBody(false)])),
+    ...section(10, vector([runsBody(true), maxPoolGrad2x2Body(), runsBody(false), transposeRunsBody()])),
   ]; // prettier-ignore
   return new Uint8Array(bytes);
 }
