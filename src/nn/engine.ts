@@ -6,7 +6,7 @@
  * - 'wasm': XNNPACK with SIMD, loaded from node_modules by file path, with the project's kernel
  *   fixes registered (see `kernels/register.ts`); single-threaded, because two worker_threads each
  *   with its own engine use two cores better than one multi-threaded engine (docs: engine.md).
- * - 'cpu': pure JavaScript, ≈200x slower than wasm; a reference for gradient checks.
+ * - 'cpu': pure JavaScript, hundreds of times slower than wasm; a reference for gradient checks.
  */
 import { availableParallelism } from 'node:os';
 import { createRequire } from 'node:module';
