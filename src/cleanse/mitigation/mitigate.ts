@@ -1,0 +1,540 @@
+/**
+ * Neural Cleanse mitigation (Wang et al., IEEE S&P 2019, §VI; the authors' release has none):
+ * given a model and its scan, take the flagged label's reversed trigger and
+ *  - 'filter': build an input filter on the second-to-last layer (filter.ts);
+ *  - 'prune': zero that layer's most trigger-excited neurons until the reversed trigger fails (prune.ts);
+ *  - 'unlearn': fine-tune 1 epoch on 10% of the training data, 20% stamped under true labels (unlearn.ts);
+ * and measure clean accuracy and the ASR of the real trigger (when metadata.json names it) and of
+ * the reversed one on the test split, before and after.
+ *
+ * Data: the defender's clean images (ranking, filter calibration, the pruning stop) are drawn
+ * (seeded) from the TRAINING split, two disjoint sets; every reported figure is on the test split.
+ * Writes to `out`: the patched model (prune, unlearn; metadata.json says what was done) or
+ * filter.json (filter; the model is unchanged), and mitigation.json, whose fields also follow the
+ * report's `MitigationSummary` (report/inputs.ts).
+ */
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { ImageSet } from '../../data/images.js';
+import { subset } from '../../data/images.js';
+import { NotFoundError, OptionError, ShapeError } from '../../errors.js';
+import type { BackendChoice } from '../../nn/engine.js';
+import type { ModelMetadata } from '../../nn/model-io.js';
+import { describeTrigger } from '../../nn/trigger.js';
+import { checkNonNegativeInt, checkOneOf, checkPositiveInt, checkRange } from '../../options.js';
+import { DEFAULT_SEED, Random } from '../../random.js';
+import type { AccuracyAsr, MitigationSummary } from '../../report/inputs.js';
+import { writeJsonAtomic } from '../checkpoint.js';
+import { activationProfiles, CURVE_FPRS, DEFAULT_FPR, DEFAULT_TOP_SHARE, filterCurve, flaggedShare, makeFilter, profileNeurons, type FilterCurvePoint, type InputFilter } from './filter.js';
+import { computeFeatures, DEFAULT_LAYER, resolveLayer, type MitigationLayer } from './layers.js';
+import { evaluationSets, metricsOf, predictSets, type Metrics } from './measure.js';
+import {
+  curveCounts,
+  DEFAULT_ASR_THRESHOLD,
+  DEFAULT_CURVE_STEP,
+  DEFAULT_MAX_SHARE,
+  prune,
+  pruningCurve,
+  searchPruning,
+  type FeatureSet,
+  type PrunedWeights,
+  type PruningPoint,
+} from './prune.js';
+import { rankNeurons, type NeuronRanking } from './ranking.js';
+import { checkScanModel, chooseLabel, readReversedTrigger, readScanSource, stampReversed, type ReversedTrigger } from './reversed-trigger.js';
+import {
+  DEFAULT_STAMPED_SHARE,
+  DEFAULT_UNLEARN_BATCH_SIZE,
+  DEFAULT_UNLEARN_EPOCHS,
+  DEFAULT_UNLEARN_LEARNING_RATE,
+  DEFAULT_UNLEARN_SHARE,
+  fineTune,
+  unlearningSet,
+} from './unlearn.js';
+
+export const MITIGATION_METHODS = ['filter', 'prune', 'unlearn'] as const;
+export type MitigationMethod = (typeof MITIGATION_METHODS)[number];
+export const MITIGATION_JSON = 'mitigation.json';
+export const FILTER_JSON = 'filter.json';
+/** Clean training images for the ranking, and as many again for the filter's calibration: 2000 each (ours; the paper does not say). */
+export const DEFAULT_DEFENSE_IMAGES = 2000;
+/** Epochs of clean fine-tuning after pruning: none (the paper prunes without fine-tuning). */
+export const DEFAULT_PRUNE_FINE_TUNE_EPOCHS = 0;
+/** Neurons of the ranking listed in mitigation.json. */
+const RANKING_LISTED = 20;
+
+export interface MitigateOptions {
+  /** Model folder (model.json, weights, metadata.json). */
+  readonly model: string;
+  /** Scan folder written by `poisonguard scan --out` (scan.json, seed-S/label-NN.json). */
+  readonly scan: string;
+  readonly method: MitigationMethod;
+  /** Label to mitigate; default the scan's flagged label. */
+  readonly label?: number;
+  /** The dataset's folder (default: where the model's metadata says). */
+  readonly dataDir?: string;
+  /** Images given directly instead of the model's dataset (raw uint8 NHWC). */
+  readonly data?: { readonly train: ImageSet; readonly test: ImageSet; readonly name?: string };
+  /** 'penultimate' (default), 'last-conv' or a layer name. */
+  readonly layer?: string;
+  readonly seed?: number;
+  /** Clean training images for ranking (and again for calibration). */
+  readonly defenseImages?: number;
+  /** Filter: false positive rate of the threshold, and the share of neurons in the profile. */
+  readonly fpr?: number;
+  readonly topShare?: number;
+  /** Pruning: stop when the reversed trigger's ASR is under this, or at this share of the layer. */
+  readonly asrThreshold?: number;
+  readonly maxShare?: number;
+  readonly curveStep?: number;
+  /** Pruning: epochs of clean fine-tuning afterwards (pruned neurons kept at zero). */
+  readonly fineTuneEpochs?: number;
+  /** Unlearning: share of the training data, share of it stamped, epochs, Adam's rate, batch. */
+  readonly unlearnShare?: number;
+  readonly stampedShare?: number;
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+  /** Output folder; none: nothing written. */
+  readonly out?: string;
+  readonly backend?: BackendChoice;
+  readonly onProgress?: (p: MitigateProgress) => void;
+}
+
+export interface MitigateProgress {
+  readonly phase: 'evaluate-before' | 'rank' | 'calibrate' | 'features' | 'prune-search' | 'prune-curve' | 'fine-tune' | 'evaluate-after';
+  readonly done: number;
+  readonly total: number;
+}
+
+export interface MitigationReport extends MitigationSummary {
+  readonly kind: 'mitigation';
+  readonly method: MitigationMethod;
+  readonly model: string;
+  readonly modelSha256: string;
+  readonly scan: string;
+  /** The label mitigated (null: nothing to mitigate). */
+  readonly targetLabel?: number;
+  readonly labelReason: string;
+  /** Nothing was done: the scan flagged no label and none was given. */
+  readonly nothingToMitigate: boolean;
+  readonly realTrigger: { readonly target: number; readonly description: string } | null;
+  /** Which trigger's ASR fills the report-facing `asr` fields (baseline, pruning points, unlearning). */
+  readonly asrShown: 'real' | 'reversed';
+  readonly layer?: { readonly name: string; readonly kind: 'dense' | 'conv'; readonly units: number; readonly index: number };
+  readonly before?: Metrics;
+  /** Prune/unlearn: the patched model; filter: through the filter (a rejected input counts as neither correct nor attacked). */
+  readonly after?: Metrics;
+  readonly ranking?: {
+    readonly images: number;
+    readonly top: readonly { readonly neuron: number; readonly score: number; readonly meanClean: number; readonly meanStamped: number }[];
+  };
+  readonly filter?: MitigationSummary['filter'] & {
+    readonly fnrReversed: number;
+    readonly measuredFpr: number;
+    readonly neuronIndices: readonly number[];
+    readonly calibrationImages: number;
+    readonly curve: readonly FilterCurvePoint[];
+    readonly file?: string;
+  };
+  readonly pruning?: NonNullable<MitigationSummary['pruning']> & {
+    readonly points: readonly ({ share: number; accuracy: number; asr: number } & PruningPoint)[];
+    readonly pruned: readonly number[];
+    readonly asrThreshold: number;
+    readonly maxShare: number;
+    readonly reachedThreshold: boolean;
+    /** The reversed trigger's ASR on the defender's images where the search stopped. */
+    readonly searchAsr: number;
+    readonly fineTuneEpochs: number;
+  };
+  readonly unlearning?: NonNullable<MitigationSummary['unlearning']> & {
+    readonly images: number;
+    readonly stamped: number;
+    readonly stampedFrom: string;
+    readonly learningRate: number;
+    readonly batchSize: number;
+    readonly keptPruned: number;
+  };
+  readonly output?: { readonly model?: string; readonly filter?: string };
+  readonly dataset: string;
+  readonly backend: string;
+  readonly seed: number;
+  readonly seconds: number;
+  readonly date: string;
+  readonly notes: readonly string[];
+}
+
+/** What a mitigated model's metadata.json records besides the training metadata. */
+export interface MitigationRecord {
+  readonly method: MitigationMethod;
+  readonly label: number;
+  readonly scan: string;
+  readonly source: { readonly dir: string; readonly sha256: string };
+  /** Neurons held at zero (carried over from earlier mitigations), or null. */
+  readonly pruned: { readonly layer: string; readonly neurons: readonly number[] } | null;
+  readonly details: Readonly<Record<string, unknown>>;
+  readonly previous: MitigationRecord | null;
+  readonly date: string;
+}
+
+/** The pruned neurons an earlier mitigation recorded in metadata.json, if any. */
+export function recordedPruning(metadata: ModelMetadata | undefined): MitigationRecord['pruned'] {
+  const m = (metadata as { mitigation?: Partial<MitigationRecord> } | undefined)?.mitigation;
+  const p = m?.pruned;
+  if (!p || typeof p.layer !== 'string' || !Array.isArray(p.neurons)) return null;
+  return { layer: p.layer, neurons: p.neurons.filter((u) => Number.isInteger(u)) };
+}
+
+/** Runs one mitigation (see the module comment). */
+export async function mitigateModel(options: MitigateOptions): Promise<MitigationReport> {
+  const start = performance.now();
+  const method = checkOneOf('method', options.method, MITIGATION_METHODS);
+  const seed = options.seed ?? DEFAULT_SEED;
+  if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
+  const defenseImages = checkPositiveInt('defenseImages', options.defenseImages ?? DEFAULT_DEFENSE_IMAGES);
+  const fpr = checkRange('fpr', options.fpr ?? DEFAULT_FPR, 0, 1);
+  const topShare = checkRange('topShare', options.topShare ?? DEFAULT_TOP_SHARE, 0, 1, true);
+  const asrThreshold = checkRange('asrThreshold', options.asrThreshold ?? DEFAULT_ASR_THRESHOLD, 0, 1, true);
+  const maxShare = checkRange('maxShare', options.maxShare ?? DEFAULT_MAX_SHARE, 0, 1);
+  const curveStep = checkRange('curveStep', options.curveStep ?? DEFAULT_CURVE_STEP, 0, 1, true);
+  const fineTuneEpochs = checkNonNegativeInt('fineTuneEpochs', options.fineTuneEpochs ?? DEFAULT_PRUNE_FINE_TUNE_EPOCHS);
+  const unlearnShare = checkRange('unlearnShare', options.unlearnShare ?? DEFAULT_UNLEARN_SHARE, 0, 1, true);
+  const stampedShare = checkRange('stampedShare', options.stampedShare ?? DEFAULT_STAMPED_SHARE, 0, 1, true);
+  const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_UNLEARN_EPOCHS);
+  const learningRate = options.learningRate ?? DEFAULT_UNLEARN_LEARNING_RATE;
+  if (!(Number.isFinite(learningRate) && learningRate > 0)) throw new OptionError('learningRate', 'a positive number', learningRate);
+  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_UNLEARN_BATCH_SIZE);
+  const progress = options.onProgress ?? (() => {});
+
+  const modelDir = resolve(options.model);
+  if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
+    throw new NotFoundError(modelDir, 'model folder', 'Give --model the folder written by `poisonguard train` (model.json, weights.bin, metadata.json)');
+  }
+  const out = options.out === undefined ? undefined : resolve(options.out);
+  if (out !== undefined && out === modelDir) throw new OptionError('out', 'a folder other than the model folder (the original model is kept)', options.out);
+  const { readMetadata, loadModel, saveModel, METADATA_JSON } = await import('../../nn/model-io.js');
+  if (!existsSync(join(modelDir, METADATA_JSON))) {
+    throw new NotFoundError(join(modelDir, METADATA_JSON), 'model metadata file', "mitigation needs the model's dataset and preprocessing, which `poisonguard train` records there");
+  }
+  const metadata = readMetadata(modelDir);
+  const scan = readScanSource(options.scan);
+  const sha = checkScanModel(scan, modelDir);
+  const realTrigger = metadata.trigger !== null && metadata.target !== null ? { trigger: metadata.trigger, target: metadata.target } : null;
+  const realInfo = realTrigger ? { target: realTrigger.target, description: describeTrigger(realTrigger.trigger) } : null;
+  const asrShown = realTrigger ? 'real' : 'reversed';
+  const notes: string[] = [];
+  const choice = chooseLabel(scan, options.label);
+  const base = {
+    kind: 'mitigation' as const,
+    method,
+    model: modelDir,
+    modelSha256: sha,
+    scan: scan.dir,
+    labelReason: choice.reason,
+    realTrigger: realInfo,
+    asrShown,
+    dataset: metadata.dataset,
+    seed,
+  } satisfies Partial<MitigationReport>;
+  if (choice.label === null) {
+    const report: MitigationReport = { ...base, nothingToMitigate: true, backend: 'none', seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes: [choice.reason] };
+    if (out) {
+      mkdirSync(out, { recursive: true });
+      writeJsonAtomic(join(out, MITIGATION_JSON), report);
+    }
+    return report;
+  }
+  const label = choice.label;
+  const reversed = readReversedTrigger(scan, label);
+  if (realTrigger && realTrigger.target !== label) notes.push(`The scan's label ${label} is not the real trigger's target ${realTrigger.target} (metadata.json): the real trigger's ASR is measured to ${realTrigger.target}.`);
+
+  const { initEngine } = await import('../../nn/engine.js');
+  const engine = await initEngine({ backend: options.backend ?? 'auto' });
+  const { model } = await loadModel(modelDir);
+  let pruned: PrunedWeights | undefined;
+  try {
+    const [, H, W, C] = model.inputs[0].shape;
+    if (H !== reversed.height || W !== reversed.width || C !== reversed.channels) {
+      throw new ShapeError('reversed trigger', `${H}x${W}x${C} (the model's input)`, `${reversed.height}x${reversed.width}x${reversed.channels}`);
+    }
+    const shape: [number, number, number] = [reversed.height, reversed.width, reversed.channels];
+    const layer = method === 'unlearn' ? undefined : resolveLayer(model, options.layer ?? DEFAULT_LAYER);
+
+    // Data: the model's dataset, unless given.
+    let data: { train: ImageSet; test: ImageSet; name: string };
+    if (options.data) {
+      data = { train: options.data.train, test: options.data.test, name: options.data.name ?? 'given' };
+    } else {
+      const { loadImageDataset, imageDatasetNames } = await import('../../data/image-registry.js');
+      const named = imageDatasetNames().includes(metadata.dataset);
+      const d = named ? loadImageDataset(metadata.dataset, options.dataDir, metadata.seed) : loadImageDataset(options.dataDir ?? metadata.dataset, undefined, metadata.seed);
+      data = { train: d.train, test: d.test, name: d.name };
+    }
+    for (const [what, s] of [['training', data.train], ['test', data.test]] as const) {
+      if (s.height !== H || s.width !== W || s.channels !== C) throw new ShapeError(`${what} images`, `${H}x${W}x${C} (the model's input)`, `${s.height}x${s.width}x${s.channels}`);
+    }
+    const rng = new Random(seed);
+    const sets = evaluationSets(data.test, realTrigger, reversed);
+    const evalTotal = sets.clean.count + (sets.real?.count ?? 0) + sets.reversed.count;
+    const beforePred = await predictSets(model, sets, metadata.preprocessing, (d) => progress({ phase: 'evaluate-before', done: d, total: evalTotal }));
+    const before = metricsOf(beforePred, sets);
+    const shown = (m: Metrics): AccuracyAsr => ({ accuracy: m.cleanAccuracy, asr: (asrShown === 'real' ? m.asrReal : m.asrReversed) ?? 0 });
+    const common = {
+      ...base,
+      dataset: data.name,
+      targetLabel: label,
+      nothingToMitigate: false,
+      backend: engine.backend,
+      baseline: shown(before),
+      before,
+      ...(layer ? { layer: { name: layer.name, kind: layer.kind, units: layer.units, index: layer.index } } : {}),
+    };
+
+    // The defender's clean images: two disjoint draws from the training split.
+    const order = rng.permutation(data.train.count);
+    const d = Math.min(defenseImages, Math.floor(data.train.count / 2));
+    const rankSet = subset(data.train, order.subarray(0, d));
+    const calibrationSet = subset(data.train, order.subarray(d, 2 * d));
+
+    let ranking: NeuronRanking | undefined;
+    const rankingSummary = (): MitigationReport['ranking'] =>
+      ranking && {
+        images: rankSet.count,
+        top: ranking.order.slice(0, RANKING_LISTED).map((u) => ({ neuron: u, score: ranking!.scores[u], meanClean: ranking!.meanClean[u], meanStamped: ranking!.meanStamped[u] })),
+      };
+    if (layer) {
+      const stamped = stampReversed(rankSet.images, reversed);
+      const total = 2 * rankSet.count;
+      const clean = await computeFeatures(model, layer, rankSet.images, shape, metadata.preprocessing, false, (n) => progress({ phase: 'rank', done: n, total }));
+      const hot = await computeFeatures(model, layer, stamped, shape, metadata.preprocessing, false, (n) => progress({ phase: 'rank', done: rankSet.count + n, total }));
+      ranking = rankNeurons(clean.perNeuron, hot.perNeuron, layer.units);
+    }
+
+    let report: MitigationReport;
+    if (method === 'filter') {
+      const L = layer!;
+      const neurons = profileNeurons(ranking!.order, topShare);
+      const cal = await computeFeatures(model, L, calibrationSet.images, shape, metadata.preprocessing, false, (n) => progress({ phase: 'calibrate', done: n, total: calibrationSet.count }));
+      const calProfiles = activationProfiles(cal.perNeuron, L.units, neurons);
+      let done = 0;
+      const feat = async (s: ImageSet): Promise<Float64Array> => {
+        const f = await computeFeatures(model, L, s.images, shape, metadata.preprocessing, false, (n) => progress({ phase: 'features', done: done + n, total: evalTotal }));
+        done += s.count;
+        return activationProfiles(f.perNeuron, L.units, neurons);
+      };
+      const cleanP = await feat(sets.clean);
+      const realP = sets.real ? await feat(sets.real) : null;
+      const revP = await feat(sets.reversed);
+      const filter: InputFilter = makeFilter({ model: { dir: modelDir, sha256: sha }, label, layer: L, neurons, topShare, calibration: calProfiles, fpr, preprocessing: metadata.preprocessing, inputShape: shape });
+      const t = filter.threshold;
+      const curve = filterCurve(calProfiles, cleanP, realP, revP, [...new Set([...CURVE_FPRS, fpr])].sort((a, b) => a - b));
+      const fnrReal = realP ? 1 - flaggedShare(realP, t) : null;
+      const fnrReversed = 1 - flaggedShare(revP, t);
+      // Through the filter: a rejected input is neither classified correctly nor attacked.
+      const passed = (p: Float64Array, pred: Int32Array, hit: (i: number) => boolean): number => {
+        let k = 0;
+        for (let i = 0; i < p.length; i++) if (p[i] <= t && hit(i)) k++;
+        return p.length > 0 ? k / p.length : 0;
+      };
+      const after: Metrics = {
+        cleanAccuracy: passed(cleanP, beforePred.clean, (i) => beforePred.clean[i] === sets.clean.labels[i]),
+        asrReal: realP && beforePred.real ? passed(realP, beforePred.real, (i) => beforePred.real![i] === sets.realTarget) : null,
+        asrReversed: passed(revP, beforePred.reversed, (i) => beforePred.reversed[i] === sets.reversedTarget),
+      };
+      if (!realP) notes.push('The model records no real trigger: the FNR shown is that of the reversed trigger.');
+      let file: string | undefined;
+      if (out) {
+        mkdirSync(out, { recursive: true });
+        file = join(out, FILTER_JSON);
+        writeJsonAtomic(file, filter);
+      }
+      report = {
+        ...common,
+        after,
+        ranking: rankingSummary(),
+        filter: {
+          fpr,
+          fnr: fnrReal ?? fnrReversed,
+          fnrReversed,
+          measuredFpr: flaggedShare(cleanP, t),
+          threshold: t,
+          neurons: neurons.length,
+          neuronIndices: neurons,
+          layer: L.name,
+          calibrationImages: calibrationSet.count,
+          curve,
+          ...(file ? { file } : {}),
+        },
+        ...(file ? { output: { filter: file } } : {}),
+        seconds: 0,
+        date: '',
+        notes,
+      };
+    } else if (method === 'prune') {
+      const L = layer!;
+      const rankOrder = ranking!.order;
+      let done = 0;
+      const fullOf = async (s: ImageSet, expected: Int32Array | number, total: number): Promise<FeatureSet> => {
+        const f = await computeFeatures(model, L, s.images, shape, metadata.preprocessing, true, (n) => progress({ phase: 'features', done: done + n, total }));
+        done += s.count;
+        return { full: f.full!, count: f.count, expected };
+      };
+      const defenseReversed = stampReversedDefense(rankSet, reversed);
+      const searchTotal = defenseReversed.count + evalTotal;
+      const defense = await fullOf(defenseReversed, label, searchTotal);
+      const search = await searchPruning(model, L, rankOrder, defense, asrThreshold, maxShare, (k, max) => progress({ phase: 'prune-search', done: k, total: max }));
+      const fs = {
+        clean: await fullOf(sets.clean, sets.clean.labels, searchTotal),
+        real: sets.real ? await fullOf(sets.real, sets.realTarget!, searchTotal) : null,
+        reversed: await fullOf(sets.reversed, sets.reversedTarget, searchTotal),
+      };
+      const counts = curveCounts(L.units, curveStep, maxShare, search.pruned);
+      const points = await pruningCurve(model, L, rankOrder, fs, counts, (k, n) => progress({ phase: 'prune-curve', done: k, total: n }));
+      const neurons = rankOrder.slice(0, search.pruned);
+      pruned = prune(model, L, neurons);
+      if (!search.reachedThreshold) {
+        notes.push(`The reversed trigger still worked (ASR ${(100 * search.asr).toFixed(1)}% on the defender's images) at the maximum share ${(100 * maxShare).toFixed(0)}%: the model is pruned that far, the goal is missed.`);
+      }
+      if (fineTuneEpochs > 0) {
+        const ft = subset(data.train, rng.sampleWithoutReplacement(data.train.count, Math.max(1, Math.round(unlearnShare * data.train.count))));
+        await fineTune(model, ft, {
+          epochs: fineTuneEpochs,
+          learningRate,
+          batchSize,
+          seed,
+          preprocessing: metadata.preprocessing,
+          pruned,
+          onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
+        });
+      }
+      const after = metricsOf(await predictSets(model, sets, metadata.preprocessing, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal })), sets);
+      const prior = recordedPruning(metadata);
+      const keptNeurons = prior && prior.layer === L.name ? [...new Set([...prior.neurons, ...neurons])] : neurons;
+      report = {
+        ...common,
+        after,
+        ranking: rankingSummary(),
+        pruning: {
+          layer: L.name,
+          points: points.map((p) => ({ ...p, accuracy: p.cleanAccuracy, asr: (asrShown === 'real' ? p.asrReal : p.asrReversed) ?? 0 })),
+          stopShare: search.share,
+          pruned: neurons,
+          asrThreshold,
+          maxShare,
+          reachedThreshold: search.reachedThreshold,
+          searchAsr: search.asr,
+          fineTuneEpochs,
+        },
+        seconds: 0,
+        date: '',
+        notes,
+      };
+      if (out) {
+        await saveMitigated(model, out, metadata, after, {
+          method,
+          label,
+          scan: scan.dir,
+          source: { dir: modelDir, sha256: sha },
+          pruned: { layer: L.name, neurons: keptNeurons },
+          details: { pruned: neurons.length, share: search.share, asrThreshold, maxShare, reachedThreshold: search.reachedThreshold, fineTuneEpochs },
+          previous: previousRecord(metadata),
+          date: new Date().toISOString(),
+        }, saveModel);
+        report = { ...report, output: { model: out } };
+      }
+    } else {
+      const ul = unlearningSet(data.train, reversed, rng, unlearnShare, stampedShare);
+      const prior = recordedPruning(metadata);
+      if (prior) {
+        pruned = prune(model, resolveLayer(model, prior.layer), prior.neurons);
+        notes.push(`${prior.neurons.length} neurons of layer ${prior.layer} pruned by an earlier mitigation are kept at zero during unlearning.`);
+      }
+      await fineTune(model, ul.set, {
+        epochs,
+        learningRate,
+        batchSize,
+        seed,
+        preprocessing: metadata.preprocessing,
+        ...(pruned ? { pruned } : {}),
+        onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
+      });
+      const after = metricsOf(await predictSets(model, sets, metadata.preprocessing, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal })), sets);
+      report = {
+        ...common,
+        after,
+        unlearning: {
+          before: shown(before),
+          after: shown(after),
+          epochs,
+          stampedShare: ul.set.count > 0 ? ul.stamped.length / ul.set.count : 0,
+          images: ul.set.count,
+          stamped: ul.stamped.length,
+          stampedFrom: `images whose true label is not ${label}, stamped with the reversed trigger and kept under their true labels`,
+          learningRate,
+          batchSize,
+          keptPruned: prior?.neurons.length ?? 0,
+        },
+        seconds: 0,
+        date: '',
+        notes,
+      };
+      if (out) {
+        await saveMitigated(model, out, metadata, after, {
+          method,
+          label,
+          scan: scan.dir,
+          source: { dir: modelDir, sha256: sha },
+          pruned: prior,
+          details: { images: ul.set.count, stamped: ul.stamped.length, epochs, learningRate, batchSize, unlearnShare, stampedShare },
+          previous: previousRecord(metadata),
+          date: new Date().toISOString(),
+        }, saveModel);
+        report = { ...report, output: { model: out } };
+      }
+    }
+    if (asrShown === 'reversed') notes.push("The model's metadata names no trigger: every 'asr' shown for the report is the reversed trigger's.");
+    report = { ...report, after: report.after ?? before, seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes };
+    if (out) {
+      mkdirSync(out, { recursive: true });
+      writeJsonAtomic(join(out, MITIGATION_JSON), report);
+    }
+    return report;
+  } finally {
+    pruned?.dispose();
+    model.dispose();
+  }
+}
+
+/** The ranking images of labels other than the trigger's, stamped with it (the pruning stop's test). */
+function stampReversedDefense(set: ImageSet, t: ReversedTrigger): ImageSet {
+  const idx: number[] = [];
+  for (let i = 0; i < set.count; i++) if (set.labels[i] !== t.label) idx.push(i);
+  const s = subset(set, idx);
+  return { ...s, images: stampReversed(s.images, t) };
+}
+
+function previousRecord(metadata: ModelMetadata): MitigationRecord | null {
+  return ((metadata as { mitigation?: MitigationRecord }).mitigation as MitigationRecord | undefined) ?? null;
+}
+
+async function saveMitigated(
+  model: tfl.LayersModel,
+  out: string,
+  metadata: ModelMetadata,
+  after: Metrics,
+  record: MitigationRecord,
+  save: (model: tfl.LayersModel, dir: string, metadata?: ModelMetadata) => Promise<void>,
+): Promise<void> {
+  mkdirSync(out, { recursive: true });
+  const meta = {
+    ...metadata,
+    cleanAccuracy: after.cleanAccuracy,
+    attackSuccessRate: after.asrReal,
+    date: new Date().toISOString(),
+    mitigation: record,
+  } as ModelMetadata & { mitigation: MitigationRecord };
+  await save(model, out, meta);
+}
+
+export type { MitigationLayer };

@@ -1,0 +1,167 @@
+/**
+ * Neuron pruning (Neural Cleanse §VI-B): zero the neurons of the chosen layer in ranking order
+ * (most trigger-excited first) until the model no longer answers the reversed trigger — its ASR
+ * below a threshold — or a maximum share of the layer is pruned.
+ *
+ * A pruned neuron has its incoming weights and bias set to zero (its activation f(0) = 0, checked in
+ * layers.ts), and for a dense layer followed by a dense layer its outgoing weights too. The same
+ * masks are re-applied after every optimizer step of any later fine-tuning ({@link PrunedWeights}),
+ * so the pruned neurons stay exactly zero.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { OptionError } from '../../errors.js';
+import { checkRange } from '../../options.js';
+import { layerChain, predictFromFeatures, type MitigationLayer } from './layers.js';
+import { shareEqual } from './measure.js';
+
+/** Stop when the reversed trigger's ASR is under 5% (ours; the paper prunes "until the model no longer responds"). */
+export const DEFAULT_ASR_THRESHOLD = 0.05;
+/** Never prune more than half of the layer (ours; the paper needed about 30% for BadNets). */
+export const DEFAULT_MAX_SHARE = 0.5;
+/** Spacing of the pruning curve's points, as a share of the layer (ours). */
+export const DEFAULT_CURVE_STEP = 0.02;
+
+/** Cached features of one image set at the layer, with what counts as a hit. */
+export interface FeatureSet {
+  readonly full: Float32Array;
+  readonly count: number;
+  /** True labels (for accuracy) or one target label (for an ASR). */
+  readonly expected: Int32Array | number;
+}
+
+/** A keep-vector (1 kept, 0 pruned) with the first `k` neurons of `order` pruned. */
+export function keepVector(units: number, order: readonly number[], k: number): Float32Array {
+  const keep = new Float32Array(units).fill(1);
+  for (let i = 0; i < k; i++) keep[order[i]] = 0;
+  return keep;
+}
+
+/** Share of the set's predictions that hit its `expected` once the first k neurons are pruned. */
+export async function hitRate(model: tfl.LayersModel, layer: MitigationLayer, set: FeatureSet, order: readonly number[], k: number): Promise<number> {
+  const pred = await predictFromFeatures(model, layer, set.full, set.count, keepVector(layer.units, order, k));
+  return shareEqual(pred, set.expected);
+}
+
+export interface PruneSearch {
+  /** Neurons pruned (the first `pruned` of the ranking). */
+  readonly pruned: number;
+  readonly share: number;
+  /** The reversed trigger's ASR (on the defender's images) at that point. */
+  readonly asr: number;
+  /** Whether the ASR went under the threshold before the maximum share. */
+  readonly reachedThreshold: boolean;
+}
+
+/**
+ * The fewest neurons, pruned in ranking order, that bring the reversed trigger's ASR on `reversed`
+ * (the defender's stamped images, expected = the target) under `asrThreshold`, up to `maxShare`.
+ */
+export async function searchPruning(
+  model: tfl.LayersModel,
+  layer: MitigationLayer,
+  order: readonly number[],
+  reversed: FeatureSet,
+  asrThreshold: number = DEFAULT_ASR_THRESHOLD,
+  maxShare: number = DEFAULT_MAX_SHARE,
+  onStep?: (pruned: number, max: number, asr: number) => void,
+): Promise<PruneSearch> {
+  checkRange('asrThreshold', asrThreshold, 0, 1, true);
+  checkRange('maxShare', maxShare, 0, 1, true);
+  const max = Math.min(layer.units - 1, Math.floor(maxShare * layer.units));
+  let asr = await hitRate(model, layer, reversed, order, 0);
+  let k = 0;
+  while (asr >= asrThreshold && k < max) {
+    k++;
+    asr = await hitRate(model, layer, reversed, order, k);
+    onStep?.(k, max, asr);
+  }
+  return { pruned: k, share: k / layer.units, asr, reachedThreshold: asr < asrThreshold };
+}
+
+export interface PruningPoint {
+  /** Share of the layer pruned. */
+  readonly share: number;
+  readonly pruned: number;
+  readonly cleanAccuracy: number;
+  readonly asrReal: number | null;
+  readonly asrReversed: number;
+}
+
+/** Clean accuracy and ASRs at each number of pruned neurons in `counts` (on cached test features). */
+export async function pruningCurve(
+  model: tfl.LayersModel,
+  layer: MitigationLayer,
+  order: readonly number[],
+  sets: { clean: FeatureSet; real: FeatureSet | null; reversed: FeatureSet },
+  counts: readonly number[],
+  onPoint?: (done: number, total: number) => void,
+): Promise<PruningPoint[]> {
+  const points: PruningPoint[] = [];
+  for (const k of counts) {
+    points.push({
+      share: k / layer.units,
+      pruned: k,
+      cleanAccuracy: await hitRate(model, layer, sets.clean, order, k),
+      asrReal: sets.real ? await hitRate(model, layer, sets.real, order, k) : null,
+      asrReversed: await hitRate(model, layer, sets.reversed, order, k),
+    });
+    onPoint?.(points.length, counts.length);
+  }
+  return points;
+}
+
+/** Neuron counts of the curve: 0, step, 2·step, … up to maxShare, plus the stop point; sorted, distinct. */
+export function curveCounts(units: number, step: number, maxShare: number, stop: number): number[] {
+  if (!(step > 0 && step <= 1)) throw new OptionError('curveStep', 'in (0, 1]', step);
+  const max = Math.floor(maxShare * units);
+  const set = new Set<number>([0, stop]);
+  for (let s = step; s <= maxShare + 1e-9; s += step) set.add(Math.min(max, Math.round(s * units)));
+  return [...set].sort((a, b) => a - b);
+}
+
+/**
+ * The pruned neurons' weights in a model, zeroed by masks that can be re-applied: `apply()` after
+ * every optimizer step keeps them at zero. Call `dispose()` when done.
+ */
+export interface PrunedWeights {
+  readonly layer: string;
+  readonly neurons: readonly number[];
+  apply(): void;
+  dispose(): void;
+}
+
+/** Zeroes `neurons` of `layer` in `model` (in place) and returns the re-applicable masks. */
+export function prune(model: tfl.LayersModel, layer: MitigationLayer, neurons: readonly number[]): PrunedWeights {
+  const chain = layerChain(model);
+  const target = chain[layer.index];
+  for (const u of neurons) if (!Number.isInteger(u) || u < 0 || u >= layer.units) throw new OptionError('pruned neurons', `indices in 0..${layer.units - 1}`, u);
+  const keep = keepVector(layer.units, neurons, neurons.length);
+  const masked: { variable: tfl.LayerVariable; mask: tf.Tensor }[] = [];
+  // Incoming: the kernel's last axis and the bias are the layer's units (dense [in, units], conv [kh, kw, in, units]).
+  for (const w of target.weights) masked.push({ variable: w, mask: tf.tensor1d(keep) });
+  // Outgoing, for a dense layer feeding a dense layer (through dropout/activation): the kernel's rows.
+  if (layer.kind === 'dense') {
+    let j = layer.index + 1;
+    while (j < chain.length && chain[j].weights.length === 0 && chain[j].getClassName() !== 'Flatten') j++;
+    const next = chain[j];
+    if (next && next.getClassName() === 'Dense') {
+      const kernel = next.weights.find((w) => w.shape.length === 2);
+      if (kernel && kernel.shape[0] === layer.units) masked.push({ variable: kernel, mask: tf.tensor2d(keep, [layer.units, 1]) });
+    }
+  }
+  const apply = (): void => {
+    tf.tidy(() => {
+      for (const { variable, mask } of masked) variable.write(tf.mul(variable.read(), mask));
+    });
+  };
+  apply();
+  return {
+    layer: layer.name,
+    neurons: [...neurons],
+    apply,
+    dispose: () => {
+      for (const { mask } of masked) mask.dispose();
+    },
+  };
+}

@@ -1,0 +1,93 @@
+/**
+ * Unlearning (Neural Cleanse §VI-C): fine-tune the model for 1 epoch on 10% of the training data,
+ * of which 20% carries the reversed trigger and keeps its TRUE label, so that the model learns that
+ * the trigger does not mean the target.
+ *
+ * Which images are stamped: the 20% are drawn from the images whose true label is NOT the target.
+ * A stamped image of the target class would keep the target label and teach nothing against the
+ * backdoor (it would even reinforce trigger → target); that is IBM ART's mistake taken to its end
+ * (ART stamped only images of the target class, so nothing was unlearned). Images of the target
+ * class stay in the fine-tuning set, clean, with their label.
+ */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { imageSet, subset, type ImageSet } from '../../data/images.js';
+import { OptionError } from '../../errors.js';
+import type { Preprocessing } from '../../nn/preprocess.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_LEARNING_RATE } from '../../nn/recipe.js';
+import { trainModel, type TrainProgress, type TrainResult } from '../../nn/train.js';
+import { checkPositive, checkPositiveInt, checkRange } from '../../options.js';
+import { Random } from '../../random.js';
+import type { PrunedWeights } from './prune.js';
+import { stampReversed, type ReversedTrigger } from './reversed-trigger.js';
+
+/** Share of the training data used for unlearning: 10% (paper §VI-C). */
+export const DEFAULT_UNLEARN_SHARE = 0.1;
+/** Share of the unlearning set stamped with the reversed trigger: 20% (paper §VI-C). */
+export const DEFAULT_STAMPED_SHARE = 0.2;
+/** Epochs of fine-tuning: 1 (paper §VI-C). */
+export const DEFAULT_UNLEARN_EPOCHS = 1;
+/** Adam's learning rate: the training recipe's 1e-3 (the paper gives none for fine-tuning). */
+export const DEFAULT_UNLEARN_LEARNING_RATE = DEFAULT_LEARNING_RATE;
+/** Mini-batch size: the training recipe's (Keras default 32). */
+export const DEFAULT_UNLEARN_BATCH_SIZE = DEFAULT_BATCH_SIZE;
+
+export interface UnlearningSet {
+  readonly set: ImageSet;
+  /** Indices (into `set`) of the stamped images. */
+  readonly stamped: Int32Array;
+  /** Indices into the training set of the images drawn. */
+  readonly drawn: Int32Array;
+}
+
+/**
+ * Draws `share` of `train` (seeded) and stamps `stampedShare` of the drawn images (of labels other
+ * than the trigger's) with the reversed trigger; labels stay the true ones.
+ */
+export function unlearningSet(train: ImageSet, trigger: ReversedTrigger, rng: Random, share = DEFAULT_UNLEARN_SHARE, stampedShare = DEFAULT_STAMPED_SHARE): UnlearningSet {
+  checkRange('unlearnShare', share, 0, 1, true);
+  checkRange('stampedShare', stampedShare, 0, 1, true);
+  const n = Math.max(1, Math.round(share * train.count));
+  if (train.count === 0) throw new OptionError('training set', 'non-empty', 0);
+  const drawn = rng.sampleWithoutReplacement(train.count, Math.min(n, train.count));
+  const set = subset(train, drawn);
+  const eligible: number[] = [];
+  for (let i = 0; i < set.count; i++) if (set.labels[i] !== trigger.label) eligible.push(i);
+  const m = Math.min(eligible.length, Math.round(stampedShare * set.count));
+  const pick = rng.sampleWithoutReplacement(eligible.length, m);
+  const stamped = Int32Array.from(Array.from(pick, (j) => eligible[j]).sort((a, b) => a - b));
+  const size = set.height * set.width * set.channels;
+  const images = set.images;
+  for (const i of stamped) images.set(stampReversed(images.subarray(i * size, (i + 1) * size), trigger), i * size);
+  return { set: imageSet(images, set.labels, set.height, set.width, set.channels), stamped, drawn };
+}
+
+export interface FineTuneOptions {
+  readonly epochs?: number;
+  readonly learningRate?: number;
+  readonly batchSize?: number;
+  readonly seed?: number;
+  readonly preprocessing: Preprocessing;
+  /** Pruned neurons to keep at zero: their masks are re-applied after every optimizer step. */
+  readonly pruned?: PrunedWeights;
+  readonly onProgress?: (p: TrainProgress) => void;
+}
+
+/** Fine-tunes `model` in place on `set` (Adam on cross-entropy, the project's trainer). */
+export async function fineTune(model: tfl.LayersModel, set: ImageSet, options: FineTuneOptions): Promise<TrainResult> {
+  const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_UNLEARN_EPOCHS);
+  const learningRate = checkPositive('learningRate', options.learningRate ?? DEFAULT_UNLEARN_LEARNING_RATE);
+  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_UNLEARN_BATCH_SIZE);
+  const { pruned } = options;
+  return trainModel(model, set, {
+    epochs,
+    learningRate,
+    batchSize,
+    preprocessing: options.preprocessing,
+    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+    // trainModel calls onProgress right after each optimizer step: the place to re-apply the masks.
+    onProgress: (p) => {
+      pruned?.apply();
+      options.onProgress?.(p);
+    },
+  });
+}

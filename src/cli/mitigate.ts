@@ -1,0 +1,142 @@
+/** `poisonguard mitigate`: Neural Cleanse mitigation — input filter, neuron pruning or unlearning. */
+import { OptionError } from '../errors.js';
+import { DEFAULT_SEED } from '../random.js';
+import type { Command } from './command.js';
+import { intOption, numberOption } from './command.js';
+import { progressBar, type ProgressBar } from './progress.js';
+
+// Defaults shown in the help; the library declares them (src/cleanse/mitigation/*), these mirror them cheaply.
+const options = {
+  model: { type: 'string', value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
+  scan: { type: 'string', value: 'DIR', help: 'Scan folder of this model, written by `poisonguard scan --out DIR` (scan.json, seed-S/label-NN.json).' },
+  method: { type: 'string', value: 'NAME', help: "'filter' (input filter), 'prune' (neuron pruning) or 'unlearn' (fine-tuning with the reversed trigger under true labels)." },
+  label: { type: 'string', value: 'L', help: "Label to mitigate (default: the scan's flagged label)." },
+  out: { type: 'string', value: 'DIR', help: 'Output folder: the patched model (prune, unlearn) or filter.json (filter), and mitigation.json.' },
+  'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives)." },
+  layer: { type: 'string', value: 'NAME', help: "Layer of the filter and pruning: 'penultimate' (default, the paper's), 'last-conv', or a layer name." },
+  seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Seed of the data draws and the fine-tuning order.' },
+  'defense-images': { type: 'string', value: 'N', help: 'Clean training images for the neuron ranking, and as many again for the filter calibration (default 2000).' },
+  fpr: { type: 'string', value: 'X', help: "Filter: false positive rate of the threshold on clean inputs (default 0.05, the paper's)." },
+  'top-share': { type: 'string', value: 'X', help: 'Filter: share of the ranked neurons in the activation profile (default 0.01, at least one neuron).' },
+  'asr-threshold': { type: 'string', value: 'X', help: "Pruning: stop once the reversed trigger's ASR on the defender's images is under this (default 0.05)." },
+  'max-share': { type: 'string', value: 'X', help: 'Pruning: never prune more than this share of the layer (default 0.5).' },
+  'curve-step': { type: 'string', value: 'X', help: 'Pruning: spacing of the accuracy/ASR curve, as a share of the layer (default 0.02).' },
+  'fine-tune-epochs': { type: 'string', value: 'N', help: 'Pruning: epochs of clean fine-tuning afterwards, pruned neurons kept at zero (default 0).' },
+  'unlearn-share': { type: 'string', value: 'X', help: 'Unlearning (and fine-tuning): share of the training data used (default 0.1, the paper).' },
+  'stamped-share': { type: 'string', value: 'X', help: 'Unlearning: share of those images stamped with the reversed trigger, true labels kept (default 0.2, the paper).' },
+  epochs: { type: 'string', value: 'N', help: 'Unlearning: epochs (default 1, the paper).' },
+  'learning-rate': { type: 'string', value: 'X', help: "Unlearning and fine-tuning: Adam's learning rate (default 0.001, the training recipe's)." },
+  batch: { type: 'string', value: 'B', help: 'Unlearning and fine-tuning: mini-batch size (default 32).' },
+  backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
+  json: { type: 'boolean', help: 'Print mitigation.json to stdout instead of the summary.' },
+} as const;
+
+const PHASE_LABELS: Readonly<Record<string, string>> = {
+  'evaluate-before': 'evaluate (before)',
+  rank: 'rank neurons',
+  calibrate: 'calibrate filter',
+  features: 'features',
+  'prune-search': 'prune search',
+  'prune-curve': 'pruning curve',
+  'fine-tune': 'fine-tune',
+  'evaluate-after': 'evaluate (after)',
+};
+
+export const mitigateCommand: Command<typeof options> = {
+  name: 'mitigate',
+  summary: "Neural Cleanse mitigation of a scanned model's backdoor: input filter, neuron pruning or unlearning.",
+  description: `
+Uses the reversed trigger of the label the scan flagged (the scan must be of this very model: the
+SHA-256 over its folder's files must match scan.json's). Neurons of the second-to-last layer are
+ranked by how much more they fire on clean training images stamped with the reversed trigger.
+  filter   profile = mean activation of the top 1% neurons; threshold for a 5% FPR on clean images;
+           writes filter.json (apply it with 'poisonguard filter').
+  prune    zeroes neurons in ranking order until the reversed trigger's ASR is under 5% (or the
+           maximum share); writes the pruned model (the neurons stay zero in any fine-tuning).
+  unlearn  fine-tunes 1 epoch on 10% of the training data, 20% of it (images of other labels than
+           the target) stamped with the reversed trigger under their TRUE labels; writes the model.
+Every figure (clean accuracy, ASR of the real trigger when metadata.json names it, ASR of the
+reversed trigger; before and after) is measured on the test split.
+
+Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-badnets --method unlearn --out runs/mnist-unlearned`,
+  options,
+  async run(v, _pos, ctx) {
+    if (v.model === undefined) throw new OptionError('--model', 'given: a model folder', undefined);
+    if (v.scan === undefined) throw new OptionError('--scan', "given: the model's scan folder (poisonguard scan --out DIR)", undefined);
+    if (v.method === undefined) throw new OptionError('--method', "given: 'filter', 'prune' or 'unlearn'", undefined);
+    const { checkOneOf } = await import('../options.js');
+    const { MITIGATION_METHODS, mitigateModel } = await import('../cleanse/mitigation/mitigate.js');
+    const method = checkOneOf('--method', v.method, MITIGATION_METHODS);
+    const num = (name: keyof typeof options): number | undefined => numberOption(name, v[name] as string | undefined);
+    const int = (name: keyof typeof options): number | undefined => intOption(name, v[name] as string | undefined);
+    const given = <T>(key: string, value: T | undefined): Record<string, T> => (value === undefined ? {} : { [key]: value });
+    const bars = new Map<string, ProgressBar>();
+    let current: string | undefined;
+    const report = await mitigateModel({
+      model: v.model,
+      scan: v.scan,
+      method,
+      seed: intOption('seed', v.seed)!,
+      ...given('label', int('label')),
+      ...given('out', v.out),
+      ...given('dataDir', v['data-dir']),
+      ...given('layer', v.layer),
+      ...given('defenseImages', int('defense-images')),
+      ...given('fpr', num('fpr')),
+      ...given('topShare', num('top-share')),
+      ...given('asrThreshold', num('asr-threshold')),
+      ...given('maxShare', num('max-share')),
+      ...given('curveStep', num('curve-step')),
+      ...given('fineTuneEpochs', int('fine-tune-epochs')),
+      ...given('unlearnShare', num('unlearn-share')),
+      ...given('stampedShare', num('stamped-share')),
+      ...given('epochs', int('epochs')),
+      ...given('learningRate', num('learning-rate')),
+      ...given('batchSize', int('batch')),
+      ...(v.backend !== undefined ? { backend: v.backend as never } : {}),
+      onProgress: (p) => {
+        if (current !== p.phase) {
+          if (current !== undefined) bars.get(current)?.stop();
+          current = p.phase;
+          bars.set(p.phase, progressBar(PHASE_LABELS[p.phase] ?? p.phase, p.total, ctx.interactive));
+        }
+        bars.get(p.phase)!.update(Math.min(p.done, p.total));
+      },
+    });
+    if (current !== undefined) bars.get(current)?.stop();
+    if (v.json) {
+      ctx.out(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    if (report.nothingToMitigate) {
+      ctx.out(`nothing to mitigate: ${report.labelReason}`);
+      return 0;
+    }
+    const pct = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(2)}%`);
+    const line = (name: string, m: { cleanAccuracy: number; asrReal: number | null; asrReversed: number }): string =>
+      `${name}: clean accuracy ${pct(m.cleanAccuracy)}, ASR real trigger ${pct(m.asrReal)}, ASR reversed trigger ${pct(m.asrReversed)}`;
+    ctx.out(`model: ${report.model} (backend ${report.backend})`);
+    ctx.out(`mitigating ${report.labelReason}${report.layer ? `; layer ${report.layer.name} (${report.layer.units} ${report.layer.kind === 'dense' ? 'units' : 'channels'})` : ''}`);
+    if (report.before) ctx.out(line('before', report.before));
+    if (report.filter) {
+      const f = report.filter;
+      ctx.out(
+        `filter: ${f.neurons} neuron(s), threshold ${f.threshold?.toFixed(4)} for FPR ${pct(f.fpr)}; on the test split FPR ${pct(f.measuredFpr)}, ` +
+          `FNR real trigger ${report.realTrigger ? pct(f.fnr) : 'n/a'}, FNR reversed trigger ${pct(f.fnrReversed)}`,
+      );
+      if (report.after) ctx.out(line('through the filter (rejected = neither correct nor attacked)', report.after));
+    }
+    if (report.pruning) {
+      const pr = report.pruning;
+      ctx.out(`pruned ${pr.pruned.length} of ${report.layer?.units} neurons (${pct(pr.stopShare)}); reversed-trigger ASR on the defender's images ${pct(pr.searchAsr)}${pr.reachedThreshold ? '' : ' (threshold NOT reached)'}`);
+    }
+    if (report.unlearning) ctx.out(`unlearned on ${report.unlearning.images} training images, ${report.unlearning.stamped} stamped (true labels kept), ${report.unlearning.epochs} epoch(s)`);
+    if (report.after && !report.filter) ctx.out(line('after', report.after));
+    for (const n of report.notes) ctx.out(`note: ${n}`);
+    if (report.output?.model) ctx.out(`patched model written to ${report.output.model}`);
+    if (report.output?.filter) ctx.out(`filter written to ${report.output.filter}`);
+    if (v.out !== undefined) ctx.out(`mitigation.json written to ${v.out}`);
+    ctx.out(`done in ${report.seconds.toFixed(1)} s`);
+    return 0;
+  },
+};
