@@ -6,5 +6,7 @@ import { reportCommand } from './report.js';
 import { scanCommand } from './scan.js';
 import { trainCommand } from './train.js';
 import { reproduceCommand } from './reproduce.js';
+import { mitigateCommand } from './mitigate.js';
+import { filterCommand } from './filter.js';
 
-export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand, reproduceCommand];
+export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand, reproduceCommand, mitigateCommand, filterCommand];
