@@ -138,7 +138,7 @@ export interface MitigationReport extends MitigationSummary {
     readonly curve: readonly FilterCurvePoint[];
     readonly file?: string;
   };
-  readonly pruning?: NonNullable<MitigationSummary['pruning']> & {
+  readonly pruning?: Omit<NonNullable<MitigationSummary['pruning']>, 'points'> & {
     readonly points: readonly ({ share: number; accuracy: number; asr: number } & PruningPoint)[];
     readonly pruned: readonly number[];
     readonly asrThreshold: number;
