@@ -208,3 +208,21 @@ describe('Identity on wasm shares the buffer and keeps it alive', () => {
     assert.equal(tf.engine().backend.numDataIds(), before);
   });
 });
+
+describe('Cast on wasm', () => {
+  test('to the same dtype shares the buffer; to another dtype converts', async () => {
+    await initBoth();
+    await tf.setBackend('wasm');
+    const before = tf.engine().backend.numDataIds();
+    const a = tf.tensor1d([1.5, -2.5, 3]);
+    const same = tf.cast(a, 'float32');
+    const ints = tf.cast(a, 'int32');
+    a.dispose();
+    assert.deepEqual(Array.from(same.dataSync()), [1.5, -2.5, 3]);
+    assert.deepEqual(Array.from(ints.dataSync()), [1, -2, 3]);
+    assert.equal(ints.dtype, 'int32');
+    same.dispose();
+    ints.dispose();
+    assert.equal(tf.engine().backend.numDataIds(), before);
+  });
+});

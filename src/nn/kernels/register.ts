@@ -4,10 +4,12 @@
  *   windows whose maximum is ≤ 0, and on ties), Conv2DBackpropInput (a slow scalar loop),
  *   BatchMatMul with a transposed or batched operand (a slow scalar loop);
  * - speed-ups found by profiling a training step: Identity (copied every tensor saved for the
- *   backward pass; now shares the buffer) and Sum over leading axes (transposed the whole tensor).
+ *   backward pass; now shares the buffer), Cast to the same dtype (copied), and Sum over leading
+ *   axes (transposed the whole tensor).
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { batchMatMulConfig } from './batch_mat_mul.js';
+import { castConfig } from './cast.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { identityConfig } from './identity.js';
@@ -23,6 +25,7 @@ export const WASM_KERNEL_FIXES: readonly KernelConfig[] = [
   batchMatMulConfig,
   identityConfig,
   sumConfig,
+  castConfig,
 ];
 
 let registered = false;

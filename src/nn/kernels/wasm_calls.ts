@@ -10,7 +10,7 @@ import { getKernel, type KernelFunc, type NamedAttrMap, type TensorInfo } from '
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 /** The wasm kernels the fixes are built from. */
-const WRAPPED = ['Conv2D', 'Transpose', 'BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'DepthwiseConv2dNative'] as const;
+const WRAPPED = ['Conv2D', 'Transpose', 'BatchMatMul', 'Conv2DBackpropInput', 'MaxPoolGrad', 'Sum', 'DepthwiseConv2dNative', 'Cast'] as const;
 type WrappedName = (typeof WRAPPED)[number];
 
 const originals = new Map<WrappedName, KernelFunc>();
@@ -75,6 +75,11 @@ export function originalConv2DBackpropInput(backend: BackendWasm, inputs: Record
 /** The original Sum (innermost-axes reductions, via a transpose otherwise). */
 export function originalSum(backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
   return call('Sum', backend, inputs, attrs);
+}
+
+/** The original Cast (a copy, converting the values). */
+export function originalCast(backend: BackendWasm, inputs: Record<string, TensorInfo>, attrs: NamedAttrMap): TensorInfo {
+  return call('Cast', backend, inputs, attrs);
 }
 
 /** A view of the same data under another shape (shares the buffer; release it like any output). */
