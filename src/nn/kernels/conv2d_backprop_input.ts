@@ -5,13 +5,13 @@
  *   dx = conv2d(dy↑, W'), W'[a, b, co, ci] = W[kH−1−a, kW−1−b, ci, co],
  * where dy↑ is dy with (stride − 1) zeros inserted between its pixels (only for strides > 1), padded
  * by kH−1−padTop above and by whatever makes the output exactly the input's height below (the same
- * for the width). That runs on XNNPACK's Conv2D.
+ * for the width). That runs on XNNPACK's Conv2D — or, for a 1-channel input, as a depthwise
+ * convolution per dy channel plus a channel sum, since a 1-wide product wastes 7 of XNNPACK's 8 lanes.
  * Forward paddings larger than the filter (only possible with explicit padding) would need negative
- * padding here; those rare layouts go to the backend's own kernel.
+ * padding here; those layouts take the matrix-product route below.
  *
  * When that full convolution wastes much work — a 'valid' 5x5 filter on an 8x8 output computes a
- * 12x12 result from mostly zero padding, and a 1-channel input gives XNNPACK a 1-wide product — the
- * gradient runs instead as one matrix product of exactly the forward's size, cols = dy · Wᵀ
+ * 12x12 result from mostly zero padding — the gradient runs instead as one matrix product of exactly the forward's size, cols = dy · Wᵀ
  * ([N·outH·outW, kH·kW·inC]), followed by the adjoint of patch extraction (col2im, its additions
  * in SIMD wasm, see simd.ts). A cost model picks the cheaper.
  */
