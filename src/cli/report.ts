@@ -15,22 +15,23 @@ const options = {
 export const reportCommand: Command<typeof options> = {
   name: 'report',
   summary: 'A self-contained HTML report (text, tables, plots) of a run folder.',
-  positionals: 'RUN_DIR',
+  positionals: 'RUN_DIR [RUN_DIR …]',
   description: `
 Reads what RUN_DIR holds — certify.json and projection.json (written by 'certify --out RUN_DIR'),
 scan.json, mitigation.json — and writes one HTML file with everything inline (no network, no
 scripts). RUN_DIR may also be a single JSON file, e.g. the output of 'certify --json FILE'.
+Several folders make one page, e.g. a scan folder and the mitigate command's output folder.
 
 Example: poisonguard certify --dataset mnist17 --out runs/mnist17
          poisonguard report runs/mnist17 --figures runs/mnist17/figures`,
   options,
   async run(v, positionals, ctx) {
-    if (positionals.length !== 1) throw new OptionError('RUN_DIR', 'one run folder (e.g. poisonguard report runs/mnist17)', positionals.length ? positionals.join(' ') : undefined);
+    if (positionals.length === 0) throw new OptionError('RUN_DIR', 'a run folder (e.g. poisonguard report runs/mnist17)', undefined);
     const runPath = positionals[0];
     const projectionEps = numberOption('eps', v.eps);
-    const { readRunFolder } = await import('../report/run-folder.js');
+    const { readRunFolders } = await import('../report/run-folder.js');
     const { buildReport } = await import('../report/build.js');
-    const run = readRunFolder(runPath);
+    const run = readRunFolders(positionals);
     if (projectionEps !== undefined && run.projection && !run.projection.attacks.some((a) => Math.abs(a.eps - projectionEps) < 1e-12)) {
       throw new OptionError('--eps', `one of the run's ε values (${run.projection.attacks.map((a) => a.eps).join(', ')})`, v.eps);
     }

@@ -363,9 +363,19 @@ function mitigationSection(m: MitigationSectionInput): string {
   const accAsr = (x: AccuracyAsr | undefined): string => (x ? `accuracy ${pct(x.accuracy)}, attack success ${pct(x.asr)}` : '–');
   parts.push(`<section id="mitigation"><h2>Mitigation</h2>`);
   const intro: string[] = [];
-  if (s.targetLabel !== undefined) intro.push(`Against the backdoor of label <strong>${s.targetLabel}</strong>.`);
+  if (s.method) intro.push(`Method: <strong>${escapeHtml(s.method)}</strong>.`);
+  if (s.labelReason) intro.push(`Mitigating ${escapeHtml(s.labelReason)}.`);
+  else if (s.targetLabel !== undefined) intro.push(`Against the backdoor of label <strong>${s.targetLabel}</strong>.`);
+  if (s.nothingToMitigate) intro.push('<strong>Nothing to mitigate:</strong> the scan flagged no label and none was given.');
   if (s.baseline) intro.push(`Before mitigation: ${accAsr(s.baseline)}.`);
   if (s.model) intro.push(`Model: <code>${escapeHtml(s.model)}</code>.`);
+  if (s.asrShown) {
+    intro.push(
+      s.asrShown === 'real'
+        ? 'Attack success rates are measured with the real trigger (recorded in the model’s metadata).'
+        : 'Attack success rates are measured with the reversed trigger (the real one is unknown): they show whether the model still answers the trigger the scan found.',
+    );
+  }
   if (intro.length) parts.push(`<p>${intro.join(' ')}</p>`);
   for (const n of s.notes ?? []) parts.push(`<p class="note">${escapeHtml(n)}</p>`);
   if (s.filter) {

@@ -83,7 +83,15 @@ export interface AccuracyAsr {
 /** The `mitigation` section (mitigation.json). */
 export interface MitigationSummary {
   readonly kind?: 'mitigation';
+  /** 'prune', 'unlearn', 'filter' … (the mitigate command's --method). */
+  readonly method?: string;
   readonly model?: string;
+  /** Why this label was mitigated, in words (e.g. "label 7 (flagged by the scan …)"). */
+  readonly labelReason?: string;
+  /** True when the scan flagged nothing and no label was given: nothing was done. */
+  readonly nothingToMitigate?: boolean;
+  /** Whose trigger the `asr` fields measure: the real one (from the model's metadata) or the reversed one. */
+  readonly asrShown?: 'real' | 'reversed';
   /** The label the mitigation targets (the flagged one). */
   readonly targetLabel?: number;
   /** The model before any mitigation. */

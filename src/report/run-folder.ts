@@ -252,3 +252,33 @@ export function readRunFolder(path: string): RunContents {
     ...(mitigation ? { mitigation } : {}),
   };
 }
+
+/**
+ * Several run folders on one page, e.g. a certify run, a scan and a mitigation written to separate
+ * folders. Each section comes from the one folder that holds it; two folders holding the same
+ * section is an error (the page would have to pick one silently).
+ */
+export function readRunFolders(paths: readonly string[]): RunContents {
+  if (paths.length === 0) throw new PoisonguardError('invalid-option', 'no run folder given.');
+  if (paths.length === 1) return readRunFolder(paths[0]);
+  const runs = paths.map((p) => readRunFolder(p));
+  const pick = <K extends 'certify' | 'scan' | 'mitigation'>(key: K): RunContents | undefined => {
+    const having = runs.filter((r) => r[key] !== undefined);
+    if (having.length > 1) {
+      throw new PoisonguardError('invalid-option', `${having.map((r) => r.dir).join(' and ')} both hold a ${key} result; give one of them.`, { path: key });
+    }
+    return having[0];
+  };
+  const certify = pick('certify');
+  const scan = pick('scan');
+  const mitigation = pick('mitigation');
+  return {
+    dir: runs.map((r) => r.dir).join(', '),
+    files: runs.flatMap((r) => r.files.map((f) => join(r.dir, f))),
+    ...(certify?.certify ? { certify: certify.certify } : {}),
+    ...(certify?.projection ? { projection: certify.projection } : {}),
+    ...(scan?.scan ? { scan: scan.scan } : {}),
+    ...(scan?.scanImages ? { scanImages: scan.scanImages } : {}),
+    ...(mitigation?.mitigation ? { mitigation: mitigation.mitigation } : {}),
+  };
+}

@@ -144,7 +144,8 @@ test('user errors: one clear line, the right exit code', async () => {
   mkdirSync(badscan);
   writeFileSync(join(badscan, 'scan.json'), JSON.stringify({ verdict: 'x', labels: [{ label: 0 }] }));
   const cases: [string[], number, RegExp][] = [
-    [['report'], 2, /Expected RUN_DIR to be one run folder/],
+    [['report'], 2, /Expected RUN_DIR to be a run folder/],
+    [['report', bad, bad], 1, /bad\/certify\.json: not valid JSON/],
     [['report', join(base, 'nope')], 1, /No such run folder: .*nope\. Run 'poisonguard certify --out DIR' to make one\./],
     [['report', empty], 1, /nothing to report; expected certify\.json, scan\.json or mitigation\.json/],
     [['report', bad], 1, /bad\/certify\.json: not valid JSON/],
@@ -217,4 +218,26 @@ test('end to end on MNIST-1-7: certify --out, then report', { timeout: 120_000 }
   assert.match(html, /The diamonds are the candidate attack at ε = 0\.03/);
   assert.match(html, /data-key="top-bound">U\* = 0\.0\d{3}</);
   assert.deepEqual(externalReferences(html), []);
+});
+
+test('several run folders make one page; the same section twice is refused', async () => {
+  const base = scratchDir('report-multi');
+  const certifyDir = writeFixtureRun(join(base, 'certify'));
+  const ncDir = join(base, 'nc');
+  writeFixtureRun(ncDir, { scan: true, mitigation: true });
+  const scanDir = join(base, 'scan');
+  mkdirSync(scanDir);
+  writeFileSync(join(scanDir, 'scan.json'), readFileSync(join(ncDir, 'scan.json')));
+  const mitDir = join(base, 'mit');
+  mkdirSync(mitDir);
+  writeFileSync(join(mitDir, 'mitigation.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(ncDir, 'mitigation.json'), 'utf8')), method: 'prune', labelReason: 'label 7 (flagged by the scan)', asrShown: 'real' }));
+  const r = await run(['report', certifyDir, scanDir, mitDir, '--out', join(base, 'all.html')]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /sections: certify, scan, mitigation/);
+  const html = readFileSync(join(base, 'all.html'), 'utf8');
+  assert.match(html, /Method: <strong>prune<\/strong>\. Mitigating label 7 \(flagged by the scan\)\./);
+  assert.match(html, /measured with the real trigger/);
+  const dup = await run(['report', certifyDir, ncDir]);
+  assert.equal(dup.code, 2);
+  assert.match(dup.err, /both hold a certify result; give one of them\./);
 });
