@@ -6,6 +6,7 @@ import { reportCommand } from './report.js';
 import { scanCommand } from './scan.js';
 import { trainCommand } from './train.js';
 import { reproduceCommand } from './reproduce.js';
+import { demoCommand } from './demo.js';
 import { mitigateCommand } from './mitigate.js';
 import { filterCommand } from './filter.js';
 
