@@ -10,4 +10,4 @@ import { demoCommand } from './demo.js';
 import { mitigateCommand } from './mitigate.js';
 import { filterCommand } from './filter.js';
 
-export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand, reproduceCommand, mitigateCommand, filterCommand];
+export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand, reproduceCommand, mitigateCommand, filterCommand, demoCommand];
