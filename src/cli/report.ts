@@ -32,6 +32,7 @@ Example: poisonguard certify --dataset mnist17 --out runs/mnist17
     const { readRunFolders } = await import('../report/run-folder.js');
     const { buildReport } = await import('../report/build.js');
     const run = readRunFolders(positionals);
+    if (projectionEps !== undefined && !run.projection) throw new OptionError('--eps', "used with a run folder that has projection.json (written by 'certify --out DIR')", v.eps);
     if (projectionEps !== undefined && run.projection && !run.projection.attacks.some((a) => Math.abs(a.eps - projectionEps) < 1e-12)) {
       throw new OptionError('--eps', `one of the run's ε values (${run.projection.attacks.map((a) => a.eps).join(', ')})`, v.eps);
     }

@@ -170,6 +170,9 @@ test('report command: writes the page and the figures, and accepts a single cert
   const png = readFileSync(join(base, 'fig', 'certify-eps.png'));
   assert.equal(png.subarray(1, 4).toString(), 'PNG');
   assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /No projection of the data in this run folder/);
+  const noProjection = await run(['report', dir, '--eps', '0.05']);
+  assert.equal(noProjection.code, 2);
+  assert.match(noProjection.err, /Expected --eps to be used with a run folder that has projection\.json/);
   const single = await run(['report', join(dir, 'certify.json'), '--out', join(base, 'single.html')]);
   assert.equal(single.code, 0, single.err);
   assert.match(readFileSync(join(base, 'single.html'), 'utf8'), /U\* = 0\.0629/);
@@ -240,4 +243,15 @@ test('several run folders make one page; the same section twice is refused', asy
   const dup = await run(['report', certifyDir, ncDir]);
   assert.equal(dup.code, 2);
   assert.match(dup.err, /both hold a certify result; give one of them\./);
+});
+
+test('report --eps picks the attack shown in the projection, and rejects an ε the run does not have', async () => {
+  const base = scratchDir('report-eps');
+  const dir = writeFixtureRun(join(base, 'run'));
+  const ok = await run(['report', dir, '--eps', '0.05', '--out', join(base, 'a.html')]);
+  assert.equal(ok.code, 0, ok.err);
+  assert.match(readFileSync(join(base, 'a.html'), 'utf8'), /The diamonds are the candidate attack at ε = 0\.05/);
+  const bad = await run(['report', dir, '--eps', '0.07']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /Expected --eps to be one of the run's ε values \(0, 0\.05, 0\.3\), but got '0\.07'\./);
 });
