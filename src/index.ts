@@ -76,3 +76,5 @@ export { unlearningSet, fineTune, DEFAULT_UNLEARN_SHARE, DEFAULT_STAMPED_SHARE }
 export { readScanSource, readReversedTrigger, checkScanModel, chooseLabel, stampReversed } from './cleanse/mitigation/reversed-trigger.js';
 export type { ReversedTrigger, ScanSource } from './cleanse/mitigation/reversed-trigger.js';
 export type { Metrics as MitigationMetrics } from './cleanse/mitigation/measure.js';
+/** The mitigations' defaults (DEFAULT_FPR 0.05, DEFAULT_TOP_SHARE 0.01, …), under one name. */
+export * as mitigationDefaults from './cleanse/mitigation/defaults.js';

@@ -1,11 +1,12 @@
 /** `poisonguard mitigate`: Neural Cleanse mitigation — input filter, neuron pruning or unlearning. */
 import { OptionError } from '../errors.js';
+import * as D from '../cleanse/mitigation/defaults.js';
 import { DEFAULT_SEED } from '../random.js';
 import type { Command } from './command.js';
 import { intOption, numberOption } from './command.js';
 import { progressBar, type ProgressBar } from './progress.js';
 
-// Defaults shown in the help; the library declares them (src/cleanse/mitigation/*), these mirror them cheaply.
+// Defaults shown in the help come from the library's tf-free defaults module.
 const options = {
   model: { type: 'string', value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
   scan: { type: 'string', value: 'DIR', help: 'Scan folder of this model, written by `poisonguard scan --out DIR` (scan.json, seed-S/label-NN.json).' },
@@ -13,20 +14,20 @@ const options = {
   label: { type: 'string', value: 'L', help: "Label to mitigate (default: the scan's flagged label)." },
   out: { type: 'string', value: 'DIR', help: 'Output folder: the patched model (prune, unlearn) or filter.json (filter), and mitigation.json.' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives)." },
-  layer: { type: 'string', value: 'NAME', help: "Layer of the filter and pruning: 'penultimate' (default, the paper's), 'last-conv', or a layer name." },
+  layer: { type: 'string', value: 'NAME', help: `Layer of the filter and pruning: 'penultimate' (the paper's), 'last-conv', or a layer name (default ${D.DEFAULT_LAYER}).` },
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Seed of the data draws and the fine-tuning order.' },
-  'defense-images': { type: 'string', value: 'N', help: 'Clean training images for the neuron ranking, and as many again for the filter calibration (default 2000).' },
-  fpr: { type: 'string', value: 'X', help: "Filter: false positive rate of the threshold on clean inputs (default 0.05, the paper's)." },
-  'top-share': { type: 'string', value: 'X', help: 'Filter: share of the ranked neurons in the activation profile (default 0.01, at least one neuron).' },
-  'asr-threshold': { type: 'string', value: 'X', help: "Pruning: stop once the reversed trigger's ASR on the defender's images is under this (default 0.05)." },
-  'max-share': { type: 'string', value: 'X', help: 'Pruning: never prune more than this share of the layer (default 0.5).' },
-  'curve-step': { type: 'string', value: 'X', help: 'Pruning: spacing of the accuracy/ASR curve, as a share of the layer (default 0.02).' },
-  'fine-tune-epochs': { type: 'string', value: 'N', help: 'Pruning: epochs of clean fine-tuning afterwards, pruned neurons kept at zero (default 0).' },
-  'unlearn-share': { type: 'string', value: 'X', help: 'Unlearning (and fine-tuning): share of the training data used (default 0.1, the paper).' },
-  'stamped-share': { type: 'string', value: 'X', help: 'Unlearning: share of those images stamped with the reversed trigger, true labels kept (default 0.2, the paper).' },
-  epochs: { type: 'string', value: 'N', help: 'Unlearning: epochs (default 1, the paper).' },
-  'learning-rate': { type: 'string', value: 'X', help: "Unlearning and fine-tuning: Adam's learning rate (default 0.001, the training recipe's)." },
-  batch: { type: 'string', value: 'B', help: 'Unlearning and fine-tuning: mini-batch size (default 32).' },
+  'defense-images': { type: 'string', value: 'N', help: `Clean training images for the neuron ranking, and as many again for the filter calibration (default ${D.DEFAULT_DEFENSE_IMAGES}).` },
+  fpr: { type: 'string', value: 'X', help: `Filter: false positive rate of the threshold on clean inputs (default ${D.DEFAULT_FPR}, the paper's).` },
+  'top-share': { type: 'string', value: 'X', help: `Filter: share of the ranked neurons in the activation profile (default ${D.DEFAULT_TOP_SHARE}, at least one neuron).` },
+  'asr-threshold': { type: 'string', value: 'X', help: `Pruning: stop once the reversed trigger's ASR on the defender's images is under this (default ${D.DEFAULT_ASR_THRESHOLD}).` },
+  'max-share': { type: 'string', value: 'X', help: `Pruning: never prune more than this share of the layer (default ${D.DEFAULT_MAX_SHARE}).` },
+  'curve-step': { type: 'string', value: 'X', help: `Pruning: spacing of the accuracy/ASR curve, as a share of the layer (default ${D.DEFAULT_CURVE_STEP}).` },
+  'fine-tune-epochs': { type: 'string', value: 'N', help: `Pruning: epochs of clean fine-tuning afterwards, pruned neurons kept at zero (default ${D.DEFAULT_PRUNE_FINE_TUNE_EPOCHS}).` },
+  'unlearn-share': { type: 'string', value: 'X', help: `Unlearning (and fine-tuning): share of the training data used (default ${D.DEFAULT_UNLEARN_SHARE}, the paper).` },
+  'stamped-share': { type: 'string', value: 'X', help: `Unlearning: share of those images stamped with the reversed trigger, true labels kept (default ${D.DEFAULT_STAMPED_SHARE}, the paper).` },
+  epochs: { type: 'string', value: 'N', help: `Unlearning: epochs (default ${D.DEFAULT_UNLEARN_EPOCHS}, the paper).` },
+  'learning-rate': { type: 'string', value: 'X', help: `Unlearning and fine-tuning: Adam's learning rate (default ${D.DEFAULT_UNLEARN_LEARNING_RATE}, the training recipe's).` },
+  batch: { type: 'string', value: 'B', help: `Unlearning and fine-tuning: mini-batch size (default ${D.DEFAULT_UNLEARN_BATCH_SIZE}).` },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
   json: { type: 'boolean', help: 'Print mitigation.json to stdout instead of the summary.' },
 } as const;
@@ -49,11 +50,11 @@ export const mitigateCommand: Command<typeof options> = {
 Uses the reversed trigger of the label the scan flagged (the scan must be of this very model: the
 SHA-256 over its folder's files must match scan.json's). Neurons of the second-to-last layer are
 ranked by how much more they fire on clean training images stamped with the reversed trigger.
-  filter   profile = mean activation of the top 1% neurons; threshold for a 5% FPR on clean images;
+  filter   profile = mean activation of the top ${100 * D.DEFAULT_TOP_SHARE}% neurons; threshold for a ${100 * D.DEFAULT_FPR}% FPR on clean images;
            writes filter.json (apply it with 'poisonguard filter').
-  prune    zeroes neurons in ranking order until the reversed trigger's ASR is under 5% (or the
+  prune    zeroes neurons in ranking order until the reversed trigger's ASR is under ${100 * D.DEFAULT_ASR_THRESHOLD}% (or the
            maximum share); writes the pruned model (the neurons stay zero in any fine-tuning).
-  unlearn  fine-tunes 1 epoch on 10% of the training data, 20% of it (images of other labels than
+  unlearn  fine-tunes ${D.DEFAULT_UNLEARN_EPOCHS} epoch on ${100 * D.DEFAULT_UNLEARN_SHARE}% of the training data, ${100 * D.DEFAULT_STAMPED_SHARE}% of it (images of other labels than
            the target) stamped with the reversed trigger under their TRUE labels; writes the model.
 Every figure (clean accuracy, ASR of the real trigger when metadata.json names it, ASR of the
 reversed trigger; before and after) is measured on the test split.
@@ -98,6 +99,8 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
         if (current !== p.phase) {
           if (current !== undefined) bars.get(current)?.stop();
           current = p.phase;
+          // Without a terminal (a log file), one line per phase instead of a bar.
+          if (!ctx.interactive) ctx.err(`${new Date().toISOString()} ${PHASE_LABELS[p.phase] ?? p.phase} (${p.total})`);
           bars.set(p.phase, progressBar(PHASE_LABELS[p.phase] ?? p.phase, p.total, ctx.interactive));
         }
         bars.get(p.phase)!.update(Math.min(p.done, p.total));

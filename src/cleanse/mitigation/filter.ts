@@ -9,12 +9,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { DataFormatError, NotFoundError, OptionError, PoisonguardError } from '../../errors.js';
 import { checkPreprocessing, type Preprocessing } from '../../nn/preprocess.js';
 import { checkRange } from '../../options.js';
+import { DEFAULT_TOP_SHARE } from './defaults.js';
 import type { MitigationLayer } from './layers.js';
 
-/** Share of the ranked neurons in the profile: the top 1% (paper §VI-A), at least one neuron. */
-export const DEFAULT_TOP_SHARE = 0.01;
-/** False positive rate the threshold is set for: 5% (paper §VI-A). */
-export const DEFAULT_FPR = 0.05;
+export { DEFAULT_FPR, DEFAULT_TOP_SHARE } from './defaults.js';
 /** FPRs at which the FPR/FNR curve is reported (ours: a log-ish grid around the paper's 5%). */
 export const CURVE_FPRS: readonly number[] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5];
 export const FILTER_FORMAT = 'poisonguard-filter';

@@ -13,11 +13,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PoisonguardError, ShapeError, UnknownNameError } from '../../errors.js';
 import { preprocessInto, type Preprocessing } from '../../nn/preprocess.js';
+import { DEFAULT_LAYER } from './defaults.js';
 
 /** The layer choices besides a layer's own name. */
 export const LAYER_CHOICES = ['penultimate', 'last-conv'] as const;
-/** Default: the second-to-last (dense) layer, where the paper's mitigations work. */
-export const DEFAULT_LAYER = 'penultimate';
+export { DEFAULT_LAYER } from './defaults.js';
 /** Images per forward pass (speed and memory only). */
 export const FEATURE_BATCH = 256;
 

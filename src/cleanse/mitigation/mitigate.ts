@@ -26,41 +26,34 @@ import { checkNonNegativeInt, checkOneOf, checkPositiveInt, checkRange } from '.
 import { DEFAULT_SEED, Random } from '../../random.js';
 import type { AccuracyAsr, MitigationSummary } from '../../report/inputs.js';
 import { writeJsonAtomic } from '../checkpoint.js';
-import { activationProfiles, CURVE_FPRS, DEFAULT_FPR, DEFAULT_TOP_SHARE, filterCurve, flaggedShare, makeFilter, profileNeurons, type FilterCurvePoint, type InputFilter } from './filter.js';
-import { computeFeatures, DEFAULT_LAYER, resolveLayer, type MitigationLayer } from './layers.js';
-import { evaluationSets, metricsOf, predictSets, type Metrics } from './measure.js';
 import {
-  curveCounts,
   DEFAULT_ASR_THRESHOLD,
   DEFAULT_CURVE_STEP,
+  DEFAULT_DEFENSE_IMAGES,
+  DEFAULT_FPR,
+  DEFAULT_LAYER,
   DEFAULT_MAX_SHARE,
-  prune,
-  pruningCurve,
-  searchPruning,
-  type FeatureSet,
-  type PrunedWeights,
-  type PruningPoint,
-} from './prune.js';
-import { rankNeurons, type NeuronRanking } from './ranking.js';
-import { checkScanModel, chooseLabel, readReversedTrigger, readScanSource, stampReversed, type ReversedTrigger } from './reversed-trigger.js';
-import {
+  DEFAULT_PRUNE_FINE_TUNE_EPOCHS,
   DEFAULT_STAMPED_SHARE,
+  DEFAULT_TOP_SHARE,
   DEFAULT_UNLEARN_BATCH_SIZE,
   DEFAULT_UNLEARN_EPOCHS,
   DEFAULT_UNLEARN_LEARNING_RATE,
   DEFAULT_UNLEARN_SHARE,
-  fineTune,
-  unlearningSet,
-} from './unlearn.js';
+} from './defaults.js';
+import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type FilterCurvePoint, type InputFilter } from './filter.js';
+import { computeFeatures, resolveLayer, type MitigationLayer } from './layers.js';
+import { evaluationSets, metricsOf, predictSets, type Metrics } from './measure.js';
+import { curveCounts, prune, pruningCurve, searchPruning, type FeatureSet, type PrunedWeights, type PruningPoint } from './prune.js';
+import { rankNeurons, type NeuronRanking } from './ranking.js';
+import { checkScanModel, chooseLabel, readReversedTrigger, readScanSource, stampReversed, type ReversedTrigger } from './reversed-trigger.js';
+import { fineTune, unlearningSet } from './unlearn.js';
 
 export const MITIGATION_METHODS = ['filter', 'prune', 'unlearn'] as const;
 export type MitigationMethod = (typeof MITIGATION_METHODS)[number];
 export const MITIGATION_JSON = 'mitigation.json';
 export const FILTER_JSON = 'filter.json';
-/** Clean training images for the ranking, and as many again for the filter's calibration: 2000 each (ours; the paper does not say). */
-export const DEFAULT_DEFENSE_IMAGES = 2000;
-/** Epochs of clean fine-tuning after pruning: none (the paper prunes without fine-tuning). */
-export const DEFAULT_PRUNE_FINE_TUNE_EPOCHS = 0;
+export { DEFAULT_DEFENSE_IMAGES } from './defaults.js';
 /** Neurons of the ranking listed in mitigation.json. */
 const RANKING_LISTED = 20;
 

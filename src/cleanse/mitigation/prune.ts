@@ -12,15 +12,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { OptionError } from '../../errors.js';
 import { checkRange } from '../../options.js';
+import { DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE } from './defaults.js';
 import { layerChain, predictFromFeatures, type MitigationLayer } from './layers.js';
 import { shareEqual } from './measure.js';
 
-/** Stop when the reversed trigger's ASR is under 5% (ours; the paper prunes "until the model no longer responds"). */
-export const DEFAULT_ASR_THRESHOLD = 0.05;
-/** Never prune more than half of the layer (ours; the paper needed about 30% for BadNets). */
-export const DEFAULT_MAX_SHARE = 0.5;
-/** Spacing of the pruning curve's points, as a share of the layer (ours). */
-export const DEFAULT_CURVE_STEP = 0.02;
+export { DEFAULT_ASR_THRESHOLD, DEFAULT_CURVE_STEP, DEFAULT_MAX_SHARE } from './defaults.js';
 
 /** Cached features of one image set at the layer, with what counts as a hit. */
 export interface FeatureSet {

@@ -13,23 +13,14 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { imageSet, subset, type ImageSet } from '../../data/images.js';
 import { OptionError } from '../../errors.js';
 import type { Preprocessing } from '../../nn/preprocess.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_LEARNING_RATE } from '../../nn/recipe.js';
 import { trainModel, type TrainProgress, type TrainResult } from '../../nn/train.js';
 import { checkPositive, checkPositiveInt, checkRange } from '../../options.js';
 import { Random } from '../../random.js';
+import { DEFAULT_STAMPED_SHARE, DEFAULT_UNLEARN_BATCH_SIZE, DEFAULT_UNLEARN_EPOCHS, DEFAULT_UNLEARN_LEARNING_RATE, DEFAULT_UNLEARN_SHARE } from './defaults.js';
 import type { PrunedWeights } from './prune.js';
 import { stampReversed, type ReversedTrigger } from './reversed-trigger.js';
 
-/** Share of the training data used for unlearning: 10% (paper §VI-C). */
-export const DEFAULT_UNLEARN_SHARE = 0.1;
-/** Share of the unlearning set stamped with the reversed trigger: 20% (paper §VI-C). */
-export const DEFAULT_STAMPED_SHARE = 0.2;
-/** Epochs of fine-tuning: 1 (paper §VI-C). */
-export const DEFAULT_UNLEARN_EPOCHS = 1;
-/** Adam's learning rate: the training recipe's 1e-3 (the paper gives none for fine-tuning). */
-export const DEFAULT_UNLEARN_LEARNING_RATE = DEFAULT_LEARNING_RATE;
-/** Mini-batch size: the training recipe's (Keras default 32). */
-export const DEFAULT_UNLEARN_BATCH_SIZE = DEFAULT_BATCH_SIZE;
+export { DEFAULT_STAMPED_SHARE, DEFAULT_UNLEARN_BATCH_SIZE, DEFAULT_UNLEARN_EPOCHS, DEFAULT_UNLEARN_LEARNING_RATE, DEFAULT_UNLEARN_SHARE } from './defaults.js';
 
 export interface UnlearningSet {
   readonly set: ImageSet;
