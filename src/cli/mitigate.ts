@@ -10,7 +10,7 @@ import { progressBar, type ProgressBar } from './progress.js';
 const options = {
   model: { type: 'string', value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
   scan: { type: 'string', value: 'DIR', help: 'Scan folder of this model, written by `poisonguard scan --out DIR` (scan.json, seed-S/label-NN.json).' },
-  method: { type: 'string', value: 'NAME', help: "'filter' (input filter), 'prune' (neuron pruning) or 'unlearn' (fine-tuning with the reversed trigger under true labels)." },
+  method: { type: 'string', value: 'NAME', help: "'filter' (input filter), 'prune' (neuron pruning), 'unlearn' (fine-tuning with the reversed trigger under true labels), or 'all' (each from the original model into OUT/<method>, one combined mitigation.json in OUT)." },
   label: { type: 'string', value: 'L', help: "Label to mitigate (default: the scan's flagged label)." },
   out: { type: 'string', value: 'DIR', help: 'Output folder: the patched model (prune, unlearn) or filter.json (filter), and mitigation.json.' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives)." },
@@ -66,20 +66,20 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
     if (v.scan === undefined) throw new OptionError('--scan', "given: the model's scan folder (poisonguard scan --out DIR)", undefined);
     if (v.method === undefined) throw new OptionError('--method', "given: 'filter', 'prune' or 'unlearn'", undefined);
     const { checkOneOf } = await import('../options.js');
-    const { MITIGATION_METHODS, mitigateModel } = await import('../cleanse/mitigation/mitigate.js');
-    const method = checkOneOf('--method', v.method, MITIGATION_METHODS);
+    const { MITIGATION_METHODS, MITIGATION_JSON, mitigateModel, combineReports } = await import('../cleanse/mitigation/mitigate.js');
+    const method = checkOneOf('--method', v.method, [...MITIGATION_METHODS, 'all'] as const);
     const num = (name: keyof typeof options): number | undefined => numberOption(name, v[name] as string | undefined);
     const int = (name: keyof typeof options): number | undefined => intOption(name, v[name] as string | undefined);
     const given = <T>(key: string, value: T | undefined): Record<string, T> => (value === undefined ? {} : { [key]: value });
     const bars = new Map<string, ProgressBar>();
     let current: string | undefined;
-    const report = await mitigateModel({
-      model: v.model,
-      scan: v.scan,
-      method,
+    const runOne = (m: (typeof MITIGATION_METHODS)[number], out: string | undefined) => mitigateModel({
+      model: v.model!,
+      scan: v.scan!,
+      method: m,
       seed: intOption('seed', v.seed)!,
       ...given('label', int('label')),
-      ...given('out', v.out),
+      ...given('out', out),
       ...given('dataDir', v['data-dir']),
       ...given('layer', v.layer),
       ...given('defenseImages', int('defense-images')),
@@ -106,6 +106,25 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
         bars.get(p.phase)!.update(Math.min(p.done, p.total));
       },
     });
+    let report;
+    if (method === 'all') {
+      // Each method from the original model, into out/<method>; one combined mitigation.json in out.
+      const { join } = await import('node:path');
+      const { writeJsonAtomic } = await import('../cleanse/checkpoint.js');
+      const reports = [];
+      for (const m of MITIGATION_METHODS) {
+        current = undefined;
+        const r = await runOne(m, v.out === undefined ? undefined : join(v.out, m));
+        if (current !== undefined) bars.get(current)?.stop();
+        reports.push(r);
+        if (r.nothingToMitigate) break;
+        if (!v.json) ctx.out(`${m}: ${m === 'filter' ? 'through the filter: ' : ''}${describeAfter(r)}`);
+      }
+      report = reports.length === 1 ? reports[0] : combineReports(reports);
+      if (v.out !== undefined) writeJsonAtomic(join(v.out, MITIGATION_JSON), report);
+    } else {
+      report = await runOne(method, v.out);
+    }
     if (current !== undefined) bars.get(current)?.stop();
     if (v.json) {
       ctx.out(JSON.stringify(report, null, 2));
@@ -143,3 +162,9 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
     return 0;
   },
 };
+
+/** One line of a method's result, for `--method all`. */
+function describeAfter(r: { after?: { cleanAccuracy: number; asrReal: number | null; asrReversed: number } }): string {
+  const p = (x: number | null): string => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
+  return r.after ? `clean accuracy ${p(r.after.cleanAccuracy)}, ASR real trigger ${p(r.after.asrReal)}, ASR reversed trigger ${p(r.after.asrReversed)}` : 'done';
+}

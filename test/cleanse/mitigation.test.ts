@@ -11,7 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { PNG } from 'pngjs';
-import { mitigateModel, recordedPruning } from '../../src/cleanse/mitigation/mitigate.js';
+import { combineReports, mitigateModel, recordedPruning, type MitigationReport } from '../../src/cleanse/mitigation/mitigate.js';
 import { main } from '../../src/cli/main.js';
 import type { ImageSet } from '../../src/data/images.js';
 import { PoisonguardError } from '../../src/errors.js';
@@ -27,6 +27,7 @@ let modelDir: string;
 let scanDir: string;
 let data: { train: ImageSet; test: ImageSet };
 const quiet = { out: () => {}, err: () => {}, interactive: false };
+const reports: MitigationReport[] = [];
 
 before(async () => {
   await initEngine({ backend: 'wasm' });
@@ -45,6 +46,7 @@ test('unlearning removes the backdoor, keeps accuracy, and writes the model and 
   const start = tf.memory().numTensors;
   // Unlearn on all of this small training set (10% would be 150 images).
   const r = await mitigateModel({ model: modelDir, scan: scanDir, method: 'unlearn', data, out, unlearnShare: 1, learningRate: 0.005 });
+  reports.push(r);
   assert.equal(tf.memory().numTensors, start, 'no tensor left behind');
   assert.equal(r.targetLabel, TARGET);
   assert.ok(r.before!.asrReal! > 0.9);
@@ -63,6 +65,7 @@ test('pruning stops when the reversed trigger fails; the saved model has those n
   const out = scratchDir('mitigation-prune');
   const start = tf.memory().numTensors;
   const r = await mitigateModel({ model: modelDir, scan: scanDir, method: 'prune', data, out, defenseImages: 500 });
+  reports.push(r);
   assert.equal(tf.memory().numTensors, start, 'no tensor left behind');
   const pr = r.pruning!;
   assert.ok(pr.pruned.length > 0 && pr.reachedThreshold, JSON.stringify({ pruned: pr.pruned.length, asr: pr.searchAsr }));
@@ -99,6 +102,7 @@ test('the filter flags the real trigger at its FPR, is saved, and the filter com
   const out = scratchDir('mitigation-filter');
   const start = tf.memory().numTensors;
   const r = await mitigateModel({ model: modelDir, scan: scanDir, method: 'filter', data, out, defenseImages: 600, topShare: 0.1 });
+  reports.push(r);
   assert.equal(tf.memory().numTensors, start, 'no tensor left behind');
   const f = r.filter!;
   assert.equal(f.neurons, 3); // round(0.1 · 32)
@@ -128,6 +132,14 @@ test('the filter flags the real trigger at its FPR, is saved, and the filter com
   // The filter refuses another model.
   const err: string[] = [];
   assert.equal(await main(['filter', '--model', join(out, '..'), '--filter', join(out, 'filter.json'), '--input', inputs], { ...quiet, err: (l) => err.push(l) }), 1);
+});
+
+test('the three reports combine into one mitigation.json for the report page', () => {
+  const all = combineReports(reports);
+  assert.equal(all.method, 'all');
+  assert.ok(all.filter && all.pruning && all.unlearning && all.baseline);
+  assert.equal(all.after, undefined);
+  checkMitigationJson('combined', JSON.parse(JSON.stringify(all)));
 });
 
 test('a scan of another model is refused, naming both', async () => {

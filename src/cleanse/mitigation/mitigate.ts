@@ -103,7 +103,8 @@ export interface MitigateProgress {
 
 export interface MitigationReport extends MitigationSummary {
   readonly kind: 'mitigation';
-  readonly method: MitigationMethod;
+  /** The method, or 'all' for the three run one after another from the same model ({@link combineReports}). */
+  readonly method: MitigationMethod | 'all';
   readonly model: string;
   readonly modelSha256: string;
   readonly scan: string;
@@ -528,6 +529,37 @@ async function saveMitigated(
     mitigation: record,
   } as ModelMetadata & { mitigation: MitigationRecord };
   await save(model, out, meta);
+}
+
+/**
+ * One report of several runs on the same model and scan (each from the original model): the
+ * filter, pruning and unlearning sections side by side, as the report's mitigation section shows
+ * them. `after` is left out (it differs per method; each section has its own).
+ */
+export function combineReports(reports: readonly MitigationReport[]): MitigationReport {
+  if (reports.length === 0) throw new OptionError('reports', 'at least one mitigation report', 0);
+  const first = reports[0];
+  for (const r of reports) {
+    if (r.modelSha256 !== first.modelSha256 || r.targetLabel !== first.targetLabel) {
+      throw new OptionError('reports', 'reports of the same model and label', `${r.model} label ${r.targetLabel}`);
+    }
+  }
+  const pick = <K extends 'filter' | 'pruning' | 'unlearning' | 'ranking'>(k: K): Partial<Pick<MitigationReport, K>> => {
+    const r = reports.find((x) => x[k] !== undefined);
+    return r ? ({ [k]: r[k] } as Partial<Pick<MitigationReport, K>>) : {};
+  };
+  const { after: _after, output: _output, filter: _f, pruning: _p, unlearning: _u, ranking: _r, ...common } = first;
+  return {
+    ...common,
+    method: 'all',
+    ...pick('ranking'),
+    ...pick('filter'),
+    ...pick('pruning'),
+    ...pick('unlearning'),
+    seconds: reports.reduce((a, r) => a + r.seconds, 0),
+    date: new Date().toISOString(),
+    notes: [...new Set(reports.flatMap((r) => r.notes.map((n) => `${r.method}: ${n}`)))],
+  };
 }
 
 export type { MitigationLayer };
