@@ -5,7 +5,7 @@
  * training loss any ε-fraction attack can force, and the best responses form a candidate attack.
  */
 import type { Features } from '../data/matrix.js';
-import { rowAxpy } from '../data/matrix.js';
+import { CleanHingeTracker } from './clean-loss.js';
 import { OptionError } from '../errors.js';
 import { checkFinite, checkPositive, checkPositiveInt, checkRange } from '../options.js';
 import { Random } from '../random.js';
@@ -18,8 +18,6 @@ import { vectorAxpy, type PointVector } from '../data/vector.js';
  * round(εn) of the T iterates sampled uniformly without replacement. */
 export type Algorithm1Mode = 'paper' | 'release';
 
-/** Iterations between full recomputations of the incrementally kept clean gradient. */
-export const GRADIENT_REFRESH_EVERY = 500;
 export const ALGORITHM1_MODES: readonly Algorithm1Mode[] = ['release', 'paper'];
 
 /** Options of {@link runAlgorithm1}. */
@@ -109,9 +107,7 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
   const zw = new Float64Array(d);
   let zb = 0;
   let lambda = 1 / eta;
-  const grad = new Float64Array(d);
-  let gradB = 0;
-  const active = new Uint8Array(n);
+  const tracker = new CleanHingeTracker(X, y);
   const cleanLoss = new Float64Array(T);
   const worstLoss = new Float64Array(T);
   const bestW = new Float64Array(d);
@@ -127,51 +123,9 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
 
   for (let t = 1; t <= T; t++) {
     // Clean loss and its gradient (active rows only).
-    // Clean loss, and its gradient Σ_active −y_i[x_i; 1] kept up to date incrementally: only
-    // rows whose active state (margin < 1) changed are added or removed, which turns the second
-    // O(nnz) pass into O(changes). A full recomputation every REFRESH_EVERY iterations bounds
-    // the rounding drift.
-    const refresh = t % GRADIENT_REFRESH_EVERY === 1;
-    if (refresh) {
-      grad.fill(0);
-      gradB = 0;
-      active.fill(0);
-    }
-    let loss = 0;
-    if (isCsr) {
-      const { indptr, indices, values } = X;
-      for (let i = 0; i < n; i++) {
-        let s = b;
-        const e = indptr[i + 1];
-        for (let k = indptr[i]; k < e; k++) s += values[k] * w[indices[k]];
-        const yi = y[i];
-        const m = 1 - yi * s;
-        const now = m > 0 ? 1 : 0;
-        if (now) loss += m;
-        if (now !== active[i]) {
-          active[i] = now;
-          const a = now ? -yi : yi;
-          for (let k = indptr[i]; k < e; k++) grad[indices[k]] += a * values[k];
-          gradB += a;
-        }
-      }
-    } else {
-      const data = X.data;
-      for (let i = 0; i < n; i++) {
-        let s = b;
-        const off = i * d;
-        for (let j = 0; j < d; j++) s += data[off + j] * w[j];
-        const yi = y[i];
-        const m = 1 - yi * s;
-        const now = m > 0 ? 1 : 0;
-        if (now) loss += m;
-        if (now !== active[i]) {
-          active[i] = now;
-          rowAxpy(X, i, now ? -yi : yi, grad);
-          gradB += now ? -yi : yi;
-        }
-      }
-    }
+    const loss = tracker.update(w, b);
+    const grad = tracker.grad;
+    const gradB = tracker.gradB;
     const meanLoss = loss / n;
 
     // The attacker's best response over F (both classes; keep the larger loss).
