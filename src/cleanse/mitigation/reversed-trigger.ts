@@ -144,7 +144,7 @@ export function chooseLabel(scan: ScanSource, requested?: number): { label: numb
   }
   const candidates = scan.verdictLabels.length > 0 ? scan.verdictLabels : scan.flagged;
   if (candidates.length === 0) {
-    return { label: null, reason: `the scan (verdict '${scan.verdictStatus}') flagged no label: nothing to mitigate. Give --label L to mitigate a label anyway.` };
+    return { label: null, reason: `the scan (verdict '${scan.verdictStatus}') flagged no label. Give --label L to mitigate a label anyway.` };
   }
   if (candidates.length > 1) {
     throw new OptionError('--label', `given: the scan flagged several labels (${candidates.join(', ')}); mitigate one at a time`, undefined);
