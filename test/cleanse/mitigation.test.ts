@@ -166,6 +166,28 @@ test('a scan that flags nothing: nothing to mitigate (exit 0), unless --label na
   assert.match(r.labelReason, /NOT flagged/);
 });
 
+test('malformed scans, several flagged labels and images of the wrong size are clear errors', async () => {
+  const empty = scratchDir('mitigation-empty-scan');
+  await assert.rejects(mitigateModel({ model: modelDir, scan: empty, method: 'prune', data }), (e: unknown) => e instanceof PoisonguardError && e.code === 'not-found' && /scan\.json/.test(e.message));
+  const wrong = scratchDir('mitigation-wrong-scan');
+  writeFileSync(join(wrong, 'scan.json'), JSON.stringify({ kind: 'certify' }));
+  await assert.rejects(mitigateModel({ model: modelDir, scan: wrong, method: 'prune', data }), /not a scan of 'poisonguard scan'/);
+  const two = scratchDir('mitigation-two-flagged');
+  writeFakeScan(two, modelDir, { flagged: [TARGET, 3], trigger: exactReversed() });
+  await assert.rejects(mitigateModel({ model: modelDir, scan: two, method: 'prune', data }), /several labels \(1, 3\)/);
+  const missing = scratchDir('mitigation-missing-label');
+  writeFakeScan(missing, modelDir, { flagged: [TARGET], trigger: exactReversed(), labels: [0, 2] });
+  await assert.rejects(mitigateModel({ model: modelDir, scan: missing, method: 'prune', data }), /one of the scanned labels \(0, 2\)/);
+  const big = join(scratchDir('mitigation-big-input'), 'big.png');
+  const png = new PNG({ width: SIZE + 1, height: SIZE });
+  writeFileSync(big, PNG.sync.write(png));
+  const err: string[] = [];
+  const filterFile = join(scratchDir('mitigation-filter-file'), 'filter.json');
+  await mitigateModel({ model: modelDir, scan: scanDir, method: 'filter', data, defenseImages: 200, out: join(filterFile, '..') });
+  assert.equal(await main(['filter', '--model', modelDir, '--filter', filterFile, '--input', big], { ...quiet, err: (l) => err.push(l) }), 1);
+  assert.match(err.join('\n'), /expected shape 8x8 pixels/);
+});
+
 test('a model without a dense second-to-last layer is a clear error', async () => {
   const dir = join(scratchDir('mitigation-conv'), 'model');
   await makeTinyBackdooredModel(dir); // conv – flatten – dense(5)

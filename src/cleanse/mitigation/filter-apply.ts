@@ -11,12 +11,6 @@ import { DataFormatError, NotFoundError, ShapeError } from '../../errors.js';
 import { activationProfiles, type InputFilter } from './filter.js';
 import { computeFeatures, resolveLayer } from './layers.js';
 
-export interface FilterVerdict {
-  readonly file: string;
-  readonly profile: number;
-  readonly flagged: boolean;
-}
-
 /** Image files of `input`: the file itself, or a folder's image files (sorted, not recursive). */
 export function inputFiles(input: string): string[] {
   const p = resolve(input);
