@@ -13,6 +13,7 @@ import { labelFlipAttack } from './label-flip.js';
 import { gradientAttack } from './gradient-attack.js';
 import { clipAndRound, integerBestResponse, type FeatureBox } from './text-points.js';
 import type { PointKind } from './recipes.js';
+import { DATA_DEPENDENT_PERCENTILE, dataDependentAttack, evaluateDataDependent, type DataDependentResult, type DataDependentSplitResult } from './data-dependent.js';
 
 export type AttackName = 'candidate' | 'label-flip' | 'gradient';
 export const ATTACK_NAMES: readonly AttackName[] = ['candidate', 'label-flip', 'gradient'];
@@ -41,6 +42,11 @@ export interface EpsTask {
   readonly pointKind: PointKind;
   /** 'integer': η of the attack run (T = εn). */
   readonly integerEta?: number;
+  /** 'data-dependent': centroids and radii refitted on D_c ∪ D_p (heuristic bound). */
+  readonly defense?: 'oracle' | 'data-dependent';
+  /** 'data-dependent': the defense's percentile and the random mass splits tried. */
+  readonly percentile?: number;
+  readonly randomSplits?: number;
 }
 
 export interface EpsProgress {
@@ -70,6 +76,8 @@ export interface EpsRow {
   readonly candidate?: AttackMetrics;
   readonly labelFlip?: AttackMetrics & { readonly candidates: number };
   readonly gradient?: AttackMetrics & { readonly rounds: number; readonly removed: number };
+  /** 'data-dependent' only: every mass split tried (share of +1 points, heuristic bound, metrics). */
+  readonly splits?: readonly DataDependentSplitResult[];
   readonly evaluationSeconds: number;
   /** Per-iteration L(θ_t)/n and max_F ℓ(θ_t), for the bound's envelope over all runs. */
   readonly cleanLoss: Float64Array;
@@ -80,6 +88,7 @@ export interface EpsRow {
 }
 
 export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: EpsProgress) => void): EpsRow {
+  if (task.defense === 'data-dependent') return runDataDependentTask(init, task, onProgress);
   const rng = new Random(task.seed);
   const a1 = runAlgorithm1(init.train.X, init.train.y, init.defense, {
     eps: task.eps,
@@ -187,4 +196,57 @@ function keepInside(defense: SphereSlabDefense, X: readonly PointVector[], y: In
     }
   }
   return { X: keptX, y: Int8Array.from(keptY) };
+}
+
+/** One ε against the data-dependent defense (see data-dependent.ts): the bound is heuristic. */
+function runDataDependentTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: EpsProgress) => void): EpsRow {
+  const rng = new Random(task.seed);
+  const percentile = task.percentile ?? DATA_DEPENDENT_PERCENTILE;
+  const t0 = performance.now();
+  const empty = { X: [] as PointVector[], y: new Int8Array(0) };
+  let result: DataDependentResult | undefined;
+  if (task.eps > 0) {
+    result = dataDependentAttack(init.train, init.test, {
+      eps: task.eps,
+      rho2: task.rho2,
+      eta: task.eta,
+      iterations: task.iterations,
+      seed: rng.nextUint32(),
+      percentile,
+      randomSplits: task.randomSplits,
+      svm: task.svm,
+      onProgress: (k, K, t, T) => onProgress?.({ eps: task.eps, phase: 'algorithm1', iteration: k * T + t, total: K * T, upperBound: NaN }),
+    });
+  }
+  const algorithmSeconds = (performance.now() - t0) / 1000;
+  const t1 = performance.now();
+  const candidate = result?.best.metrics ?? evaluateDataDependent(init.train, init.test, empty, percentile, task.svm);
+  let labelFlip: (AttackMetrics & { candidates: number }) | undefined;
+  if (task.attacks.includes('label-flip')) {
+    onProgress?.({ eps: task.eps, phase: 'label-flip', iteration: 1, total: 1, upperBound: NaN });
+    const flip = labelFlipAttack(init.train, init.defense, task.eps, rng.fork());
+    labelFlip = { ...evaluateDataDependent(init.train, init.test, flip, percentile, task.svm), candidates: flip.candidates };
+  }
+  // At ε = 0 nothing is added: the "bound" is the clean defender's training loss.
+  const bound = result?.heuristicBound ?? candidate.totalTrainLoss;
+  return {
+    eps: task.eps,
+    poisonCount: Math.round(task.eps * init.train.X.rows),
+    upperBound: bound,
+    bestIteration: 0,
+    iterations: result ? task.iterations * result.splits.length : 0,
+    algorithmSeconds,
+    msPerIteration: result ? (algorithmSeconds * 1000) / (task.iterations * result.splits.length) : 0,
+    candidateInF: result?.best.metrics.poisonKept ?? 0,
+    candidateRemoved: result ? result.best.metrics.poisonCount - result.best.metrics.poisonKept : 0,
+    pointKind: task.pointKind,
+    candidate,
+    labelFlip,
+    splits: result?.splits,
+    evaluationSeconds: (performance.now() - t1) / 1000,
+    cleanLoss: new Float64Array(0),
+    worstLoss: new Float64Array(0),
+    attackX: [],
+    attackY: new Int8Array(0),
+  };
 }

@@ -38,6 +38,7 @@ export function formatCertifyTable(r: CertifyReport): string {
     sep,
     ...rows.map(line),
     '',
+    ...(r.boundKind === 'heuristic' ? ['U* here is HEURISTIC (data-dependent defense: sampled mass splits, relaxed attack model), not a certificate.'] : []),
     `checks: attack ≤ U* ${r.checks.attackBelowBound ? 'yes' : 'NO'}; candidate points in F ${r.checks.candidatesInF ? 'yes' : 'no (those outside are removed by the defense and not counted)'}; U* non-decreasing ${r.checks.boundMonotone ? 'yes' : 'NO'}; ${r.seconds.toFixed(1)} s on ${r.workers} worker(s)`,
   ].join('\n');
 }

@@ -9,7 +9,7 @@ import { progressBar } from './progress.js';
 const options = {
   dataset: { type: 'string', value: 'NAME', default: 'mnist17', help: 'Dataset (mnist17, or see --help of the registry).' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder or file (default: embedded MNIST / ../shared/data)." },
-  defense: { type: 'string', value: 'KIND', default: 'oracle', help: 'Sanitization defense: oracle (centroids of the clean data).' },
+  defense: { type: 'string', value: 'KIND', default: 'oracle', help: 'Sanitization defense: oracle (centroids of the clean data: U* is a certificate) or data-dependent (centroids of clean + poison, 65th percentile: a heuristic estimate).' },
   eps: { type: 'string', value: 'LIST', help: "Comma-separated ε values in [0, 1) (default: the paper's grid)." },
   mode: { type: 'string', value: 'MODE', default: 'release', help: 'release: fixed T, sample round(εn) iterates; paper: T = εn, every iterate.' },
   iters: { type: 'string', value: 'T', help: "Iterations of Algorithm 1 in release mode (default: the recipe's, 8000 on MNIST-1-7)." },
@@ -52,7 +52,7 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
       mode: v.mode as 'release' | 'paper',
       iterations: intOption('iters', v.iters),
       percentile: numberOption('percentile', v.percentile),
-      defense: v.defense as 'oracle',
+      defense: v.defense as 'oracle' | 'data-dependent',
       attacks: attacks as ('candidate' | 'label-flip' | 'gradient')[],
       seed,
       workers: intOption('workers', v.workers),

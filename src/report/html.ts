@@ -123,9 +123,15 @@ export function certifyHeadline(r: CertifyRunReport): { top: RowWithGradient; sa
   const top = rows[rows.length - 1];
   const s: string[] = [];
   const ds = r.dataset;
-  s.push(
-    `At ε = ${top.eps} (${int(top.poisonCount)} poison points added to n = ${int(ds.n)} clean points), no attacker who places its points inside the ${r.recipe.defense} sphere + slab feasible set can push the training hinge loss above <strong class="num" data-key="top-bound">U* = ${f4(top.upperBound)}</strong> per clean point; the clean model's training hinge loss is ${f4(r.clean.trainHinge)}.`,
-  );
+  if (r.boundKind === 'heuristic') {
+    s.push(
+      `At ε = ${top.eps} (${int(top.poisonCount)} poison points added to n = ${int(ds.n)} clean points), against the data-dependent sphere + slab defense (centroids refitted on clean + poison data), the attack model estimates the worst training hinge loss at <strong class="num" data-key="top-bound">U = ${f4(top.upperBound)}</strong> per clean point. This number is a heuristic estimate (sampled mass splits and a relaxation), not a certificate; the clean model's training hinge loss is ${f4(r.clean.trainHinge)}.`,
+    );
+  } else {
+    s.push(
+      `At ε = ${top.eps} (${int(top.poisonCount)} poison points added to n = ${int(ds.n)} clean points), no attacker who places its points inside the ${r.recipe.defense} sphere + slab feasible set can push the training hinge loss above <strong class="num" data-key="top-bound">U* = ${f4(top.upperBound)}</strong> per clean point; the clean model's training hinge loss is ${f4(r.clean.trainHinge)}.`,
+    );
+  }
   let saturation: number | undefined;
   if (rows.length > 2 && top.eps > 0) {
     const sat = rows.find((x) => x.upperBound >= 0.99 * top.upperBound);
