@@ -13,11 +13,11 @@ const CERTIFY_DATASETS: Record<string, string> = { mnist17: 'mnist', enron: 'enr
 const QUICK = { eps: [0, 0.01, 0.03, 0.05], iterations: 1500, datasets: ['mnist17', 'enron'] } as const;
 
 const options = {
-  quick: { type: 'boolean', help: `Short ε grid (${QUICK.eps.join(', ')}) and T = ${QUICK.iterations}; certify on ${QUICK.datasets.join(' and ')} only.` },
+  quick: { type: 'boolean', help: `Short ε grid (${QUICK.eps.join(', ')}) and T = ${QUICK.iterations}; certify on ${QUICK.datasets.join(' and ')} only; cleanse: 1 epoch and fast scans.` },
   datasets: { type: 'string', value: 'LIST', help: `Certify datasets (default: ${Object.keys(CERTIFY_DATASETS).join(',')}).` },
   'data-dir': { type: 'string', value: 'DIR', help: 'Root holding mnist/, enron1/, imdb/ (default: $POISONGUARD_DATA or ../shared/data; MNIST falls back to the embedded copy).' },
   update: { type: 'string', value: 'FILE', help: "Replace the matching sections of this markdown file (e.g. docs/RESULTS.md)." },
-  out: { type: 'string', value: 'DIR', help: 'Also write each run as JSON and the markdown into this folder.' },
+  out: { type: 'string', value: 'DIR', help: 'Run folder: each certify run as JSON and markdown; the cleanse models, scans and mitigation (default for cleanse: runs/reproduce).' },
   seed: { type: 'string', value: 'S', default: '0', help: 'Random seed.' },
 } as const;
 
