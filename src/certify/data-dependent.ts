@@ -19,15 +19,13 @@
  */
 import type { LabelledFeatures } from '../data/binary.js';
 import type { PointVector } from '../data/vector.js';
-import { vectorDot } from '../data/vector.js';
 import { selectRows } from '../data/matrix.js';
-import { hingeAndError } from '../linear/hinge.js';
 import { trainNormMatchedSvm, type NormMatchedOptions } from '../linear/svm.js';
 import { checkPositive, checkPositiveInt, checkRange } from '../options.js';
 import { Random } from '../random.js';
 import { CleanHingeTracker } from './clean-loss.js';
 import { dotDense, feasibleMask, fitSphereSlabDefense, type SphereSlabDefense } from './defense.js';
-import { stackPoison, type AttackMetrics, type PoisonSet } from './evaluate.js';
+import { measureDefender, stackPoison, type AttackMetrics, type PoisonSet } from './evaluate.js';
 import { perpNorm, pointVector, worstPointOfClass } from './maximizer.js';
 
 /** The release's data-dependent percentile on MNIST-1-7 (Dogfish: 50). */
@@ -158,32 +156,22 @@ export function evaluateDataDependent(
   // clean points stay; only the poison points the refitted defense rejects are removed.
   const idx: number[] = [];
   for (let i = 0; i < n; i++) idx.push(i);
-  for (let k = 0; k < poison.X.length; k++) if (keep[n + k]) idx.push(n + k);
+  const keptX: PointVector[] = [];
+  const keptY: number[] = [];
+  for (let k = 0; k < poison.X.length; k++) {
+    if (!keep[n + k]) continue;
+    idx.push(n + k);
+    keptX.push(poison.X[k]);
+    keptY.push(poison.y[k]);
+  }
   const X = selectRows(all.X, idx);
   const y = Int8Array.from(idx, (i) => all.y[i]);
   const model = trainNormMatchedSvm(X, y, svm);
-  const clean = hingeAndError(train.X, train.y, model);
-  let poisonLoss = 0;
-  let poisonKept = 0;
-  for (let k = 0; k < poison.X.length; k++) {
-    if (!keep[n + k]) continue;
-    poisonKept++;
-    poisonLoss += Math.max(0, 1 - poison.y[k] * (model.b + vectorDot(poison.X[k], model.w)));
-  }
   let cleanRemoved = 0;
   for (let i = 0; i < n; i++) if (!keep[i]) cleanRemoved++;
-  const t = hingeAndError(test.X, test.y, model);
   return {
-    poisonCount: poison.X.length,
-    cleanTrainHinge: clean.hinge,
-    totalTrainLoss: clean.hinge + poisonLoss / n,
-    testHinge: t.hinge,
-    testError: t.error,
-    weightDecay: model.weightDecay,
-    norm2: model.norm2,
-    svmConverged: model.converged,
-    svmFits: model.fits,
-    poisonKept,
+    ...measureDefender(train, test, { X: keptX, y: Int8Array.from(keptY) }, model, poison.X.length),
+    poisonKept: keptX.length,
     cleanRemoved,
   };
 }

@@ -7,7 +7,7 @@ import type { LabelledFeatures } from '../data/binary.js';
 import { appendRows, type Features } from '../data/matrix.js';
 import { vectorDot, type PointVector } from '../data/vector.js';
 import { hingeAndError } from '../linear/hinge.js';
-import { trainNormMatchedSvm, type NormMatchedOptions } from '../linear/svm.js';
+import { trainNormMatchedSvm, type NormMatchedOptions, type NormMatchedResult } from '../linear/svm.js';
 
 export interface PoisonSet {
   /** The poison points, dense or sparse. */
@@ -47,17 +47,23 @@ export function evaluatePoison(
   svm: NormMatchedOptions,
 ): AttackMetrics {
   const all = stackPoison(train, poison);
-  const model = trainNormMatchedSvm(all.X, all.y, svm);
+  return measureDefender(train, test, poison, trainNormMatchedSvm(all.X, all.y, svm));
+}
+
+/**
+ * The attack's figures for a trained defender: hinge on D_c, (Σ hinge on D_c + Σ hinge on the
+ * poison points that reached training) / n, test hinge and error.
+ */
+export function measureDefender(train: LabelledFeatures, test: LabelledFeatures, trainedPoison: PoisonSet, model: NormMatchedResult, poisonCount = trainedPoison.X.length): AttackMetrics {
   const n = train.X.rows;
   const clean = hingeAndError(train.X, train.y, model);
   let poisonLoss = 0;
-  for (let k = 0; k < poison.X.length; k++) {
-    const s = model.b + vectorDot(poison.X[k], model.w);
-    poisonLoss += Math.max(0, 1 - poison.y[k] * s);
+  for (let k = 0; k < trainedPoison.X.length; k++) {
+    poisonLoss += Math.max(0, 1 - trainedPoison.y[k] * (model.b + vectorDot(trainedPoison.X[k], model.w)));
   }
   const t = hingeAndError(test.X, test.y, model);
   return {
-    poisonCount: poison.X.length,
+    poisonCount,
     cleanTrainHinge: clean.hinge,
     totalTrainLoss: clean.hinge + poisonLoss / n,
     testHinge: t.hinge,
