@@ -66,7 +66,7 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
         const now = Date.now();
         if (!ctx.interactive && p.phase !== 'algorithm1' && p.phase !== 'attack-run' && now - lastLog > 0) {
           lastLog = now;
-          ctx.err(`  ε=${p.eps}: Algorithm 1 done (U* = ${p.upperBound.toFixed(4)}), evaluating ${p.phase}`);
+          ctx.err(`  ε=${p.eps}: Algorithm 1 done${Number.isFinite(p.upperBound) ? ` (U* = ${p.upperBound.toFixed(4)})` : ''}, evaluating ${p.phase}`);
         }
       },
     });
