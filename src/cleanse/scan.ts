@@ -398,7 +398,10 @@ async function runFast(
     const queue = [...active].sort((a, b) => a.state.schedule.bestNorm - b.state.schedule.bestNorm || a.state.label - b.state.label);
     await Promise.all(
       Array.from({ length: Math.min(lanes, queue.length) }, async () => {
-        for (let job = queue.shift(); job; job = queue.shift()) await runChunk(job, fast.chunk);
+        for (let job = queue.shift(); job; job = queue.shift()) {
+          if (options.signal?.aborted) throw interrupted();
+          await runChunk(job, fast.chunk);
+        }
       }),
     );
     for (const j of active) if (j.state.done) finish(j);
