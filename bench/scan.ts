@@ -43,10 +43,17 @@ const state = createLabelState(Number(values.label), 1, recipe, H, W, C);
 const ctx = { model, data: { images: data.test.images, count: data.test.count, height: H, width: W, channels: C }, preprocessing: metadata.preprocessing, recipe, numClasses: metadata.numClasses };
 runLabelSteps(ctx, state, 1); // warm-up: kernels compiled, first allocations
 const t0 = performance.now();
+const cpu0 = process.cpuUsage();
 runLabelSteps(ctx, state, steps);
 const msPerStep = (performance.now() - t0) / steps;
+// CPU time of this thread's work: the fair figure on a shared machine, where wall time includes waiting.
+const cpu = process.cpuUsage(cpu0);
+const cpuMsPerStep = (cpu.user + cpu.system) / 1000 / steps;
 model.dispose();
-process.stderr.write(`one label, ${engine.backend}, one thread: ${msPerStep.toFixed(0)} ms per step (${(msPerStep / recipe.miniBatches).toFixed(1)} ms per mini-batch); tensors left ${tf.memory().numTensors}\n`);
+process.stderr.write(
+  `one label, ${engine.backend}, one thread: ${msPerStep.toFixed(0)} ms per step wall, ${cpuMsPerStep.toFixed(0)} ms CPU ` +
+    `(${(cpuMsPerStep / recipe.miniBatches).toFixed(1)} ms CPU per mini-batch); load ${machine.load.join(' / ')}; tensors left ${tf.memory().numTensors}\n`,
+);
 
 const scans: { mode: string; report: Omit<ScanReport, 'runs'> & { runs: unknown } }[] = [];
 for (const mode of values.full ? (values.fast ? ['full', 'fast'] : ['full']) : []) {
@@ -55,7 +62,7 @@ for (const mode of values.full ? (values.fast ? ['full', 'fast'] : ['full']) : [
   process.stderr.write(`${mode} scan: ${report.seconds.toFixed(0)} s, ${run.steps} steps, anomaly index ${run.outliers.anomalyIndex.toFixed(2)} (label ${run.outliers.minLabel}), verdict ${report.verdict.status}\n`);
   scans.push({ mode, report });
 }
-writeBenchJson('scan', { machine, model: values.model, backend: engine.backend, msPerStep, msPerMiniBatch: msPerStep / recipe.miniBatches, steps, scans });
+writeBenchJson('scan', { machine, model: values.model, backend: engine.backend, msPerStep, cpuMsPerStep, msPerMiniBatch: msPerStep / recipe.miniBatches, steps, scans });
 
 if (values['write-docs']) {
   const rows = scans
@@ -70,7 +77,7 @@ if (values['write-docs']) {
     `Machine: ${machine.nproc} cores (${machine.cpu}), Node ${machine.node}, ${machine.date.slice(0, 10)}; load average at the start ${machine.load.join(' / ')}.
 Rerun: \`node --import tsx bench/scan.ts --model DIR --full --fast --write-docs\`.
 
-One label, this thread (${engine.backend}): **${msPerStep.toFixed(0)} ms per step** of 31 mini-batches of 32 (${(msPerStep / recipe.miniBatches).toFixed(1)} ms per mini-batch); PyTorch 1.13 peer, one thread: ≈190 ms per step.
+One label, this thread (${engine.backend}): **${msPerStep.toFixed(0)} ms per step** of 31 mini-batches of 32 (wall), ${cpuMsPerStep.toFixed(0)} ms of CPU (${(cpuMsPerStep / recipe.miniBatches).toFixed(1)} ms per mini-batch); PyTorch 1.13 peer, one thread: ≈190 ms per step.
 
 | scan | wall time | steps (all labels) | ms per step per worker | anomaly index | verdict |
 |---|---|---|---|---|---|
