@@ -66,7 +66,7 @@ export type { MitigateOptions, MitigateProgress, MitigationReport, MitigationMet
 export { rankNeurons } from './cleanse/mitigation/ranking.js';
 export type { NeuronRanking } from './cleanse/mitigation/ranking.js';
 export { resolveLayer, layerChain, computeFeatures, LAYER_CHOICES } from './cleanse/mitigation/layers.js';
-export type { MitigationLayer, Features } from './cleanse/mitigation/layers.js';
+export type { MitigationLayer, Features as LayerFeatures } from './cleanse/mitigation/layers.js';
 export { activationProfiles, profileNeurons, thresholdForFpr, filterCurve, makeFilter, readFilter, DEFAULT_FPR, DEFAULT_TOP_SHARE } from './cleanse/mitigation/filter.js';
 export type { InputFilter, FilterCurvePoint } from './cleanse/mitigation/filter.js';
 export { applyFilter, readInputs, inputFiles } from './cleanse/mitigation/filter-apply.js';
@@ -78,3 +78,21 @@ export type { ReversedTrigger, ScanSource } from './cleanse/mitigation/reversed-
 export type { Metrics as MitigationMetrics } from './cleanse/mitigation/measure.js';
 /** The mitigations' defaults (DEFAULT_FPR 0.05, DEFAULT_TOP_SHARE 0.01, …), under one name. */
 export * as mitigationDefaults from './cleanse/mitigation/defaults.js';
+// Neural engine, models, image data, triggers and training
+export { initEngine, BACKENDS, DEFAULT_BACKEND } from './nn/engine.js';
+export type { BackendChoice, BackendName, EngineOptions, EngineInfo } from './nn/engine.js';
+export { mnistNet, gtsrbNet, MNIST_INPUT_SHAPE, GTSRB_INPUT_SHAPE, PENULTIMATE_LAYER } from './nn/architectures.js';
+export type { NetOptions, ImageShape } from './nn/architectures.js';
+export { saveModel, loadModel, readMetadata, fileLoadHandler, fileSaveHandler, MODEL_JSON, WEIGHTS_BIN, METADATA_JSON } from './nn/model-io.js';
+export type { ModelMetadata, LoadedModel } from './nn/model-io.js';
+export { trainModel, evaluateModel, predictLabels } from './nn/train.js';
+export type { TrainOptions, TrainProgress, TrainResult, EvaluateOptions, EvaluationResult } from './nn/train.js';
+export { squareTrigger, resolveTrigger, stamp, stampInPlace, poisonBadNets, parseBackdoorSpec, loadPatternTrigger, describeTrigger, DEFAULT_POISON_RATE } from './nn/trigger.js';
+export type { Trigger, SquareTrigger, PatternTrigger, Backdoor, ResolvedTrigger, PoisonResult } from './nn/trigger.js';
+export { preprocessingPreset, preprocessBatch, describePreprocessing, PREPROCESSING_PRESETS, DEFAULT_PREPROCESSING } from './nn/preprocess.js';
+export type { Preprocessing } from './nn/preprocess.js';
+export { loadGtsrb } from './data/gtsrb.js';
+export { loadImageFolder } from './data/image-folder.js';
+export type { ImageFolderOptions, ImageFolderDataset } from './data/image-folder.js';
+export { loadImageDataset, imageDatasetNames, IMAGE_DATASETS } from './data/image-registry.js';
+export { imageSet, subset } from './data/images.js';
