@@ -109,7 +109,7 @@ Per ε inside the grid run (workers share the two cores, so per-iteration times 
 ${perEps}
 
 Why it is fast: the sparse (CSR) matrix–vector product is the only O(nnz) pass per iteration; the
-clean-loss gradient sums only the rows with margin < 1; the inner maximization is closed-form in
+clean-loss gradient is kept incrementally (only rows whose margin crossed 1 are added or removed); the inner maximization is closed-form in
 the span of (w, μ_y, v) and the poison point is never built unless it is kept; the ε values run on
 worker threads; the defender's SVM is liblinear's dual coordinate descent with shrinking and warm
 starts across the weight-decay bisection.`,
