@@ -10,6 +10,7 @@
  */
 import { compareToReference, REFERENCE_TOLERANCE, type ReferenceComparison } from '../certify/reference.js';
 import type { AttackMetrics } from '../certify/evaluate.js';
+import { REAL_TRIGGER_IMAGE } from './run-folder.js';
 import type { AccuracyAsr, CertifyRunReport, MitigationSummary, ReportImage, ScanLabel, ScanSummary } from './inputs.js';
 import type { Figure } from './plots.js';
 import type { CertifyProjection } from './projection.js';
@@ -350,7 +351,14 @@ A single scan can flag a clean model's label by chance (indices just above 2 hap
         .join('');
       return `<div class="card${l.flagged ? ' flagged' : ''}"><div class="title">label ${labelName(l)}${l.flagged ? ' — flagged' : ''}</div><div class="imgs">${imgs}</div><div class="cap">‖m‖₁ ${g3(l.maskNorm)}, index ${l.anomalyIndex.toFixed(2)}</div></div>`;
     });
-    parts.push(`<h3 id="scan-gallery">Reversed triggers</h3><p>Flagged labels first, then by mask norm. A real backdoor's mask is small and sits where the trigger was stamped.</p><div class="gallery">${cards.join('')}</div>`);
+    const real = sum.realTrigger;
+    const realImg = real ? s.images?.get(REAL_TRIGGER_IMAGE) : undefined;
+    if (real && realImg) {
+      cards.unshift(
+        `<div class="card real"><div class="title">real trigger${real.target !== undefined ? ` → label ${real.target}` : ''}</div><div class="imgs"><div><div class="cap">${escapeHtml(real.description)}</div>${imageHtml(realImg, 'the real trigger')}</div></div><div class="cap">from the model's metadata</div></div>`,
+      );
+    }
+    parts.push(`<h3 id="scan-gallery">Reversed triggers</h3><p>Flagged labels first, then by mask norm${real && realImg ? ', after the trigger the model was really infected with' : ''}. A real backdoor's mask is small and sits where the trigger was stamped.</p><div class="gallery">${cards.join('')}</div>`);
   }
   const recipe: [string, string][] = Object.entries(sum.recipe ?? {}).map(([k, v]) => [escapeHtml(k), `<code>${escapeHtml(typeof v === 'string' ? v : JSON.stringify(v))}</code>`]);
   if (sum.seed !== undefined) recipe.push(['seed', `<code>${sum.seed}</code>`]);

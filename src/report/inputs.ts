@@ -70,6 +70,8 @@ export interface ScanSummary {
   readonly date?: string;
   /** Free sentences shown under the verdict (caveats, e.g. one scan only). */
   readonly notes?: readonly string[];
+  /** The trigger the model was infected with, when its metadata names it (shown beside the gallery). */
+  readonly realTrigger?: { readonly description: string; readonly target?: number; readonly shape: readonly [number, number, number]; readonly spec: unknown };
 }
 
 /** Accuracy and attack success rate of one model. */

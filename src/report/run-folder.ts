@@ -16,6 +16,8 @@ import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 
 import type { BinaryDataset } from '../data/binary.js';
 import type { CertifyReport } from '../certify/certify.js';
 import { fitSphereSlabDefense } from '../certify/defense.js';
+import { PNG } from 'pngjs';
+import { checkBackdoor, resolveTrigger } from '../nn/trigger.js';
 import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
 import type { CertifyRunReport, MitigationSummary, ReportImage, RunContents, ScanSummary } from './inputs.js';
 import { projectCertifyRun, type CertifyProjection, type ProjectCertifyOptions } from './projection.js';
@@ -241,6 +243,10 @@ export function readRunFolder(path: string): RunContents {
   if (scan) {
     scanImages = new Map();
     for (const rel of scanImagePaths(scan)) scanImages.set(rel, readImage(dir, rel));
+    if (scan.realTrigger) {
+      const img = realTriggerImage(scan.realTrigger);
+      if (img) scanImages.set(REAL_TRIGGER_IMAGE, img);
+    }
   }
   return {
     dir,
@@ -251,6 +257,26 @@ export function readRunFolder(path: string): RunContents {
     ...(scanImages ? { scanImages } : {}),
     ...(mitigation ? { mitigation } : {}),
   };
+}
+
+/** Key of the real trigger's picture among the scan images. */
+export const REAL_TRIGGER_IMAGE = '(real trigger)';
+
+/** The real trigger (mask × pattern on black) as a PNG, from the trigger recorded with the model; undefined if it cannot be drawn. */
+function realTriggerImage(t: NonNullable<ScanSummary['realTrigger']>): ReportImage | undefined {
+  try {
+    const [h, w, c] = t.shape;
+    const resolved = resolveTrigger(checkBackdoor({ trigger: t.spec, target: t.target ?? 0, rate: 0 }, 'scan.json model.trigger').trigger, h, w, c);
+    const png = new PNG({ width: w, height: h });
+    for (let i = 0; i < h * w; i++) {
+      const m = resolved.mask[i];
+      for (let k = 0; k < 3; k++) png.data[4 * i + k] = Math.round(m * resolved.pattern[i * c + Math.min(k, c - 1)]);
+      png.data[4 * i + 3] = 255;
+    }
+    return { mime: 'image/png', bytes: new Uint8Array(PNG.sync.write(png)) };
+  } catch {
+    return undefined;
+  }
 }
 
 /**

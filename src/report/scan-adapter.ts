@@ -100,6 +100,21 @@ export function scanSummaryFromCleanse(file: string, x: unknown): ScanSummary {
     ...(num(run.seed) !== undefined ? { seed: run.seed as number } : {}),
     ...(num(x0.seconds) !== undefined ? { seconds: x0.seconds as number } : {}),
     ...(str(x0.date) ? { date: x0.date as string } : {}),
+    ...(isObject(model.trigger) && Array.isArray(model.inputShape) && model.inputShape.length === 3
+      ? {
+          realTrigger: {
+            description: describeRealTrigger(model.trigger),
+            ...(num(model.target) !== undefined ? { target: model.target as number } : {}),
+            shape: model.inputShape as [number, number, number],
+            spec: model.trigger,
+          },
+        }
+      : {}),
     notes,
   };
+}
+
+function describeRealTrigger(t: Json): string {
+  if (t.kind === 'square') return `${String(t.size)}x${String(t.size)} square, ${String(t.position ?? 'custom position')}`;
+  return String(t.kind ?? 'trigger');
 }

@@ -190,7 +190,7 @@ export function cleanseScanReport(): Record<string, unknown> {
   const files = (l: number) => ({ json: `seed-0/label-0${l}.json`, mask: `seed-0/label-0${l}-mask.png`, pattern: `seed-0/label-0${l}-pattern.png`, fusion: `seed-0/label-0${l}-fusion.png` });
   return {
     kind: 'neural-cleanse-scan',
-    model: { dir: 'runs/tiny', arch: 'tiny', numClasses: 5, target: 1 },
+    model: { dir: 'runs/tiny', arch: 'tiny', numClasses: 5, target: 1, inputShape: [8, 8, 1], trigger: { kind: 'square', size: 2, margin: 1, position: 'bottom-right', colour: [255, 255, 255] } },
     dataset: { name: 'given', source: 'clean images', cleanImages: 200 },
     recipe: { learningRate: 0.1, maxSteps: 80, detector: 'mad', flagThreshold: 2 },
     seeds: [0, 1],

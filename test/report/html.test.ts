@@ -197,6 +197,9 @@ test("the scan command's own scan.json is read: verdict, flags, MAD statistics, 
   const html = (await buildReport(run)).html;
   assert.match(html, /class="summary alert"/);
   assert.match(html, /overlap with the real trigger \(Jaccard\)/);
+  // The trigger recorded with the model is drawn beside the reversed ones.
+  assert.equal(run.scan!.realTrigger?.description, '2x2 square, bottom-right');
+  assert.ok('bytes' in run.scanImages!.get('(real trigger)')!);
   assert.deepEqual(externalReferences(html), []);
   // A scan report without runs is named as such.
   writeFileSync(join(dir, 'scan.json'), JSON.stringify({ ...cleanseScanReport(), runs: [] }));
