@@ -9,6 +9,7 @@
  * docs/BENCHMARKS.md. --profile prints where the time goes, per kernel (and writes nothing).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { replaceSection } from './record.js';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -304,16 +305,7 @@ function section(results: Measurement[], engines: EngineInfo[], m: ReturnType<ty
 
 /** Replaces the body of `## Neural engine` in docs/BENCHMARKS.md, leaving every other section alone. */
 function updateBenchmarksDoc(body: string): void {
-  const file = join(packageRoot(), 'docs', 'BENCHMARKS.md');
-  const text = readFileSync(file, 'utf8');
-  const heading = '## Neural engine';
-  const start = text.indexOf(`${heading}\n`);
-  if (start < 0) throw new Error(`${file} has no '${heading}' section.`);
-  const bodyStart = start + heading.length + 1;
-  const next = text.indexOf('\n## ', bodyStart);
-  const end = next < 0 ? text.length : next + 1;
-  const updated = `${text.slice(0, bodyStart)}\n${body}\n${next < 0 ? '' : '\n'}${text.slice(end)}`;
-  writeFileSync(file, updated);
+  replaceSection(join(packageRoot(), 'docs', 'BENCHMARKS.md'), 'Neural engine', body);
 }
 
 async function main(): Promise<void> {

@@ -119,7 +119,6 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
   const poisonIt: number[] = [];
   const mu = { pos: defense.positive.centroid, neg: defense.negative.centroid };
   const every = options.progressEvery ?? 100;
-  const isCsr = X.kind === 'csr';
 
   for (let t = 1; t <= T; t++) {
     // Clean loss and its gradient (active rows only).

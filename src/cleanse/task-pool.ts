@@ -5,8 +5,7 @@
  * model). Same message protocol as workers/pool.ts.
  */
 import { Worker } from 'node:worker_threads';
-import { PoisonguardError, type ErrorCode, type ErrorDetails } from '../errors.js';
-import type { WorkerReply, WorkerRequest } from '../workers/pool.js';
+import { rebuildError, startWorker, type WorkerReply, type WorkerRequest } from '../workers/pool.js';
 
 interface Pending<T, R> {
   readonly id: number;
@@ -78,17 +77,4 @@ export class TaskPool<I, T, R> {
     p?.reject(e);
     for (const q of this.queue.splice(0)) q.reject(e);
   }
-}
-
-function startWorker(moduleUrl: URL): Worker {
-  if (!moduleUrl.pathname.endsWith('.ts')) return new Worker(moduleUrl);
-  // Node 20 does not carry --import hooks into worker threads: register tsx's loader first.
-  const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(moduleUrl.href)}); });`;
-  return new Worker(boot, { eval: true });
-}
-
-function rebuildError(e: { message: string; stack?: string; code?: string; details?: unknown }): Error {
-  const err = e.code ? new PoisonguardError(e.code as ErrorCode, e.message, (e.details ?? {}) as ErrorDetails) : new Error(e.message);
-  if (e.stack) err.stack = e.stack;
-  return err;
 }

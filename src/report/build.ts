@@ -5,18 +5,8 @@
 import { renderReportHtml, type ReportPage, type ScanStatistics } from './html.js';
 import type { RunContents, ScanSummary } from './inputs.js';
 import { barChartSpec, certifyEpsSpec, defaultProjectionEps, lineChartSpec, projectionSpec, renderPlot, type Figure } from './plots.js';
-
-/** Neural Cleanse's flagging threshold on the anomaly index (the paper and its release). */
-export const DEFAULT_ANOMALY_THRESHOLD = 2;
-/** Scales the median absolute deviation to a standard deviation for normal data. */
-export const MAD_CONSISTENCY = 1.4826;
-
-/** Median with the mean of the two middle values for an even count (as the release computes it). */
-export function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
+// The scan's own definitions: one median (mean of the two middle values), one MAD scale, one threshold.
+import { DEFAULT_FLAG_THRESHOLD, MAD_CONSISTENCY, median } from '../cleanse/outliers.js';
 
 /**
  * The outlier test of Neural Cleanse on the mask norms; numbers present in scan.json win over the
@@ -24,7 +14,7 @@ export function median(values: readonly number[]): number {
  */
 export function scanStatistics(scan: ScanSummary): ScanStatistics {
   const norms = scan.labels.map((l) => l.maskNorm);
-  const threshold = scan.anomalyThreshold ?? DEFAULT_ANOMALY_THRESHOLD;
+  const threshold = scan.anomalyThreshold ?? DEFAULT_FLAG_THRESHOLD;
   const med = scan.median ?? (norms.length ? median(norms) : 0);
   const mad = scan.mad ?? (norms.length ? MAD_CONSISTENCY * median(norms.map((x) => Math.abs(x - med))) : 0);
   const index = (x: number): number => (mad > 0 ? Math.abs(x - med) / mad : x === med ? 0 : Infinity);

@@ -75,13 +75,13 @@ export async function runPool<I, T, R>(moduleUrl: URL, init: I, tasks: readonly 
  * Starts a worker on `moduleUrl`. From TypeScript sources (tests, `tsx`), the worker first
  * registers tsx's loader: Node 20 does not carry `--import` hooks into worker threads.
  */
-function startWorker(moduleUrl: URL): Worker {
+export function startWorker(moduleUrl: URL): Worker {
   if (!moduleUrl.pathname.endsWith('.ts')) return new Worker(moduleUrl);
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(moduleUrl.href)}); });`;
   return new Worker(boot, { eval: true });
 }
 
-function rebuildError(e: { message: string; stack?: string; code?: string; details?: unknown }): Error {
+export function rebuildError(e: { message: string; stack?: string; code?: string; details?: unknown }): Error {
   // The project's errors keep their class across the thread boundary, so the CLI prints them plainly.
   const err = e.code ? new PoisonguardError(e.code as ErrorCode, e.message, (e.details ?? {}) as ErrorDetails) : new Error(e.message);
   if (e.stack) err.stack = e.stack;
