@@ -1,10 +1,11 @@
 /** `poisonguard train`: train an image classifier, optionally with a BadNets backdoor planted. */
 import { existsSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { OptionError, UnknownNameError } from '../errors.js';
 import { DEFAULT_PREPROCESSING_PRESET, describePreprocessing, PREPROCESSING_PRESETS } from '../nn/preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from '../nn/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
+import type { TrainCheckpoint } from '../nn/train.js';
 import type { Command } from './command.js';
 import { intOption, numberOption } from './command.js';
 import { progressBar } from './progress.js';
@@ -39,6 +40,10 @@ const options = {
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: embedded MNIST; GTSRB from ../shared/data or $POISONGUARD_DATA)." },
   out: { type: 'string', value: 'DIR', help: 'Folder to write the model to (model.json, weights.bin, metadata.json).' },
   force: { type: 'boolean', help: 'Overwrite a model already in --out.' },
+  resume: {
+    type: 'boolean',
+    help: 'Continue the training checkpointed in --out (written after every epoch) up to --epochs, with the same data, trigger and seed.',
+  },
 } as const;
 
 export const trainCommand: Command<typeof options> = {
@@ -65,8 +70,10 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     if (arch === undefined) throw new OptionError('--arch', `given when --dataset is a folder (one of ${ARCH_NAMES.join(', ')})`, undefined);
     if (!(ARCH_NAMES as readonly string[]).includes(arch)) throw new UnknownNameError('architecture', arch, ARCH_NAMES);
     const outDir = resolve(v.out);
-    if (existsSync(outDir) && readdirSync(outDir).length > 0 && !v.force) {
-      throw new OptionError('--out', 'a new or empty folder (or pass --force to overwrite)', v.out);
+    if (v.resume && v.force) throw new OptionError('--resume', 'not combined with --force (one continues the model in --out, the other replaces it)', 'both');
+    if (!v.resume && existsSync(outDir) && readdirSync(outDir).length > 0 && !v.force) {
+      const hint = existsSync(join(outDir, 'metadata.json')) ? ', --resume to continue its training' : '';
+      throw new OptionError('--out', `a new or empty folder (or pass --force to overwrite${hint})`, v.out);
     }
     const { preprocessingPreset } = await import('../nn/preprocess.js');
     const preprocessing = preprocessingPreset(v.preprocess);
@@ -99,15 +106,52 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       );
     }
 
-    const { mnistNet, gtsrbNet } = await import('../nn/architectures.js');
-    const build = arch === 'mnist' ? mnistNet : gtsrbNet;
-    const model = build({ inputShape: [train.height, train.width, train.channels], numClasses: data.numClasses, seed });
+    const { saveModel, loadModel, saveOptimizerState, loadOptimizerState, METADATA_FORMAT, METADATA_VERSION } = await import('../nn/model-io.js');
+    let model: Awaited<ReturnType<typeof loadModel>>['model'];
+    let startEpoch = 0;
+    let previousSeconds = 0;
+    let optimizerState: ReturnType<typeof loadOptimizerState>;
+    if (v.resume) {
+      const loaded = await loadModel(outDir);
+      model = loaded.model;
+      const m = loaded.metadata;
+      if (!m) throw new OptionError('--resume', `a model folder written by 'poisonguard train' (with metadata.json) in --out`, v.out);
+      const same = (what: string, saved: unknown, now: unknown) => {
+        if (canonicalJson(saved) !== canonicalJson(now)) {
+          model.dispose();
+          throw new OptionError('--resume', `the checkpoint's ${what} (${JSON.stringify(saved)}); use the options it was trained with, or --force to start over`, JSON.stringify(now));
+        }
+      };
+      same('dataset', m.dataset, data.name);
+      same('architecture', m.arch, arch);
+      same('seed', m.seed, seed);
+      same('batch size', m.batchSize, batchSize);
+      same('learning rate', m.learningRate, learningRate);
+      same('preprocessing', m.preprocessing, preprocessing);
+      same('trigger', m.trigger, backdoor?.trigger ?? null);
+      same('target', m.target, backdoor?.target ?? null);
+      same('poisoning rate', m.poisonRate, backdoor?.rate ?? null);
+      if (m.epochs >= epochs) {
+        model.dispose();
+        throw new OptionError('--epochs', `more than the ${m.epochs} epochs the model in --out already has`, String(epochs));
+      }
+      startEpoch = m.epochs;
+      previousSeconds = m.trainSeconds;
+      optimizerState = loadOptimizerState(outDir, m.epochs);
+      ctx.out(
+        `resuming after epoch ${startEpoch} of ${epochs} from ${outDir}` +
+          (optimizerState ? ' (with the optimizer state)' : ' (no optimizer state saved with it: Adam restarts with zero moments)'),
+      );
+    } else {
+      const { mnistNet, gtsrbNet } = await import('../nn/architectures.js');
+      const build = arch === 'mnist' ? mnistNet : gtsrbNet;
+      model = build({ inputShape: [train.height, train.width, train.channels], numClasses: data.numClasses, seed });
+    }
     const { trainModel, evaluateModel } = await import('../nn/train.js');
     ctx.out(`training the ${arch} net: ${epochs} epochs, batch ${batchSize}, Adam lr ${learningRate}, seed ${seed}`);
     const batches = Math.ceil(trainSet.count / batchSize);
     let lastLog = performance.now();
     const bar = progressBar('train', epochs * batches, ctx.interactive, ' | epoch {epoch} loss {loss} acc {acc} {ips} img/s');
-    const { saveModel, METADATA_FORMAT, METADATA_VERSION } = await import('../nn/model-io.js');
     type Metadata = Parameters<typeof saveModel>[2] & {};
     const metadata = (fields: Pick<Metadata, 'epochs' | 'cleanAccuracy' | 'attackSuccessRate' | 'trainSeconds' | 'imagesPerSecond'>): Metadata => ({
       format: METADATA_FORMAT,
@@ -128,13 +172,25 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       date: new Date().toISOString(),
       ...fields,
     });
-    let trainSeconds = 0;
-    const result = await trainModel(model, trainSet, {
+    let trainSeconds = previousSeconds;
+    const saveOptimizer = async (epoch: number, checkpoint: TrainCheckpoint) => {
+      const weights = await checkpoint.optimizerWeights();
+      try {
+        await saveOptimizerState(outDir, epoch, weights);
+      } finally {
+        for (const w of weights) w.tensor.dispose();
+      }
+    };
+    let result: Awaited<ReturnType<typeof trainModel>>;
+    try {
+      result = await trainModel(model, trainSet, {
       epochs,
       batchSize,
       learningRate,
       seed,
       preprocessing,
+      startEpoch,
+      ...(optimizerState ? { optimizerState } : {}),
       onProgress: (p) => {
         bar.update((p.epoch - 1) * p.batches + p.batch, {
           epoch: `${p.epoch}/${p.epochs}`,
@@ -152,13 +208,23 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       },
       // A checkpoint after every epoch but the last, so that a long run can be evaluated (or
       // survive an interruption) before it ends; its metadata has no test figures yet.
-      onEpochEnd: async (e) => {
+      onEpochEnd: async (e, checkpoint) => {
         trainSeconds += e.seconds;
-        if (e.epoch === epochs) return;
+        if (e.epoch === epochs) {
+          // The final model keeps its optimizer state too, so that it can be trained further with --resume.
+          await saveOptimizer(e.epoch, checkpoint);
+          return;
+        }
+        // The model first, then the optimizer state tagged with this epoch: a state left from an
+        // earlier epoch (an interruption in between) is not used by --resume.
         await saveModel(model, outDir, metadata({ epochs: e.epoch, cleanAccuracy: null, attackSuccessRate: null, trainSeconds: round(trainSeconds, 1), imagesPerSecond: Math.round((e.epoch * trainSet.count) / trainSeconds) }));
+        await saveOptimizer(e.epoch, checkpoint);
         if (!ctx.interactive) ctx.err(`checkpoint after epoch ${e.epoch} written to ${outDir}`);
       },
-    });
+      });
+    } finally {
+      for (const w of optimizerState ?? []) w.tensor.dispose();
+    }
     bar.stop();
     ctx.out(`trained in ${result.seconds.toFixed(1)} s (${Math.round(result.imagesPerSecond)} img/s)`);
 
@@ -172,8 +238,8 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
         epochs,
         cleanAccuracy: evaluation.cleanAccuracy,
         attackSuccessRate: evaluation.attackSuccessRate,
-        trainSeconds: round(result.seconds, 1),
-        imagesPerSecond: Math.round(result.imagesPerSecond),
+        trainSeconds: round(trainSeconds, 1),
+        imagesPerSecond: Math.round((epochs * trainSet.count) / trainSeconds),
       }),
     );
     model.dispose();
@@ -181,6 +247,13 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     return 0;
   },
 };
+
+/** JSON with object keys sorted, to compare saved and given settings whatever their key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;

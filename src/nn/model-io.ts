@@ -9,6 +9,9 @@
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
+
+/** A named tensor, as optimizers save and restore their state. */
+export type NamedTensor = { name: string; tensor: tf.Tensor };
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
 import { checkPreprocessing, type Preprocessing } from './preprocess.js';
@@ -278,4 +281,68 @@ function writeAtomic(path: string, data: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);
+}
+
+/** The optimizer's state saved beside a training checkpoint (so that a resumed run continues Adam exactly). */
+export const OPTIMIZER_JSON = 'optimizer.json';
+export const OPTIMIZER_BIN = 'optimizer.bin';
+const OPTIMIZER_FORMAT = 'poisonguard-optimizer';
+
+interface OptimizerManifest {
+  readonly format: typeof OPTIMIZER_FORMAT;
+  /** The epoch of the checkpoint this state belongs to. */
+  readonly epoch: number;
+  readonly weights: readonly { readonly name: string; readonly shape: readonly number[] }[];
+}
+
+/** Writes an optimizer's weights (float32, in order) as optimizer.bin + optimizer.json in `dir`. */
+export async function saveOptimizerState(dir: string, epoch: number, weights: readonly NamedTensor[]): Promise<void> {
+  const root = resolve(dir);
+  mkdirSync(root, { recursive: true });
+  const arrays = await Promise.all(weights.map((w) => w.tensor.data()));
+  const total = arrays.reduce((a, b) => a + b.length, 0);
+  const flat = new Float32Array(total);
+  let off = 0;
+  for (const a of arrays) {
+    flat.set(a, off);
+    off += a.length;
+  }
+  const manifest: OptimizerManifest = { format: OPTIMIZER_FORMAT, epoch, weights: weights.map((w) => ({ name: w.name, shape: w.tensor.shape })) };
+  writeAtomic(join(root, OPTIMIZER_BIN), new Uint8Array(flat.buffer));
+  writeAtomic(join(root, OPTIMIZER_JSON), `${JSON.stringify(manifest)}\n`);
+}
+
+/**
+ * The optimizer state saved in `dir` for the checkpoint of `epoch`: the tensors (the caller owns
+ * them), or undefined when the folder has none or it belongs to another epoch; a state whose file
+ * does not match its manifest is a DataFormatError.
+ */
+export function loadOptimizerState(dir: string, epoch: number): NamedTensor[] | undefined {
+  const root = resolve(dir);
+  const jsonPath = join(root, OPTIMIZER_JSON);
+  const binPath = join(root, OPTIMIZER_BIN);
+  if (!existsSync(jsonPath) || !existsSync(binPath)) return undefined;
+  const m = parseJson(jsonPath) as Partial<OptimizerManifest> | null;
+  if (typeof m !== 'object' || m === null || m.format !== OPTIMIZER_FORMAT || !Array.isArray(m.weights) || !Number.isInteger(m.epoch)) {
+    throw new DataFormatError(jsonPath, `not a ${OPTIMIZER_FORMAT} manifest.`);
+  }
+  if (m.epoch !== epoch) return undefined;
+  const bytes = readFileSync(binPath);
+  const sizes = m.weights.map((w) => {
+    if (typeof w?.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0)) {
+      throw new DataFormatError(jsonPath, 'every weight needs a name and a shape of non-negative integers.');
+    }
+    return (w.shape as number[]).reduce((a, b) => a * b, 1);
+  });
+  const expected = 4 * sizes.reduce((a, b) => a + b, 0);
+  if (bytes.length !== expected) {
+    throw new DataFormatError(binPath, `holds ${bytes.length} bytes, the manifest declares ${expected}.`, { expected: `${expected} bytes`, received: `${bytes.length} bytes` });
+  }
+  const flat = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+  let off = 0;
+  return m.weights.map((w, i) => {
+    const values = flat.subarray(off, off + sizes[i]);
+    off += sizes[i];
+    return { name: w.name, tensor: tf.tensor(values, [...w.shape], 'float32') };
+  });
 }

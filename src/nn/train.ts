@@ -5,11 +5,13 @@
  * engine's tensor count is the same before and after (and flat from epoch to epoch).
  */
 import * as tf from '@tensorflow/tfjs-core';
+
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageSet } from '../data/images.js';
 import { OptionError, ShapeError } from '../errors.js';
 import { checkPositive, checkPositiveInt } from '../options.js';
 import { DEFAULT_SEED, Random } from '../random.js';
+import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
 import { resolveTrigger, stampInPlace, type Trigger } from './trigger.js';
@@ -48,7 +50,23 @@ export interface TrainOptions {
   /** Called after every batch. */
   readonly onProgress?: (p: TrainProgress) => void;
   /** Awaited after every epoch (e.g. to save a checkpoint); its time is not counted as training. */
-  readonly onEpochEnd?: (summary: EpochSummary) => Promise<void> | void;
+  readonly onEpochEnd?: (summary: EpochSummary, checkpoint: TrainCheckpoint) => Promise<void> | void;
+  /**
+   * Epochs already done (resuming from a checkpoint): training runs epochs `startEpoch + 1 ..
+   * epochs`, with the shuffles those epochs would have had in one uninterrupted run.
+   */
+  readonly startEpoch?: number;
+  /** The optimizer's saved state to continue from (from {@link TrainCheckpoint.optimizerWeights}); the caller keeps ownership. */
+  readonly optimizerState?: readonly NamedTensor[];
+}
+
+/** What an epoch-end hook can save to make the run resumable. */
+export interface TrainCheckpoint {
+  /**
+   * Copies of the optimizer's state (Adam's step count and moments), in the order
+   * {@link TrainOptions.optimizerState} takes them back; the caller disposes them.
+   */
+  optimizerWeights(): Promise<NamedTensor[]>;
 }
 
 export interface EpochSummary {
@@ -87,12 +105,28 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   const floatBatch = new Float32Array(batchSize * imageSize);
   const labelBatch = new Int32Array(batchSize);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const startEpoch = options.startEpoch ?? 0;
+  if (!Number.isInteger(startEpoch) || startEpoch < 0 || startEpoch >= epochs) {
+    throw new OptionError('startEpoch', `an integer in 0..${epochs - 1} (epochs already done)`, String(startEpoch));
+  }
   const optimizer = tf.train.adam(learningRate);
+  if (options.optimizerState) {
+    // setWeights makes variables that share (and reference-count) the given tensors' data.
+    await optimizer.setWeights([...options.optimizerState]);
+  }
+  const checkpoint: TrainCheckpoint = {
+    async optimizerWeights() {
+      const weights = await optimizer.getWeights();
+      // The step count is a fresh scalar (owned here); the moments are the optimizer's own variables.
+      return weights.map((w, i) => (i === 0 ? w : { name: w.name, tensor: w.tensor.clone() }));
+    },
+  };
   const lossOf = lossFunction(model);
   const history: EpochSummary[] = [];
   let trainingSeconds = 0;
+  for (let e = 0; e < startEpoch; e++) rng.permutation(set.count);
   try {
-    for (let epoch = 1; epoch <= epochs; epoch++) {
+    for (let epoch = startEpoch + 1; epoch <= epochs; epoch++) {
       const order = rng.permutation(set.count);
       const epochStart = performance.now();
       let lossSum = 0;
@@ -142,12 +176,12 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
       const summary = { epoch, loss: lossSum / seen, accuracy: correctSum / seen, seconds, imagesPerSecond: seen / seconds };
       history.push(summary);
       trainingSeconds += seconds;
-      await options.onEpochEnd?.(summary);
+      await options.onEpochEnd?.(summary, checkpoint);
     }
   } finally {
     optimizer.dispose();
   }
-  return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: (epochs * set.count) / trainingSeconds };
+  return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: ((epochs - startEpoch) * set.count) / trainingSeconds };
 }
 
 /**

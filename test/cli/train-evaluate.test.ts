@@ -59,7 +59,41 @@ test('train writes a model folder with metadata; evaluate reads it back and agre
 
   const again = await run(['train', '--dataset', data, '--arch', 'mnist', '--epochs', '1', '--out', out]);
   assert.equal(again.code, 2);
-  assert.match(again.err, /Expected --out to be a new or empty folder \(or pass --force to overwrite\)/);
+  assert.match(again.err, /Expected --out to be a new or empty folder \(or pass --force to overwrite, --resume to continue its training\)/);
+});
+
+test('an interrupted training resumes from its checkpoint to the same weights as one uninterrupted run', async () => {
+  const data = folder();
+  const common = ['--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--backend', 'wasm', '--seed', '3'];
+  const straight = join(scratchDir('cli-train'), 'straight');
+  assert.equal((await run(['train', ...common, '--epochs', '3', '--out', straight])).code, 0);
+  const resumed = join(scratchDir('cli-train'), 'resumed');
+  const first = await run(['train', ...common, '--epochs', '1', '--out', resumed]);
+  assert.equal(first.code, 0, first.err);
+  const second = await run(['train', ...common, '--epochs', '3', '--out', resumed, '--resume']);
+  assert.equal(second.code, 0, second.err);
+  assert.match(second.out, /resuming after epoch 1 of 3 .* \(with the optimizer state\)/);
+  assert.doesNotMatch(second.err, /epoch 1\/3/);
+  // Equal up to float rounding: Adam's restored bias corrections are beta^t computed by pow, not by t products.
+  const floats = (dir: string) => {
+    const b = readFileSync(join(dir, 'weights.bin'));
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  };
+  const [a, b] = [floats(resumed), floats(straight)];
+  assert.equal(a.length, b.length);
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+  assert.ok(maxDiff < 1e-4, `resumed weights differ from the uninterrupted run's by up to ${maxDiff}`);
+  const meta = JSON.parse(readFileSync(join(resumed, 'metadata.json'), 'utf8'));
+  assert.equal(meta.epochs, 3);
+
+  // Resuming with other options than the checkpoint's, or to no more epochs, says what differs.
+  const otherSeed = await run(['train', ...common.slice(0, -1), '4', '--epochs', '4', '--out', resumed, '--resume']);
+  assert.equal(otherSeed.code, 2);
+  assert.match(otherSeed.err, /the checkpoint's seed \(3\)/);
+  const noMore = await run(['train', ...common, '--epochs', '3', '--out', resumed, '--resume']);
+  assert.equal(noMore.code, 2);
+  assert.match(noMore.err, /Expected --epochs to be more than the 3 epochs the model in --out already has/);
 });
 
 test('train and evaluate refuse bad options with messages that name them', async () => {
