@@ -19,7 +19,11 @@ const options = {
   'defense-images': { type: 'string', value: 'N', help: `Clean training images for the neuron ranking, and as many again for the filter calibration (default ${D.DEFAULT_DEFENSE_IMAGES}).` },
   fpr: { type: 'string', value: 'X', help: `Filter: false positive rate of the threshold on clean inputs (default ${D.DEFAULT_FPR}, the paper's).` },
   'top-share': { type: 'string', value: 'X', help: `Filter: share of the ranked neurons in the activation profile (default ${D.DEFAULT_TOP_SHARE}, at least one neuron).` },
-  'asr-threshold': { type: 'string', value: 'X', help: `Pruning: stop once the reversed trigger's ASR on the defender's images is under this (default ${D.DEFAULT_ASR_THRESHOLD}).` },
+  'asr-threshold': {
+    type: 'string',
+    value: 'X|baseline',
+    help: `Pruning: stop once the reversed trigger's ASR on the defender's images is under X; 'baseline' (the default): once stamped images go to the target no more often than the same images unstamped (a sign test at 5%).`,
+  },
   'max-share': { type: 'string', value: 'X', help: `Pruning: never prune more than this share of the layer (default ${D.DEFAULT_MAX_SHARE}).` },
   'curve-step': { type: 'string', value: 'X', help: `Pruning: spacing of the accuracy/ASR curve, as a share of the layer (default ${D.DEFAULT_CURVE_STEP}).` },
   'fine-tune-epochs': { type: 'string', value: 'N', help: `Pruning: epochs of clean fine-tuning afterwards, pruned neurons kept at zero (default ${D.DEFAULT_PRUNE_FINE_TUNE_EPOCHS}).` },
@@ -52,8 +56,10 @@ SHA-256 over its folder's files must match scan.json's). Neurons of the second-t
 ranked by how much more they fire on clean training images stamped with the reversed trigger.
   filter   profile = mean activation of the top ${100 * D.DEFAULT_TOP_SHARE}% neurons; threshold for a ${100 * D.DEFAULT_FPR}% FPR on clean images;
            writes filter.json (apply it with 'poisonguard filter').
-  prune    zeroes neurons in ranking order until the reversed trigger's ASR is under ${100 * D.DEFAULT_ASR_THRESHOLD}% (or the
-           maximum share); writes the pruned model (the neurons stay zero in any fine-tuning).
+  prune    zeroes neurons in ranking order until the reversed trigger no longer works: stamped images go to
+           the target no more often than unstamped ones, up to chance (a sign test at 5%), or up to the
+           maximum share; writes the pruned model
+           (the neurons stay zero in any fine-tuning).
   unlearn  fine-tunes ${D.DEFAULT_UNLEARN_EPOCHS} epoch on ${100 * D.DEFAULT_UNLEARN_SHARE}% of the training data, ${100 * D.DEFAULT_STAMPED_SHARE}% of it (images of other labels than
            the target) stamped with the reversed trigger under their TRUE labels; writes the model.
 Every figure (clean accuracy, ASR of the real trigger when metadata.json names it, ASR of the
@@ -85,7 +91,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       ...given('defenseImages', int('defense-images')),
       ...given('fpr', num('fpr')),
       ...given('topShare', num('top-share')),
-      ...given('asrThreshold', num('asr-threshold')),
+      ...given('asrThreshold', v['asr-threshold'] === 'baseline' ? ('baseline' as const) : num('asr-threshold')),
       ...given('maxShare', num('max-share')),
       ...given('curveStep', num('curve-step')),
       ...given('fineTuneEpochs', int('fine-tune-epochs')),
@@ -150,7 +156,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
     }
     if (report.pruning) {
       const pr = report.pruning;
-      ctx.out(`pruned ${pr.pruned.length} of ${report.layer?.units} neurons (${pct(pr.stopShare)}); reversed-trigger ASR on the defender's images ${pct(pr.searchAsr)}${pr.reachedThreshold ? '' : ' (threshold NOT reached)'}`);
+      ctx.out(`pruned ${pr.pruned.length} of ${report.layer?.units} neurons (${pct(pr.stopShare)}); reversed-trigger ASR on the defender's images ${pct(pr.searchAsr)}${pr.searchBaseline !== null ? ` (unstamped: ${pct(pr.searchBaseline)})` : ''}${pr.reachedThreshold ? '' : ' (stop NOT reached)'}`);
     }
     if (report.unlearning) ctx.out(`unlearned on ${report.unlearning.images} training images, ${report.unlearning.stamped} stamped (true labels kept), ${report.unlearning.epochs} epoch(s)`);
     if (report.after && !report.filter) ctx.out(line('after', report.after));

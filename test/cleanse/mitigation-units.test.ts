@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { activationProfiles, flaggedShare, profileNeurons, thresholdForFpr } from '../../src/cleanse/mitigation/filter.js';
 import { computeFeatures, resolveLayer } from '../../src/cleanse/mitigation/layers.js';
-import { prune } from '../../src/cleanse/mitigation/prune.js';
+import { binomialUpperTail, prune, triggerStillWorks } from '../../src/cleanse/mitigation/prune.js';
 import { rankNeurons } from '../../src/cleanse/mitigation/ranking.js';
 import { stampReversed } from '../../src/cleanse/mitigation/reversed-trigger.js';
 import { fineTune, unlearningSet } from '../../src/cleanse/mitigation/unlearn.js';
@@ -172,4 +172,29 @@ test('layer choice: a model without a dense second-to-last layer is a clear erro
   gt.add(tfl.layers.dense({ units: CLASSES, activation: 'softmax' }));
   assert.equal(resolveLayer(gt).name, 'd1');
   gt.dispose();
+});
+
+test('the pruning stop: an exact sign test on paired predictions, by hand', () => {
+  // P(X >= k) for X ~ Binomial(n, 1/2).
+  assert.equal(binomialUpperTail(0, 7), 1);
+  assert.ok(Math.abs(binomialUpperTail(5, 5) - 1 / 32) < 1e-12);
+  assert.ok(Math.abs(binomialUpperTail(4, 4) - 1 / 16) < 1e-12);
+  assert.ok(Math.abs(binomialUpperTail(5, 6) - 7 / 64) < 1e-12);
+  assert.ok(Math.abs(binomialUpperTail(1000, 2000) - 0.5 - 0.5 * 0.017839) < 1e-4); // symmetric, plus half the central term
+  assert.equal(binomialUpperTail(3, 2), 0);
+  const T = 7;
+  const pairs = (onlyStamped: number, onlyPlain: number, both: number, neither: number) => {
+    const s: number[] = [];
+    const u: number[] = [];
+    for (let i = 0; i < onlyStamped; i++) (s.push(T), u.push(1));
+    for (let i = 0; i < onlyPlain; i++) (s.push(2), u.push(T));
+    for (let i = 0; i < both; i++) (s.push(T), u.push(T));
+    for (let i = 0; i < neither; i++) (s.push(3), u.push(3));
+    return [Int32Array.from(s), Int32Array.from(u)] as const;
+  };
+  assert.equal(triggerStillWorks(...pairs(5, 0, 0, 1000), T), true); // 1/32 < 5%
+  assert.equal(triggerStillWorks(...pairs(4, 0, 0, 1000), T), false); // 1/16: chance
+  assert.equal(triggerStillWorks(...pairs(1, 0, 0, 1000), T), false); // one stubborn image
+  assert.equal(triggerStillWorks(...pairs(5, 1, 50, 1000), T), false); // 7/64: images at the target anyway do not count
+  assert.equal(triggerStillWorks(...pairs(900, 10, 0, 100), T), true);
 });

@@ -69,6 +69,9 @@ test('pruning stops when the reversed trigger fails; the saved model has those n
   assert.equal(tf.memory().numTensors, start, 'no tensor left behind');
   const pr = r.pruning!;
   assert.ok(pr.pruned.length > 0 && pr.reachedThreshold, JSON.stringify({ pruned: pr.pruned.length, asr: pr.searchAsr }));
+  // The default stop: the stamped defender images go to the target no more often than unstamped.
+  assert.equal(pr.asrThreshold, 'baseline');
+  assert.ok(pr.searchBaseline !== null && pr.searchAsr <= pr.searchBaseline, JSON.stringify({ asr: pr.searchAsr, baseline: pr.searchBaseline }));
   assert.ok(r.after!.asrReversed < 0.15, `reversed ASR after ${r.after!.asrReversed}`);
   // The curve, from cached features, agrees with the real pruned model at the stop point.
   const stop = pr.points.find((p) => p.pruned === pr.pruned.length)!;

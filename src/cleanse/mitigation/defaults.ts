@@ -13,12 +13,18 @@ export const DEFAULT_TOP_SHARE = 0.01;
 export const DEFAULT_FPR = 0.05;
 
 /**
- * Stop pruning when the reversed trigger's ASR is under 1%: the paper prunes until the model "no
- * longer responds" to the reversed trigger. 1% is ours: the reversed trigger is the SMALLEST one
- * that works, weaker than the attacker's, and on our MNIST BadNets model a 5% stop left the real
- * trigger's ASR at 32% (docs/RESULTS.md, Neural Cleanse: mitigation).
+ * When pruning stops. The paper prunes until the model "no longer responds" to the reversed trigger;
+ * 'baseline' reads that literally: stop once the defender's images stamped with the reversed trigger
+ * go to the target no more often than the same images unstamped, up to chance (an exact sign test
+ * at 5% on the paired predictions of the pruned model; prune.ts, triggerStillWorks).
+ * A number instead stops once the stamped images' ASR is under it. The reversed trigger is the
+ * SMALLEST one that works, weaker than the attacker's, so a loose stop leaves the real trigger
+ * working: on our MNIST BadNets model a 1% stop left the real trigger's ASR at 5.5%, a 5% stop at 32%
+ * (docs/RESULTS.md, Neural Cleanse: mitigation).
  */
-export const DEFAULT_ASR_THRESHOLD = 0.01;
+export const DEFAULT_ASR_THRESHOLD = 'baseline' as const;
+/** A pruning stop: 'baseline' (see {@link DEFAULT_ASR_THRESHOLD}) or an ASR in [0, 1]. */
+export type PruneStop = typeof DEFAULT_ASR_THRESHOLD | number;
 /** Never prune more than half of the layer (ours; the paper needed about 30% for BadNets). */
 export const DEFAULT_MAX_SHARE = 0.5;
 /** Spacing of the pruning curve's points, as a share of the layer (ours). */

@@ -40,6 +40,7 @@ import {
   DEFAULT_UNLEARN_EPOCHS,
   DEFAULT_UNLEARN_LEARNING_RATE,
   DEFAULT_UNLEARN_SHARE,
+  type PruneStop,
 } from './defaults.js';
 import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type FilterCurvePoint, type InputFilter } from './filter.js';
 import { computeFeatures, resolveLayer, type MitigationLayer } from './layers.js';
@@ -78,7 +79,7 @@ export interface MitigateOptions {
   readonly fpr?: number;
   readonly topShare?: number;
   /** Pruning: stop when the reversed trigger's ASR is under this, or at this share of the layer. */
-  readonly asrThreshold?: number;
+  readonly asrThreshold?: PruneStop;
   readonly maxShare?: number;
   readonly curveStep?: number;
   /** Pruning: epochs of clean fine-tuning afterwards (pruned neurons kept at zero). */
@@ -135,7 +136,9 @@ export interface MitigationReport extends MitigationSummary {
   readonly pruning?: Omit<NonNullable<MitigationSummary['pruning']>, 'points'> & {
     readonly points: readonly ({ share: number; accuracy: number; asr: number } & PruningPoint)[];
     readonly pruned: readonly number[];
-    readonly asrThreshold: number;
+    readonly asrThreshold: PruneStop;
+    /** With the 'baseline' stop: the unstamped images' share sent to the target where the search stopped. */
+    readonly searchBaseline: number | null;
     readonly maxShare: number;
     readonly reachedThreshold: boolean;
     /** The reversed trigger's ASR on the defender's images where the search stopped. */
@@ -189,7 +192,8 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   const defenseImages = checkPositiveInt('defenseImages', options.defenseImages ?? DEFAULT_DEFENSE_IMAGES);
   const fpr = checkRange('fpr', options.fpr ?? DEFAULT_FPR, 0, 1);
   const topShare = checkRange('topShare', options.topShare ?? DEFAULT_TOP_SHARE, 0, 1, true);
-  const asrThreshold = checkRange('asrThreshold', options.asrThreshold ?? DEFAULT_ASR_THRESHOLD, 0, 1, true);
+  const asrThreshold: PruneStop = options.asrThreshold ?? DEFAULT_ASR_THRESHOLD;
+  if (asrThreshold !== 'baseline') checkRange('asrThreshold', asrThreshold, 0, 1, true);
   const maxShare = checkRange('maxShare', options.maxShare ?? DEFAULT_MAX_SHARE, 0, 1);
   const curveStep = checkRange('curveStep', options.curveStep ?? DEFAULT_CURVE_STEP, 0, 1, true);
   const fineTuneEpochs = checkNonNegativeInt('fineTuneEpochs', options.fineTuneEpochs ?? DEFAULT_PRUNE_FINE_TUNE_EPOCHS);
@@ -374,10 +378,12 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
         done += s.count;
         return { full: f.full!, count: f.count, expected };
       };
-      const defenseReversed = stampReversedDefense(rankSet, reversed);
-      const searchTotal = defenseReversed.count + evalTotal;
+      const defenseUnstamped = otherLabels(rankSet, label);
+      const defenseReversed = { ...defenseUnstamped, images: stampReversed(defenseUnstamped.images, reversed) };
+      const searchTotal = (asrThreshold === 'baseline' ? 2 : 1) * defenseReversed.count + evalTotal;
       const defense = await fullOf(defenseReversed, label, searchTotal);
-      const search = await searchPruning(model, L, rankOrder, defense, asrThreshold, maxShare, (k, max) => progress({ phase: 'prune-search', done: k, total: max }));
+      const baselineSet = asrThreshold === 'baseline' ? await fullOf(defenseUnstamped, label, searchTotal) : undefined;
+      const search = await searchPruning(model, L, rankOrder, defense, asrThreshold, maxShare, (k, max) => progress({ phase: 'prune-search', done: k, total: max }), baselineSet);
       const fs = {
         clean: await fullOf(sets.clean, sets.clean.labels, searchTotal),
         real: sets.real ? await fullOf(sets.real, sets.realTarget!, searchTotal) : null,
@@ -388,7 +394,11 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       const neurons = rankOrder.slice(0, search.pruned);
       pruned = prune(model, L, neurons);
       if (!search.reachedThreshold) {
-        notes.push(`The reversed trigger still worked (ASR ${(100 * search.asr).toFixed(1)}% on the defender's images) at the maximum share ${(100 * maxShare).toFixed(0)}%: the model is pruned that far, the goal is missed.`);
+        notes.push(
+          `The reversed trigger still worked (ASR ${(100 * search.asr).toFixed(1)}% on the defender's images` +
+            (search.baseline !== null ? ` against ${(100 * search.baseline).toFixed(1)}% of them unstamped` : '') +
+            `) at the maximum share ${(100 * maxShare).toFixed(0)}%: the model is pruned that far, the goal is missed.`,
+        );
       }
       if (fineTuneEpochs > 0) {
         const ft = subset(data.train, rng.sampleWithoutReplacement(data.train.count, Math.max(1, Math.round(unlearnShare * data.train.count))));
@@ -418,6 +428,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
           maxShare,
           reachedThreshold: search.reachedThreshold,
           searchAsr: search.asr,
+          searchBaseline: search.baseline,
           fineTuneEpochs,
         },
         seconds: 0,
@@ -501,11 +512,11 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
 }
 
 /** The ranking images of labels other than the trigger's, stamped with it (the pruning stop's test). */
-function stampReversedDefense(set: ImageSet, t: ReversedTrigger): ImageSet {
+/** The images of `set` whose label is not `label`. */
+function otherLabels(set: ImageSet, label: number): ImageSet {
   const idx: number[] = [];
-  for (let i = 0; i < set.count; i++) if (set.labels[i] !== t.label) idx.push(i);
-  const s = subset(set, idx);
-  return { ...s, images: stampReversed(s.images, t) };
+  for (let i = 0; i < set.count; i++) if (set.labels[i] !== label) idx.push(i);
+  return subset(set, idx);
 }
 
 function previousRecord(metadata: ModelMetadata): MitigationRecord | null {

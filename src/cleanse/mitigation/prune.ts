@@ -1,7 +1,8 @@
 /**
  * Neuron pruning (Neural Cleanse §VI-B): zero the neurons of the chosen layer in ranking order
- * (most trigger-excited first) until the model no longer answers the reversed trigger — its ASR
- * below a threshold — or a maximum share of the layer is pruned.
+ * (most trigger-excited first) until the model no longer answers the reversed trigger — stamped
+ * images go to the target no more often than unstamped ones, or its ASR is below a threshold — or a
+ * maximum share of the layer is pruned.
  *
  * A pruned neuron has its incoming weights and bias set to zero (its activation f(0) = 0, checked in
  * layers.ts), and for a dense layer followed by a dense layer its outgoing weights too. The same
@@ -12,11 +13,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { OptionError } from '../../errors.js';
 import { checkRange } from '../../options.js';
-import { DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE } from './defaults.js';
+import { DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE, type PruneStop } from './defaults.js';
 import { layerChain, predictFromFeatures, type MitigationLayer } from './layers.js';
 import { shareEqual } from './measure.js';
 
-export { DEFAULT_ASR_THRESHOLD, DEFAULT_CURVE_STEP, DEFAULT_MAX_SHARE } from './defaults.js';
+export { DEFAULT_ASR_THRESHOLD, DEFAULT_CURVE_STEP, DEFAULT_MAX_SHARE, type PruneStop } from './defaults.js';
 
 /** Cached features of one image set at the layer, with what counts as a hit. */
 export interface FeatureSet {
@@ -45,34 +46,90 @@ export interface PruneSearch {
   readonly share: number;
   /** The reversed trigger's ASR (on the defender's images) at that point. */
   readonly asr: number;
-  /** Whether the ASR went under the threshold before the maximum share. */
+  /** With the 'baseline' stop: the share of the same images unstamped sent to the target at that point. */
+  readonly baseline: number | null;
+  /** Whether the stop was reached before the maximum share. */
   readonly reachedThreshold: boolean;
 }
 
 /**
- * The fewest neurons, pruned in ranking order, that bring the reversed trigger's ASR on `reversed`
- * (the defender's stamped images, expected = the target) under `asrThreshold`, up to `maxShare`.
+ * The fewest neurons, pruned in ranking order, that make the model stop answering the reversed
+ * trigger, up to `maxShare`: with a numeric `stop`, until the ASR on `reversed` (the defender's
+ * stamped images, expected = the target) is under it; with 'baseline', until stamping no longer
+ * sends significantly more of those images to the target than leaving them unstamped
+ * (`unstamped`: the same images in the same order) — see {@link triggerStillWorks}.
  */
 export async function searchPruning(
   model: tfl.LayersModel,
   layer: MitigationLayer,
   order: readonly number[],
   reversed: FeatureSet,
-  asrThreshold: number = DEFAULT_ASR_THRESHOLD,
+  stop: PruneStop = DEFAULT_ASR_THRESHOLD,
   maxShare: number = DEFAULT_MAX_SHARE,
   onStep?: (pruned: number, max: number, asr: number) => void,
+  unstamped?: FeatureSet,
 ): Promise<PruneSearch> {
-  checkRange('asrThreshold', asrThreshold, 0, 1, true);
+  if (stop !== 'baseline') checkRange('asrThreshold', stop, 0, 1, true);
+  else if (!unstamped || unstamped.count !== reversed.count) {
+    throw new OptionError('unstamped', "the defender's images without the trigger, as many as stamped (needed by the 'baseline' stop)", unstamped ? `${unstamped.count} images` : 'none');
+  }
   checkRange('maxShare', maxShare, 0, 1, true);
   const max = Math.min(layer.units - 1, Math.floor(maxShare * layer.units));
-  let asr = await hitRate(model, layer, reversed, order, 0);
+  const target = reversed.expected;
+  if (typeof target !== 'number') throw new OptionError('reversed.expected', 'the target label (a number)', 'per-image labels');
+  const state = async (k: number): Promise<{ asr: number; baseline: number | null; met: boolean }> => {
+    const keep = keepVector(layer.units, order, k);
+    const stamped = await predictFromFeatures(model, layer, reversed.full, reversed.count, keep);
+    const asr = shareEqual(stamped, target);
+    if (stop !== 'baseline') return { asr, baseline: null, met: asr < stop };
+    const plain = await predictFromFeatures(model, layer, unstamped!.full, unstamped!.count, keep);
+    return { asr, baseline: shareEqual(plain, target), met: !triggerStillWorks(stamped, plain, target) };
+  };
   let k = 0;
-  while (asr >= asrThreshold && k < max) {
+  let s = await state(0);
+  while (!s.met && k < max) {
     k++;
-    asr = await hitRate(model, layer, reversed, order, k);
-    onStep?.(k, max, asr);
+    s = await state(k);
+    onStep?.(k, max, s.asr);
   }
-  return { pruned: k, share: k / layer.units, asr, reachedThreshold: asr < asrThreshold };
+  return { pruned: k, share: k / layer.units, asr: s.asr, baseline: s.baseline, reachedThreshold: s.met };
+}
+
+/** Significance level of {@link triggerStillWorks}. */
+export const TRIGGER_TEST_ALPHA = 0.05;
+
+/**
+ * Whether stamping still sends significantly more images to `target` than leaving them unstamped:
+ * an exact one-sided sign (McNemar) test on the paired predictions, over the images that go to the
+ * target in one version only. `a` of them go there only when stamped, `b` only unstamped; under
+ * "the trigger does nothing" a ~ Binomial(a + b, 1/2), and the trigger still works when
+ * P(X ≥ a) < {@link TRIGGER_TEST_ALPHA}. (One stubborn image among thousands is not a backdoor:
+ * 5 to 0 is the smallest count that is significant.)
+ */
+export function triggerStillWorks(stamped: Int32Array, unstamped: Int32Array, target: number): boolean {
+  let a = 0;
+  let b = 0;
+  for (let i = 0; i < stamped.length; i++) {
+    const s = stamped[i] === target;
+    const u = unstamped[i] === target;
+    if (s && !u) a++;
+    else if (u && !s) b++;
+  }
+  return binomialUpperTail(a, a + b) < TRIGGER_TEST_ALPHA;
+}
+
+/** P(X ≥ k) for X ~ Binomial(n, 1/2), summed in log space (exact enough for any n here). */
+export function binomialUpperTail(k: number, n: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  let logC = 0; // log C(n, 0)
+  const terms: number[] = [];
+  for (let x = 0; x <= n; x++) {
+    if (x > 0) logC += Math.log(n - x + 1) - Math.log(x);
+    if (x >= k) terms.push(logC - n * Math.LN2);
+  }
+  const m = Math.max(...terms);
+  return Math.min(1, Math.exp(m) * terms.reduce((sum, t) => sum + Math.exp(t - m), 0));
 }
 
 export interface PruningPoint {
