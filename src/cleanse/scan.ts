@@ -390,6 +390,13 @@ async function runFast(
   options: ScanOptions,
   interrupted: () => PoisonguardError,
 ): Promise<void> {
+  const stopAtBudget = (j: Job): void => {
+    if (!j.state.done && j.state.schedule.step >= fast.budget) {
+      j.state.done = true;
+      j.state.stopReason = 'budget';
+    }
+  };
+  for (const j of jobs) stopAtBudget(j); // a resumed label may be at its budget already
   let active = jobs.filter((j) => !j.state.done);
   for (const j of jobs) if (j.state.done) finish(j);
   while (active.length > 0) {
@@ -400,11 +407,14 @@ async function runFast(
       Array.from({ length: Math.min(lanes, queue.length) }, async () => {
         for (let job = queue.shift(); job; job = queue.shift()) {
           if (options.signal?.aborted) throw interrupted();
-          await runChunk(job, fast.chunk);
+          await runChunk(job, Math.min(fast.chunk, fast.budget - job.state.schedule.step));
         }
       }),
     );
-    for (const j of active) if (j.state.done) finish(j);
+    for (const j of active) {
+      stopAtBudget(j);
+      if (j.state.done) finish(j);
+    }
     active = active.filter((j) => !j.state.done);
     // Retire, run by run, the labels that cannot become the outlier.
     for (const [seed, done] of results) {

@@ -1,5 +1,6 @@
 /** `poisonguard scan`: Neural Cleanse detection — reverse-engineer every label's trigger, flag outliers, give a verdict. */
 import { availableParallelism } from 'node:os';
+import { DEFAULT_FAST_BUDGET, DEFAULT_FAST_MIN_STEPS } from '../cleanse/fast.js';
 import { OptionError } from '../errors.js';
 import { DEFAULT_DECISION_THRESHOLD } from '../cleanse/verdict.js';
 import { DEFAULT_FLAG_THRESHOLD, OUTLIER_DETECTORS, DEFAULT_DETECTOR } from '../cleanse/outliers.js';
@@ -19,7 +20,11 @@ const options = {
   steps: { type: 'string', value: 'N', default: String(DEFAULT_MAX_STEPS), help: 'Maximum optimisation steps per label (31 mini-batches of 32 each).' },
   workers: { type: 'string', value: 'K', help: `Worker threads, each with its own engine (default: the cores, here ${availableParallelism()}; 0 = this thread).` },
   repeat: { type: 'string', value: 'R', default: '1', help: 'Scans with seeds S, S+1, …; the verdict needs a majority, and the spread is reported.' },
-  fast: { type: 'boolean', help: 'Fast mode: labels run in rounds, smallest norms first; labels that cannot become the outlier are retired early.' },
+  fast: {
+    type: 'boolean',
+    help: `Fast mode: labels run in rounds, smallest norms first; labels that cannot become the outlier are retired after ${DEFAULT_FAST_MIN_STEPS} steps, and every label stops at its budget.`,
+  },
+  budget: { type: 'string', value: 'N', help: `Fast mode: steps per label at most (default ${DEFAULT_FAST_BUDGET}).` },
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Seed of the masks, patterns and batch order.' },
   out: { type: 'string', value: 'DIR', help: 'Output folder: scan.json, seed-S/label-NN.json and PNGs; re-running resumes it.' },
   'clean-images': { type: 'string', value: 'N', help: 'Use N test images (seeded draw) instead of the whole test split.' },
@@ -61,6 +66,8 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     const falsePositiveCost = numberOption('fp-cost', v['fp-cost']);
     const labels = numberListOption('labels', v.labels);
     if (steps <= 0) throw new OptionError('--steps', 'a positive integer', v.steps);
+    const budget = intOption('budget', v.budget);
+    if (budget !== undefined && (budget <= 0 || !v.fast)) throw new OptionError('--budget', 'a positive integer, with --fast', v.budget);
     if (repeat <= 0) throw new OptionError('--repeat', 'a positive integer', v.repeat);
     if (workers !== undefined && workers < 0) throw new OptionError('--workers', 'a non-negative integer', v.workers);
     if (decisionThreshold !== undefined && falsePositiveCost !== undefined) {
@@ -97,7 +104,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         maxSteps: steps,
         repeat,
         seed,
-        fast: v.fast,
+        fast: v.fast ? (budget !== undefined ? { budget } : true) : false,
         detector: v.detector,
         flagThreshold,
         loss,

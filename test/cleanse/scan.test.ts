@@ -88,10 +88,15 @@ test('an interrupted scan resumes where it stopped and ends with the same norms'
   await assert.rejects(scanModel({ ...base(), out, maxSteps: 50 }), (e: unknown) => e instanceof PoisonguardError && /different model or recipe/.test(e.message) && /maxSteps/.test(e.message));
 });
 
-test('fast mode reaches the same verdict', async () => {
-  const report = await scanModel({ ...base(), fast: { chunk: 5, minSteps: 10 } });
+test('fast mode reaches the same verdict, and no label runs past its budget', async () => {
+  const report = await scanModel({ ...base(), fast: { chunk: 5, minSteps: 10, budget: 12 } });
   assert.equal(report.verdict.status, 'backdoored');
   assert.deepEqual(report.verdict.labels, [TARGET]);
+  for (const l of report.runs[0].labels) {
+    assert.ok(l.steps <= 12, `label ${l.label}: ${l.steps} steps`);
+    if (l.steps === 12) assert.ok(['budget', 'early-stop', 'retired'].includes(String(l.stopReason)), String(l.stopReason));
+  }
+  assert.ok(report.runs[0].labels.some((l) => l.stopReason === 'budget'), 'the budget stopped a label');
 });
 
 test('worker threads give the same result as this thread', async () => {
