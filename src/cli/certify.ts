@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UnknownNameError } from '../errors.js';
+import type { AttackName } from '../certify/eps-task.js';
 import type { Command } from './command.js';
 import { intOption, numberListOption, numberOption } from './command.js';
 import { progressBar } from './progress.js';
@@ -13,7 +14,7 @@ const options = {
   eps: { type: 'string', value: 'LIST', help: "Comma-separated ε values in [0, 1) (default: the paper's grid)." },
   mode: { type: 'string', value: 'MODE', default: 'release', help: 'release: fixed T, sample round(εn) iterates; paper: T = εn, every iterate.' },
   iters: { type: 'string', value: 'T', help: "Iterations of Algorithm 1 in release mode (default: the recipe's, 8000 on MNIST-1-7)." },
-  attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: 'Attacks to evaluate: candidate, label-flip, gradient.' },
+  attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: "Attacks to evaluate: candidate, label-flip, gradient, candidate-unfiltered (the candidate with its points outside F kept: the release's IMDB evaluation)." },
   percentile: { type: 'string', value: 'P', help: 'Percentile of the sphere and slab radii (default 70).' },
   seed: { type: 'string', value: 'S', default: '0', help: 'Random seed.' },
   workers: { type: 'string', value: 'K', help: 'Worker threads (default: number of cores; 0 = inline).' },
@@ -53,7 +54,7 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
       iterations: intOption('iters', v.iters),
       percentile: numberOption('percentile', v.percentile),
       defense: v.defense as 'oracle' | 'data-dependent',
-      attacks: attacks as ('candidate' | 'label-flip' | 'gradient')[],
+      attacks: attacks as AttackName[],
       seed,
       workers: intOption('workers', v.workers),
       onProgress: (p) => {

@@ -151,3 +151,24 @@ test('gradient attack: starts from flipped copies, never ends below its start, k
   assert.equal(g.cleanLoss, Math.max(...g.history));
   for (let k = 0; k < g.X.length; k++) assert.ok(inFeasibleSet(def, g.X[k], g.y[k]), `point ${k} in F`);
 });
+
+test('rounded text attack: points outside F are counted and dropped; candidate-unfiltered keeps them all', async () => {
+  const { certify } = await import('../../src/certify/certify.js');
+  const train = countData(120, 6, 5);
+  const test = countData(60, 6, 6);
+  const data = { name: 'tiny-counts', source: 'test', positive: 'a', negative: 'b', features: 'counts', train: { X: toCsr(train.X), y: train.y }, test: { X: toCsr(test.X), y: test.y } };
+  const report = await certify(data, {
+    eps: [0.1],
+    iterations: 150,
+    pointKind: 'rounded',
+    attacks: ['candidate', 'candidate-unfiltered'],
+    workers: 0,
+    seed: 2,
+  });
+  const row = report.rows[0];
+  assert.equal(row.candidateInF + row.candidateRemoved, Math.round(0.1 * 120), 'every rounded point is either in F or counted as removed');
+  assert.ok(row.candidate && row.candidateUnfiltered);
+  assert.equal(row.candidate!.poisonCount, row.candidateInF);
+  assert.equal(row.candidateUnfiltered!.poisonCount, row.candidateInF + row.candidateRemoved);
+  if (row.candidateRemoved === 0) assert.deepEqual(row.candidateUnfiltered, row.candidate);
+});
