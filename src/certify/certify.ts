@@ -110,8 +110,10 @@ export function resolveRecipe(dataset: string, options: CertifyOptions): Certify
   if (defense === 'data-dependent' && (mode !== 'release' || (options.pointKind ?? base.pointKind) !== 'continuous')) {
     throw new OptionError('defense', "'oracle' with --mode paper or on text data (the data-dependent attack runs in release mode on continuous data)", defense);
   }
+  const pointKind = options.pointKind ?? base.pointKind;
+  const variant = pointKind !== base.pointKind ? ` with ${pointKind} attack points` : '';
   return {
-    name: CERTIFY_RECIPES[dataset] ? `${dataset} (release)` : 'mnist17 (release) applied to a new dataset',
+    name: (CERTIFY_RECIPES[dataset] ? `${dataset} (release)` : 'mnist17 (release) applied to a new dataset') + variant,
     eta: checkPositive('eta', options.eta ?? base.eta),
     iterations: checkPositiveInt('iterations', options.iterations ?? base.iterations),
     rho2: checkPositive('rho2', options.rho2 ?? base.rho2),
@@ -119,9 +121,9 @@ export function resolveRecipe(dataset: string, options: CertifyOptions): Certify
     percentile: checkRange('percentile', options.percentile ?? (defense === 'data-dependent' ? DATA_DEPENDENT_PERCENTILE : base.percentile), 0, 100, true),
     mode,
     defense,
-    pointKind: options.pointKind ?? base.pointKind,
-    ...(base.shrunkenPercentiles ? { shrunkenPercentiles: base.shrunkenPercentiles } : {}),
-    ...(base.integerEta ? { integerEta: 'η = (0.008/ε)·√(ε/0.05), T = εn' } : {}),
+    pointKind,
+    ...(pointKind === 'rounded' ? { shrunkenPercentiles: base.shrunkenPercentiles ?? CERTIFY_RECIPES.imdb.shrunkenPercentiles! } : {}),
+    ...(pointKind === 'integer' ? { integerEta: 'η = (0.008/ε)·√(ε/0.05), T = εn' } : {}),
     seed: options.seed ?? DEFAULT_SEED,
     svm: { tol: checkPositive('svmTol', options.svmTol ?? SVM_DEFAULT_TOL), maxIter: SVM_DEFAULT_MAX_ITER, band: NORM_MATCH_BAND, range: NORM_MATCH_RANGE },
   };

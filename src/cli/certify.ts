@@ -16,6 +16,11 @@ const options = {
   iters: { type: 'string', value: 'T', help: "Iterations of Algorithm 1 in release mode (default: the recipe's, 8000 on MNIST-1-7)." },
   attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: "Attacks to evaluate: candidate, label-flip, gradient, candidate-unfiltered (the candidate with its points outside F kept: the release's IMDB evaluation)." },
   percentile: { type: 'string', value: 'P', help: 'Percentile of the sphere and slab radii (default 70).' },
+  points: {
+    type: 'string',
+    value: 'KIND',
+    help: "Candidate attack points: continuous (closed-form best responses), rounded (a run on a shrunken set, clipped and randomly rounded: the release's IMDB recipe) or integer (integer best responses inside F: the release's Enron recipe). Default: the dataset recipe's.",
+  },
   seed: { type: 'string', value: 'S', default: '0', help: 'Random seed.' },
   workers: { type: 'string', value: 'K', help: 'Worker threads (default: number of cores; 0 = inline).' },
   json: { type: 'string', value: 'FILE', help: 'Write the full result as JSON.' },
@@ -41,6 +46,9 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
     const seed = intOption('seed', v.seed) ?? 0;
     if (!binaryDatasetNames().includes(v.dataset)) throw new UnknownNameError('dataset', v.dataset, binaryDatasetNames());
     const attacks = v.attack.split(',').map((s) => s.trim());
+    const POINT_KINDS = ['continuous', 'rounded', 'integer'] as const;
+    if (v.points !== undefined && !(POINT_KINDS as readonly string[]).includes(v.points)) throw new UnknownNameError('point kind', v.points, POINT_KINDS);
+    const pointKind = v.points as (typeof POINT_KINDS)[number] | undefined;
     for (const a of attacks) if (!(ATTACK_NAMES as readonly string[]).includes(a)) throw new UnknownNameError('attack', a, ATTACK_NAMES);
     const eps = numberListOption('eps', v.eps);
     const data = await loadBinaryDataset(v.dataset, v['data-dir'], seed);
@@ -54,6 +62,7 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
       iterations: intOption('iters', v.iters),
       percentile: numberOption('percentile', v.percentile),
       defense: v.defense as 'oracle' | 'data-dependent',
+      ...(pointKind !== undefined ? { pointKind } : {}),
       attacks: attacks as AttackName[],
       seed,
       workers: intOption('workers', v.workers),

@@ -165,6 +165,8 @@ test('rounded text attack: points outside F are counted and dropped; candidate-u
     workers: 0,
     seed: 2,
   });
+  assert.match(report.recipe.name, /with rounded attack points/, 'a variant of the recipe says so');
+  assert.deepEqual(report.recipe.shrunkenPercentiles, { sphere: 10, slab: 65 });
   const row = report.rows[0];
   assert.equal(row.candidateInF + row.candidateRemoved, Math.round(0.1 * 120), 'every rounded point is either in F or counted as removed');
   assert.ok(row.candidate && row.candidateUnfiltered);
