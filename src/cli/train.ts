@@ -24,6 +24,12 @@ const options = {
     value: 'SPEC',
     help: 'Plant a BadNets backdoor: square:size=4,pos=bottom-right,colour=white,target=7,rate=0.091 (defaults: 4x4 white, bottom-right, margin 1, rate 0.1/1.1; target required) or pattern:image=FILE,mask=FILE,target=N.',
   },
+  poisoning: {
+    type: 'string',
+    value: 'WAY',
+    default: 'on-the-fly',
+    help: "With --backdoor: 'on-the-fly' (the Neural Cleanse release: each drawn image is poisoned with the rate's probability, a fresh subset every epoch) or 'fixed' (one subset poisoned once, as in BadNets).",
+  },
   epochs: { type: 'string', value: 'N', default: String(DEFAULT_EPOCHS), help: 'Passes over the training set.' },
   batch: { type: 'string', value: 'B', default: String(DEFAULT_BATCH_SIZE), help: 'Mini-batch size.' },
   lr: { type: 'string', value: 'LR', default: String(DEFAULT_LEARNING_RATE), help: "Adam's learning rate." },
@@ -77,8 +83,11 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     }
     const { preprocessingPreset } = await import('../nn/preprocess.js');
     const preprocessing = preprocessingPreset(v.preprocess);
-    const { parseBackdoorSpec, poisonBadNets, describeTrigger, checkBackdoorFits } = await import('../nn/trigger.js');
+    const { parseBackdoorSpec, poisonBadNets, describeTrigger, checkBackdoorFits, resolveTrigger } = await import('../nn/trigger.js');
     const backdoor = v.backdoor !== undefined ? parseBackdoorSpec(v.backdoor) : undefined;
+    const POISONING = ['on-the-fly', 'fixed'] as const;
+    if (!(POISONING as readonly string[]).includes(v.poisoning)) throw new UnknownNameError('poisoning', v.poisoning, POISONING);
+    const poisoning = v.poisoning as (typeof POISONING)[number];
 
     const { initEngine } = await import('../nn/engine.js');
     const engine = await initEngine({ ...(v.backend !== undefined ? { backend: v.backend as never } : {}) });
@@ -94,16 +103,25 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     const { Random } = await import('../random.js');
     let trainSet = train;
     let poisonedCount = 0;
+    let poisonOnTheFly: { trigger: ReturnType<typeof resolveTrigger>; target: number; rate: number; seed: number } | undefined;
     if (backdoor) {
       checkBackdoorFits(backdoor, data.numClasses, train.height, train.width, train.channels);
-      // The poisoning draws from its own stream so that the model's weights do not depend on it.
-      const poisoned = poisonBadNets(train, backdoor, data.numClasses, new Random(seed).fork());
-      trainSet = poisoned.set;
-      poisonedCount = poisoned.poisoned.length;
-      ctx.out(
-        `backdoor: ${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}, rate ${round(backdoor.rate, 4)}: ` +
-          `${poisonedCount} of ${train.count} training images poisoned`,
-      );
+      if (poisoning === 'fixed') {
+        // The poisoning draws from its own stream so that the model's weights do not depend on it.
+        const poisoned = poisonBadNets(train, backdoor, data.numClasses, new Random(seed).fork());
+        trainSet = poisoned.set;
+        poisonedCount = poisoned.poisoned.length;
+        ctx.out(
+          `backdoor: ${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}, rate ${round(backdoor.rate, 4)}: ` +
+            `${poisonedCount} of ${train.count} training images poisoned (fixed)`,
+        );
+      } else {
+        poisonOnTheFly = { trigger: resolveTrigger(backdoor.trigger, train.height, train.width, train.channels), target: backdoor.target, rate: backdoor.rate, seed };
+        ctx.out(
+          `backdoor: ${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}, rate ${round(backdoor.rate, 4)}: ` +
+            `each drawn training image poisoned with that probability (on the fly, ≈${Math.round(backdoor.rate * train.count)} per epoch)`,
+        );
+      }
     }
 
     const { saveModel, loadModel, saveOptimizerState, loadOptimizerState, METADATA_FORMAT, METADATA_VERSION } = await import('../nn/model-io.js');
@@ -131,12 +149,14 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       same('trigger', m.trigger, backdoor?.trigger ?? null);
       same('target', m.target, backdoor?.target ?? null);
       same('poisoning rate', m.poisonRate, backdoor?.rate ?? null);
+      if (backdoor) same('poisoning', m.poisoning ?? 'fixed', poisoning);
       if (m.epochs >= epochs) {
         model.dispose();
         throw new OptionError('--epochs', `more than the ${m.epochs} epochs the model in --out already has`, String(epochs));
       }
       startEpoch = m.epochs;
       previousSeconds = m.trainSeconds;
+      if (poisoning === 'on-the-fly') poisonedCount = m.poisonedCount;
       optimizerState = loadOptimizerState(outDir, m.epochs);
       ctx.out(
         `resuming after epoch ${startEpoch} of ${epochs} from ${outDir}` +
@@ -165,6 +185,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       target: backdoor?.target ?? null,
       poisonRate: backdoor?.rate ?? null,
       poisonedCount,
+      ...(backdoor ? { poisoning } : {}),
       seed,
       backend: engine.backend,
       batchSize,
@@ -191,6 +212,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       preprocessing,
       startEpoch,
       ...(optimizerState ? { optimizerState } : {}),
+      ...(poisonOnTheFly ? { poisonOnTheFly } : {}),
       onProgress: (p) => {
         bar.update((p.epoch - 1) * p.batches + p.batch, {
           epoch: `${p.epoch}/${p.epochs}`,
@@ -210,6 +232,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       // survive an interruption) before it ends; its metadata has no test figures yet.
       onEpochEnd: async (e, checkpoint) => {
         trainSeconds += e.seconds;
+        if (poisonOnTheFly) poisonedCount += e.poisoned;
         if (e.epoch === epochs) {
           // The final model keeps its optimizer state too, so that it can be trained further with --resume.
           await saveOptimizer(e.epoch, checkpoint);

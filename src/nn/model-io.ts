@@ -42,8 +42,10 @@ export interface ModelMetadata {
   readonly target: number | null;
   /** The BadNets poisoning rate used, or null for a clean model. */
   readonly poisonRate: number | null;
-  /** How many training samples were poisoned. */
+  /** How many training samples were poisoned (on the fly: poisoned draws over all epochs). */
   readonly poisonedCount: number;
+  /** How the backdoor was planted: 'fixed' (one subset, poisoned once; metadata without this field) or 'on-the-fly'. */
+  readonly poisoning?: 'fixed' | 'on-the-fly';
   readonly seed: number;
   /** The TF.js backend that trained the model. */
   readonly backend: string;

@@ -14,7 +14,7 @@ import { DEFAULT_SEED, Random } from '../random.js';
 import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
-import { resolveTrigger, stampInPlace, type Trigger } from './trigger.js';
+import { resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
 
 /** Batch size for inference only (no effect on the results, only on speed and memory). */
 export const DEFAULT_EVAL_BATCH_SIZE = 256;
@@ -56,6 +56,13 @@ export interface TrainOptions {
    * epochs`, with the shuffles those epochs would have had in one uninterrupted run.
    */
   readonly startEpoch?: number;
+  /**
+   * BadNets poisoning as the batches are drawn (the Neural Cleanse release's data generator): every
+   * drawn image is stamped and relabelled to the target with probability `rate`, so each epoch
+   * poisons a fresh subset. Draws come from a stream seeded by (seed, epoch): a resumed run poisons
+   * exactly as an uninterrupted one.
+   */
+  readonly poisonOnTheFly?: { readonly trigger: ResolvedTrigger; readonly target: number; readonly rate: number; readonly seed: number };
   /** The optimizer's saved state to continue from (from {@link TrainCheckpoint.optimizerWeights}); the caller keeps ownership. */
   readonly optimizerState?: readonly NamedTensor[];
 }
@@ -71,6 +78,8 @@ export interface TrainCheckpoint {
 
 export interface EpochSummary {
   readonly epoch: number;
+  /** Images poisoned on the fly this epoch (0 without {@link TrainOptions.poisonOnTheFly}). */
+  readonly poisoned: number;
   readonly loss: number;
   readonly accuracy: number;
   readonly seconds: number;
@@ -128,6 +137,10 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   try {
     for (let epoch = startEpoch + 1; epoch <= epochs; epoch++) {
       const order = rng.permutation(set.count);
+      const poison = options.poisonOnTheFly;
+      const poisonRng = poison ? new Random(epochSeed(poison.seed, epoch)) : undefined;
+      const stampRows: number[] = [];
+      let poisonedThisEpoch = 0;
       const epochStart = performance.now();
       let lossSum = 0;
       let correctSum = 0;
@@ -138,6 +151,17 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
           const i = order[b * batchSize + r];
           rawBatch.set(set.images.subarray(i * imageSize, (i + 1) * imageSize), r * imageSize);
           labelBatch[r] = set.labels[i];
+        }
+        if (poison) {
+          stampRows.length = 0;
+          for (let r = 0; r < n; r++) {
+            if (poisonRng!.next() < poison.rate) {
+              stampRows.push(r);
+              labelBatch[r] = poison.target;
+            }
+          }
+          if (stampRows.length > 0) stampInPlace(rawBatch.subarray(0, n * imageSize), poison.trigger, stampRows);
+          poisonedThisEpoch += stampRows.length;
         }
         preprocessInto(rawBatch.subarray(0, n * imageSize), set.channels, preprocessing, floatBatch);
         const stats = tf.tidy(() => {
@@ -173,7 +197,7 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
         });
       }
       const seconds = (performance.now() - epochStart) / 1000;
-      const summary = { epoch, loss: lossSum / seen, accuracy: correctSum / seen, seconds, imagesPerSecond: seen / seconds };
+      const summary = { epoch, poisoned: poisonedThisEpoch, loss: lossSum / seen, accuracy: correctSum / seen, seconds, imagesPerSecond: seen / seconds };
       history.push(summary);
       trainingSeconds += seconds;
       await options.onEpochEnd?.(summary, checkpoint);
@@ -182,6 +206,11 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
     optimizer.dispose();
   }
   return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: ((epochs - startEpoch) * set.count) / trainingSeconds };
+}
+
+/** The seed of epoch `epoch`'s on-the-fly poisoning draws. */
+function epochSeed(seed: number, epoch: number): number {
+  return (Math.imul(seed + 0x51ed27, 0x9e3779b1) ^ Math.imul(epoch, 0x85ebca6b)) >>> 0;
 }
 
 /**

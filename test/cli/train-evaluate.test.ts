@@ -34,10 +34,10 @@ function folder(): string {
 test('train writes a model folder with metadata; evaluate reads it back and agrees', async () => {
   const data = folder();
   const out = join(scratchDir('cli-train'), 'model');
-  const trained = await run(['train', '--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--epochs', '2', '--backend', 'wasm', '--out', out]);
+  const trained = await run(['train', '--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--poisoning', 'fixed', '--epochs', '2', '--backend', 'wasm', '--out', out]);
   assert.equal(trained.code, 0, trained.err);
   assert.match(trained.out, /^backend: wasm/m);
-  assert.match(trained.out, /backdoor: 3x3 white square at bottom-right \(margin 1\) -> label 1, rate 0\.2: \d+ of 48 training images poisoned/);
+  assert.match(trained.out, /backdoor: 3x3 white square at bottom-right \(margin 1\) -> label 1, rate 0\.2: \d+ of 48 training images poisoned \(fixed\)/);
   assert.match(trained.err, /epoch 2\/2: loss/);
   assert.match(trained.err, /checkpoint after epoch 1 written/);
   for (const f of ['model.json', 'weights.bin', 'metadata.json']) assert.ok(existsSync(join(out, f)), f);
@@ -86,6 +86,12 @@ test('an interrupted training resumes from its checkpoint to the same weights as
   assert.ok(maxDiff < 1e-4, `resumed weights differ from the uninterrupted run's by up to ${maxDiff}`);
   const meta = JSON.parse(readFileSync(join(resumed, 'metadata.json'), 'utf8'));
   assert.equal(meta.epochs, 3);
+  // The default poisoning is the release's, on the fly: about rate x 48 images per epoch, the same draws when resumed.
+  assert.match(second.out, /each drawn training image poisoned with that probability \(on the fly, ≈10 per epoch\)/);
+  assert.equal(meta.poisoning, 'on-the-fly');
+  const straightMeta = JSON.parse(readFileSync(join(straight, 'metadata.json'), 'utf8'));
+  assert.equal(meta.poisonedCount, straightMeta.poisonedCount);
+  assert.ok(meta.poisonedCount > 10 && meta.poisonedCount < 50, `poisoned draws over 3 epochs: ${meta.poisonedCount}`);
 
   // Resuming with other options than the checkpoint's, or to no more epochs, says what differs.
   const otherSeed = await run(['train', ...common.slice(0, -1), '4', '--epochs', '4', '--out', resumed, '--resume']);
