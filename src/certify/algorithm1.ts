@@ -40,6 +40,12 @@ export interface Algorithm1Options {
    * The run then plays against a restricted attacker, so its U is not a certificate over F.
    */
   readonly respond?: (w: Float64Array, b: number) => BestResponse;
+  /**
+   * θ₀, the first iterate (default 0, the paper's): e.g. the clean defender's SVM, so that the bound
+   * is at most that model's U from the first iteration. Scaled into Θ when it lies outside. Any θ
+   * gives a valid bound, so U* stays a certificate.
+   */
+  readonly start?: { readonly w: Float64Array; readonly b: number };
   /** Turns each kept closed-form point into the poison point (e.g. clip and round for text). */
   readonly emit?: (x: Float64Array, y: number, rng: Random) => PointVector;
 }
@@ -107,6 +113,18 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
   const zw = new Float64Array(d);
   let zb = 0;
   let lambda = 1 / eta;
+  if (options.start) {
+    // Dual averaging keeps θ = z/λ: start z at θ₀·λ (θ₀ scaled into the ball ‖θ‖ ≤ ρ).
+    if (options.start.w.length !== d) throw new OptionError('start', `a weight vector of length ${d}`, options.start.w.length);
+    const norm = Math.sqrt(dotDense(options.start.w, options.start.w) + options.start.b * options.start.b);
+    const scale = norm > rho ? rho / norm : 1;
+    for (let j = 0; j < d; j++) {
+      w[j] = options.start.w[j] * scale;
+      zw[j] = w[j] * lambda;
+    }
+    b = options.start.b * scale;
+    zb = b * lambda;
+  }
   const tracker = new CleanHingeTracker(X, y);
   const cleanLoss = new Float64Array(T);
   const worstLoss = new Float64Array(T);

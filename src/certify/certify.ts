@@ -46,12 +46,22 @@ export interface CertifyOptions {
   readonly workers?: number;
   /** How candidate points are made. Default: the dataset recipe's (continuous for images). */
   readonly pointKind?: PointKind;
+  /**
+   * θ₀ of Algorithm 1: 'zero' (the paper and the release) or 'clean' (the clean defender's SVM, scaled
+   * into Θ; the bound is then at most that model's U from the first iteration on).
+   */
+  readonly start?: AlgorithmStart;
   /** SVM stopping tolerance. Default 1e-6 (the release). */
   readonly svmTol?: number;
   readonly onProgress?: (p: EpsProgress) => void;
 }
 
+export type AlgorithmStart = 'zero' | 'clean';
+export const ALGORITHM_STARTS: readonly AlgorithmStart[] = ['zero', 'clean'];
+
 export interface CertifyRecipeRecord extends Omit<CertifyRecipe, 'integerEta'> {
+  /** θ₀ of Algorithm 1. */
+  readonly start: AlgorithmStart;
   /** 'integer' recipes: the attack run's step size, in words. */
   readonly integerEta?: string;
   readonly name: string;
@@ -111,7 +121,9 @@ export function resolveRecipe(dataset: string, options: CertifyOptions): Certify
     throw new OptionError('defense', "'oracle' with --mode paper or on text data (the data-dependent attack runs in release mode on continuous data)", defense);
   }
   const pointKind = options.pointKind ?? base.pointKind;
-  const variant = pointKind !== base.pointKind ? ` with ${pointKind} attack points` : '';
+  const start = checkOneOf('start', options.start ?? 'zero', ALGORITHM_STARTS);
+  if (start !== 'zero' && defense === 'data-dependent') throw new OptionError('start', "'zero' with the data-dependent defense (its runs start at 0)", start);
+  const variant = (pointKind !== base.pointKind ? ` with ${pointKind} attack points` : '') + (start !== 'zero' ? ', Algorithm 1 started at the clean SVM' : '');
   return {
     name: (CERTIFY_RECIPES[dataset] ? `${dataset} (release)` : 'mnist17 (release) applied to a new dataset') + variant,
     eta: checkPositive('eta', options.eta ?? base.eta),
@@ -122,6 +134,7 @@ export function resolveRecipe(dataset: string, options: CertifyOptions): Certify
     mode,
     defense,
     pointKind,
+    start,
     ...(pointKind === 'rounded' ? { shrunkenPercentiles: base.shrunkenPercentiles ?? CERTIFY_RECIPES.imdb.shrunkenPercentiles! } : {}),
     ...(pointKind === 'integer' ? { integerEta: 'η = (0.008/ε)·√(ε/0.05), T = εn' } : {}),
     seed: options.seed ?? DEFAULT_SEED,
@@ -173,7 +186,14 @@ export async function certify(data: BinaryDataset, options: CertifyOptions = {})
     percentile: recipe.percentile,
     randomSplits: options.randomSplits,
   }));
-  const init: EpsTaskInit = { train: data.train, test: data.test, defense, attackDefense, box };
+  const init: EpsTaskInit = {
+    train: data.train,
+    test: data.test,
+    defense,
+    attackDefense,
+    box,
+    ...(recipe.start === 'clean' ? { start: { w: cleanModel.w, b: cleanModel.b } } : {}),
+  };
   // Largest ε first: their SVM searches are the slowest, which balances the workers.
   const order = tasks.map((_, i) => i).sort((a, b) => tasks[b].eps - tasks[a].eps);
   const ordered = order.map((i) => tasks[i]);

@@ -33,6 +33,8 @@ export interface EpsTaskInit {
   readonly attackDefense?: SphereSlabDefense;
   /** 'integer' recipes: per-class, per-feature upper bounds of the counts. */
   readonly box?: FeatureBox;
+  /** θ₀ of every Algorithm 1 run (default 0): e.g. the clean defender's SVM. */
+  readonly start?: { readonly w: Float64Array; readonly b: number };
 }
 
 export interface EpsTask {
@@ -104,6 +106,7 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
     iterations: task.iterations,
     mode: task.mode,
     seed: rng.nextUint32(),
+    ...(init.start ? { start: init.start } : {}),
     progressEvery: 200,
     onProgress: (p) => onProgress?.({ eps: task.eps, phase: 'algorithm1', ...p }),
   });
@@ -123,6 +126,7 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
         iterations: task.iterations,
         mode: task.mode,
         seed: rng.nextUint32(),
+        ...(init.start ? { start: init.start } : {}),
         emit: (x, _y, r) => clipAndRound(x, r),
         progressEvery: 200,
         onProgress: progress,
@@ -138,6 +142,7 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
         iterations: task.iterations,
         mode: 'paper',
         seed: rng.nextUint32(),
+        ...(init.start ? { start: init.start } : {}),
         respond: integerBestResponse(init.defense, init.box),
         progressEvery: 10,
         onProgress: progress,

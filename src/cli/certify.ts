@@ -16,6 +16,12 @@ const options = {
   iters: { type: 'string', value: 'T', help: "Iterations of Algorithm 1 in release mode (default: the recipe's, 8000 on MNIST-1-7)." },
   attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: "Attacks to evaluate: candidate, label-flip, gradient, candidate-unfiltered (the candidate with its points outside F kept: the release's IMDB evaluation)." },
   percentile: { type: 'string', value: 'P', help: 'Percentile of the sphere and slab radii (default 70).' },
+  start: {
+    type: 'string',
+    value: 'THETA',
+    default: 'zero',
+    help: "Algorithm 1's first iterate: zero (the paper's and the release's) or clean (the clean defender's SVM scaled into Θ: U* is then at most its bound from the start; still a certificate).",
+  },
   points: {
     type: 'string',
     value: 'KIND',
@@ -63,6 +69,7 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
       percentile: numberOption('percentile', v.percentile),
       defense: v.defense as 'oracle' | 'data-dependent',
       ...(pointKind !== undefined ? { pointKind } : {}),
+      start: v.start as 'zero' | 'clean',
       attacks: attacks as AttackName[],
       seed,
       workers: intOption('workers', v.workers),

@@ -130,3 +130,34 @@ test('every candidate point of a run lies in F', () => {
   const r = runAlgorithm1(X, y, def, { eps: 0.2, rho2: 2, eta: 0.05, iterations: 200, mode: 'release', seed: 3 });
   for (let k = 0; k < r.attack.X.length; k++) assert.ok(inFeasibleSet(def, r.attack.X[k], r.attack.y[k]), `point ${k}`);
 });
+
+test('a run started at the clean SVM: its first U is that model\'s, U* never above it, and the sandwich holds', async () => {
+  const tr = blobs(300, 5, 8);
+  const te = blobs(150, 5, 9);
+  const data: BinaryDataset = { name: 'blobs', source: 'test', positive: '+', negative: '-', features: 'gaussian', train: { X: tr.X, y: tr.y }, test: { X: te.X, y: te.y } };
+  const def = fitSphereSlabDefense(tr.X, tr.y);
+  const theta = { w: Float64Array.from([0.3, -0.2, 0.1, 0.05, 0.4]), b: 0.1 };
+  const eps = 0.05;
+  const run = runAlgorithm1(tr.X, tr.y, def, { eps, rho2: 1, eta: 0.1, iterations: 50, mode: 'release', seed: 1, start: theta });
+  // U(θ₀) by hand: mean clean hinge plus ε times the worst loss over F at θ₀.
+  let hinge = 0;
+  for (let i = 0; i < tr.X.rows; i++) {
+    let m = theta.b;
+    for (let j = 0; j < 5; j++) m += theta.w[j] * tr.X.data[i * 5 + j];
+    hinge += Math.max(0, 1 - tr.y[i] * m);
+  }
+  const u0 = hinge / tr.X.rows + eps * worstPoint(def, theta.w, theta.b).loss;
+  assert.ok(Math.abs(run.cleanLoss[0] + eps * run.worstLoss[0] - u0) < 1e-9, `first U ${run.cleanLoss[0] + eps * run.worstLoss[0]} vs ${u0}`);
+  assert.ok(run.upperBound <= u0 + 1e-12);
+  // A start outside Θ is scaled into it (ρ² = 0.01).
+  const small = runAlgorithm1(tr.X, tr.y, def, { eps, rho2: 0.01, eta: 0.1, iterations: 20, mode: 'release', seed: 1, start: theta });
+  assert.ok(Number.isFinite(small.upperBound));
+  // Through certify: the recipe records it, and attack loss ≤ U* still holds.
+  const r = await certify(data, { eps: [0, 0.05, 0.1], iterations: 300, rho2: 1, eta: 0.1, workers: 0, seed: 3, start: 'clean' });
+  assert.equal(r.recipe.start, 'clean');
+  assert.match(r.recipe.name, /started at the clean SVM/);
+  const zeroRow = r.rows.find((x) => x.eps === 0)!;
+  // The clean SVM's norm may sit up to 0.01 above ρ² (the norm-matching band); scaled into Θ its loss grows a hair.
+  assert.ok(zeroRow.upperBound <= 1.01 * r.clean.trainHinge, `U*(0) ${zeroRow.upperBound} vs the clean SVM's train hinge ${r.clean.trainHinge}`);
+  for (const row of r.rows) assert.ok(row.candidate!.totalTrainLoss <= row.upperBound + 1e-9, `ε=${row.eps}`);
+});
