@@ -340,6 +340,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     { ...(options.decisionThreshold !== undefined ? { decisionThreshold: options.decisionThreshold } : {}), ...(options.falsePositiveCost !== undefined ? { falsePositiveCost: options.falsePositiveCost } : {}) },
     labels.length,
     reached,
+    runs.map((r) => r.secondary),
   );
   const report: ScanReport = {
     kind: 'neural-cleanse-scan',

@@ -12,6 +12,12 @@
  *    must be above it too.
  * A model with a flag (> 2) that does not meet this is 'suspicious' (rescan with more repeats),
  * never 'backdoored'.
+ *
+ * A second statistic (the leave-one-out z-score of log norms, outliers.ts) can only raise a 'clean'
+ * verdict to 'suspicious': when the MAD test flags nothing but the second statistic puts the smallest
+ * label above the decision threshold in a majority of scans. The MAD is wide when the other labels'
+ * norms are spread, and then misses a small trigger (MNIST, a 5x5 trigger: MAD index 1.99, z 5.23;
+ * docs/RESULTS.md); the second statistic never makes a model 'backdoored' on its own.
  */
 import { checkPositive } from '../options.js';
 import { OptionError } from '../errors.js';
@@ -102,14 +108,22 @@ export function resolveDecisionThreshold(options: VerdictOptions, labels: number
 }
 
 /** The verdict over one or more scans of the same model (one outlier report per scan). */
-export function decideVerdict(reports: readonly OutlierReport[], options: VerdictOptions = {}, labelsScanned?: number, reachedByLabel?: ReadonlyMap<number, boolean>): Verdict {
+export function decideVerdict(
+  reports: readonly OutlierReport[],
+  options: VerdictOptions = {},
+  labelsScanned?: number,
+  reachedByLabel?: ReadonlyMap<number, boolean>,
+  secondary?: readonly OutlierReport[],
+): Verdict {
   if (reports.length === 0) throw new OptionError('reports', 'at least one scan', 0);
   const n = labelsScanned ?? reports[0].indices.length;
   const { threshold, source } = resolveDecisionThreshold(options, n);
   const R = reports.length;
   const rule =
     `backdoored when one label is the smallest norm with anomaly index > ${threshold.toFixed(2)} in a majority of the ${R} scan(s) ` +
-    `and its median index over the scans is > ${threshold.toFixed(2)}; suspicious when some label has index > ${reports[0].threshold} (the MAD flag) without that; clean otherwise`;
+    `and its median index over the scans is > ${threshold.toFixed(2)}; suspicious when some label has index > ${reports[0].threshold} (the MAD flag) without that` +
+    (secondary?.length ? `, or when the second statistic (${secondary[0].detector}) is > ${threshold.toFixed(2)} for the smallest label in a majority of scans` : '') +
+    '; clean otherwise';
   const medianIndex = median(reports.map((r) => r.anomalyIndex));
   const flaggedAnywhere = [...new Set(reports.flatMap((r) => r.flagged))].sort((a, b) => a - b);
   const votes = new Map<number, number>();
@@ -165,6 +179,28 @@ export function decideVerdict(reports: readonly OutlierReport[], options: Verdic
       rule,
       medianAnomalyIndex: medianIndex,
     };
+  }
+  if (secondary && secondary.length > 0) {
+    const over = new Map<number, number[]>();
+    for (const r of secondary) if (r.anomalyIndex > threshold) over.set(r.minLabel, [...(over.get(r.minLabel) ?? []), r.anomalyIndex]);
+    const [label, idx] = [...over.entries()].find(([, v]) => v.length > secondary.length / 2) ?? [];
+    if (label !== undefined) {
+      return {
+        status: 'suspicious',
+        backdoored: false,
+        labels: [],
+        flaggedAnywhere,
+        recommendation: 'rescan',
+        reason:
+          `${indexText}: the MAD test flags nothing, but the second statistic (${secondary[0].detector}) puts label ${label} at ` +
+          `${idx!.map(fmt).join(', ')} (> ${threshold.toFixed(2)}): its reversed trigger is much smaller than the others' while their spread hides it from the MAD. ` +
+          `Rescan with --repeat 3 (or more) and inspect label ${label}'s mask.`,
+        decisionThreshold: threshold,
+        thresholdSource: source,
+        rule,
+        medianAnomalyIndex: medianIndex,
+      };
+    }
   }
   return {
     status: 'clean',

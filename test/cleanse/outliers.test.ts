@@ -100,6 +100,25 @@ test('verdict: a clear outlier is backdoored (repair), and needs a majority over
   assert.equal(decideVerdict([clean]).status, 'clean');
 });
 
+test('verdict: the second statistic raises clean to suspicious when the MAD is too wide, never to backdoored', () => {
+  const labels = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  // The MNIST 5x5-trigger model's fast scan (docs/RESULTS.md): the MAD misses label 0 (index 1.99).
+  const norms = [25.4, 116.3, 66.4, 79.9, 108.2, 68.9, 93.9, 108.7, 62.8, 99.8];
+  const mad = madDetector.detect(labels, norms);
+  const z = zscoreDetector.detect(labels, norms);
+  assert.ok(mad.anomalyIndex < 2 && z.anomalyIndex > 3 && z.minLabel === 0, JSON.stringify({ mad: mad.anomalyIndex, z: z.anomalyIndex }));
+  assert.equal(decideVerdict([mad]).status, 'clean');
+  const v = decideVerdict([mad], {}, 10, undefined, [z]);
+  assert.equal(v.status, 'suspicious');
+  assert.equal(v.recommendation, 'rescan');
+  assert.match(v.reason, /second statistic \(zscore\) puts label 0 at 5\.\d\d/);
+  // A clean model's spread stays clean with both statistics; a strong outlier is backdoored either way.
+  const even = [78, 80, 82, 79, 81, 83, 77, 80, 81, 76];
+  assert.equal(decideVerdict([madDetector.detect(labels, even)], {}, 10, undefined, [zscoreDetector.detect(labels, even)]).status, 'clean');
+  const strong = [78, 80, 82, 79, 81, 83, 77, 15, 81, 76];
+  assert.equal(decideVerdict([madDetector.detect(labels, strong)], {}, 10, undefined, [zscoreDetector.detect(labels, strong)]).status, 'backdoored');
+});
+
 test('decision threshold from the cost of a false positive', () => {
   close(normalQuantile(0.975), 1.959963985, 1e-6);
   close(normalQuantile(0.005), -2.575829304, 1e-6);
