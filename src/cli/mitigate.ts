@@ -150,7 +150,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       const f = report.filter;
       ctx.out(
         `filter: ${f.neurons} neuron(s), threshold ${f.threshold?.toFixed(4)} for FPR ${pct(f.fpr)}; on the test split FPR ${pct(f.measuredFpr)}, ` +
-          `FNR real trigger ${report.realTrigger ? pct(f.fnr) : 'n/a'}, FNR reversed trigger ${pct(f.fnrReversed)}`,
+          `FNR real trigger ${report.realTrigger ? pct(f.fnr) : 'n/a'}${f.fnrSuccessful !== null ? ` (${pct(f.fnrSuccessful)} of the stamped inputs the backdoor sends to the target)` : ''}, FNR reversed trigger ${pct(f.fnrReversed)}`,
       );
       if (report.after) ctx.out(line('through the filter (rejected = neither correct nor attacked)', report.after));
     }

@@ -110,6 +110,8 @@ test('the filter flags the real trigger at its FPR, is saved, and the filter com
   const f = r.filter!;
   assert.equal(f.neurons, 3); // round(0.1 · 32)
   assert.ok(f.fnr < 0.1, `FNR ${f.fnr}`);
+  // Among the stamped inputs the backdoor does send to the target, the filter misses no more.
+  assert.ok(f.fnrSuccessful !== null && f.fnrSuccessful <= f.fnr + 1e-12, `FNR on working attacks ${f.fnrSuccessful} vs all ${f.fnr}`);
   assert.ok(f.measuredFpr < 0.15, `held-out FPR ${f.measuredFpr}`);
   assert.ok(f.curve.length > 5 && f.curve.every((p, i) => i === 0 || p.threshold <= f.curve[i - 1].threshold));
   assert.ok(existsSync(join(out, 'filter.json')));

@@ -127,6 +127,12 @@ export interface MitigationReport extends MitigationSummary {
   };
   readonly filter?: MitigationSummary['filter'] & {
     readonly fnrReversed: number;
+    /**
+     * FNR among the real-trigger inputs the backdoor actually sends to the target (the attacks
+     * that work; a stamped input the model still classifies correctly needs no filtering); null
+     * without a real trigger.
+     */
+    readonly fnrSuccessful: number | null;
     readonly measuredFpr: number;
     readonly neuronIndices: readonly number[];
     readonly calibrationImages: number;
@@ -329,6 +335,17 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       const curve = filterCurve(calProfiles, cleanP, realP, revP, [...new Set([...CURVE_FPRS, fpr])].sort((a, b) => a - b));
       const fnrReal = realP ? 1 - flaggedShare(realP, t) : null;
       const fnrReversed = 1 - flaggedShare(revP, t);
+      let fnrSuccessful: number | null = null;
+      if (realP && beforePred.real) {
+        let hits = 0;
+        let missed = 0;
+        for (let i = 0; i < realP.length; i++) {
+          if (beforePred.real[i] !== sets.realTarget) continue;
+          hits++;
+          if (realP[i] <= t) missed++;
+        }
+        fnrSuccessful = hits > 0 ? missed / hits : null;
+      }
       // Through the filter: a rejected input is neither classified correctly nor attacked.
       const passed = (p: Float64Array, pred: Int32Array, hit: (i: number) => boolean): number => {
         let k = 0;
@@ -355,6 +372,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
           fpr,
           fnr: fnrReal ?? fnrReversed,
           fnrReversed,
+          fnrSuccessful,
           measuredFpr: flaggedShare(cleanP, t),
           threshold: t,
           neurons: neurons.length,
