@@ -29,8 +29,8 @@ export * from './certify/projection.js';
 export * from './certify/gradient-attack.js';
 export { clipAndRound, featureBox, integerWorstPointOfClass, integerBestResponse, XMAX_PERCENTILE } from './certify/text-points.js';
 export type { FeatureBox } from './certify/text-points.js';
-export { certify, resolveRecipe, DEFENSE_KINDS } from './certify/certify.js';
-export type { CertifyOptions, CertifyReport, CertifyRow, CertifyRecipeRecord, DefenseKind } from './certify/certify.js';
+export { certify, resolveRecipe, DEFENSE_KINDS, ALGORITHM_STARTS } from './certify/certify.js';
+export type { CertifyOptions, CertifyReport, CertifyRow, CertifyRecipeRecord, DefenseKind, AlgorithmStart } from './certify/certify.js';
 export type { AttackName, EpsProgress } from './certify/eps-task.js';
 export { formatCertifyTable } from './certify/format.js';
 // Neural Cleanse detection (scan)
@@ -70,8 +70,8 @@ export type { MitigationLayer, Features as LayerFeatures } from './cleanse/mitig
 export { activationProfiles, profileNeurons, thresholdForFpr, filterCurve, makeFilter, readFilter, DEFAULT_FPR, DEFAULT_TOP_SHARE } from './cleanse/mitigation/filter.js';
 export type { InputFilter, FilterCurvePoint } from './cleanse/mitigation/filter.js';
 export { applyFilter, readInputs, inputFiles } from './cleanse/mitigation/filter-apply.js';
-export { prune, searchPruning, pruningCurve, DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE } from './cleanse/mitigation/prune.js';
-export type { PrunedWeights, PruningPoint, PruneSearch } from './cleanse/mitigation/prune.js';
+export { prune, searchPruning, pruningCurve, triggerStillWorks, binomialUpperTail, DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE } from './cleanse/mitigation/prune.js';
+export type { PrunedWeights, PruningPoint, PruneSearch, PruneStop } from './cleanse/mitigation/prune.js';
 export { unlearningSet, fineTune, DEFAULT_UNLEARN_SHARE, DEFAULT_STAMPED_SHARE } from './cleanse/mitigation/unlearn.js';
 export { readScanSource, readReversedTrigger, checkScanModel, chooseLabel, stampReversed } from './cleanse/mitigation/reversed-trigger.js';
 export type { ReversedTrigger, ScanSource } from './cleanse/mitigation/reversed-trigger.js';
