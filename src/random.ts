@@ -2,6 +2,14 @@
  * The one seeded random generator of the project: xoshiro128** seeded through splitmix32.
  * Every algorithm takes a `Random` (or a seed) so that the same seed gives the same numbers.
  */
+/**
+ * A seed for stream `k` of a run seeded `seed` (e.g. one label of a scan, one epoch of training): a
+ * cheap hash of the pair, so that streams differ without drawing from the run's own generator.
+ */
+export function mixSeeds(seed: number, k: number): number {
+  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca6b)) >>> 0;
+}
+
 export class Random {
   private s0: number;
   private s1: number;

@@ -10,6 +10,7 @@
  * - 'integer' (Enron release): an integer best response per iteration, T = εn, every iterate kept.
  */
 export type PointKind = 'continuous' | 'rounded' | 'integer';
+export const POINT_KINDS: readonly PointKind[] = ['continuous', 'rounded', 'integer'];
 
 export interface CertifyRecipe {
   /** Step size η of Algorithm 1. */

@@ -26,7 +26,7 @@ export interface LabelResult {
   readonly steps: number;
   /** Step of the best mask (0 when the threshold was never reached). */
   readonly bestStep: number;
-  readonly stopReason: 'early-stop' | 'max-steps' | 'retired' | 'budget' | null;
+  readonly stopReason: 'early-stop' | 'max-steps' | 'retired' | null;
   readonly finalCost: number;
   readonly seconds: number;
   readonly msPerStep: number;

@@ -81,7 +81,7 @@ export interface LabelState {
   /** Seconds of optimisation so far. */
   seconds: number;
   done: boolean;
-  stopReason: 'early-stop' | 'max-steps' | 'retired' | 'budget' | null;
+  stopReason: 'early-stop' | 'max-steps' | 'retired' | null;
 }
 
 /** Shape of w_m for a recipe and image shape. */

@@ -15,7 +15,7 @@ import type { BackendChoice } from '../nn/engine.js';
 import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import { checkNonNegativeInt, checkPositiveInt } from '../options.js';
-import { DEFAULT_SEED, Random } from '../random.js';
+import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
 import { siblingModule } from '../workers/pool.js';
 import {
   claimOutFolder,
@@ -158,8 +158,10 @@ interface Job {
 /** Runs the scan (see the module comment). */
 export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const start = performance.now();
-  const recipe = resolveReverseRecipe(options);
   const fast = options.fast ? resolveFast(options.fast === true ? {} : options.fast) : null;
+  // Fast mode's budget is the recipe's own step limit, lowered.
+  const fullRecipe = resolveReverseRecipe(options);
+  const recipe = fast ? { ...fullRecipe, maxSteps: Math.min(fullRecipe.maxSteps, fast.budget) } : fullRecipe;
   const seed = options.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
   const repeat = checkPositiveInt('repeat', options.repeat ?? 1);
@@ -246,7 +248,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       }
       const saved = runDir ? readLabelState(runDir, label) : undefined;
       if (saved) options.onProgress?.({ kind: 'resumed', seed: s, label, steps: saved.schedule.step });
-      jobs.push({ seed: s, runDir, state: saved ?? createLabelState(label, labelSeed(s, label), recipe, H, W, C) });
+      jobs.push({ seed: s, runDir, state: saved ?? createLabelState(label, mixSeeds(s, label), recipe, H, W, C) });
     }
   }
 
@@ -391,13 +393,6 @@ async function runFast(
   options: ScanOptions,
   interrupted: () => PoisonguardError,
 ): Promise<void> {
-  const stopAtBudget = (j: Job): void => {
-    if (!j.state.done && j.state.schedule.step >= fast.budget) {
-      j.state.done = true;
-      j.state.stopReason = 'budget';
-    }
-  };
-  for (const j of jobs) stopAtBudget(j); // a resumed label may be at its budget already
   let active = jobs.filter((j) => !j.state.done);
   for (const j of jobs) if (j.state.done) finish(j);
   while (active.length > 0) {
@@ -408,14 +403,11 @@ async function runFast(
       Array.from({ length: Math.min(lanes, queue.length) }, async () => {
         for (let job = queue.shift(); job; job = queue.shift()) {
           if (options.signal?.aborted) throw interrupted();
-          await runChunk(job, Math.min(fast.chunk, fast.budget - job.state.schedule.step));
+          await runChunk(job, fast.chunk);
         }
       }),
     );
-    for (const j of active) {
-      stopAtBudget(j);
-      if (j.state.done) finish(j);
-    }
+    for (const j of active) if (j.state.done) finish(j);
     active = active.filter((j) => !j.state.done);
     // Retire, run by run, the labels that cannot become the outlier.
     for (const [seed, done] of results) {
@@ -435,11 +427,6 @@ async function runFast(
     }
     active = active.filter((j) => !j.state.done);
   }
-}
-
-/** The seed of one label's initialisation and batch order in the scan with seed `seed`. */
-function labelSeed(seed: number, label: number): number {
-  return (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(label + 1, 0x85ebca6b)) >>> 0;
 }
 
 function cleanSubset(test: ImageSet, count: number | undefined, seed: number): CleanImages {

@@ -121,7 +121,7 @@ export function decideVerdict(
   const R = reports.length;
   const rule =
     `backdoored when one label is the smallest norm with anomaly index > ${threshold.toFixed(2)} in a majority of the ${R} scan(s) ` +
-    `and its median index over the scans is > ${threshold.toFixed(2)}; suspicious when some label has index > ${reports[0].threshold} (the MAD flag) without that` +
+    `and its median index over the scans is > ${threshold.toFixed(2)}; suspicious when some label has index > ${reports[0].threshold} (the ${reports[0].detector} flag) without that` +
     (secondary?.length ? `, or when the second statistic (${secondary[0].detector}) is > ${threshold.toFixed(2)} for the smallest label in a majority of scans` : '') +
     '; clean otherwise';
   const medianIndex = median(reports.map((r) => r.anomalyIndex));
@@ -142,6 +142,8 @@ export function decideVerdict(
   const labels = [...confirmed, ...alsoOver].sort((a, b) => a - b);
   const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : String(x));
   const indexText = R === 1 ? `anomaly index ${fmt(reports[0].anomalyIndex)}` : `anomaly indices ${reports.map((r) => fmt(r.anomalyIndex)).join(', ')} over ${R} scans`;
+  // The fields every verdict carries.
+  const settled = { flaggedAnywhere, decisionThreshold: threshold, thresholdSource: source, rule, medianAnomalyIndex: medianIndex };
   if (labels.length > 0) {
     const reached = labels.every((l) => reachedByLabel?.get(l) ?? true);
     const several = labels.length > 1;
@@ -155,64 +157,37 @@ export function decideVerdict(
       status: 'backdoored',
       backdoored: true,
       labels,
-      flaggedAnywhere,
       recommendation,
       reason: `${indexText} (decision threshold ${threshold.toFixed(2)}): ${why}.`,
-      decisionThreshold: threshold,
-      thresholdSource: source,
-      rule,
-      medianAnomalyIndex: medianIndex,
+      ...settled,
     };
   }
+  const suspicious = (reason: string): Verdict => ({ status: 'suspicious', backdoored: false, labels: [], recommendation: 'rescan', reason, ...settled });
   if (flaggedAnywhere.length > 0) {
-    return {
-      status: 'suspicious',
-      backdoored: false,
-      labels: [],
-      flaggedAnywhere,
-      recommendation: 'rescan',
-      reason:
-        `${indexText}: label(s) ${flaggedAnywhere.join(', ')} flagged at index > ${reports[0].threshold}, but not above the decision threshold ` +
+    return suspicious(
+      `${indexText}: label(s) ${flaggedAnywhere.join(', ')} flagged at index > ${reports[0].threshold}, but not above the decision threshold ` +
         `${threshold.toFixed(2)} in a majority of scans; clean MNIST nets reach 2.1–2.2 with this recipe. Rescan with --repeat 3 (or more) and inspect the masks.`,
-      decisionThreshold: threshold,
-      thresholdSource: source,
-      rule,
-      medianAnomalyIndex: medianIndex,
-    };
+    );
   }
   if (secondary && secondary.length > 0) {
     const over = new Map<number, number[]>();
     for (const r of secondary) if (r.anomalyIndex > threshold) over.set(r.minLabel, [...(over.get(r.minLabel) ?? []), r.anomalyIndex]);
     const [label, idx] = [...over.entries()].find(([, v]) => v.length > secondary.length / 2) ?? [];
     if (label !== undefined) {
-      return {
-        status: 'suspicious',
-        backdoored: false,
-        labels: [],
-        flaggedAnywhere,
-        recommendation: 'rescan',
-        reason:
-          `${indexText}: the MAD test flags nothing, but the second statistic (${secondary[0].detector}) puts label ${label} at ` +
-          `${idx!.map(fmt).join(', ')} (> ${threshold.toFixed(2)}): its reversed trigger is much smaller than the others' while their spread hides it from the MAD. ` +
+      return suspicious(
+        `${indexText}: the ${reports[0].detector} test flags nothing, but the second statistic (${secondary[0].detector}) puts label ${label} at ` +
+          `${idx!.map(fmt).join(', ')} (> ${threshold.toFixed(2)}): its reversed trigger is much smaller than the others' while their spread hides it from the first test. ` +
           `Rescan with --repeat 3 (or more) and inspect label ${label}'s mask.`,
-        decisionThreshold: threshold,
-        thresholdSource: source,
-        rule,
-        medianAnomalyIndex: medianIndex,
-      };
+      );
     }
   }
   return {
     status: 'clean',
     backdoored: false,
     labels: [],
-    flaggedAnywhere,
     recommendation: 'accept',
     reason: `${indexText}: no label's reversed trigger is an outlier (index ≤ ${reports[0].threshold}).`,
-    decisionThreshold: threshold,
-    thresholdSource: source,
-    rule,
-    medianAnomalyIndex: medianIndex,
+    ...settled,
   };
 }
 

@@ -2,7 +2,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UnknownNameError } from '../errors.js';
+import type { AlgorithmStart } from '../certify/certify.js';
 import type { AttackName } from '../certify/eps-task.js';
+import type { PointKind } from '../certify/recipes.js';
 import type { Command } from './command.js';
 import { intOption, numberListOption, numberOption } from './command.js';
 import { progressBar } from './progress.js';
@@ -52,9 +54,9 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
     const seed = intOption('seed', v.seed) ?? 0;
     if (!binaryDatasetNames().includes(v.dataset)) throw new UnknownNameError('dataset', v.dataset, binaryDatasetNames());
     const attacks = v.attack.split(',').map((s) => s.trim());
-    const POINT_KINDS = ['continuous', 'rounded', 'integer'] as const;
+    const { POINT_KINDS } = await import('../certify/recipes.js');
     if (v.points !== undefined && !(POINT_KINDS as readonly string[]).includes(v.points)) throw new UnknownNameError('point kind', v.points, POINT_KINDS);
-    const pointKind = v.points as (typeof POINT_KINDS)[number] | undefined;
+    const pointKind = v.points as PointKind | undefined;
     for (const a of attacks) if (!(ATTACK_NAMES as readonly string[]).includes(a)) throw new UnknownNameError('attack', a, ATTACK_NAMES);
     const eps = numberListOption('eps', v.eps);
     const data = await loadBinaryDataset(v.dataset, v['data-dir'], seed);
@@ -69,7 +71,7 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
       percentile: numberOption('percentile', v.percentile),
       defense: v.defense as 'oracle' | 'data-dependent',
       ...(pointKind !== undefined ? { pointKind } : {}),
-      start: v.start as 'zero' | 'clean',
+      start: v.start as AlgorithmStart, // checked by the library
       attacks: attacks as AttackName[],
       seed,
       workers: intOption('workers', v.workers),

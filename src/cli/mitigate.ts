@@ -58,8 +58,7 @@ ranked by how much more they fire on clean training images stamped with the reve
            writes filter.json (apply it with 'poisonguard filter').
   prune    zeroes neurons in ranking order until the reversed trigger no longer works: stamped images go to
            the target no more often than unstamped ones, up to chance (a sign test at 5%), or up to the
-           maximum share; writes the pruned model
-           (the neurons stay zero in any fine-tuning).
+           maximum share; writes the pruned model (the neurons stay zero in any fine-tuning).
   unlearn  fine-tunes ${D.DEFAULT_UNLEARN_EPOCHS} epoch on ${100 * D.DEFAULT_UNLEARN_SHARE}% of the training data, ${100 * D.DEFAULT_STAMPED_SHARE}% of it (images of other labels than
            the target) stamped with the reversed trigger under their TRUE labels; writes the model.
 Every figure (clean accuracy, ASR of the real trigger when metadata.json names it, ASR of the

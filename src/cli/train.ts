@@ -1,6 +1,7 @@
 /** `poisonguard train`: train an image classifier, optionally with a BadNets backdoor planted. */
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { OptionError, UnknownNameError } from '../errors.js';
 import { DEFAULT_PREPROCESSING_PRESET, describePreprocessing, PREPROCESSING_PRESETS } from '../nn/preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from '../nn/recipe.js';
@@ -135,7 +136,9 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       const m = loaded.metadata;
       if (!m) throw new OptionError('--resume', `a model folder written by 'poisonguard train' (with metadata.json) in --out`, v.out);
       const same = (what: string, saved: unknown, now: unknown) => {
-        if (canonicalJson(saved) !== canonicalJson(now)) {
+        // Compared as JSON values (what metadata.json holds), whatever the key order.
+        const asJson = (x: unknown): unknown => JSON.parse(JSON.stringify(x ?? null));
+        if (!isDeepStrictEqual(asJson(saved), asJson(now))) {
           model.dispose();
           throw new OptionError('--resume', `the checkpoint's ${what} (${JSON.stringify(saved)}); use the options it was trained with, or --force to start over`, JSON.stringify(now));
         }
@@ -270,13 +273,6 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     return 0;
   },
 };
-
-/** JSON with object keys sorted, to compare saved and given settings whatever their key order. */
-function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v !== null && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
-  );
-}
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;

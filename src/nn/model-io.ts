@@ -294,23 +294,17 @@ interface OptimizerManifest {
   readonly format: typeof OPTIMIZER_FORMAT;
   /** The epoch of the checkpoint this state belongs to. */
   readonly epoch: number;
-  readonly weights: readonly { readonly name: string; readonly shape: readonly number[] }[];
+  /** TF.js weight specs of optimizer.bin (tf.io.encodeWeights). */
+  readonly specs: tf.io.WeightsManifestEntry[];
 }
 
-/** Writes an optimizer's weights (float32, in order) as optimizer.bin + optimizer.json in `dir`. */
+/** Writes an optimizer's weights (tf.io.encodeWeights: optimizer.bin + optimizer.json) in `dir`. */
 export async function saveOptimizerState(dir: string, epoch: number, weights: readonly NamedTensor[]): Promise<void> {
   const root = resolve(dir);
   mkdirSync(root, { recursive: true });
-  const arrays = await Promise.all(weights.map((w) => w.tensor.data()));
-  const total = arrays.reduce((a, b) => a + b.length, 0);
-  const flat = new Float32Array(total);
-  let off = 0;
-  for (const a of arrays) {
-    flat.set(a, off);
-    off += a.length;
-  }
-  const manifest: OptimizerManifest = { format: OPTIMIZER_FORMAT, epoch, weights: weights.map((w) => ({ name: w.name, shape: w.tensor.shape })) };
-  writeAtomic(join(root, OPTIMIZER_BIN), new Uint8Array(flat.buffer));
+  const { data, specs } = await tf.io.encodeWeights([...weights]);
+  const manifest: OptimizerManifest = { format: OPTIMIZER_FORMAT, epoch, specs };
+  writeAtomic(join(root, OPTIMIZER_BIN), new Uint8Array(data));
   writeAtomic(join(root, OPTIMIZER_JSON), `${JSON.stringify(manifest)}\n`);
 }
 
@@ -325,26 +319,17 @@ export function loadOptimizerState(dir: string, epoch: number): NamedTensor[] | 
   const binPath = join(root, OPTIMIZER_BIN);
   if (!existsSync(jsonPath) || !existsSync(binPath)) return undefined;
   const m = parseJson(jsonPath) as Partial<OptimizerManifest> | null;
-  if (typeof m !== 'object' || m === null || m.format !== OPTIMIZER_FORMAT || !Array.isArray(m.weights) || !Number.isInteger(m.epoch)) {
+  if (typeof m !== 'object' || m === null || m.format !== OPTIMIZER_FORMAT || !Number.isInteger(m.epoch)) {
     throw new DataFormatError(jsonPath, `not a ${OPTIMIZER_FORMAT} manifest.`);
   }
   if (m.epoch !== epoch) return undefined;
+  // The same checks as a model's weights: well-formed entries, and exactly the bytes they declare.
+  const specs = checkManifest([{ paths: [OPTIMIZER_BIN], weights: m.specs }], jsonPath)[0].weights;
   const bytes = readFileSync(binPath);
-  const sizes = m.weights.map((w) => {
-    if (typeof w?.name !== 'string' || !Array.isArray(w.shape) || !w.shape.every((d: unknown) => Number.isInteger(d) && (d as number) >= 0)) {
-      throw new DataFormatError(jsonPath, 'every weight needs a name and a shape of non-negative integers.');
-    }
-    return (w.shape as number[]).reduce((a, b) => a * b, 1);
-  });
-  const expected = 4 * sizes.reduce((a, b) => a + b, 0);
+  const expected = specs.reduce((sum, w) => sum + weightBytes(w, jsonPath), 0);
   if (bytes.length !== expected) {
     throw new DataFormatError(binPath, `holds ${bytes.length} bytes, the manifest declares ${expected}.`, { expected: `${expected} bytes`, received: `${bytes.length} bytes` });
   }
-  const flat = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
-  let off = 0;
-  return m.weights.map((w, i) => {
-    const values = flat.subarray(off, off + sizes[i]);
-    off += sizes[i];
-    return { name: w.name, tensor: tf.tensor(values, [...w.shape], 'float32') };
-  });
+  const tensors = tf.io.decodeWeights(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length), specs);
+  return specs.map((w) => ({ name: w.name, tensor: tensors[w.name] }));
 }

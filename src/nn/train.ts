@@ -5,12 +5,11 @@
  * engine's tensor count is the same before and after (and flat from epoch to epoch).
  */
 import * as tf from '@tensorflow/tfjs-core';
-
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageSet } from '../data/images.js';
 import { OptionError, ShapeError } from '../errors.js';
 import { checkPositive, checkPositiveInt } from '../options.js';
-import { DEFAULT_SEED, Random } from '../random.js';
+import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
 import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
@@ -208,9 +207,9 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: ((epochs - startEpoch) * set.count) / trainingSeconds };
 }
 
-/** The seed of epoch `epoch`'s on-the-fly poisoning draws. */
+/** The seed of epoch `epoch`'s on-the-fly poisoning draws (offset from the streams a scan uses per label). */
 function epochSeed(seed: number, epoch: number): number {
-  return (Math.imul(seed + 0x51ed27, 0x9e3779b1) ^ Math.imul(epoch, 0x85ebca6b)) >>> 0;
+  return mixSeeds(seed + 0x51ed26, epoch - 1);
 }
 
 /**

@@ -138,20 +138,26 @@ test('a run started at the clean SVM: its first U is that model\'s, U* never abo
   const def = fitSphereSlabDefense(tr.X, tr.y);
   const theta = { w: Float64Array.from([0.3, -0.2, 0.1, 0.05, 0.4]), b: 0.1 };
   const eps = 0.05;
+  // U(θ) by hand: mean clean hinge plus ε times the worst loss over F at θ.
+  const uByHand = (w: Float64Array, b: number): number => {
+    let hinge = 0;
+    for (let i = 0; i < tr.X.rows; i++) {
+      let m = b;
+      for (let j = 0; j < 5; j++) m += w[j] * tr.X.data[i * 5 + j];
+      hinge += Math.max(0, 1 - tr.y[i] * m);
+    }
+    return hinge / tr.X.rows + eps * worstPoint(def, w, b).loss;
+  };
+  const firstU = (r: ReturnType<typeof runAlgorithm1>): number => r.cleanLoss[0] + eps * r.worstLoss[0];
   const run = runAlgorithm1(tr.X, tr.y, def, { eps, rho2: 1, eta: 0.1, iterations: 50, mode: 'release', seed: 1, start: theta });
-  // U(θ₀) by hand: mean clean hinge plus ε times the worst loss over F at θ₀.
-  let hinge = 0;
-  for (let i = 0; i < tr.X.rows; i++) {
-    let m = theta.b;
-    for (let j = 0; j < 5; j++) m += theta.w[j] * tr.X.data[i * 5 + j];
-    hinge += Math.max(0, 1 - tr.y[i] * m);
-  }
-  const u0 = hinge / tr.X.rows + eps * worstPoint(def, theta.w, theta.b).loss;
-  assert.ok(Math.abs(run.cleanLoss[0] + eps * run.worstLoss[0] - u0) < 1e-9, `first U ${run.cleanLoss[0] + eps * run.worstLoss[0]} vs ${u0}`);
+  const u0 = uByHand(theta.w, theta.b);
+  assert.ok(Math.abs(firstU(run) - u0) < 1e-9, `first U ${firstU(run)} vs ${u0}`);
   assert.ok(run.upperBound <= u0 + 1e-12);
-  // A start outside Θ is scaled into it (ρ² = 0.01).
+  // A start outside Θ (‖θ₀‖ ≈ 0.55 > ρ = 0.1) is scaled onto its boundary.
   const small = runAlgorithm1(tr.X, tr.y, def, { eps, rho2: 0.01, eta: 0.1, iterations: 20, mode: 'release', seed: 1, start: theta });
-  assert.ok(Number.isFinite(small.upperBound));
+  const norm = Math.hypot(...theta.w, theta.b);
+  const scaled = uByHand(theta.w.map((v) => (v * 0.1) / norm), (theta.b * 0.1) / norm);
+  assert.ok(Math.abs(firstU(small) - scaled) < 1e-9, `first U ${firstU(small)} vs θ₀ scaled into Θ ${scaled}`);
   // Through certify: the recipe records it, and attack loss ≤ U* still holds.
   const r = await certify(data, { eps: [0, 0.05, 0.1], iterations: 300, rho2: 1, eta: 0.1, workers: 0, seed: 3, start: 'clean' });
   assert.equal(r.recipe.start, 'clean');

@@ -92,11 +92,9 @@ test('fast mode reaches the same verdict, and no label runs past its budget', as
   const report = await scanModel({ ...base(), fast: { chunk: 5, minSteps: 10, budget: 12 } });
   assert.equal(report.verdict.status, 'backdoored');
   assert.deepEqual(report.verdict.labels, [TARGET]);
-  for (const l of report.runs[0].labels) {
-    assert.ok(l.steps <= 12, `label ${l.label}: ${l.steps} steps`);
-    if (l.steps === 12) assert.ok(['budget', 'early-stop', 'retired'].includes(String(l.stopReason)), String(l.stopReason));
-  }
-  assert.ok(report.runs[0].labels.some((l) => l.stopReason === 'budget'), 'the budget stopped a label');
+  for (const l of report.runs[0].labels) assert.ok(l.steps <= 12, `label ${l.label}: ${l.steps} steps`);
+  assert.equal(report.recipe.maxSteps, 12, "the budget is the recipe's step limit");
+  assert.ok(report.runs[0].labels.some((l) => l.stopReason === 'max-steps'), 'the budget stopped a label');
 });
 
 test('worker threads give the same result as this thread', async () => {

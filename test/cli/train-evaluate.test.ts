@@ -93,6 +93,15 @@ test('an interrupted training resumes from its checkpoint to the same weights as
   assert.equal(meta.poisonedCount, straightMeta.poisonedCount);
   assert.ok(meta.poisonedCount > 10 && meta.poisonedCount < 50, `poisoned draws over 3 epochs: ${meta.poisonedCount}`);
 
+  // A truncated optimizer state is named, not silently skipped.
+  const bin = join(resumed, 'optimizer.bin');
+  const whole = readFileSync(bin);
+  writeFileSync(bin, whole.subarray(0, whole.length - 8));
+  const truncated = await run(['train', ...common, '--epochs', '4', '--out', resumed, '--resume']);
+  assert.equal(truncated.code, 1, truncated.err);
+  assert.match(truncated.err, /optimizer\.bin: holds \d+ bytes, the manifest declares \d+/);
+  writeFileSync(bin, whole);
+
   // Resuming with other options than the checkpoint's, or to no more epochs, says what differs.
   const otherSeed = await run(['train', ...common.slice(0, -1), '4', '--epochs', '4', '--out', resumed, '--resume']);
   assert.equal(otherSeed.code, 2);

@@ -78,7 +78,7 @@ export interface MitigateOptions {
   /** Filter: false positive rate of the threshold, and the share of neurons in the profile. */
   readonly fpr?: number;
   readonly topShare?: number;
-  /** Pruning: stop when the reversed trigger's ASR is under this, or at this share of the layer. */
+  /** Pruning: when to stop ('baseline', the default: the reversed trigger no longer works; or an ASR to get under); see defaults.ts. */
   readonly asrThreshold?: PruneStop;
   readonly maxShare?: number;
   readonly curveStep?: number;
@@ -335,28 +335,19 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       const curve = filterCurve(calProfiles, cleanP, realP, revP, [...new Set([...CURVE_FPRS, fpr])].sort((a, b) => a - b));
       const fnrReal = realP ? 1 - flaggedShare(realP, t) : null;
       const fnrReversed = 1 - flaggedShare(revP, t);
-      let fnrSuccessful: number | null = null;
-      if (realP && beforePred.real) {
-        let hits = 0;
-        let missed = 0;
-        for (let i = 0; i < realP.length; i++) {
-          if (beforePred.real[i] !== sets.realTarget) continue;
-          hits++;
-          if (realP[i] <= t) missed++;
-        }
-        fnrSuccessful = hits > 0 ? missed / hits : null;
-      }
       // Through the filter: a rejected input is neither classified correctly nor attacked.
-      const passed = (p: Float64Array, pred: Int32Array, hit: (i: number) => boolean): number => {
+      const passed = (p: Float64Array, hit: (i: number) => boolean): number => {
         let k = 0;
         for (let i = 0; i < p.length; i++) if (p[i] <= t && hit(i)) k++;
         return p.length > 0 ? k / p.length : 0;
       };
       const after: Metrics = {
-        cleanAccuracy: passed(cleanP, beforePred.clean, (i) => beforePred.clean[i] === sets.clean.labels[i]),
-        asrReal: realP && beforePred.real ? passed(realP, beforePred.real, (i) => beforePred.real![i] === sets.realTarget) : null,
-        asrReversed: passed(revP, beforePred.reversed, (i) => beforePred.reversed[i] === sets.reversedTarget),
+        cleanAccuracy: passed(cleanP, (i) => beforePred.clean[i] === sets.clean.labels[i]),
+        asrReal: realP && beforePred.real ? passed(realP, (i) => beforePred.real![i] === sets.realTarget) : null,
+        asrReversed: passed(revP, (i) => beforePred.reversed[i] === sets.reversedTarget),
       };
+      // Of the stamped inputs the backdoor captures, the share that passes: the ASR through the filter over the ASR before.
+      const fnrSuccessful = after.asrReal !== null && before.asrReal ? after.asrReal / before.asrReal : null;
       if (!realP) notes.push('The model records no real trigger: the FNR shown is that of the reversed trigger.');
       let file: string | undefined;
       if (out) {
@@ -529,7 +520,6 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   }
 }
 
-/** The ranking images of labels other than the trigger's, stamped with it (the pruning stop's test). */
 /** The images of `set` whose label is not `label`. */
 function otherLabels(set: ImageSet, label: number): ImageSet {
   const idx: number[] = [];
