@@ -11,7 +11,7 @@ import { checkFinite, checkPositive, checkPositiveInt, checkRange } from '../opt
 import { Random } from '../random.js';
 import type { SphereSlabDefense } from './defense.js';
 import { dotDense } from './defense.js';
-import { perpNorm, pointVector, worstPointOfClass, type WorstPoint } from './maximizer.js';
+import { perpNorm, pointVector, worstPoint, worstPointOfClass, type WorstPoint } from './maximizer.js';
 import { vectorAxpy, type PointVector } from '../data/vector.js';
 
 /** 'paper': T = round(εn) iterations, every iterate is a poison point. 'release': fixed T, then
@@ -48,6 +48,12 @@ export interface Algorithm1Options {
   readonly start?: { readonly w: Float64Array; readonly b: number };
   /** Turns each kept closed-form point into the poison point (e.g. clip and round for text). */
   readonly emit?: (x: Float64Array, y: number, rng: Random) => PointVector;
+  /**
+   * Further θs (e.g. the clean defender's SVM) whose U enters the minimum beside the iterates',
+   * each scaled into Θ; they are evaluated, not played, so the iterates and the attack are unchanged.
+   * Every θ ∈ Θ gives a valid bound, so U* stays a certificate (and can only get smaller).
+   */
+  readonly boundCandidates?: readonly { readonly w: Float64Array; readonly b: number }[];
 }
 
 /** A best response of the attacker: label, loss and the point itself. */
@@ -75,11 +81,16 @@ export interface Algorithm1Result {
   readonly upperBound: number;
   /** Whether U* is a certificate over F (false when a restricted best response was used). */
   readonly certified: boolean;
-  /** Iteration (1-based) of the minimum. */
+  /** Iteration (1-based) of the minimum; 0 when a bound candidate gave it. */
   readonly bestIteration: number;
-  /** L(θ_t; D_c)/n per iteration (for bounds at other ε: U(θ_t; ε') = cleanLoss[t] + ε'·worstLoss[t]). */
+  /** Index of the bound candidate that gave the minimum, or −1 when an iterate did. */
+  readonly bestCandidate: number;
+  /**
+   * L(θ; D_c)/n per evaluated θ: the T iterates, then the bound candidates (for bounds at other ε:
+   * U(θ; ε') = cleanLoss[k] + ε'·worstLoss[k]).
+   */
   readonly cleanLoss: Float64Array;
-  /** max_F ℓ(θ_t) per iteration. */
+  /** max_F ℓ(θ) for the same θs. */
   readonly worstLoss: Float64Array;
   /** The θ of the minimum. */
   readonly bestW: Float64Array;
@@ -115,23 +126,35 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
   let lambda = 1 / eta;
   if (options.start) {
     // Dual averaging keeps θ = z/λ: start z at θ₀·λ (θ₀ scaled into the ball ‖θ‖ ≤ ρ).
-    if (options.start.w.length !== d) throw new OptionError('start', `a weight vector of length ${d}`, options.start.w.length);
-    const norm = Math.sqrt(dotDense(options.start.w, options.start.w) + options.start.b * options.start.b);
-    const scale = norm > rho ? rho / norm : 1;
-    for (let j = 0; j < d; j++) {
-      w[j] = options.start.w[j] * scale;
-      zw[j] = w[j] * lambda;
-    }
-    b = options.start.b * scale;
+    const theta = intoBall(options.start, rho, d, 'start');
+    w.set(theta.w);
+    b = theta.b;
+    for (let j = 0; j < d; j++) zw[j] = w[j] * lambda;
     zb = b * lambda;
   }
   const tracker = new CleanHingeTracker(X, y);
-  const cleanLoss = new Float64Array(T);
-  const worstLoss = new Float64Array(T);
+  const candidates = options.boundCandidates ?? [];
+  const cleanLoss = new Float64Array(T + candidates.length);
+  const worstLoss = new Float64Array(T + candidates.length);
   const bestW = new Float64Array(d);
   let bestB = 0;
   let upperBound = Infinity;
   let bestIteration = 0;
+  let bestCandidate = -1;
+  candidates.forEach((c, k) => {
+    const theta = intoBall(c, rho, d, 'boundCandidates');
+    const loss = new CleanHingeTracker(X, y).update(theta.w, theta.b) / n;
+    const worst = options.respond ? options.respond(theta.w, theta.b).loss : worstPoint(defense, theta.w, theta.b).loss;
+    cleanLoss[T + k] = loss;
+    worstLoss[T + k] = worst;
+    const U = loss + eps * worst;
+    if (U < upperBound) {
+      upperBound = U;
+      bestCandidate = k;
+      bestW.set(theta.w);
+      bestB = theta.b;
+    }
+  });
   const poisonX: PointVector[] = [];
   const poisonY: number[] = [];
   const poisonIt: number[] = [];
@@ -179,6 +202,7 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
     if (U < upperBound) {
       upperBound = U;
       bestIteration = t;
+      bestCandidate = -1;
       bestW.set(w);
       bestB = b;
     }
@@ -217,11 +241,8 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
     if (options.onProgress && (t % every === 0 || t === T)) options.onProgress({ iteration: t, total: T, upperBound });
   }
 
-  if (T === 0) {
-    // ε = 0 in paper mode: no iterations; the bound is the clean loss of the best θ, which a
-    // zero-iteration run cannot provide, so U* stays +∞ and the caller should use release mode.
-    upperBound = Infinity;
-  }
+  // ε = 0 in paper mode has no iterations: U* is then the bound candidates' (+∞ without any; the
+  // caller should use release mode).
   return {
     eps,
     mode: options.mode,
@@ -229,6 +250,7 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
     upperBound,
     certified: !options.respond,
     bestIteration,
+    bestCandidate,
     cleanLoss,
     worstLoss,
     bestW,
@@ -236,4 +258,13 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
     attack: { y: Int8Array.from(poisonY), X: poisonX, iterations: Int32Array.from(poisonIt) },
     seconds: (performance.now() - start) / 1000,
   };
+}
+
+/** θ scaled into the ball ‖(w, b)‖ ≤ ρ (unchanged when inside). */
+function intoBall(theta: { readonly w: Float64Array; readonly b: number }, rho: number, d: number, name: string): { w: Float64Array; b: number } {
+  if (theta.w.length !== d) throw new OptionError(name, `a weight vector of length ${d}`, theta.w.length);
+  const norm = Math.sqrt(dotDense(theta.w, theta.w) + theta.b * theta.b);
+  if (!Number.isFinite(norm)) throw new OptionError(name, 'finite weights', 'NaN or infinite values');
+  const scale = norm > rho ? rho / norm : 1;
+  return { w: theta.w.map((v) => v * scale), b: theta.b * scale };
 }

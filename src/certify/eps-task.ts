@@ -35,6 +35,8 @@ export interface EpsTaskInit {
   readonly box?: FeatureBox;
   /** θ₀ of every Algorithm 1 run (default 0): e.g. the clean defender's SVM. */
   readonly start?: { readonly w: Float64Array; readonly b: number };
+  /** Named θs whose U enters the bound's minimum beside the iterates' (see Algorithm1Options). */
+  readonly boundCandidates?: readonly { readonly name: string; readonly w: Float64Array; readonly b: number }[];
 }
 
 export interface EpsTask {
@@ -70,7 +72,10 @@ export interface EpsRow {
   readonly poisonCount: number;
   /** U* of this ε's own run of Algorithm 1. */
   readonly upperBound: number;
+  /** Iteration (1-based) of U*'s θ; 0 when a bound candidate gave it. */
   readonly bestIteration: number;
+  /** Where U*'s θ came from: 'iterate' or the bound candidate's name (e.g. 'clean SVM'). */
+  readonly upperBoundFrom: string;
   readonly iterations: number;
   readonly algorithmSeconds: number;
   readonly msPerIteration: number;
@@ -107,6 +112,7 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
     mode: task.mode,
     seed: rng.nextUint32(),
     ...(init.start ? { start: init.start } : {}),
+    ...(init.boundCandidates ? { boundCandidates: init.boundCandidates } : {}),
     progressEvery: 200,
     onProgress: (p) => onProgress?.({ eps: task.eps, phase: 'algorithm1', ...p }),
   });
@@ -187,6 +193,7 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
     poisonCount: Math.round(task.eps * init.train.X.rows),
     upperBound: a1.upperBound,
     bestIteration: a1.bestIteration,
+    upperBoundFrom: a1.bestCandidate >= 0 ? init.boundCandidates![a1.bestCandidate].name : 'iterate',
     iterations: a1.iterations,
     algorithmSeconds: a1.seconds,
     msPerIteration: a1.iterations > 0 ? (a1.seconds * 1000) / a1.iterations : 0,
@@ -254,6 +261,7 @@ function runDataDependentTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p:
     poisonCount: Math.round(task.eps * init.train.X.rows),
     upperBound: bound,
     bestIteration: 0,
+    upperBoundFrom: result ? 'heuristic (mass splits)' : 'clean defender',
     iterations: result ? task.iterations * result.splits.length : 0,
     algorithmSeconds,
     msPerIteration: result ? (algorithmSeconds * 1000) / (task.iterations * result.splits.length) : 0,

@@ -3,6 +3,9 @@ import type { CertifyReport } from './certify.js';
 import type { ReferenceComparison } from './reference.js';
 
 const f4 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
+/** U*, marked when a bound candidate (not an iterate) gave it. */
+const boundCell = (row: CertifyReport['rows'][number], mark: (from: string) => string): string =>
+  f4(row.upperBound) + (row.upperBoundFrom === 'clean SVM' ? mark(row.upperBoundFrom) : '');
 
 export function formatCertifyTable(r: CertifyReport): string {
   const hasGrad = r.rows.some((x) => x.gradient);
@@ -17,7 +20,7 @@ export function formatCertifyTable(r: CertifyReport): string {
     .sort((a, b) => a.eps - b.eps)
     .map((row) => [
       String(row.eps),
-      f4(row.upperBound),
+      boundCell(row, () => ' c'),
       f4(row.upperBoundEnvelope),
       f4(row.candidate?.totalTrainLoss),
       f4(row.candidate?.testHinge),
@@ -33,6 +36,7 @@ export function formatCertifyTable(r: CertifyReport): string {
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
   const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   const c = r.clean;
+  const fromClean = r.rows.some((x) => x.upperBoundFrom === 'clean SVM');
   return [
     `${r.dataset.name}: n = ${r.dataset.n}, d = ${r.dataset.d}, +1 = ${r.dataset.positive}; defense ${r.recipe.defense} (${r.recipe.percentile}th percentile); recipe ${r.recipe.name}, mode ${r.recipe.mode}, T = ${r.recipe.mode === 'paper' ? 'εn' : r.recipe.iterations}, η = ${r.recipe.eta}, ρ² = ${r.recipe.rho2}, seed ${r.recipe.seed}; attack points ${r.recipe.pointKind}${r.recipe.shrunkenPercentiles ? ` (attack run on the ${r.recipe.shrunkenPercentiles.sphere}th/${r.recipe.shrunkenPercentiles.slab}th-percentile set, clipped and rounded)` : ''}${r.recipe.integerEta ? ` (integer best responses, ${r.recipe.integerEta})` : ''}`,
     `clean defender: weight decay ${c.weightDecay.toPrecision(3)}, train hinge ${f4(c.trainHinge)}, test hinge ${f4(c.testHinge)}, test error ${f4(c.testError)}`,
@@ -42,6 +46,7 @@ export function formatCertifyTable(r: CertifyReport): string {
     ...rows.map(line),
     '',
     ...(hasAll ? ['unfiltered atk: the candidate with ALL its points added, those outside F too (how the release evaluated IMDB); the defense would remove them.'] : []),
+    ...(fromClean ? ["U* marked c: the clean defender's SVM (scaled into Θ) gave a smaller bound than every iterate."] : []),
     ...(r.boundKind === 'heuristic' ? ['U* here is HEURISTIC (data-dependent defense: sampled mass splits, relaxed attack model), not a certificate.'] : []),
     `checks: attack ≤ U* ${r.checks.attackBelowBound ? 'yes' : 'NO'}; candidate points in F ${r.checks.candidatesInF ? 'yes' : 'no (those outside are removed by the defense and not counted)'}; U* non-decreasing ${r.checks.boundMonotone ? 'yes' : 'NO'}; ${r.seconds.toFixed(1)} s on ${r.workers} worker(s)`,
   ].join('\n');
@@ -58,7 +63,7 @@ export function certifyMarkdownTable(r: CertifyReport): string {
   ];
   for (const x of rows) {
     lines.push(
-      `| ${x.eps} | ${f4(x.upperBound)} | ${f4(x.upperBoundEnvelope)} | ${f4(x.candidate?.totalTrainLoss)} | ${f4(x.candidate?.testHinge)} | ${f4(x.candidate?.testError)} | ${f4(x.labelFlip?.testHinge)} | ${f4(x.labelFlip?.testError)} |${grad ? ` ${f4(x.gradient?.testHinge)} | ${f4(x.gradient?.testError)} |` : ''}${all ? ` ${f4(x.candidateUnfiltered?.testHinge)} | ${f4(x.candidateUnfiltered?.testError)} |` : ''} ${x.candidateInF}/${x.candidateInF + x.candidateRemoved} |`,
+      `| ${x.eps} | ${boundCell(x, () => ' (clean SVM)')} | ${f4(x.upperBoundEnvelope)} | ${f4(x.candidate?.totalTrainLoss)} | ${f4(x.candidate?.testHinge)} | ${f4(x.candidate?.testError)} | ${f4(x.labelFlip?.testHinge)} | ${f4(x.labelFlip?.testError)} |${grad ? ` ${f4(x.gradient?.testHinge)} | ${f4(x.gradient?.testError)} |` : ''}${all ? ` ${f4(x.candidateUnfiltered?.testHinge)} | ${f4(x.candidateUnfiltered?.testError)} |` : ''} ${x.candidateInF}/${x.candidateInF + x.candidateRemoved} |`,
     );
   }
   return lines.join('\n');

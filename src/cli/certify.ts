@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UnknownNameError } from '../errors.js';
-import type { AlgorithmStart } from '../certify/certify.js';
+import type { AlgorithmStart, BoundCandidates } from '../certify/certify.js';
 import type { AttackName } from '../certify/eps-task.js';
 import type { PointKind } from '../certify/recipes.js';
 import type { Command } from './command.js';
@@ -16,13 +16,19 @@ const options = {
   eps: { type: 'string', value: 'LIST', help: "Comma-separated ε values in [0, 1) (default: the paper's grid)." },
   mode: { type: 'string', value: 'MODE', default: 'release', help: 'release: fixed T, sample round(εn) iterates; paper: T = εn, every iterate.' },
   iters: { type: 'string', value: 'T', help: "Iterations of Algorithm 1 in release mode (default: the recipe's, 8000 on MNIST-1-7)." },
-  attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: "Attacks to evaluate: candidate, label-flip, gradient, candidate-unfiltered (the candidate with its points outside F kept: the release's IMDB evaluation)." },
+  attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: "Attacks to evaluate: candidate, label-flip, gradient, candidate-unfiltered (the candidate with its points outside F kept: the release's IMDB evaluation); none: the bounds alone." },
   percentile: { type: 'string', value: 'P', help: 'Percentile of the sphere and slab radii (default 70).' },
   start: {
     type: 'string',
     value: 'THETA',
     default: 'zero',
     help: "Algorithm 1's first iterate: zero (the paper's and the release's) or clean (the clean defender's SVM scaled into Θ: U* is then at most its bound from the start; still a certificate).",
+  },
+  bound: {
+    type: 'string',
+    value: 'SET',
+    default: 'iterates+clean',
+    help: "The θs U* is the minimum over: iterates+clean (Algorithm 1's iterates and the clean defender's SVM scaled into Θ: one more valid bound, so still a certificate) or iterates (the paper's).",
   },
   points: {
     type: 'string',
@@ -53,7 +59,8 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
     const { formatCertifyTable } = await import('../certify/format.js');
     const seed = intOption('seed', v.seed) ?? 0;
     if (!binaryDatasetNames().includes(v.dataset)) throw new UnknownNameError('dataset', v.dataset, binaryDatasetNames());
-    const attacks = v.attack.split(',').map((s) => s.trim());
+    // 'none': the bounds alone (no attack runs, no SVM retraining).
+    const attacks = v.attack.trim() === 'none' ? [] : v.attack.split(',').map((s) => s.trim());
     const { POINT_KINDS } = await import('../certify/recipes.js');
     if (v.points !== undefined && !(POINT_KINDS as readonly string[]).includes(v.points)) throw new UnknownNameError('point kind', v.points, POINT_KINDS);
     const pointKind = v.points as PointKind | undefined;
@@ -72,6 +79,7 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
       defense: v.defense as 'oracle' | 'data-dependent',
       ...(pointKind !== undefined ? { pointKind } : {}),
       start: v.start as AlgorithmStart, // checked by the library
+      bound: v.bound as BoundCandidates, // checked by the library
       attacks: attacks as AttackName[],
       seed,
       workers: intOption('workers', v.workers),

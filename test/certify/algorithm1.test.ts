@@ -167,3 +167,57 @@ test('a run started at the clean SVM: its first U is that model\'s, U* never abo
   assert.ok(zeroRow.upperBound <= 1.01 * r.clean.trainHinge, `U*(0) ${zeroRow.upperBound} vs the clean SVM's train hinge ${r.clean.trainHinge}`);
   for (const row of r.rows) assert.ok(row.candidate!.totalTrainLoss <= row.upperBound + 1e-9, `ε=${row.eps}`);
 });
+
+test('a bound candidate enters the minimum without changing the iterates or the attack; certify adds the clean SVM by default', async () => {
+  const tr = blobs(300, 5, 11);
+  const te = blobs(150, 5, 12);
+  const def = fitSphereSlabDefense(tr.X, tr.y);
+  const uByHand = (w: Float64Array, b: number, eps: number): number => {
+    let hinge = 0;
+    for (let i = 0; i < tr.X.rows; i++) {
+      let m = b;
+      for (let j = 0; j < 5; j++) m += w[j] * tr.X.data[i * 5 + j];
+      hinge += Math.max(0, 1 - tr.y[i] * m);
+    }
+    return hinge / tr.X.rows + eps * worstPoint(def, w, b).loss;
+  };
+  // A good θ (along the class direction) and a far one outside Θ (ρ = 1), scaled onto its boundary.
+  const good = { w: Float64Array.from([0.7, 0.7, 0, 0, 0]), b: 0 };
+  const far = { w: Float64Array.from([3, 0, 0, 0, 4]), b: 0 };
+  for (const eps of [0, 0.05]) {
+    const opts = { eps, rho2: 1, eta: 0.001, iterations: 30, mode: 'release' as const, seed: 4 };
+    const plain = runAlgorithm1(tr.X, tr.y, def, opts);
+    const withCand = runAlgorithm1(tr.X, tr.y, def, { ...opts, boundCandidates: [far, good] });
+    assert.deepEqual(withCand.cleanLoss.subarray(0, 30), plain.cleanLoss);
+    assert.deepEqual(withCand.attack.iterations, plain.attack.iterations);
+    assert.deepEqual(withCand.attack.X, plain.attack.X);
+    const uGood = uByHand(good.w, good.b, eps);
+    const uFar = uByHand(far.w.map((v) => v / 5), 0, eps);
+    assert.ok(Math.abs(withCand.cleanLoss[31] + eps * withCand.worstLoss[31] - uGood) < 1e-9);
+    assert.ok(Math.abs(withCand.cleanLoss[30] + eps * withCand.worstLoss[30] - uFar) < 1e-9, 'the far θ is scaled into Θ');
+    const expected = Math.min(plain.upperBound, uGood, uFar);
+    assert.ok(Math.abs(withCand.upperBound - expected) < 1e-12, `ε=${eps}: ${withCand.upperBound} vs ${expected}`);
+    // 30 steps of η = 0.001 from 0 stay far from the good θ: the candidate gives the bound.
+    assert.ok(uGood < plain.upperBound, `ε=${eps}: the candidate should beat 30 short steps`);
+    assert.equal(withCand.bestCandidate, 1);
+    assert.equal(withCand.bestIteration, 0);
+  }
+  const data: BinaryDataset = { name: 'blobs', source: 'test', positive: '+', negative: '-', features: 'gaussian', train: { X: tr.X, y: tr.y }, test: { X: te.X, y: te.y } };
+  const opts = { eps: [0, 0.05], iterations: 30, rho2: 1, eta: 0.01, workers: 0, seed: 3 };
+  const byDefault = await certify(data, opts);
+  const paper = await certify(data, { ...opts, bound: 'iterates' });
+  assert.equal(byDefault.recipe.bound, 'iterates+clean');
+  assert.match(paper.recipe.name, /U\* over the iterates only/);
+  for (const eps of [0, 0.05]) {
+    const a = byDefault.rows.find((r) => r.eps === eps)!;
+    const b = paper.rows.find((r) => r.eps === eps)!;
+    assert.ok(a.upperBound <= b.upperBound + 1e-12);
+    assert.equal(b.upperBoundFrom, 'iterate');
+    assert.ok(a.candidate!.totalTrainLoss <= a.upperBound + 1e-9, `ε=${eps}: the sandwich`);
+  }
+  // At ε = 0 with tiny steps the clean SVM is the better θ: U*(0) is its training hinge (scaled into Θ).
+  const zero = byDefault.rows.find((r) => r.eps === 0)!;
+  assert.equal(zero.upperBoundFrom, 'clean SVM');
+  assert.ok(zero.upperBound <= 1.01 * byDefault.clean.trainHinge);
+  await assert.rejects(certify(data, { ...opts, bound: 'all' as never }), /bound/);
+});

@@ -57,10 +57,27 @@ test('certify runs end to end and writes JSON', async () => {
   const json = join(dir, 'out.json');
   const r = await run(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--json', json]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /\| +0\.02 \| +0\.0\d{3} \|/);
+  assert.match(r.out, /\| +0\.02 \| +0\.0\d{3}( c)? \|/);
   const rep = JSON.parse(readFileSync(json, 'utf8'));
   assert.equal(rep.kind, 'certify');
   assert.equal(rep.recipe.mode, 'release');
   assert.equal(rep.recipe.iterations, 400);
   assert.equal(rep.rows.length, 2);
+});
+
+test('certify --attack none computes the bounds alone', async () => {
+  const dir = scratchDir('certify-none');
+  const json = join(dir, 'out.json');
+  const r = await run(['certify', '--eps', '0,0.02', '--iters', '300', '--workers', '0', '--attack', 'none', '--bound', 'iterates', '--json', json]);
+  assert.equal(r.code, 0, r.err);
+  const rep = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(rep.recipe.bound, 'iterates');
+  for (const row of rep.rows) {
+    assert.ok(Number.isFinite(row.upperBound) && row.upperBound > 0);
+    assert.equal(row.candidate, undefined);
+    assert.equal(row.labelFlip, undefined);
+  }
+  const bad = await run(['certify', '--eps', '0', '--iters', '10', '--workers', '0', '--bound', 'everything']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /bound/);
 });
