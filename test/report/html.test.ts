@@ -41,7 +41,7 @@ test('the certify page is self-contained and carries the key numbers', async () 
   assert.match(html, /No attacker adding ε·n points inside the feasible set can push the training hinge loss above U\*/);
   assert.match(html, /13\u202f007/, 'n, with a thin space');
   assert.match(html, /--seed 0 --out RUN_DIR/);
-  assert.match(html, /13 of 13<\/strong> lie within ±20%/, 'comparison with the paper');
+  assert.match(html, /14 of 14<\/strong> lie within ±20%/, 'comparison with the paper');
   assert.equal((html.match(/<img src="data:image\/svg\+xml;base64,/g) ?? []).length, 2, 'ε plot and projection');
   assert.doesNotMatch(html, /undefined|NaN/);
   assert.deepEqual([...built.figures.keys()], ['certify-eps', 'certify-projection']);

@@ -28,20 +28,20 @@ test('the ε plot holds one point per (ε, series) and the paper crosses', async
   const r = mnist17Report();
   const d = certifyEpsData(r);
   // 9 ε × 5 loss series; 9 ε × 2 error series; the paper: clean train and test hinge at ε = 0,
-  // 4 U* + 4 attack test hinge + 3 label flip; no error numbers for MNIST-1-7.
+  // 5 U* (ε = 0 too) + 4 attack test hinge + 3 label flip; no error numbers for MNIST-1-7.
   assert.equal(d.loss.length, 45);
   assert.equal(d.error.length, 18);
-  assert.equal(d.paperLoss.length, 13);
+  assert.equal(d.paperLoss.length, 14);
   assert.equal(d.paperError.length, 0);
   const fig = await renderPlot(certifyEpsSpec(r), { png: true });
   assert.match(fig.svg, /^<svg /);
   assert.match(fig.svg, /certified bound and attacks against ε/);
   // Line marks: one group per series (5 on the left, 2 on the right); the points on the lines;
-  // the 13 paper crosses.
+  // the 14 paper crosses.
   assert.deepEqual(markItems(fig.svg, 'mark-line'), [1, 1, 1, 1, 1, 1, 1]);
   const symbols = markItems(fig.svg, 'mark-symbol');
   // U* is its own (wider) layer: 9 points, then 4 × 9 for the other loss series.
-  assert.ok(symbols.includes(9) && symbols.includes(36) && symbols.includes(18) && symbols.includes(13), `symbol groups ${symbols}`);
+  assert.ok(symbols.includes(9) && symbols.includes(36) && symbols.includes(18) && symbols.includes(14), `symbol groups ${symbols}`);
   assert.doesNotMatch(fig.svg, /NaN/);
   // PNG: the signature, and 2 pixels per SVG pixel.
   assert.deepEqual(Array.from(fig.png!.subarray(0, 8)), PNG_SIGNATURE);
@@ -126,8 +126,8 @@ test("the paper's error numbers go to the error panel (IMDB, Figure 3)", () => {
   const rows = r.rows.filter((x) => x.eps <= 0.05);
   const d = certifyEpsData({ ...r, dataset: { ...r.dataset, name: 'imdb' }, rows });
   // IMDB: clean test error at ε = 0 and the attack's test error at .01 … .05 → 6 on the right;
-  // U* and attack test hinge at .01 … .05 → 10 on the left.
+  // U* at 0 … .05 and attack test hinge at .01 … .05 → 11 on the left.
   assert.equal(d.paperError.length, 6);
-  assert.equal(d.paperLoss.length, 10);
+  assert.equal(d.paperLoss.length, 11);
   assert.ok(d.paperError.every((p) => p.value < 0.3));
 });
