@@ -104,14 +104,18 @@ export interface EpsRow {
 export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: EpsProgress) => void): EpsRow {
   if (task.defense === 'data-dependent') return runDataDependentTask(init, task, onProgress);
   const rng = new Random(task.seed);
-  const a1 = runAlgorithm1(init.train.X, init.train.y, init.defense, {
+  // What every run of this ε shares.
+  const shared = {
     eps: task.eps,
     rho2: task.rho2,
     eta: task.eta,
     iterations: task.iterations,
     mode: task.mode,
-    seed: rng.nextUint32(),
     ...(init.start ? { start: init.start } : {}),
+  };
+  const a1 = runAlgorithm1(init.train.X, init.train.y, init.defense, {
+    ...shared,
+    seed: rng.nextUint32(),
     ...(init.boundCandidates ? { boundCandidates: init.boundCandidates } : {}),
     progressEvery: 200,
     onProgress: (p) => onProgress?.({ eps: task.eps, phase: 'algorithm1', ...p }),
@@ -126,13 +130,8 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
     if (task.pointKind === 'rounded') {
       if (!init.attackDefense) throw new Error('rounded attack points need the shrunken defense');
       const run = runAlgorithm1(init.train.X, init.train.y, init.attackDefense, {
-        eps: task.eps,
-        rho2: task.rho2,
-        eta: task.eta,
-        iterations: task.iterations,
-        mode: task.mode,
+        ...shared,
         seed: rng.nextUint32(),
-        ...(init.start ? { start: init.start } : {}),
         emit: (x, _y, r) => clipAndRound(x, r),
         progressEvery: 200,
         onProgress: progress,
@@ -142,13 +141,10 @@ export function runEpsTask(init: EpsTaskInit, task: EpsTask, onProgress?: (p: Ep
     } else {
       if (!init.box) throw new Error('integer attack points need the feature box');
       const run = runAlgorithm1(init.train.X, init.train.y, init.defense, {
-        eps: task.eps,
-        rho2: task.rho2,
+        ...shared,
         eta: task.integerEta ?? task.eta,
-        iterations: task.iterations,
         mode: 'paper',
         seed: rng.nextUint32(),
-        ...(init.start ? { start: init.start } : {}),
         respond: integerBestResponse(init.defense, init.box),
         progressEvery: 10,
         onProgress: progress,

@@ -62,6 +62,18 @@ function slowAlgorithm1(X: DenseMatrix, y: Int8Array, def: SphereSlabDefense, ep
   return { best, us };
 }
 
+/** U(θ) by hand: mean clean hinge plus ε times the worst loss over F at θ. */
+function uOf(data: { X: DenseMatrix; y: Int8Array }, def: SphereSlabDefense, w: Float64Array, b: number, eps: number): number {
+  const d = data.X.cols;
+  let hinge = 0;
+  for (let i = 0; i < data.X.rows; i++) {
+    let m = b;
+    for (let j = 0; j < d; j++) m += w[j] * data.X.data[i * d + j];
+    hinge += Math.max(0, 1 - data.y[i] * m);
+  }
+  return hinge / data.X.rows + eps * worstPoint(def, w, b).loss;
+}
+
 test('Algorithm 1 equals its slow, obvious version (dense and CSR)', () => {
   const { X, y } = blobs(120, 5, 3);
   const def = fitSphereSlabDefense(X, y);
@@ -138,16 +150,7 @@ test('a run started at the clean SVM: its first U is that model\'s, U* never abo
   const def = fitSphereSlabDefense(tr.X, tr.y);
   const theta = { w: Float64Array.from([0.3, -0.2, 0.1, 0.05, 0.4]), b: 0.1 };
   const eps = 0.05;
-  // U(θ) by hand: mean clean hinge plus ε times the worst loss over F at θ.
-  const uByHand = (w: Float64Array, b: number): number => {
-    let hinge = 0;
-    for (let i = 0; i < tr.X.rows; i++) {
-      let m = b;
-      for (let j = 0; j < 5; j++) m += w[j] * tr.X.data[i * 5 + j];
-      hinge += Math.max(0, 1 - tr.y[i] * m);
-    }
-    return hinge / tr.X.rows + eps * worstPoint(def, w, b).loss;
-  };
+  const uByHand = (w: Float64Array, b: number): number => uOf(tr, def, w, b, eps);
   const firstU = (r: ReturnType<typeof runAlgorithm1>): number => r.cleanLoss[0] + eps * r.worstLoss[0];
   const run = runAlgorithm1(tr.X, tr.y, def, { eps, rho2: 1, eta: 0.1, iterations: 50, mode: 'release', seed: 1, start: theta });
   const u0 = uByHand(theta.w, theta.b);
@@ -172,15 +175,7 @@ test('a bound candidate enters the minimum without changing the iterates or the 
   const tr = blobs(300, 5, 11);
   const te = blobs(150, 5, 12);
   const def = fitSphereSlabDefense(tr.X, tr.y);
-  const uByHand = (w: Float64Array, b: number, eps: number): number => {
-    let hinge = 0;
-    for (let i = 0; i < tr.X.rows; i++) {
-      let m = b;
-      for (let j = 0; j < 5; j++) m += w[j] * tr.X.data[i * 5 + j];
-      hinge += Math.max(0, 1 - tr.y[i] * m);
-    }
-    return hinge / tr.X.rows + eps * worstPoint(def, w, b).loss;
-  };
+  const uByHand = (w: Float64Array, b: number, eps: number): number => uOf(tr, def, w, b, eps);
   // A good θ (along the class direction) and a far one outside Θ (ρ = 1), scaled onto its boundary.
   const good = { w: Float64Array.from([0.7, 0.7, 0, 0, 0]), b: 0 };
   const far = { w: Float64Array.from([3, 0, 0, 0, 4]), b: 0 };
