@@ -11,6 +11,9 @@ import type { Command } from './command.js';
 import { intOption, numberOption } from './command.js';
 import { progressBar } from './progress.js';
 
+/** The Neural Cleanse release's GTSRB injection: Adam(lr = 0.001, decay = 1e-4). */
+const RELEASE_LR_DECAY = 1e-4;
+
 /** Without a progress bar (a log file), a progress line at most this often, besides one per epoch. */
 const LOG_INTERVAL_MS = 60_000;
 
@@ -31,6 +34,13 @@ const options = {
     default: 'on-the-fly',
     help: "With --backdoor: 'on-the-fly' (the Neural Cleanse release: each drawn image is poisoned with the rate's probability, a fresh subset every epoch) or 'fixed' (one subset poisoned once, as in BadNets).",
   },
+  'release-generator': {
+    type: 'boolean',
+    help: "Train as the Neural Cleanse release's GTSRB injection does: images drawn with replacement, n/(1 − rate) draws per epoch (whole batches), Keras learning-rate decay 1e-4 per update (the release also fed raw pixels: add --preprocess raw).",
+  },
+  sampling: { type: 'string', value: 'WAY', help: "How an epoch's images are drawn: 'permutation' (default: each once, shuffled) or 'replacement' (uniform random draws)." },
+  'epoch-draws': { type: 'string', value: 'N', help: "Images drawn per epoch with --sampling replacement (default: the training set's size)." },
+  'lr-decay': { type: 'string', value: 'D', help: "Keras's learning-rate decay per update, lr/(1 + D·t) (default 0)." },
   epochs: { type: 'string', value: 'N', default: String(DEFAULT_EPOCHS), help: 'Passes over the training set.' },
   batch: { type: 'string', value: 'B', default: String(DEFAULT_BATCH_SIZE), help: 'Mini-batch size.' },
   lr: { type: 'string', value: 'LR', default: String(DEFAULT_LEARNING_RATE), help: "Adam's learning rate." },
@@ -89,6 +99,13 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     const POISONING = ['on-the-fly', 'fixed'] as const;
     if (!(POISONING as readonly string[]).includes(v.poisoning)) throw new UnknownNameError('poisoning', v.poisoning, POISONING);
     const poisoning = v.poisoning as (typeof POISONING)[number];
+    const { SAMPLINGS } = await import('../nn/train.js');
+    const release = v['release-generator'] === true;
+    const samplingName = v.sampling ?? (release ? 'replacement' : 'permutation');
+    if (!(SAMPLINGS as readonly string[]).includes(samplingName)) throw new UnknownNameError('sampling', samplingName, SAMPLINGS);
+    const sampling = samplingName as (typeof SAMPLINGS)[number];
+    const learningRateDecay = numberOption('lr-decay', v['lr-decay']) ?? (release ? RELEASE_LR_DECAY : 0);
+    if (!(learningRateDecay >= 0)) throw new OptionError('--lr-decay', 'a non-negative number', v['lr-decay']);
 
     const { initEngine } = await import('../nn/engine.js');
     const engine = await initEngine({ ...(v.backend !== undefined ? { backend: v.backend as never } : {}) });
@@ -125,6 +142,17 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       }
     }
 
+    // The release draws n/(1 − rate) images per epoch (so that about n are clean), in whole batches.
+    const epochDraws =
+      intOption('epoch-draws', v['epoch-draws']) ??
+      (release ? Math.floor(train.count / (1 - (backdoor?.rate ?? 0)) / batchSize) * batchSize : train.count);
+    if (!(epochDraws > 0)) throw new OptionError('--epoch-draws', 'a positive integer', v['epoch-draws']);
+    if (sampling === 'permutation' && epochDraws !== train.count) {
+      throw new OptionError('--epoch-draws', `the training set's size (${train.count}) unless --sampling replacement`, String(epochDraws));
+    }
+    if (sampling !== 'permutation' || learningRateDecay > 0) {
+      ctx.out(`sampling: ${sampling === 'replacement' ? `${epochDraws} draws with replacement per epoch` : 'a permutation per epoch'}; learning-rate decay ${learningRateDecay}`);
+    }
     const { saveModel, loadModel, saveOptimizerState, loadOptimizerState, METADATA_FORMAT, METADATA_VERSION } = await import('../nn/model-io.js');
     let model: Awaited<ReturnType<typeof loadModel>>['model'];
     let startEpoch = 0;
@@ -153,6 +181,9 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       same('target', m.target, backdoor?.target ?? null);
       same('poisoning rate', m.poisonRate, backdoor?.rate ?? null);
       if (backdoor) same('poisoning', m.poisoning ?? 'fixed', poisoning);
+      same('sampling', m.sampling ?? 'permutation', sampling);
+      same('draws per epoch', m.drawsPerEpoch ?? train.count, epochDraws);
+      same('learning-rate decay', m.learningRateDecay ?? 0, learningRateDecay);
       if (m.epochs >= epochs) {
         model.dispose();
         throw new OptionError('--epochs', `more than the ${m.epochs} epochs the model in --out already has`, String(epochs));
@@ -172,7 +203,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     }
     const { trainModel, evaluateModel } = await import('../nn/train.js');
     ctx.out(`training the ${arch} net: ${epochs} epochs, batch ${batchSize}, Adam lr ${learningRate}, seed ${seed}`);
-    const batches = Math.ceil(trainSet.count / batchSize);
+    const batches = Math.ceil(epochDraws / batchSize);
     let lastLog = performance.now();
     const bar = progressBar('train', epochs * batches, ctx.interactive, ' | epoch {epoch} loss {loss} acc {acc} {ips} img/s');
     type Metadata = Parameters<typeof saveModel>[2] & {};
@@ -193,6 +224,9 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       backend: engine.backend,
       batchSize,
       learningRate,
+      sampling,
+      drawsPerEpoch: epochDraws,
+      learningRateDecay,
       date: new Date().toISOString(),
       ...fields,
     });
@@ -214,6 +248,9 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       seed,
       preprocessing,
       startEpoch,
+      sampling,
+      drawsPerEpoch: epochDraws,
+      learningRateDecay,
       ...(optimizerState ? { optimizerState } : {}),
       ...(poisonOnTheFly ? { poisonOnTheFly } : {}),
       onProgress: (p) => {
@@ -243,7 +280,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
         }
         // The model first, then the optimizer state tagged with this epoch: a state left from an
         // earlier epoch (an interruption in between) is not used by --resume.
-        await saveModel(model, outDir, metadata({ epochs: e.epoch, cleanAccuracy: null, attackSuccessRate: null, trainSeconds: round(trainSeconds, 1), imagesPerSecond: Math.round((e.epoch * trainSet.count) / trainSeconds) }));
+        await saveModel(model, outDir, metadata({ epochs: e.epoch, cleanAccuracy: null, attackSuccessRate: null, trainSeconds: round(trainSeconds, 1), imagesPerSecond: Math.round((e.epoch * epochDraws) / trainSeconds) }));
         await saveOptimizer(e.epoch, checkpoint);
         if (!ctx.interactive) ctx.err(`checkpoint after epoch ${e.epoch} written to ${outDir}`);
       },
@@ -265,7 +302,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
         cleanAccuracy: evaluation.cleanAccuracy,
         attackSuccessRate: evaluation.attackSuccessRate,
         trainSeconds: round(trainSeconds, 1),
-        imagesPerSecond: Math.round((epochs * trainSet.count) / trainSeconds),
+        imagesPerSecond: Math.round((epochs * epochDraws) / trainSeconds),
       }),
     );
     model.dispose();

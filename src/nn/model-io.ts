@@ -52,6 +52,12 @@ export interface ModelMetadata {
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
+  /** How each epoch's images were drawn (metadata without this field: 'permutation'). */
+  readonly sampling?: 'permutation' | 'replacement';
+  /** Images drawn per epoch (without this field: the training set's size). */
+  readonly drawsPerEpoch?: number;
+  /** Keras-style learning-rate decay per update (without this field: 0). */
+  readonly learningRateDecay?: number;
   /** Test accuracy on clean images, in [0, 1]. */
   readonly cleanAccuracy: number | null;
   /** Attack success rate on the test set, in [0, 1], or null for a clean model. */

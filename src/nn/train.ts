@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageSet } from '../data/images.js';
 import { OptionError, ShapeError } from '../errors.js';
-import { checkPositive, checkPositiveInt } from '../options.js';
+import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
 import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
 import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
@@ -64,7 +64,19 @@ export interface TrainOptions {
   readonly poisonOnTheFly?: { readonly trigger: ResolvedTrigger; readonly target: number; readonly rate: number; readonly seed: number };
   /** The optimizer's saved state to continue from (from {@link TrainCheckpoint.optimizerWeights}); the caller keeps ownership. */
   readonly optimizerState?: readonly NamedTensor[];
+  /**
+   * How an epoch's images are drawn: 'permutation' (default: every image once, in a seeded random
+   * order) or 'replacement' (uniform random draws, as the Neural Cleanse release's data generator).
+   */
+  readonly sampling?: Sampling;
+  /** Images drawn per epoch with 'replacement' (default: the training set's size; the release: n/(1 − rate), in whole batches). */
+  readonly drawsPerEpoch?: number;
+  /** Keras's inverse-time decay of the learning rate per update, lr/(1 + decay·t) (default 0; the release's GTSRB injection: 1e-4). */
+  readonly learningRateDecay?: number;
 }
+
+export type Sampling = 'permutation' | 'replacement';
+export const SAMPLINGS: readonly Sampling[] = ['permutation', 'replacement'];
 
 /** What an epoch-end hook can save to make the run resumable. */
 export interface TrainCheckpoint {
@@ -107,7 +119,16 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   const numClasses = checkModelFits(model, set);
   if (set.count === 0) throw new ShapeError('training set', 'at least 1 image', '0 images');
   const rng = new Random(seed);
-  const batches = Math.ceil(set.count / batchSize);
+  const sampling = checkOneOf('sampling', options.sampling ?? 'permutation', SAMPLINGS);
+  const draws = checkPositiveInt('drawsPerEpoch', options.drawsPerEpoch ?? set.count);
+  if (sampling === 'permutation' && draws !== set.count) {
+    throw new OptionError('drawsPerEpoch', `the training set's size (${set.count}) with 'permutation' sampling (other counts need 'replacement')`, String(draws));
+  }
+  const decay = checkRange('learningRateDecay', options.learningRateDecay ?? 0, 0, Infinity);
+  // The epoch's order of draws; every epoch consumes the generator the same way, so a resumed run
+  // can replay the epochs it skips.
+  const drawOrder = (): Int32Array => (sampling === 'replacement' ? rng.sampleWithReplacement(set.count, draws) : rng.permutation(set.count));
+  const batches = Math.ceil(draws / batchSize);
   const imageSize = set.height * set.width * set.channels;
   const rawBatch = new Uint8Array(batchSize * imageSize);
   const floatBatch = new Float32Array(batchSize * imageSize);
@@ -132,10 +153,11 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   const lossOf = lossFunction(model);
   const history: EpochSummary[] = [];
   let trainingSeconds = 0;
-  for (let e = 0; e < startEpoch; e++) rng.permutation(set.count);
+  for (let e = 0; e < startEpoch; e++) drawOrder();
+  const adam = optimizer as unknown as { learningRate: number };
   try {
     for (let epoch = startEpoch + 1; epoch <= epochs; epoch++) {
-      const order = rng.permutation(set.count);
+      const order = drawOrder();
       const poison = options.poisonOnTheFly;
       const poisonRng = poison ? new Random(epochSeed(poison.seed, epoch)) : undefined;
       const stampRows: number[] = [];
@@ -145,7 +167,9 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
       let correctSum = 0;
       let seen = 0;
       for (let b = 0; b < batches; b++) {
-        const n = Math.min(batchSize, set.count - b * batchSize);
+        const n = Math.min(batchSize, draws - b * batchSize);
+        // Keras's decay counts the updates made before this one.
+        if (decay > 0) adam.learningRate = learningRate / (1 + decay * ((epoch - 1) * batches + b));
         for (let r = 0; r < n; r++) {
           const i = order[b * batchSize + r];
           rawBatch.set(set.images.subarray(i * imageSize, (i + 1) * imageSize), r * imageSize);
@@ -204,7 +228,7 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   } finally {
     optimizer.dispose();
   }
-  return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: ((epochs - startEpoch) * set.count) / trainingSeconds };
+  return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: ((epochs - startEpoch) * draws) / trainingSeconds };
 }
 
 /** The seed of epoch `epoch`'s on-the-fly poisoning draws (offset from the streams a scan uses per label). */

@@ -133,3 +133,37 @@ test('train and evaluate refuse bad options with messages that name them', async
   assert.equal(missing.code, 1);
   assert.match(missing.err, /No such model metadata file/);
 });
+
+test("--release-generator: draws with replacement, n/(1 − rate) per epoch, learning-rate decay; resumes exactly", async () => {
+  const data = folder();
+  const common = ['--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--backend', 'wasm', '--seed', '5', '--batch', '8', '--release-generator'];
+  const straight = join(scratchDir('cli-train'), 'release-straight');
+  const s = await run(['train', ...common, '--epochs', '2', '--out', straight]);
+  assert.equal(s.code, 0, s.err);
+  const meta = JSON.parse(readFileSync(join(straight, 'metadata.json'), 'utf8'));
+  // 48 training images (80% of 60): 48/(1 − 0.2) = 60 draws, in whole batches of 8 → 56.
+  assert.equal(meta.sampling, 'replacement');
+  assert.equal(meta.drawsPerEpoch, 56);
+  assert.equal(meta.learningRateDecay, 1e-4);
+  assert.match(s.out, /sampling: 56 draws with replacement per epoch; learning-rate decay 0\.0001/);
+  const resumed = join(scratchDir('cli-train'), 'release-resumed');
+  assert.equal((await run(['train', ...common, '--epochs', '1', '--out', resumed])).code, 0);
+  const second = await run(['train', ...common, '--epochs', '2', '--out', resumed, '--resume']);
+  assert.equal(second.code, 0, second.err);
+  const floats = (dir: string) => {
+    const b = readFileSync(join(dir, 'weights.bin'));
+    return new Float32Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
+  };
+  const [a, b] = [floats(resumed), floats(straight)];
+  let maxDiff = 0;
+  for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
+  assert.ok(maxDiff < 1e-4, `resumed weights differ by up to ${maxDiff}`);
+  // Resuming without the release generator is refused and says what differs.
+  const plain = await run(['train', ...common.slice(0, -1), '--epochs', '3', '--out', resumed, '--resume']);
+  assert.equal(plain.code, 2);
+  assert.match(plain.err, /the checkpoint's sampling \("replacement"\)/);
+  // Draw counts other than n need sampling with replacement.
+  const bad = await run(['train', '--dataset', data, '--arch', 'mnist', '--epoch-draws', '10', '--out', join(scratchDir('cli-train'), 'bad')]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--epoch-draws .*unless --sampling replacement/);
+});

@@ -96,6 +96,37 @@ test('training is deterministic for a seed, and works on a softmax output too', 
   soft.dispose();
 });
 
+test('learning-rate decay acts per update across epochs; replacement sampling draws the asked count', async () => {
+  const train = bars(64, 7);
+  const snapshot = (m: tfl.LayersModel) => m.getWeights().map((w) => w.dataSync().slice());
+  const afterEpochs = async (decay: number) => {
+    const model = net(3);
+    const snaps: Float32Array[][] = [];
+    const seen: number[] = [];
+    await trainModel(model, train, {
+      epochs: 2,
+      batchSize: 8,
+      seed: 2,
+      learningRate: 0.01,
+      learningRateDecay: decay,
+      sampling: 'replacement',
+      drawsPerEpoch: 40,
+      onProgress: (p) => seen.push(p.batches),
+      onEpochEnd: () => void snaps.push(snapshot(model) as Float32Array[]),
+    });
+    model.dispose();
+    return { snaps, seen };
+  };
+  const maxDiff = (a: Float32Array[], b: Float32Array[]) => Math.max(...a.map((w, k) => Math.max(...w.map((v, i) => Math.abs(v - b[k][i])))));
+  // With a huge decay, only the very first update has a step size: epoch 2 leaves the weights where epoch 1 did.
+  const frozen = await afterEpochs(1e9);
+  assert.ok(maxDiff(frozen.snaps[0], frozen.snaps[1]) < 1e-6);
+  const free = await afterEpochs(0);
+  assert.ok(maxDiff(free.snaps[0], free.snaps[1]) > 1e-3);
+  assert.ok(free.seen.every((b) => b === 5), '40 draws in batches of 8');
+  await assert.rejects(trainModel(net(1), train, { drawsPerEpoch: 10 }), /drawsPerEpoch.*'replacement'/);
+});
+
 test('bad options and mismatched shapes are refused', async () => {
   const model = net(1);
   const set = bars(10, 1);
