@@ -118,6 +118,17 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       `dataset: ${data.name}: ${train.count} train / ${test.count} test, ${train.height}x${train.width}x${train.channels}, ` +
         `${data.numClasses} classes (${data.source}); preprocessing ${describePreprocessing(preprocessing, train.channels)}`,
     );
+    // The release draws n/(1 − rate) images per epoch (so that about n are clean), in whole batches.
+    const epochDraws =
+      intOption('epoch-draws', v['epoch-draws']) ??
+      (release ? Math.floor(train.count / (1 - (backdoor?.rate ?? 0)) / batchSize) * batchSize : train.count);
+    if (!(epochDraws > 0)) throw new OptionError('--epoch-draws', 'a positive integer', v['epoch-draws']);
+    if (sampling === 'permutation' && epochDraws !== train.count) {
+      throw new OptionError('--epoch-draws', `the training set's size (${train.count}) unless --sampling replacement`, String(epochDraws));
+    }
+    if (sampling !== 'permutation' || learningRateDecay > 0) {
+      ctx.out(`sampling: ${sampling === 'replacement' ? `${epochDraws} draws with replacement per epoch` : 'a permutation per epoch'}; learning-rate decay ${learningRateDecay}`);
+    }
     const { Random } = await import('../random.js');
     let trainSet = train;
     let poisonedCount = 0;
@@ -137,22 +148,11 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
         poisonOnTheFly = { trigger: resolveTrigger(backdoor.trigger, train.height, train.width, train.channels), target: backdoor.target, rate: backdoor.rate, seed };
         ctx.out(
           `backdoor: ${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}, rate ${round(backdoor.rate, 4)}: ` +
-            `each drawn training image poisoned with that probability (on the fly, ≈${Math.round(backdoor.rate * train.count)} per epoch)`,
+            `each drawn training image poisoned with that probability (on the fly, ≈${Math.round(backdoor.rate * epochDraws)} per epoch)`,
         );
       }
     }
 
-    // The release draws n/(1 − rate) images per epoch (so that about n are clean), in whole batches.
-    const epochDraws =
-      intOption('epoch-draws', v['epoch-draws']) ??
-      (release ? Math.floor(train.count / (1 - (backdoor?.rate ?? 0)) / batchSize) * batchSize : train.count);
-    if (!(epochDraws > 0)) throw new OptionError('--epoch-draws', 'a positive integer', v['epoch-draws']);
-    if (sampling === 'permutation' && epochDraws !== train.count) {
-      throw new OptionError('--epoch-draws', `the training set's size (${train.count}) unless --sampling replacement`, String(epochDraws));
-    }
-    if (sampling !== 'permutation' || learningRateDecay > 0) {
-      ctx.out(`sampling: ${sampling === 'replacement' ? `${epochDraws} draws with replacement per epoch` : 'a permutation per epoch'}; learning-rate decay ${learningRateDecay}`);
-    }
     const { saveModel, loadModel, saveOptimizerState, loadOptimizerState, METADATA_FORMAT, METADATA_VERSION } = await import('../nn/model-io.js');
     let model: Awaited<ReturnType<typeof loadModel>>['model'];
     let startEpoch = 0;
