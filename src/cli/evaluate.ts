@@ -67,6 +67,7 @@ Example: poisonguard evaluate --model runs/mnist-badnets`,
         `attack success rate: ${result.attackSuccessRate === null ? 'n/a' : pct(result.attackSuccessRate)} ` +
           `(${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}; ${result.attackCount} stamped test images of other labels)`,
       );
+      if (result.attackUnchanged !== undefined && result.attackUnchanged > 0) ctx.out(unchangedLine(result.attackUnchanged, result.attackSuccessRateChanged ?? null));
     } else {
       ctx.out('no trigger recorded in metadata.json (a clean model): no attack success rate.');
     }
@@ -74,6 +75,14 @@ Example: poisonguard evaluate --model runs/mnist-badnets`,
     return 0;
   },
 };
+
+/** The stamped images the stamp leaves as they were (a white square on a white corner), and the ASR on the others. */
+export function unchangedLine(unchanged: number, asrChanged: number | null): string {
+  return (
+    `  of them ${unchanged} barely changed by the stamp (mean change < 5/255 over the trigger's pixels: no model can tell them from the clean image); ` +
+    `attack success rate on the others: ${asrChanged === null ? 'n/a' : pct(asrChanged)}`
+  );
+}
 
 function pct(x: number): string {
   return `${(100 * x).toFixed(2)}%`;

@@ -293,7 +293,13 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
 
     const evaluation = await evaluateModel(model, test, { preprocessing, ...(backdoor ? { backdoor } : {}) });
     ctx.out(`clean accuracy: ${pct(evaluation.cleanAccuracy)} (${evaluation.count} test images)`);
-    if (backdoor) ctx.out(`attack success rate: ${pct(evaluation.attackSuccessRate ?? 0)} (${evaluation.attackCount} stamped test images of other labels)`);
+    if (backdoor) {
+      ctx.out(`attack success rate: ${pct(evaluation.attackSuccessRate ?? 0)} (${evaluation.attackCount} stamped test images of other labels)`);
+      if (evaluation.attackUnchanged) {
+        const { unchangedLine } = await import('./evaluate.js');
+        ctx.out(unchangedLine(evaluation.attackUnchanged, evaluation.attackSuccessRateChanged ?? null));
+      }
+    }
     await saveModel(
       model,
       outDir,

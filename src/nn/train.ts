@@ -317,7 +317,18 @@ export interface EvaluationResult {
    * null without a backdoor.
    */
   readonly attackSuccessRate: number | null;
+  /**
+   * Stamped images the stamp barely changes (mean absolute change over the trigger's pixels below
+   * {@link UNCHANGED_STAMP} raw units: e.g. a white square on an already white corner): no model can
+   * tell them from the clean image. With a backdoor only.
+   */
+  readonly attackUnchanged?: number;
+  /** The attack success rate over the other stamped images (the ones the stamp visibly changes). */
+  readonly attackSuccessRateChanged?: number | null;
 }
+
+/** Below this mean absolute change (raw 0..255 units, over the trigger's pixels) a stamp leaves the image as it was. */
+export const UNCHANGED_STAMP = 5;
 
 /** Clean accuracy and, with a backdoor, the attack success rate on a test set (raw pixels). */
 export async function evaluateModel(model: tfl.LayersModel, test: ImageSet, options: EvaluateOptions = {}): Promise<EvaluationResult> {
@@ -336,11 +347,46 @@ export async function evaluateModel(model: tfl.LayersModel, test: ImageSet, opti
     const images = new Uint8Array(attackIdx.length * size);
     attackIdx.forEach((i, r) => images.set(test.images.subarray(i * size, (i + 1) * size), r * size));
     stampInPlace(images, resolved);
+    const unchanged = unchangedByStamp(test.images, images, attackIdx, resolved);
     const stamped: ImageSet = { ...test, images, labels: new Int32Array(attackIdx.length), count: attackIdx.length };
     const hits = await predictLabels(model, stamped, { ...options, onProgress: progress(test.count) });
     let n = 0;
-    for (const p of hits) if (p === backdoor.target) n++;
+    let nChanged = 0;
+    let unchangedCount = 0;
+    hits.forEach((p, r) => {
+      if (unchanged[r]) unchangedCount++;
+      if (p !== backdoor.target) return;
+      n++;
+      if (!unchanged[r]) nChanged++;
+    });
     attackSuccessRate = attackIdx.length > 0 ? n / attackIdx.length : null;
+    const changed = attackIdx.length - unchangedCount;
+    return {
+      count: test.count,
+      cleanAccuracy: correct / test.count,
+      attackCount: attackIdx.length,
+      attackSuccessRate,
+      attackUnchanged: unchangedCount,
+      attackSuccessRateChanged: changed > 0 ? nChanged / changed : null,
+    };
   }
   return { count: test.count, cleanAccuracy: correct / test.count, attackCount: attackIdx.length, attackSuccessRate };
+}
+
+/** Per stamped image (row r of `stamped` is image `indices[r]` of `original`): whether the stamp left it as it was. */
+function unchangedByStamp(original: Uint8Array, stamped: Uint8Array, indices: readonly number[], resolved: ResolvedTrigger): Uint8Array {
+  const { height, width, channels, mask } = resolved;
+  const size = height * width * channels;
+  const support: number[] = [];
+  for (let p = 0; p < mask.length; p++) if (mask[p] > 0) support.push(p);
+  const out = new Uint8Array(indices.length);
+  if (support.length === 0) return out.fill(1);
+  indices.forEach((i, r) => {
+    let sum = 0;
+    for (const p of support) {
+      for (let k = 0; k < channels; k++) sum += Math.abs(stamped[r * size + p * channels + k] - original[i * size + p * channels + k]);
+    }
+    out[r] = sum / (support.length * channels) < UNCHANGED_STAMP ? 1 : 0;
+  });
+  return out;
 }

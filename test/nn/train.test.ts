@@ -127,6 +127,28 @@ test('learning-rate decay acts per update across epochs; replacement sampling dr
   await assert.rejects(trainModel(net(1), train, { drawsPerEpoch: 10 }), /drawsPerEpoch.*'replacement'/);
 });
 
+test('the ASR also counts the stamped images the stamp leaves as they were, against a by-hand count', async () => {
+  const trigger = squareTrigger({ size: 2 });
+  const set = bars(60, 8);
+  // Every 4th image already has a white 2x2 corner where the trigger goes (rows/cols 7..8), one
+  // image a nearly white one (250: a change of 5, not below the threshold).
+  const whiteAt = (i: number, v: number) => {
+    for (const r of [7, 8]) for (const c of [7, 8]) set.images[i * SIDE * SIDE + r * SIDE + c] = v;
+  };
+  for (let i = 0; i < 60; i += 4) whiteAt(i, 255);
+  whiteAt(1, 250);
+  const model = net(5);
+  const result = await evaluateModel(model, set, { backdoor: { trigger, target: 0 } });
+  const others = [...set.labels.keys()].filter((i) => set.labels[i] !== 0);
+  const unchanged = others.filter((i) => i % 4 === 0);
+  assert.equal(result.attackUnchanged, unchanged.length);
+  const pred = await predictLabels(model, stamp(set, trigger));
+  const changed = others.filter((i) => i % 4 !== 0);
+  assert.ok(Math.abs(result.attackSuccessRateChanged! - changed.filter((i) => pred[i] === 0).length / changed.length) < 1e-12);
+  assert.ok(Math.abs(result.attackSuccessRate! - others.filter((i) => pred[i] === 0).length / others.length) < 1e-12);
+  model.dispose();
+});
+
 test('bad options and mismatched shapes are refused', async () => {
   const model = net(1);
   const set = bars(10, 1);
