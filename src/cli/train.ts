@@ -34,9 +34,10 @@ const options = {
     default: 'on-the-fly',
     help: "With --backdoor: 'on-the-fly' (the Neural Cleanse release: each drawn image is poisoned with the rate's probability, a fresh subset every epoch) or 'fixed' (one subset poisoned once, as in BadNets).",
   },
-  'release-generator': {
-    type: 'boolean',
-    help: "Train as the Neural Cleanse release's GTSRB injection does: images drawn with replacement, n/(1 − rate) draws per epoch (whole batches), Keras learning-rate decay 1e-4 per update (the release also fed raw pixels: add --preprocess raw).",
+  generator: {
+    type: 'string',
+    value: 'NAME',
+    help: "How batches are drawn: 'release' (the Neural Cleanse release's GTSRB injection: draws with replacement, n/(1 − rate) draws per epoch in whole batches, Keras learning-rate decay 1e-4, raw pixels unless --preprocess says otherwise) or 'shuffle' (each image once per epoch, constant learning rate). Default: release for --dataset gtsrb, shuffle otherwise.",
   },
   sampling: { type: 'string', value: 'WAY', help: "How an epoch's images are drawn: 'permutation' (default: each once, shuffled) or 'replacement' (uniform random draws)." },
   'epoch-draws': { type: 'string', value: 'N', help: "Images drawn per epoch with --sampling replacement (default: the training set's size)." },
@@ -48,10 +49,9 @@ const options = {
   preprocess: {
     type: 'string',
     value: 'NAME',
-    default: DEFAULT_PREPROCESSING_PRESET,
     help: `Input preprocessing, saved with the model: ${Object.entries(PREPROCESSING_PRESETS)
       .map(([k, p]) => `${k} (${describePreprocessing(p, 1)})`)
-      .join(', ')}.`,
+      .join(', ')}. Default: raw with --generator release (as the release fed GTSRB), else ${DEFAULT_PREPROCESSING_PRESET}.`,
   },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: embedded MNIST; GTSRB from ../shared/data or $POISONGUARD_DATA)." },
@@ -92,15 +92,18 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       const hint = existsSync(join(outDir, 'metadata.json')) ? ', --resume to continue its training' : '';
       throw new OptionError('--out', `a new or empty folder (or pass --force to overwrite${hint})`, v.out);
     }
+    const GENERATORS = ['release', 'shuffle'] as const;
+    const generator = v.generator ?? (v.dataset === 'gtsrb' ? 'release' : 'shuffle');
+    if (!(GENERATORS as readonly string[]).includes(generator)) throw new UnknownNameError('generator', generator, GENERATORS);
+    const release = generator === 'release';
     const { preprocessingPreset } = await import('../nn/preprocess.js');
-    const preprocessing = preprocessingPreset(v.preprocess);
+    const preprocessing = preprocessingPreset(v.preprocess ?? (release ? 'raw' : DEFAULT_PREPROCESSING_PRESET));
     const { parseBackdoorSpec, poisonBadNets, describeTrigger, checkBackdoorFits, resolveTrigger } = await import('../nn/trigger.js');
     const backdoor = v.backdoor !== undefined ? parseBackdoorSpec(v.backdoor) : undefined;
     const POISONING = ['on-the-fly', 'fixed'] as const;
     if (!(POISONING as readonly string[]).includes(v.poisoning)) throw new UnknownNameError('poisoning', v.poisoning, POISONING);
     const poisoning = v.poisoning as (typeof POISONING)[number];
     const { SAMPLINGS } = await import('../nn/train.js');
-    const release = v['release-generator'] === true;
     const samplingName = v.sampling ?? (release ? 'replacement' : 'permutation');
     if (!(SAMPLINGS as readonly string[]).includes(samplingName)) throw new UnknownNameError('sampling', samplingName, SAMPLINGS);
     const sampling = samplingName as (typeof SAMPLINGS)[number];
@@ -126,9 +129,10 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     if (sampling === 'permutation' && epochDraws !== train.count) {
       throw new OptionError('--epoch-draws', `the training set's size (${train.count}) unless --sampling replacement`, String(epochDraws));
     }
-    if (sampling !== 'permutation' || learningRateDecay > 0) {
-      ctx.out(`sampling: ${sampling === 'replacement' ? `${epochDraws} draws with replacement per epoch` : 'a permutation per epoch'}; learning-rate decay ${learningRateDecay}`);
-    }
+    ctx.out(
+      `generator: ${generator}${v.sampling || v['epoch-draws'] || v['lr-decay'] ? ' (adjusted)' : ''}: ` +
+        `${sampling === 'replacement' ? `${epochDraws} draws with replacement per epoch` : 'each image once per epoch, shuffled'}; learning-rate decay ${learningRateDecay}`,
+    );
     const { Random } = await import('../random.js');
     let trainSet = train;
     let poisonedCount = 0;

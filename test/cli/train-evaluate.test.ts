@@ -134,9 +134,9 @@ test('train and evaluate refuse bad options with messages that name them', async
   assert.match(missing.err, /No such model metadata file/);
 });
 
-test("--release-generator: draws with replacement, n/(1 − rate) per epoch, learning-rate decay; resumes exactly", async () => {
+test("--generator release: draws with replacement, n/(1 − rate) per epoch, learning-rate decay, raw pixels; resumes exactly", async () => {
   const data = folder();
-  const common = ['--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--backend', 'wasm', '--seed', '5', '--batch', '8', '--release-generator'];
+  const common = ['--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--backend', 'wasm', '--seed', '5', '--batch', '8', '--generator', 'release'];
   const straight = join(scratchDir('cli-train'), 'release-straight');
   const s = await run(['train', ...common, '--epochs', '2', '--out', straight]);
   assert.equal(s.code, 0, s.err);
@@ -145,7 +145,8 @@ test("--release-generator: draws with replacement, n/(1 − rate) per epoch, lea
   assert.equal(meta.sampling, 'replacement');
   assert.equal(meta.drawsPerEpoch, 56);
   assert.equal(meta.learningRateDecay, 1e-4);
-  assert.match(s.out, /sampling: 56 draws with replacement per epoch; learning-rate decay 0\.0001/);
+  assert.match(s.out, /generator: release: 56 draws with replacement per epoch; learning-rate decay 0\.0001/);
+  assert.deepEqual(meta.preprocessing, { kind: 'scale', scale: 1, offset: 0 });
   const resumed = join(scratchDir('cli-train'), 'release-resumed');
   assert.equal((await run(['train', ...common, '--epochs', '1', '--out', resumed])).code, 0);
   const second = await run(['train', ...common, '--epochs', '2', '--out', resumed, '--resume']);
@@ -158,12 +159,40 @@ test("--release-generator: draws with replacement, n/(1 − rate) per epoch, lea
   let maxDiff = 0;
   for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
   assert.ok(maxDiff < 1e-4, `resumed weights differ by up to ${maxDiff}`);
-  // Resuming without the release generator is refused and says what differs.
-  const plain = await run(['train', ...common.slice(0, -1), '--epochs', '3', '--out', resumed, '--resume']);
+  // Resuming with another generator is refused and says what differs.
+  const plain = await run(['train', ...common.slice(0, -2), '--preprocess', 'raw', '--epochs', '3', '--out', resumed, '--resume']);
   assert.equal(plain.code, 2);
   assert.match(plain.err, /the checkpoint's sampling \("replacement"\)/);
   // Draw counts other than n need sampling with replacement.
   const bad = await run(['train', '--dataset', data, '--arch', 'mnist', '--epoch-draws', '10', '--out', join(scratchDir('cli-train'), 'bad')]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--epoch-draws .*unless --sampling replacement/);
+});
+
+test('--dataset gtsrb trains with the release generator and raw pixels unless told otherwise', async () => {
+  // A tiny GTSRB folder in the shipped layout (CIFAR records: label byte, then the R, G, B planes).
+  const dir = scratchDir('cli-train-gtsrb');
+  const records = (labels: number[]) =>
+    Buffer.concat(
+      labels.map((l, n) => {
+        const rec = new Uint8Array(1 + 3 * 1024);
+        rec[0] = l;
+        for (let p = 1; p < rec.length; p++) rec[p] = (l * 40 + n * 7 + p) % 200;
+        return rec;
+      }),
+    );
+  const { gzipSync } = await import('node:zlib');
+  writeFileSync(join(dir, 'gtsrb32_train.bin.gz'), gzipSync(records(Array.from({ length: 40 }, (_, i) => i % 4))));
+  writeFileSync(join(dir, 'gtsrb32_test.bin.gz'), gzipSync(records([0, 1, 2, 3])));
+  const out = join(scratchDir('cli-train-gtsrb'), 'model');
+  const r = await run(['train', '--dataset', 'gtsrb', '--data-dir', dir, '--backdoor', 'square:target=1', '--epochs', '1', '--batch', '8', '--backend', 'wasm', '--out', out]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /generator: release: 40 draws with replacement per epoch; learning-rate decay 0\.0001/);
+  const meta = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
+  assert.equal(meta.sampling, 'replacement');
+  assert.deepEqual(meta.preprocessing, { kind: 'scale', scale: 1, offset: 0 });
+  const shuffled = await run(['train', '--dataset', 'gtsrb', '--data-dir', dir, '--generator', 'shuffle', '--epochs', '1', '--batch', '8', '--backend', 'wasm', '--out', join(dir, 'shuffled')]);
+  assert.equal(shuffled.code, 0, shuffled.err);
+  assert.match(shuffled.out, /generator: shuffle: each image once per epoch, shuffled; learning-rate decay 0/);
+  assert.match(shuffled.out, /preprocessing x\/255/);
 });
