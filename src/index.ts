@@ -29,8 +29,8 @@ export * from './certify/projection.js';
 export * from './certify/gradient-attack.js';
 export { clipAndRound, featureBox, integerWorstPointOfClass, integerBestResponse, XMAX_PERCENTILE } from './certify/text-points.js';
 export type { FeatureBox } from './certify/text-points.js';
-export { certify, resolveRecipe, DEFENSE_KINDS, ALGORITHM_STARTS } from './certify/certify.js';
-export type { CertifyOptions, CertifyReport, CertifyRow, CertifyRecipeRecord, DefenseKind, AlgorithmStart } from './certify/certify.js';
+export { certify, resolveRecipe, DEFENSE_KINDS, ALGORITHM_STARTS, BOUND_CANDIDATES, CLEAN_SVM_CANDIDATE } from './certify/certify.js';
+export type { CertifyOptions, CertifyReport, CertifyRow, CertifyRecipeRecord, DefenseKind, AlgorithmStart, BoundCandidates } from './certify/certify.js';
 export type { AttackName, EpsProgress } from './certify/eps-task.js';
 export { formatCertifyTable } from './certify/format.js';
 // Neural Cleanse detection (scan)
@@ -85,8 +85,8 @@ export { mnistNet, gtsrbNet, MNIST_INPUT_SHAPE, GTSRB_INPUT_SHAPE, PENULTIMATE_L
 export type { NetOptions, ImageShape } from './nn/architectures.js';
 export { saveModel, loadModel, readMetadata, fileLoadHandler, fileSaveHandler, MODEL_JSON, WEIGHTS_BIN, METADATA_JSON } from './nn/model-io.js';
 export type { ModelMetadata, LoadedModel } from './nn/model-io.js';
-export { trainModel, evaluateModel, predictLabels } from './nn/train.js';
-export type { TrainOptions, TrainProgress, TrainResult, EvaluateOptions, EvaluationResult } from './nn/train.js';
+export { trainModel, evaluateModel, predictLabels, SAMPLINGS, UNCHANGED_STAMP } from './nn/train.js';
+export type { TrainOptions, TrainProgress, TrainResult, EvaluateOptions, EvaluationResult, Sampling } from './nn/train.js';
 export { squareTrigger, resolveTrigger, stamp, stampInPlace, poisonBadNets, parseBackdoorSpec, loadPatternTrigger, describeTrigger, DEFAULT_POISON_RATE } from './nn/trigger.js';
 export type { Trigger, SquareTrigger, PatternTrigger, Backdoor, ResolvedTrigger, PoisonResult } from './nn/trigger.js';
 export { preprocessingPreset, preprocessBatch, describePreprocessing, PREPROCESSING_PRESETS, DEFAULT_PREPROCESSING } from './nn/preprocess.js';

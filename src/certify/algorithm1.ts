@@ -6,6 +6,7 @@
  */
 import type { Features } from '../data/matrix.js';
 import { CleanHingeTracker } from './clean-loss.js';
+import { hingeAndError } from '../linear/hinge.js';
 import { OptionError } from '../errors.js';
 import { checkFinite, checkPositive, checkPositiveInt, checkRange } from '../options.js';
 import { Random } from '../random.js';
@@ -143,7 +144,7 @@ export function runAlgorithm1(X: Features, y: Int8Array, defense: SphereSlabDefe
   let bestCandidate = -1;
   candidates.forEach((c, k) => {
     const theta = intoBall(c, rho, d, 'boundCandidates');
-    const loss = new CleanHingeTracker(X, y).update(theta.w, theta.b) / n;
+    const loss = hingeAndError(X, y, theta).hinge;
     const worst = options.respond ? options.respond(theta.w, theta.b).loss : worstPoint(defense, theta.w, theta.b).loss;
     cleanLoss[T + k] = loss;
     worstLoss[T + k] = worst;

@@ -65,6 +65,8 @@ export interface CertifyOptions {
 export type AlgorithmStart = 'zero' | 'clean';
 export const ALGORITHM_STARTS: readonly AlgorithmStart[] = ['zero', 'clean'];
 export type BoundCandidates = 'iterates+clean' | 'iterates';
+/** The name of the clean defender's SVM as a bound candidate (EpsRow.upperBoundFrom). */
+export const CLEAN_SVM_CANDIDATE = 'clean SVM';
 export const BOUND_CANDIDATES: readonly BoundCandidates[] = ['iterates+clean', 'iterates'];
 
 export interface CertifyRecipeRecord extends Omit<CertifyRecipe, 'integerEta'> {
@@ -209,7 +211,7 @@ export async function certify(data: BinaryDataset, options: CertifyOptions = {})
     attackDefense,
     box,
     ...(recipe.start === 'clean' ? { start: { w: cleanModel.w, b: cleanModel.b } } : {}),
-    ...(recipe.bound === 'iterates+clean' ? { boundCandidates: [{ name: 'clean SVM', w: cleanModel.w, b: cleanModel.b }] } : {}),
+    ...(recipe.bound === 'iterates+clean' ? { boundCandidates: [{ name: CLEAN_SVM_CANDIDATE, w: cleanModel.w, b: cleanModel.b }] } : {}),
   };
   // Largest ε first: their SVM searches are the slowest, which balances the workers.
   const order = tasks.map((_, i) => i).sort((a, b) => tasks[b].eps - tasks[a].eps);

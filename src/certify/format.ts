@@ -1,11 +1,10 @@
 /** Plain-text table of a certify report (for the terminal and docs). */
-import type { CertifyReport } from './certify.js';
+import { CLEAN_SVM_CANDIDATE, type CertifyReport } from './certify.js';
 import type { ReferenceComparison } from './reference.js';
 
 const f4 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(4));
-/** U*, marked when a bound candidate (not an iterate) gave it. */
-const boundCell = (row: CertifyReport['rows'][number], mark: (from: string) => string): string =>
-  f4(row.upperBound) + (row.upperBoundFrom === 'clean SVM' ? mark(row.upperBoundFrom) : '');
+/** U*, marked when the clean SVM (not an iterate) gave it. */
+const boundCell = (row: CertifyReport['rows'][number], mark: string): string => f4(row.upperBound) + (row.upperBoundFrom === CLEAN_SVM_CANDIDATE ? mark : '');
 
 export function formatCertifyTable(r: CertifyReport): string {
   const hasGrad = r.rows.some((x) => x.gradient);
@@ -20,7 +19,7 @@ export function formatCertifyTable(r: CertifyReport): string {
     .sort((a, b) => a.eps - b.eps)
     .map((row) => [
       String(row.eps),
-      boundCell(row, () => ' c'),
+      boundCell(row, ' c'),
       f4(row.upperBoundEnvelope),
       f4(row.candidate?.totalTrainLoss),
       f4(row.candidate?.testHinge),
@@ -36,7 +35,7 @@ export function formatCertifyTable(r: CertifyReport): string {
   const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padStart(widths[i])).join(' | ')} |`;
   const sep = `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`;
   const c = r.clean;
-  const fromClean = r.rows.some((x) => x.upperBoundFrom === 'clean SVM');
+  const fromClean = r.rows.some((x) => x.upperBoundFrom === CLEAN_SVM_CANDIDATE);
   return [
     `${r.dataset.name}: n = ${r.dataset.n}, d = ${r.dataset.d}, +1 = ${r.dataset.positive}; defense ${r.recipe.defense} (${r.recipe.percentile}th percentile); recipe ${r.recipe.name}, mode ${r.recipe.mode}, T = ${r.recipe.mode === 'paper' ? 'εn' : r.recipe.iterations}, η = ${r.recipe.eta}, ρ² = ${r.recipe.rho2}, seed ${r.recipe.seed}; attack points ${r.recipe.pointKind}${r.recipe.shrunkenPercentiles ? ` (attack run on the ${r.recipe.shrunkenPercentiles.sphere}th/${r.recipe.shrunkenPercentiles.slab}th-percentile set, clipped and rounded)` : ''}${r.recipe.integerEta ? ` (integer best responses, ${r.recipe.integerEta})` : ''}`,
     `clean defender: weight decay ${c.weightDecay.toPrecision(3)}, train hinge ${f4(c.trainHinge)}, test hinge ${f4(c.testHinge)}, test error ${f4(c.testError)}`,
@@ -63,7 +62,7 @@ export function certifyMarkdownTable(r: CertifyReport): string {
   ];
   for (const x of rows) {
     lines.push(
-      `| ${x.eps} | ${boundCell(x, () => ' (clean SVM)')} | ${f4(x.upperBoundEnvelope)} | ${f4(x.candidate?.totalTrainLoss)} | ${f4(x.candidate?.testHinge)} | ${f4(x.candidate?.testError)} | ${f4(x.labelFlip?.testHinge)} | ${f4(x.labelFlip?.testError)} |${grad ? ` ${f4(x.gradient?.testHinge)} | ${f4(x.gradient?.testError)} |` : ''}${all ? ` ${f4(x.candidateUnfiltered?.testHinge)} | ${f4(x.candidateUnfiltered?.testError)} |` : ''} ${x.candidateInF}/${x.candidateInF + x.candidateRemoved} |`,
+      `| ${x.eps} | ${boundCell(x, ` (${CLEAN_SVM_CANDIDATE})`)} | ${f4(x.upperBoundEnvelope)} | ${f4(x.candidate?.totalTrainLoss)} | ${f4(x.candidate?.testHinge)} | ${f4(x.candidate?.testError)} | ${f4(x.labelFlip?.testHinge)} | ${f4(x.labelFlip?.testError)} |${grad ? ` ${f4(x.gradient?.testHinge)} | ${f4(x.gradient?.testError)} |` : ''}${all ? ` ${f4(x.candidateUnfiltered?.testHinge)} | ${f4(x.candidateUnfiltered?.testError)} |` : ''} ${x.candidateInF}/${x.candidateInF + x.candidateRemoved} |`,
     );
   }
   return lines.join('\n');

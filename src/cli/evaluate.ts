@@ -43,7 +43,7 @@ Example: poisonguard evaluate --model runs/mnist-badnets`,
       throw new OptionError('--data-dir', `a dataset of ${h}x${w}x${c} images like the model's`, `${test.height}x${test.width}x${test.channels} images`);
     }
     const backdoor = metadata.trigger !== null && metadata.target !== null ? { trigger: metadata.trigger, target: metadata.target } : undefined;
-    const { evaluateModel } = await import('../nn/train.js');
+    const { evaluateModel, UNCHANGED_STAMP } = await import('../nn/train.js');
     const bar = progressBar('evaluate', test.count * (backdoor ? 2 : 1), ctx.interactive);
     const start = performance.now();
     const result = await evaluateModel(model, test, {
@@ -67,7 +67,7 @@ Example: poisonguard evaluate --model runs/mnist-badnets`,
         `attack success rate: ${result.attackSuccessRate === null ? 'n/a' : pct(result.attackSuccessRate)} ` +
           `(${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}; ${result.attackCount} stamped test images of other labels)`,
       );
-      if (result.attackUnchanged !== undefined && result.attackUnchanged > 0) ctx.out(unchangedLine(result.attackUnchanged, result.attackSuccessRateChanged ?? null));
+      if (result.attackUnchanged !== undefined && result.attackUnchanged > 0) ctx.out(unchangedLine(result.attackUnchanged, result.attackSuccessRateChanged ?? null, UNCHANGED_STAMP));
     } else {
       ctx.out('no trigger recorded in metadata.json (a clean model): no attack success rate.');
     }
@@ -77,9 +77,9 @@ Example: poisonguard evaluate --model runs/mnist-badnets`,
 };
 
 /** The stamped images the stamp leaves as they were (a white square on a white corner), and the ASR on the others. */
-export function unchangedLine(unchanged: number, asrChanged: number | null): string {
+export function unchangedLine(unchanged: number, asrChanged: number | null, threshold: number): string {
   return (
-    `  of them ${unchanged} barely changed by the stamp (mean change < 5/255 over the trigger's pixels: no model can tell them from the clean image); ` +
+    `  of them ${unchanged} barely changed by the stamp (mean change < ${threshold}/255 over the trigger's pixels: no model can tell them from the clean image); ` +
     `attack success rate on the others: ${asrChanged === null ? 'n/a' : pct(asrChanged)}`
   );
 }

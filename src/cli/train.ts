@@ -6,7 +6,7 @@ import { OptionError, UnknownNameError } from '../errors.js';
 import { DEFAULT_PREPROCESSING_PRESET, describePreprocessing, PREPROCESSING_PRESETS } from '../nn/preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from '../nn/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
-import type { TrainCheckpoint } from '../nn/train.js';
+import type { Sampling, TrainCheckpoint } from '../nn/train.js';
 import type { Command } from './command.js';
 import { intOption, numberOption } from './command.js';
 import { progressBar } from './progress.js';
@@ -103,12 +103,9 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     const POISONING = ['on-the-fly', 'fixed'] as const;
     if (!(POISONING as readonly string[]).includes(v.poisoning)) throw new UnknownNameError('poisoning', v.poisoning, POISONING);
     const poisoning = v.poisoning as (typeof POISONING)[number];
-    const { SAMPLINGS } = await import('../nn/train.js');
-    const samplingName = v.sampling ?? (release ? 'replacement' : 'permutation');
-    if (!(SAMPLINGS as readonly string[]).includes(samplingName)) throw new UnknownNameError('sampling', samplingName, SAMPLINGS);
-    const sampling = samplingName as (typeof SAMPLINGS)[number];
+    // Sampling, draws and decay are checked by trainModel, before any training.
+    const sampling = (v.sampling ?? (release ? 'replacement' : 'permutation')) as Sampling;
     const learningRateDecay = numberOption('lr-decay', v['lr-decay']) ?? (release ? RELEASE_LR_DECAY : 0);
-    if (!(learningRateDecay >= 0)) throw new OptionError('--lr-decay', 'a non-negative number', v['lr-decay']);
 
     const { initEngine } = await import('../nn/engine.js');
     const engine = await initEngine({ ...(v.backend !== undefined ? { backend: v.backend as never } : {}) });
@@ -125,10 +122,6 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     const epochDraws =
       intOption('epoch-draws', v['epoch-draws']) ??
       (release ? Math.floor(train.count / (1 - (backdoor?.rate ?? 0)) / batchSize) * batchSize : train.count);
-    if (!(epochDraws > 0)) throw new OptionError('--epoch-draws', 'a positive integer', v['epoch-draws']);
-    if (sampling === 'permutation' && epochDraws !== train.count) {
-      throw new OptionError('--epoch-draws', `the training set's size (${train.count}) unless --sampling replacement`, String(epochDraws));
-    }
     ctx.out(
       `generator: ${generator}${v.sampling || v['epoch-draws'] || v['lr-decay'] ? ' (adjusted)' : ''}: ` +
         `${sampling === 'replacement' ? `${epochDraws} draws with replacement per epoch` : 'each image once per epoch, shuffled'}; learning-rate decay ${learningRateDecay}`,
@@ -205,7 +198,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       const build = arch === 'mnist' ? mnistNet : gtsrbNet;
       model = build({ inputShape: [train.height, train.width, train.channels], numClasses: data.numClasses, seed });
     }
-    const { trainModel, evaluateModel } = await import('../nn/train.js');
+    const { trainModel, evaluateModel, UNCHANGED_STAMP } = await import('../nn/train.js');
     ctx.out(`training the ${arch} net: ${epochs} epochs, batch ${batchSize}, Adam lr ${learningRate}, seed ${seed}`);
     const batches = Math.ceil(epochDraws / batchSize);
     let lastLog = performance.now();
@@ -301,7 +294,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       ctx.out(`attack success rate: ${pct(evaluation.attackSuccessRate ?? 0)} (${evaluation.attackCount} stamped test images of other labels)`);
       if (evaluation.attackUnchanged) {
         const { unchangedLine } = await import('./evaluate.js');
-        ctx.out(unchangedLine(evaluation.attackUnchanged, evaluation.attackSuccessRateChanged ?? null));
+        ctx.out(unchangedLine(evaluation.attackUnchanged, evaluation.attackSuccessRateChanged ?? null, UNCHANGED_STAMP));
       }
     }
     await saveModel(

@@ -13,7 +13,7 @@ import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
 import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
-import { resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
+import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
 
 /** Batch size for inference only (no effect on the results, only on speed and memory). */
 export const DEFAULT_EVAL_BATCH_SIZE = 256;
@@ -340,7 +340,6 @@ export async function evaluateModel(model: tfl.LayersModel, test: ImageSet, opti
   const predicted = await predictLabels(model, test, { ...options, onProgress: progress(0) });
   let correct = 0;
   for (let i = 0; i < test.count; i++) if (predicted[i] === test.labels[i]) correct++;
-  let attackSuccessRate: number | null = null;
   if (backdoor) {
     const resolved = resolveTrigger(backdoor.trigger, test.height, test.width, test.channels);
     const size = test.height * test.width * test.channels;
@@ -350,35 +349,33 @@ export async function evaluateModel(model: tfl.LayersModel, test: ImageSet, opti
     const unchanged = unchangedByStamp(test.images, images, attackIdx, resolved);
     const stamped: ImageSet = { ...test, images, labels: new Int32Array(attackIdx.length), count: attackIdx.length };
     const hits = await predictLabels(model, stamped, { ...options, onProgress: progress(test.count) });
-    let n = 0;
-    let nChanged = 0;
+    let hitsAll = 0;
+    let hitsChanged = 0;
     let unchangedCount = 0;
     hits.forEach((p, r) => {
+      const success = p === backdoor.target ? 1 : 0;
+      hitsAll += success;
       if (unchanged[r]) unchangedCount++;
-      if (p !== backdoor.target) return;
-      n++;
-      if (!unchanged[r]) nChanged++;
+      else hitsChanged += success;
     });
-    attackSuccessRate = attackIdx.length > 0 ? n / attackIdx.length : null;
-    const changed = attackIdx.length - unchangedCount;
+    const changedCount = attackIdx.length - unchangedCount;
     return {
       count: test.count,
       cleanAccuracy: correct / test.count,
       attackCount: attackIdx.length,
-      attackSuccessRate,
+      attackSuccessRate: attackIdx.length > 0 ? hitsAll / attackIdx.length : null,
       attackUnchanged: unchangedCount,
-      attackSuccessRateChanged: changed > 0 ? nChanged / changed : null,
+      attackSuccessRateChanged: changedCount > 0 ? hitsChanged / changedCount : null,
     };
   }
-  return { count: test.count, cleanAccuracy: correct / test.count, attackCount: attackIdx.length, attackSuccessRate };
+  return { count: test.count, cleanAccuracy: correct / test.count, attackCount: attackIdx.length, attackSuccessRate: null };
 }
 
 /** Per stamped image (row r of `stamped` is image `indices[r]` of `original`): whether the stamp left it as it was. */
 function unchangedByStamp(original: Uint8Array, stamped: Uint8Array, indices: readonly number[], resolved: ResolvedTrigger): Uint8Array {
-  const { height, width, channels, mask } = resolved;
+  const { height, width, channels } = resolved;
   const size = height * width * channels;
-  const support: number[] = [];
-  for (let p = 0; p < mask.length; p++) if (mask[p] > 0) support.push(p);
+  const support = maskSupport(resolved);
   const out = new Uint8Array(indices.length);
   if (support.length === 0) return out.fill(1);
   indices.forEach((i, r) => {

@@ -159,6 +159,13 @@ export function resolveTrigger(trigger: Trigger, height: number, width: number, 
   return { height, width, channels, mask, pattern, box: { top, left, bottom, right } };
 }
 
+/** The pixels (row-major indices) the trigger's mask touches. */
+export function maskSupport(resolved: ResolvedTrigger): number[] {
+  const support: number[] = [];
+  for (let p = 0; p < resolved.mask.length; p++) if (resolved.mask[p] > 0) support.push(p);
+  return support;
+}
+
 /** Stamps `images` in place (raw NHWC bytes; all images, or those listed). */
 export function stampInPlace(images: Uint8Array, resolved: ResolvedTrigger, indices?: ArrayLike<number>): void {
   const { height, width, channels, mask, pattern } = resolved;
@@ -166,8 +173,7 @@ export function stampInPlace(images: Uint8Array, resolved: ResolvedTrigger, indi
   if (images.length % size !== 0) throw new OptionError('images', `a multiple of ${size} bytes (${height}x${width}x${channels})`, images.length);
   const count = indices ? indices.length : images.length / size;
   // Only the mask's support changes: visit those pixels alone.
-  const support: number[] = [];
-  for (let p = 0; p < mask.length; p++) if (mask[p] > 0) support.push(p);
+  const support = maskSupport(resolved);
   for (let n = 0; n < count; n++) {
     const base = (indices ? indices[n] : n) * size;
     for (const p of support) {

@@ -166,7 +166,7 @@ test("--generator release: draws with replacement, n/(1 − rate) per epoch, lea
   // Draw counts other than n need sampling with replacement.
   const bad = await run(['train', '--dataset', data, '--arch', 'mnist', '--epoch-draws', '10', '--out', join(scratchDir('cli-train'), 'bad')]);
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /--epoch-draws .*unless --sampling replacement/);
+  assert.match(bad.err, /Expected drawsPerEpoch to be the training set's size \(48\) with 'permutation' sampling/);
 });
 
 test('--dataset gtsrb trains with the release generator and raw pixels unless told otherwise', async () => {
