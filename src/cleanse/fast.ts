@@ -17,6 +17,12 @@
  * index — a ratio of norm differences — changes little. Unlike retiring, the budget has no
  * guarantee: docs/RESULTS.md compares fast and full scans of six MNIST models (norms within 0–13%,
  * the same verdicts).
+ *
+ * ESCALATION: when the fast verdict is 'suspicious' (a flag short of the verdict rule, or the second
+ * statistic alone), the budget is what could decide it, so the labels the budget stopped continue
+ * with the full recipe to their own early stop (exactly the full recipe's trajectory: the budget
+ * only cut it short), and the verdict is taken again. Retired labels stay retired (they cannot raise
+ * an index). A clear answer stays fast; an unclear one gets the full recipe's evidence.
  */
 import { checkPositive, checkPositiveInt } from '../options.js';
 
@@ -35,6 +41,8 @@ export interface FastOptions {
   readonly margin?: number;
   /** Steps after which a label stops at its best mask: the recipe's maxSteps, lowered to this. */
   readonly budget?: number;
+  /** Continue the budget-stopped labels with the full recipe when the verdict is 'suspicious' (default true). */
+  readonly escalate?: boolean;
 }
 
 export type FastRecipe = Required<FastOptions>;
@@ -45,6 +53,7 @@ export function resolveFast(o: FastOptions = {}): FastRecipe {
     minSteps: checkPositiveInt('fast.minSteps', o.minSteps ?? DEFAULT_FAST_MIN_STEPS),
     margin: checkPositive('fast.margin', o.margin ?? DEFAULT_FAST_MARGIN),
     budget: checkPositiveInt('fast.budget', o.budget ?? DEFAULT_FAST_BUDGET),
+    escalate: o.escalate ?? true,
   };
 }
 

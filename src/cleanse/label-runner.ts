@@ -21,6 +21,8 @@ export interface ChunkTask {
   readonly state: LabelState;
   /** Steps to run at most in this chunk. */
   readonly steps: number;
+  /** The label's step limit, when not the recipe's (fast mode's escalation continues past its budget). */
+  readonly maxSteps?: number;
 }
 
 export interface LabelRunner {
@@ -41,7 +43,8 @@ export async function createLabelRunner(init: RunnerInit, initEngineHere = true)
   return {
     backend,
     run(task, onStep) {
-      return runLabelSteps({ model: m, data: init.data, preprocessing: init.preprocessing, recipe: init.recipe, numClasses: init.numClasses }, task.state, task.steps, onStep);
+      const recipe = task.maxSteps === undefined ? init.recipe : { ...init.recipe, maxSteps: task.maxSteps };
+      return runLabelSteps({ model: m, data: init.data, preprocessing: init.preprocessing, recipe, numClasses: init.numClasses }, task.state, task.steps, onStep);
     },
     dispose() {
       m.dispose();

@@ -6,11 +6,11 @@
  * progress every few steps) and the report; the per-label optimisation is reverse.ts, the cost
  * schedule cost-schedule.ts, the outlier tests outliers.ts, the verdict verdict.ts.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { ImageSet } from '../data/images.js';
-import { NotFoundError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
+import { DataFormatError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
 import type { BackendChoice } from '../nn/engine.js';
 import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
@@ -81,7 +81,8 @@ export type ScanProgress =
   | { readonly kind: 'resumed'; readonly seed: number; readonly label: number; readonly steps: number }
   | { readonly kind: 'skipped'; readonly seed: number; readonly label: number }
   | { readonly kind: 'label-done'; readonly seed: number; readonly result: LabelSummary }
-  | { readonly kind: 'retired'; readonly seed: number; readonly label: number; readonly steps: number; readonly norm: number };
+  | { readonly kind: 'retired'; readonly seed: number; readonly label: number; readonly steps: number; readonly norm: number }
+  | { readonly kind: 'escalate'; readonly reason: string; readonly labels: readonly { readonly seed: number; readonly label: number }[] };
 
 /** A label's figures in scan.json (the arrays stay in the per-label JSON). */
 export interface LabelSummary extends Omit<LabelResult, 'mask' | 'pattern' | 'history' | 'maskShape'> {
@@ -104,6 +105,21 @@ export interface ScanRun {
   readonly labelSeconds: number;
   readonly msPerStep: number;
 }
+
+/** Fast mode's escalation (fast.ts): what the budget-limited scan said, and what continued. */
+export interface Escalation {
+  /** The fast verdict that asked for it. */
+  readonly fastVerdict: { readonly status: Verdict['status']; readonly reason: string };
+  /** Per scan: the fast phase's anomaly index, smallest label, second statistic and steps. */
+  readonly fastRuns: readonly { readonly seed: number; readonly anomalyIndex: number; readonly minLabel: number; readonly secondary: number; readonly steps: number }[];
+  /** The budget-stopped labels continued with the full recipe. */
+  readonly labels: readonly { readonly seed: number; readonly label: number }[];
+  /** Budget-stopped labels whose state was not kept (a folder from an older version): not continued. */
+  readonly missing: readonly { readonly seed: number; readonly label: number }[];
+}
+
+/** In the --out folder while fast mode escalates: the decision survives an interruption. */
+export const ESCALATION_JSON = 'escalation.json';
 
 export interface ScanReport {
   readonly kind: 'neural-cleanse-scan';
@@ -137,6 +153,8 @@ export interface ScanReport {
     readonly norms: Readonly<Record<string, Stats>>;
   };
   readonly verdict: Verdict;
+  /** Fast mode: the escalation, when the fast verdict was 'suspicious' (null otherwise). */
+  readonly escalation: Escalation | null;
   /** Wall-clock seconds of this invocation (a resumed scan counts only what it ran). */
   readonly seconds: number;
   readonly date: string;
@@ -162,6 +180,8 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   // Fast mode's budget is the recipe's own step limit, lowered.
   const fullRecipe = resolveReverseRecipe(options);
   const recipe = fast ? { ...fullRecipe, maxSteps: Math.min(fullRecipe.maxSteps, fast.budget) } : fullRecipe;
+  // A fast-mode label that the budget stopped short of the full recipe's own end.
+  const budgetStopped = (r: LabelResult): boolean => fast !== null && r.stopReason === 'max-steps' && r.steps < fullRecipe.maxSteps;
   const seed = options.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
   const repeat = checkPositiveInt('repeat', options.repeat ?? 1);
@@ -253,23 +273,25 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   }
 
   const runnerInit: RunnerInit = { modelDir, data: clean, preprocessing, recipe, numClasses, backend: options.backend ?? 'auto' };
-  let exec: (task: ChunkTask, onStep: (p: StepProgress) => void) => Promise<LabelState>;
-  let close: () => Promise<void>;
-  let inline: LabelRunner | undefined;
-  if (jobs.length === 0) {
-    exec = () => Promise.reject(new Error('no label to run'));
-    close = async () => {};
-  } else if (workers === 0) {
-    const { createLabelRunner } = await import('./label-runner.js');
-    inline = await createLabelRunner(runnerInit, false);
-    const runner = inline;
-    exec = async (task, onStep) => runner.run(task, onStep);
-    close = async () => runner.dispose();
-  } else {
-    const pool = new TaskPool<RunnerInit, ChunkTask, LabelState>(siblingModule(import.meta.url, 'scan-worker'), runnerInit, Math.min(workers, jobs.length));
-    exec = (task, onStep) => pool.run(task, (p) => onStep(p as StepProgress));
-    close = () => pool.close();
-  }
+  // The engines run the labels: created when the first chunk of work comes (none for a finished
+  // scan), sized to the labels to run then (a scan's jobs, or an escalation's).
+  type Exec = (task: ChunkTask, onStep: (p: StepProgress) => void) => Promise<LabelState>;
+  let engines: Promise<{ exec: Exec; close: () => Promise<void> }> | undefined;
+  const startEngines = (count: number): Promise<{ exec: Exec; close: () => Promise<void> }> =>
+    (engines ??= (async () => {
+      if (workers === 0) {
+        const { createLabelRunner } = await import('./label-runner.js');
+        const runner: LabelRunner = await createLabelRunner(runnerInit, false);
+        return { exec: async (task, onStep) => runner.run(task, onStep), close: async () => runner.dispose() };
+      }
+      const pool = new TaskPool<RunnerInit, ChunkTask, LabelState>(siblingModule(import.meta.url, 'scan-worker'), runnerInit, Math.max(1, Math.min(workers, count)));
+      return { exec: (task, onStep) => pool.run(task, (p) => onStep(p as StepProgress)), close: () => pool.close() };
+    })());
+  let pending = jobs.length;
+  const exec: Exec = async (task, onStep) => (await startEngines(pending)).exec(task, onStep);
+  const close = async (): Promise<void> => {
+    if (engines) await (await engines).close();
+  };
 
   const finish = (job: Job): void => {
     const r = labelResult(job.state, recipe, H, W, C);
@@ -277,11 +299,14 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     if (job.runDir) {
       writeLabelImages(job.runDir, r, C);
       writeLabelResult(job.runDir, r);
+      // Fast mode: a label stopped by the budget keeps its state, which an escalation continues.
+      if (budgetStopped(r)) writeLabelState(job.runDir, job.state);
     }
     options.onProgress?.({ kind: 'label-done', seed: job.seed, result: summarize(r, realTrigger) });
   };
-  const runChunk = async (job: Job, steps: number): Promise<void> => {
-    job.state = await exec({ state: job.state, steps }, (p) => options.onProgress?.({ kind: 'step', seed: job.seed, ...p }));
+  const runChunk = async (job: Job, steps: number, maxSteps?: number): Promise<void> => {
+    const task: ChunkTask = maxSteps === undefined ? { state: job.state, steps } : { state: job.state, steps, maxSteps };
+    job.state = await exec(task, (p) => options.onProgress?.({ kind: 'step', seed: job.seed, ...p }));
     if (job.runDir && !job.state.done) writeLabelState(job.runDir, job.state);
   };
   const interrupted = (): PoisonguardError =>
@@ -289,31 +314,87 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       ...(out ? { path: out } : {}),
     });
 
+  // Depth first: each lane takes the next label and runs it to the end, checkpointing as it goes.
+  const runDepthFirst = async (todo: readonly Job[], maxSteps?: number): Promise<void> => {
+    pending = todo.length;
+    const queue = [...todo];
+    const lanes = Math.max(1, Math.min(workers, todo.length));
+    await Promise.all(
+      Array.from({ length: lanes }, async () => {
+        for (let job = queue.shift(); job; job = queue.shift()) {
+          while (!job.state.done) {
+            if (options.signal?.aborted) throw interrupted();
+            await runChunk(job, CHECKPOINT_STEPS, maxSteps);
+          }
+          finish(job);
+        }
+      }),
+    );
+  };
+
+  // Outlier tests and verdict over the labels' current results.
+  const decide = (): { runs: ScanRun[]; verdict: Verdict } => {
+    const runs = seeds.map((s) => scanRun(s));
+    const reached = new Map(labels.map((l) => [l, runs.every((r) => r.labels.find((x) => x.label === l)!.reachedThreshold)]));
+    const verdict = decideVerdict(
+      runs.map((r) => r.outliers),
+      { ...(options.decisionThreshold !== undefined ? { decisionThreshold: options.decisionThreshold } : {}), ...(options.falsePositiveCost !== undefined ? { falsePositiveCost: options.falsePositiveCost } : {}) },
+      labels.length,
+      reached,
+      runs.map((r) => r.secondary),
+    );
+    return { runs, verdict };
+  };
+
+  let escalation: Escalation | null = null;
+  let decided: { runs: ScanRun[]; verdict: Verdict };
   try {
     if (fast === null) {
-      // Depth first: each lane takes the next label and runs it to the end, checkpointing as it goes.
-      const queue = [...jobs];
-      const lanes = Math.max(1, Math.min(workers, jobs.length));
-      await Promise.all(
-        Array.from({ length: lanes }, async () => {
-          for (let job = queue.shift(); job; job = queue.shift()) {
-            while (!job.state.done) {
-              if (options.signal?.aborted) throw interrupted();
-              await runChunk(job, CHECKPOINT_STEPS);
-            }
-            finish(job);
-          }
-        }),
-      );
+      await runDepthFirst(jobs);
+      decided = decide();
     } else {
       await runFast(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, interrupted);
+      decided = decide();
+      // Escalation (fast.ts): a 'suspicious' fast verdict continues the budget-stopped labels with
+      // the full recipe. Decided once: an interrupted escalation resumes from escalation.json.
+      const file = out ? resolve(out, ESCALATION_JSON) : undefined;
+      const saved = file && existsSync(file) ? readEscalation(file) : undefined;
+      if (saved || (fast.escalate && decided.verdict.status === 'suspicious')) {
+        const todo: Job[] = [];
+        const missing: { seed: number; label: number }[] = [];
+        for (const [s, byLabel] of results) {
+          for (const label of labels) {
+            if (!budgetStopped(byLabel.get(label)!)) continue;
+            const job = jobs.find((j) => j.seed === s && j.state.label === label);
+            const state = job?.state ?? (out ? readLabelState(runFolder(out, s), label) : undefined);
+            if (state === undefined) {
+              missing.push({ seed: s, label });
+              continue;
+            }
+            state.done = false;
+            state.stopReason = null;
+            todo.push({ seed: s, runDir: out ? runFolder(out, s) : undefined, state });
+          }
+        }
+        todo.sort((a, b) => a.state.schedule.bestNorm - b.state.schedule.bestNorm || a.seed - b.seed || a.state.label - b.state.label);
+        escalation = saved ?? {
+          fastVerdict: { status: decided.verdict.status, reason: decided.verdict.reason },
+          fastRuns: decided.runs.map((r) => ({ seed: r.seed, anomalyIndex: r.outliers.anomalyIndex, minLabel: r.outliers.minLabel, secondary: r.secondary.anomalyIndex, steps: r.steps })),
+          labels: todo.map((j) => ({ seed: j.seed, label: j.state.label })),
+          missing,
+        };
+        if (file && !saved) writeJsonAtomic(file, escalation);
+        options.onProgress?.({ kind: 'escalate', reason: escalation.fastVerdict.reason, labels: todo.map((j) => ({ seed: j.seed, label: j.state.label })) });
+        await runDepthFirst(todo, fullRecipe.maxSteps);
+        decided = decide();
+      }
     }
   } finally {
     await close();
   }
+  const { runs, verdict } = decided;
 
-  // Outlier tests and verdict.
-  const runs: ScanRun[] = seeds.map((s) => {
+  function scanRun(s: number): ScanRun {
     const byLabel = results.get(s)!;
     const rs = labels.map((l) => byLabel.get(l)!);
     const norms = rs.map((r) => r.norm);
@@ -335,15 +416,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       labelSeconds,
       msPerStep: steps > 0 ? (1000 * labelSeconds) / steps : 0,
     };
-  });
-  const reached = new Map(labels.map((l) => [l, runs.every((r) => r.labels.find((x) => x.label === l)!.reachedThreshold)]));
-  const verdict = decideVerdict(
-    runs.map((r) => r.outliers),
-    { ...(options.decisionThreshold !== undefined ? { decisionThreshold: options.decisionThreshold } : {}), ...(options.falsePositiveCost !== undefined ? { falsePositiveCost: options.falsePositiveCost } : {}) },
-    labels.length,
-    reached,
-    runs.map((r) => r.secondary),
-  );
+  }
   const report: ScanReport = {
     kind: 'neural-cleanse-scan',
     model: {
@@ -375,6 +448,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       norms: Object.fromEntries(labels.map((l) => [String(l), stats(runs.map((r) => r.labels.find((x) => x.label === l)!.norm))])),
     },
     verdict,
+    escalation,
     seconds: (performance.now() - start) / 1000,
     date: new Date().toISOString(),
   };
@@ -426,6 +500,16 @@ async function runFast(
       }
     }
     active = active.filter((j) => !j.state.done);
+  }
+}
+
+function readEscalation(file: string): Escalation {
+  try {
+    const e = JSON.parse(readFileSync(file, 'utf8')) as Escalation;
+    if (!e || typeof e !== 'object' || !e.fastVerdict || !Array.isArray(e.fastRuns) || !Array.isArray(e.labels)) throw new Error('missing fields');
+    return e;
+  } catch (err) {
+    throw new DataFormatError(file, `not a valid escalation record (${(err as Error).message}); delete it to decide the escalation again.`);
   }
 }
 

@@ -3,21 +3,24 @@
  *
  * The MAD test flags a label at anomaly index > 2 (paper). That single threshold gives marginal
  * false positives on clean MNIST nets (peer runs of the release recipe: indices 2.11 and 2.22 on
- * two clean models), so the verdict asks for more than a flag:
- *  - a margin: the anomaly index must exceed a DECISION threshold, 3 by default (the paper: every
+ * two clean models), so the verdict 'backdoored' asks for more than a flag — one of:
+ *  - a margin: the anomaly index exceeds a DECISION threshold, 3 by default (the paper: every
  *    infected model scored above 3, clean ones below 2), or a threshold derived from the cost of a
- *    false positive ({@link thresholdFromFalsePositiveCost});
- *  - agreement over repeated scans: with R scans (--repeat), the same label must be the smallest
- *    and above the decision threshold in a majority of them, and its median index over the scans
- *    must be above it too.
+ *    false positive ({@link thresholdFromFalsePositiveCost}); or
+ *  - a flag confirmed by a second statistic: the label is flagged (index > 2) AND the second
+ *    statistic (the leave-one-out z-score of log norms, outliers.ts) puts the same label above the
+ *    decision threshold. The two tests read the norms differently (the MAD is wide when the other
+ *    labels spread, the z-score of logs is scale-free), and a clean model must fool both. Measured
+ *    (docs/RESULTS.md): clean MNIST and GTSRB models reach z ≤ 2.2, infected ones 4.4–11.
+ * With R scans (--repeat), the same label must qualify in a majority of them, and over the scans
+ * its median index must be above the decision threshold, or above the flag with a median z above it.
  * A model with a flag (> 2) that does not meet this is 'suspicious' (rescan with more repeats),
  * never 'backdoored'.
  *
- * A second statistic (the leave-one-out z-score of log norms, outliers.ts) can only raise a 'clean'
- * verdict to 'suspicious': when the MAD test flags nothing but the second statistic puts the smallest
- * label above the decision threshold in a majority of scans. The MAD is wide when the other labels'
- * norms are spread, and then misses a small trigger (MNIST, a 5x5 trigger: MAD index 1.99, z 5.23;
- * docs/RESULTS.md); the second statistic never makes a model 'backdoored' on its own.
+ * The second statistic alone never makes a model 'backdoored': when the MAD test flags nothing but
+ * the z-score puts the smallest label above the decision threshold in a majority of scans, the
+ * verdict is 'suspicious'. The MAD is wide when the other labels' norms are spread, and then misses a
+ * small trigger (MNIST, a 5x5 trigger: MAD index 1.99, z 5.23; docs/RESULTS.md).
  */
 import { checkPositive } from '../options.js';
 import { OptionError } from '../errors.js';
@@ -119,22 +122,38 @@ export function decideVerdict(
   const n = labelsScanned ?? reports[0].indices.length;
   const { threshold, source } = resolveDecisionThreshold(options, n);
   const R = reports.length;
+  const flag = reports[0].threshold;
+  if (secondary !== undefined && secondary.length > 0 && secondary.length !== R) {
+    throw new OptionError('secondary', `one second-statistic report per scan (${R})`, secondary.length);
+  }
+  const second = secondary?.length ? secondary : undefined;
   const rule =
-    `backdoored when one label is the smallest norm with anomaly index > ${threshold.toFixed(2)} in a majority of the ${R} scan(s) ` +
-    `and its median index over the scans is > ${threshold.toFixed(2)}; suspicious when some label has index > ${reports[0].threshold} (the ${reports[0].detector} flag) without that` +
-    (secondary?.length ? `, or when the second statistic (${secondary[0].detector}) is > ${threshold.toFixed(2)} for the smallest label in a majority of scans` : '') +
+    `backdoored when one label is the smallest norm with anomaly index > ${threshold.toFixed(2)}` +
+    (second ? `, or flagged (> ${flag}) with the second statistic (${second[0].detector}) > ${threshold.toFixed(2)} for it,` : '') +
+    ` in a majority of the ${R} scan(s), and its median over the scans qualifies the same way; ` +
+    `suspicious when some label has index > ${flag} (the ${reports[0].detector} flag) without that` +
+    (second ? `, or when the second statistic is > ${threshold.toFixed(2)} for the smallest label in a majority of scans` : '') +
     '; clean otherwise';
   const medianIndex = median(reports.map((r) => r.anomalyIndex));
   const flaggedAnywhere = [...new Set(reports.flatMap((r) => r.flagged))].sort((a, b) => a - b);
+  // A label's second statistic in scan i (0 when there is none).
+  const zOf = (i: number, label: number): number => (second ? (second[i].indices[indexOfLabel(second[i], label)] ?? 0) : 0);
+  // The two ways a label qualifies: a margin (index > decision threshold), or a flag confirmed by the second statistic.
+  const qualifies = (index: number, z: number): boolean => index > threshold || (index > flag && z > threshold);
   const votes = new Map<number, number>();
-  for (const r of reports) if (r.anomalyIndex > threshold) votes.set(r.minLabel, (votes.get(r.minLabel) ?? 0) + 1);
+  reports.forEach((r, i) => {
+    if (qualifies(r.anomalyIndex, zOf(i, r.minLabel))) votes.set(r.minLabel, (votes.get(r.minLabel) ?? 0) + 1);
+  });
   const confirmed = [...votes.entries()]
     .filter(([label, v]) => {
       if (v <= R / 2) return false;
-      const idx = reports.map((r) => r.indices[indexOfLabel(r, label)]);
-      return median(idx) > threshold;
+      const idx = median(reports.map((r) => r.indices[indexOfLabel(r, label)]));
+      const z = median(reports.map((_, i) => zOf(i, label)));
+      return qualifies(idx, z);
     })
     .map(([label]) => label);
+  // Which way the confirmed labels qualified, for the reason.
+  const byMargin = confirmed.every((l) => median(reports.map((r) => r.indices[indexOfLabel(r, l)])) > threshold);
   // Other labels over the decision threshold in a majority of scans (several infected labels).
   const alsoOver = flaggedAnywhere.filter(
     (l) => !confirmed.includes(l) && reports.filter((r) => (r.indices[indexOfLabel(r, l)] ?? 0) > threshold).length > R / 2,
@@ -158,7 +177,12 @@ export function decideVerdict(
       backdoored: true,
       labels,
       recommendation,
-      reason: `${indexText} (decision threshold ${threshold.toFixed(2)}): ${why}.`,
+      reason:
+        `${indexText} (decision threshold ${threshold.toFixed(2)}` +
+        (byMargin
+          ? ''
+          : `; flagged at > ${flag} and confirmed by the second statistic (${second![0].detector}) at ${confirmed.map((l) => reports.map((_, i) => fmt(zOf(i, l))).join(', ')).join('; ')}`) +
+        `): ${why}.`,
       ...settled,
     };
   }
@@ -169,13 +193,13 @@ export function decideVerdict(
         `${threshold.toFixed(2)} in a majority of scans; clean MNIST nets reach 2.1–2.2 with this recipe. Rescan with --repeat 3 (or more) and inspect the masks.`,
     );
   }
-  if (secondary && secondary.length > 0) {
+  if (second) {
     const over = new Map<number, number[]>();
-    for (const r of secondary) if (r.anomalyIndex > threshold) over.set(r.minLabel, [...(over.get(r.minLabel) ?? []), r.anomalyIndex]);
-    const [label, idx] = [...over.entries()].find(([, v]) => v.length > secondary.length / 2) ?? [];
+    for (const r of second) if (r.anomalyIndex > threshold) over.set(r.minLabel, [...(over.get(r.minLabel) ?? []), r.anomalyIndex]);
+    const [label, idx] = [...over.entries()].find(([, v]) => v.length > second.length / 2) ?? [];
     if (label !== undefined) {
       return suspicious(
-        `${indexText}: the ${reports[0].detector} test flags nothing, but the second statistic (${secondary[0].detector}) puts label ${label} at ` +
+        `${indexText}: the ${reports[0].detector} test flags nothing, but the second statistic (${second[0].detector}) puts label ${label} at ` +
           `${idx!.map(fmt).join(', ')} (> ${threshold.toFixed(2)}): its reversed trigger is much smaller than the others' while their spread hides it from the first test. ` +
           `Rescan with --repeat 3 (or more) and inspect label ${label}'s mask.`,
       );

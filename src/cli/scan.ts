@@ -25,6 +25,10 @@ const options = {
     help: `Fast mode: labels run in rounds, smallest norms first; labels that cannot become the outlier are retired after ${DEFAULT_FAST_MIN_STEPS} steps, and every label stops at its budget.`,
   },
   budget: { type: 'string', value: 'N', help: `Fast mode: steps per label at most (default ${DEFAULT_FAST_BUDGET}).` },
+  'no-escalate': {
+    type: 'boolean',
+    help: "Fast mode: keep the budget's answer even when it is 'suspicious' (by default the budget-stopped labels then continue with the full recipe).",
+  },
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Seed of the masks, patterns and batch order.' },
   out: { type: 'string', value: 'DIR', help: 'Output folder: scan.json, seed-S/label-NN.json and PNGs; re-running resumes it.' },
   'clean-images': { type: 'string', value: 'N', help: 'Use N test images (seeded draw) instead of the whole test split.' },
@@ -48,8 +52,11 @@ For every label, finds the smallest mask and pattern that send clean test images
 the raw pixel domain, then the model's preprocessing from metadata.json), with the release's
 recipe (Adam 0.1/0.5/0.9, 31 mini-batches of 32 per step, cost schedule with warm-up and early
 stop). The mask norms go through a one-sided MAD test (anomaly index > 2 flags a label). The
-verdict 'backdoored' needs more than a flag: index > the decision threshold (default 3) for the same
-label in a majority of the --repeat scans; a flag without that is 'suspicious' (rescan).
+verdict 'backdoored' needs more than a flag: index > the decision threshold (default 3), or a flag
+confirmed by the second statistic (z-score of log norms > the decision threshold), for the same
+label in a majority of the --repeat scans; a flag without that is 'suspicious' (rescan). In fast
+mode a 'suspicious' answer continues the budget-stopped labels with the full recipe (--no-escalate
+keeps the budget's answer).
 Each finished label is written at once to --out; run the same command again to resume.
 
 Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badnets`,
@@ -68,6 +75,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     if (steps <= 0) throw new OptionError('--steps', 'a positive integer', v.steps);
     const budget = intOption('budget', v.budget);
     if (budget !== undefined && (budget <= 0 || !v.fast)) throw new OptionError('--budget', 'a positive integer, with --fast', v.budget);
+    if (v['no-escalate'] && !v.fast) throw new OptionError('--no-escalate', 'used with --fast', true);
     if (repeat <= 0) throw new OptionError('--repeat', 'a positive integer', v.repeat);
     if (workers !== undefined && workers < 0) throw new OptionError('--workers', 'a non-negative integer', v.workers);
     if (decisionThreshold !== undefined && falsePositiveCost !== undefined) {
@@ -104,7 +112,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         maxSteps: steps,
         repeat,
         seed,
-        fast: v.fast ? (budget !== undefined ? { budget } : true) : false,
+        fast: v.fast ? { ...(budget !== undefined ? { budget } : {}), escalate: !v['no-escalate'] } : false,
         detector: v.detector,
         flagThreshold,
         loss,
@@ -113,6 +121,10 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         warmup: !v['no-warmup'],
         signal: controller.signal,
         onProgress: (p) => {
+          if (p.kind === 'escalate') {
+            ctx.err(`fast verdict suspicious (${p.reason}) — escalating: ${p.labels.length} budget-stopped label(s) continue with the full recipe`);
+            return;
+          }
           const run = repeat > 1 ? `seed ${p.seed} ` : '';
           switch (p.kind) {
             case 'step':
@@ -170,6 +182,15 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
       ctx.out(
         `spread over ${report.runs.length} scans: anomaly index mean ${fmt(a.mean)} ± ${fmt(a.sd)} (min ${fmt(a.min)}, max ${fmt(a.max)}); ` +
           `smallest-norm label per scan: ${report.spread.smallestLabel.join(', ')}`,
+      );
+    }
+    const esc = report.escalation;
+    if (esc) {
+      ctx.out(
+        `fast mode escalated: the budget's verdict was ${esc.fastVerdict.status} (` +
+          esc.fastRuns.map((r) => `index ${fmt(r.anomalyIndex)}, label ${r.minLabel}, second statistic ${fmt(r.secondary)}`).join('; ') +
+          `); ${esc.labels.length} budget-stopped label(s) continued with the full recipe` +
+          (esc.missing.length ? `; ${esc.missing.length} could not (no saved state)` : ''),
       );
     }
     const vd = report.verdict;

@@ -76,6 +76,13 @@ export function scanSummaryFromCleanse(file: string, x: unknown): ScanSummary {
       `${runs.length} scans (seeds ${runs.map((r) => (r as Json).seed).join(', ')}): the model's anomaly index is ${f(spread.mean)} ± ${f(spread.sd)} (${f(spread.min)} – ${f(spread.max)}). The table and the gallery show the first scan (seed ${run.seed}).`,
     );
   }
+  const esc = isObject(x) && isObject(x.escalation) ? (x.escalation as Json) : undefined;
+  if (esc && isObject(esc.fastVerdict) && Array.isArray(esc.labels)) {
+    notes.push(
+      `Fast mode escalated: with every label stopped at its step budget the verdict was ${str(esc.fastVerdict.status) ?? '?'}, so the ${esc.labels.length} budget-stopped label(s) ` +
+        `continued with the full recipe to their own early stop before this verdict was taken.`,
+    );
+  }
   if (str(verdict.rule)) notes.push(`Rule: ${verdict.rule}`);
   const detector = str(outliers.detector);
   if (detector && detector !== 'mad') notes.push(`Outlier test: ${detector} (the centre and spread below are that test's, not the median and MAD).`);

@@ -119,6 +119,42 @@ test('verdict: the second statistic raises clean to suspicious when the MAD is t
   assert.equal(decideVerdict([madDetector.detect(labels, strong)], {}, 10, undefined, [zscoreDetector.detect(labels, strong)]).status, 'backdoored');
 });
 
+test('verdict: a flag confirmed by the second statistic is backdoored; a flag without it, or the z-score alone, is not', () => {
+  const labels = Array.from({ length: 43 }, (_, i) => i);
+  // The GTSRB model trained with the release's generator, fast scan (docs/RESULTS.md): label 33 at 12.7.
+  const norms = [26.6, 46.3, 31.7, 33.4, 44.6, 51.3, 53.0, 40.7, 32.8, 50.4, 90.0, 33.4, 40.3, 48.3, 67.9, 53.5, 39.6, 57.8, 39.1, 53.1, 47.3, 59.1, 80.8, 42.5, 36.7, 34.9, 50.4, 35.8, 29.8, 43.8, 37.5, 37.9, 84.6, 12.7, 67.7, 51.7, 55.9, 68.0, 50.9, 39.0, 36.9, 56.9, 50.9];
+  const mad = madDetector.detect(labels, norms);
+  const z = zscoreDetector.detect(labels, norms);
+  assert.ok(mad.anomalyIndex > 2 && mad.anomalyIndex < 3 && mad.minLabel === 33, `MAD ${mad.anomalyIndex}`);
+  assert.ok(z.anomalyIndex > 3 && z.minLabel === 33, `z ${z.anomalyIndex}`);
+  // MAD alone: a flag under the margin → suspicious; with the second statistic confirming → backdoored.
+  assert.equal(decideVerdict([mad]).status, 'suspicious');
+  const v = decideVerdict([mad], {}, 43, undefined, [z]);
+  assert.equal(v.status, 'backdoored');
+  assert.deepEqual(v.labels, [33]);
+  assert.equal(v.recommendation, 'repair');
+  assert.match(v.reason, /confirmed by the second statistic \(zscore\) at 4\.\d\d/);
+  assert.match(v.rule, /flagged \(> 2\) with the second statistic \(zscore\) > 3\.00/);
+  // A flag whose z stays under the threshold (a clean MNIST net's marginal flag) stays suspicious:
+  // the clean-s2 model's full scan, labels 2 and 8 flagged at 2.30 and 2.19, z 2.04.
+  const clean10 = [79.3, 110.9, 59.4, 77.3, 87.2, 83.6, 92.6, 109.6, 60.6, 88.4];
+  const l10 = labels.slice(0, 10);
+  const cm = madDetector.detect(l10, clean10);
+  const cz = zscoreDetector.detect(l10, clean10);
+  assert.ok(cm.anomalyIndex > 2 && cz.anomalyIndex < 3, JSON.stringify([cm.anomalyIndex, cz.anomalyIndex]));
+  assert.equal(decideVerdict([cm], {}, 10, undefined, [cz]).status, 'suspicious');
+  // A higher decision threshold (set from the false-positive cost) applies to the z-score too.
+  assert.equal(decideVerdict([mad], { decisionThreshold: 5 }, 43, undefined, [z]).status, 'suspicious');
+  // Over repeats the confirmation needs a majority: one confirmed scan of three is not enough.
+  const flat = norms.map((x, i) => (i === 33 ? 45 : x));
+  const fm = madDetector.detect(labels, flat);
+  const fz = zscoreDetector.detect(labels, flat);
+  assert.equal(decideVerdict([mad, fm, fm], {}, 43, undefined, [z, fz, fz]).status, 'suspicious');
+  assert.equal(decideVerdict([mad, mad, fm], {}, 43, undefined, [z, z, fz]).status, 'backdoored');
+  // One second-statistic report per scan, or none.
+  assert.throws(() => decideVerdict([mad, mad], {}, 43, undefined, [z]), /one second-statistic report per scan/);
+});
+
 test('decision threshold from the cost of a false positive', () => {
   close(normalQuantile(0.975), 1.959963985, 1e-6);
   close(normalQuantile(0.005), -2.575829304, 1e-6);

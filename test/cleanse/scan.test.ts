@@ -97,6 +97,54 @@ test('fast mode reaches the same verdict, and no label runs past its budget', as
   assert.ok(report.runs[0].labels.some((l) => l.stopReason === 'max-steps'), 'the budget stopped a label');
 });
 
+test("fast mode escalates a 'suspicious' answer: the budget-stopped labels continue exactly as the full recipe, and resume after an interruption", async () => {
+  // A decision threshold no index reaches makes the fast verdict 'suspicious' (the target is flagged).
+  const fast = { chunk: 5, minSteps: 10, budget: 12 };
+  const opts = { ...base(), fast, decisionThreshold: 1000 };
+  const kept = await scanModel({ ...opts, fast: { ...fast, escalate: false } });
+  assert.equal(kept.verdict.status, 'suspicious');
+  assert.equal(kept.escalation, null);
+  const stopped = kept.runs[0].labels.filter((l) => l.stopReason === 'max-steps').map((l) => l.label);
+  assert.ok(stopped.length > 0, 'the budget stopped some label');
+
+  const out = scratchDir('cleanse-escalate');
+  const controller = new AbortController();
+  let escalated = false;
+  await assert.rejects(
+    scanModel({
+      ...opts,
+      out,
+      signal: controller.signal,
+      onProgress: (p) => {
+        if (p.kind === 'escalate') escalated = true;
+        else if (escalated && p.kind === 'label-done') controller.abort(); // interrupt the escalation after one label
+      },
+    }),
+    (e: unknown) => e instanceof PoisonguardError && e.code === 'interrupted',
+  );
+  assert.ok(escalated && existsSync(join(out, 'escalation.json')));
+  const report = await scanModel({ ...opts, out });
+  const esc = report.escalation!;
+  assert.equal(esc.fastVerdict.status, 'suspicious');
+  assert.deepEqual(esc.labels.map((l) => l.label).sort(), [...stopped].sort(), 'exactly the budget-stopped labels continue');
+  assert.deepEqual(esc.missing, []);
+  assert.equal(esc.fastRuns[0].anomalyIndex, kept.runs[0].outliers.anomalyIndex);
+  for (const l of report.runs[0].labels) {
+    if (stopped.includes(l.label)) {
+      assert.ok(l.steps > fast.budget, `label ${l.label} continued past the budget (${l.steps} steps)`);
+      assert.equal(l.norm, fullNorms[l.label], `label ${l.label}: the full recipe's norm`);
+    } else {
+      assert.equal(l.norm, kept.runs[0].labels[l.label].norm, `label ${l.label} keeps its fast result`);
+    }
+  }
+  assert.equal(report.verdict.status, 'suspicious');
+  assert.equal(readdirSync(join(out, 'seed-0')).filter((f) => f.endsWith('.state.json')).length, 0, 'no state is left once every label is done');
+  // A plain fast scan keeps the budget-stopped labels' states for a later escalation.
+  const plain = scratchDir('cleanse-fast-plain');
+  await scanModel({ ...base(), fast, out: plain });
+  assert.equal(readdirSync(join(plain, 'seed-0')).filter((f) => f.endsWith('.state.json')).length, stopped.length);
+});
+
 test('worker threads give the same result as this thread', async () => {
   const labels = [0, 1, 2];
   const recipe = { ...TINY_RECIPE, maxSteps: 6 };
