@@ -4,12 +4,15 @@
  *  1. one label's optimisation on this thread: ms per step (31 mini-batches of 32) and per mini-batch;
  *  2. with --full, the whole scan with the release recipe on the default worker threads (and with
  *     --fast, the fast mode too): wall time, steps, verdict.
- * Writes bench/out/scan.json; with --write-docs, replaces the "Neural Cleanse scan" section of
- * docs/BENCHMARKS.md with these figures.
+ * Writes bench/out/scan.json; with --write-docs, replaces the section "Neural Cleanse scan bench:
+ * MODEL" of docs/BENCHMARKS.md (one per model folder name) with these figures. With --out DIR the
+ * scans write to DIR/full and DIR/fast and resume from them (a GTSRB full scan takes hours); the
+ * wall time of a resumed scan counts only its last invocation, so the table also gives the labels'
+ * optimisation seconds summed over all invocations.
  *
- * Run: node --import tsx bench/scan.ts --model /work/runs/mnist-badnets [--steps 20] [--full] [--fast] [--write-docs]
+ * Run: node --import tsx bench/scan.ts --model /work/runs/mnist-badnets [--steps 20] [--full] [--fast] [--out DIR] [--write-docs]
  */
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveReverseRecipe } from '../src/cleanse/recipe.js';
@@ -27,6 +30,7 @@ const { values } = parseArgs({
     steps: { type: 'string', default: '20' },
     label: { type: 'string', default: '0' },
     full: { type: 'boolean', default: false },
+    out: { type: 'string' },
     fast: { type: 'boolean', default: false },
     'write-docs': { type: 'boolean', default: false },
   },
@@ -56,8 +60,13 @@ process.stderr.write(
 );
 
 const scans: { mode: string; report: Omit<ScanReport, 'runs'> & { runs: unknown } }[] = [];
+// CPU seconds of this process (with its worker threads) during each scan.
+const cpuSeconds = new Map<string, number>();
 for (const mode of values.full ? (values.fast ? ['full', 'fast'] : ['full']) : []) {
-  const report = await scanModel({ model: values.model, fast: mode === 'fast' });
+  const cpu0 = process.cpuUsage();
+  const report = await scanModel({ model: values.model, fast: mode === 'fast', ...(values.out ? { out: join(values.out, mode) } : {}) });
+  const cpu = process.cpuUsage(cpu0);
+  cpuSeconds.set(mode, (cpu.user + cpu.system) / 1e6);
   const run = report.runs[0];
   process.stderr.write(`${mode} scan: ${report.seconds.toFixed(0)} s, ${run.steps} steps, anomaly index ${run.outliers.anomalyIndex.toFixed(2)} (label ${run.outliers.minLabel}), verdict ${report.verdict.status}\n`);
   scans.push({ mode, report });
@@ -68,20 +77,24 @@ if (values['write-docs']) {
   const rows = scans
     .map(({ mode, report }) => {
       const run = (report as ScanReport).runs[0];
-      return `| ${mode} | ${report.seconds.toFixed(0)} s | ${run.steps} | ${run.msPerStep.toFixed(0)} | ${run.outliers.anomalyIndex.toFixed(2)} (label ${run.outliers.minLabel}) | ${report.verdict.status} |`;
+      return `| ${mode} | ${report.seconds.toFixed(0)} s | ${cpuSeconds.get(mode)!.toFixed(0)} s | ${run.labelSeconds.toFixed(0)} s | ${run.steps} | ${run.msPerStep.toFixed(0)} | ${run.outliers.anomalyIndex.toFixed(2)} (label ${run.outliers.minLabel}), z ${run.secondary.anomalyIndex.toFixed(2)} | ${report.verdict.status}${report.escalation ? ' (escalated)' : ''} |`;
     })
     .join('\n');
   replaceSection(
     join(packageRoot(), 'docs', 'BENCHMARKS.md'),
-    'Neural Cleanse scan',
+    `Neural Cleanse scan bench: ${basename(values.model)}`,
     `Machine: ${machine.nproc} cores (${machine.cpu}), Node ${machine.node}, ${machine.date.slice(0, 10)}; load average at the start ${machine.load.join(' / ')}.
-Rerun: \`node --import tsx bench/scan.ts --model DIR --full --fast --write-docs\`.
+Rerun: \`node --import tsx bench/scan.ts --model ${values.model} --full --fast${values.out ? ` --out ${values.out}` : ''} --write-docs\`.
 
 One label, this thread (${engine.backend}): **${msPerStep.toFixed(0)} ms per step** of 31 mini-batches of 32 (wall), ${cpuMsPerStep.toFixed(0)} ms of CPU (${(cpuMsPerStep / recipe.miniBatches).toFixed(1)} ms per mini-batch); PyTorch 1.13 peer, one thread: ≈190 ms per step.
 
-| scan | wall time | steps (all labels) | ms per step per worker | anomaly index | verdict |
-|---|---|---|---|---|---|
-${rows || '| (run with --full) | | | | | |'}
-| PyTorch peer, full, one thread | 134–154 s | | ≈190 | 5.66 (infected) | |`,
+| scan | wall time | CPU time | labels' seconds (all invocations) | steps (all labels) | ms per step per worker | anomaly index (label), second statistic | verdict |
+|---|---|---|---|---|---|---|---|
+${rows || '| (run with --full) | | | | | | | |'}
+${
+  metadata.dataset === 'gtsrb'
+    ? '| PyTorch 1.13 peer, full, one thread (peers.md) | ≈ 2 h (estimate: ≈ 100 steps per label at 1.7–2.0 s) | | | ≈ 4 300 | 1 700–2 000 | release model: 3.65 (33) | |'
+    : '| PyTorch 1.13 peer, full, one thread (peers.md) | 134–154 s | ≈ same | | ≈ 500–1 000 | ≈ 190 | 5.66 (7) on its infected model | |'
+}`,
   );
 }

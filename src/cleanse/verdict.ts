@@ -189,8 +189,9 @@ export function decideVerdict(
   const suspicious = (reason: string): Verdict => ({ status: 'suspicious', backdoored: false, labels: [], recommendation: 'rescan', reason, ...settled });
   if (flaggedAnywhere.length > 0) {
     return suspicious(
-      `${indexText}: label(s) ${flaggedAnywhere.join(', ')} flagged at index > ${reports[0].threshold}, but not above the decision threshold ` +
-        `${threshold.toFixed(2)} in a majority of scans; clean MNIST nets reach 2.1–2.2 with this recipe. Rescan with --repeat 3 (or more) and inspect the masks.`,
+      `${indexText}: label(s) ${flaggedAnywhere.join(', ')} flagged at index > ${flag}, but not above the decision threshold ` +
+        `${threshold.toFixed(2)}${second ? ` nor confirmed by the second statistic (${second[0].detector} > ${threshold.toFixed(2)})` : ''} in a majority of scans; ` +
+        `clean MNIST nets reach 2.1–2.2 with this recipe. Rescan with --repeat 3 (or more) and inspect the masks.`,
     );
   }
   if (second) {
