@@ -180,4 +180,7 @@ test('a missing model folder is a clear error (library and CLI)', async () => {
   const err2: string[] = [];
   assert.equal(await main(['scan', '--model', modelDir, '--detector', 'iqr'], { out: () => {}, err: (l) => err2.push(l), interactive: false }), 2);
   assert.match(err2.join('\n'), /Known outlier detectors: mad, zscore/);
+  const err3: string[] = [];
+  assert.equal(await main(['scan', '--model', modelDir, '--no-escalate'], { out: () => {}, err: (l) => err3.push(l), interactive: false }), 2);
+  assert.match(err3.join('\n'), /--no-escalate.*with --fast/);
 });

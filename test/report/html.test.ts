@@ -202,6 +202,13 @@ test("the scan command's own scan.json is read: verdict, flags, MAD statistics, 
   assert.equal(run.scan!.realTrigger?.description, '2x2 square, bottom-right');
   assert.ok('bytes' in run.scanImages!.get('(real trigger)')!);
   assert.deepEqual(externalReferences(html), []);
+  assert.doesNotMatch(html, /Fast mode escalated/);
+  // A fast scan that escalated says so, with the fast phase's verdict.
+  const escalation = { fastVerdict: { status: 'suspicious', reason: 'r' }, fastRuns: [], labels: [{ seed: 0, label: 2 }, { seed: 0, label: 4 }], missing: [] };
+  writeFileSync(join(dir, 'scan.json'), JSON.stringify({ ...cleanseScanReport(), escalation }));
+  const escalated = readRunFolder(dir).scan!;
+  assert.match(escalated.notes!.join(' '), /Fast mode escalated: .* the verdict was suspicious, so the 2 budget-stopped label\(s\) continued with the full recipe/);
+  assert.match((await buildReport(readRunFolder(dir))).html, /Fast mode escalated/);
   // A scan report without runs is named as such.
   writeFileSync(join(dir, 'scan.json'), JSON.stringify({ ...cleanseScanReport(), runs: [] }));
   assert.throws(() => readRunFolder(dir), /scan\.json: the scan report has no runs/);
