@@ -247,7 +247,8 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       out,
       {
         modelSha256: sha,
-        settings: { recipe, fast, dataset: data.name, dataSource: data.source, cleanImages: clean.count, preprocessing, backend: options.backend ?? 'auto' },
+        // Escalating or not does not change the fast phase: a folder scanned either way can be resumed the other way.
+        settings: { recipe, fast: fast && withoutEscalate(fast), dataset: data.name, dataSource: data.source, cleanImages: clean.count, preprocessing, backend: options.backend ?? 'auto' },
       },
       modelDir,
     );
@@ -501,6 +502,11 @@ async function runFast(
     }
     active = active.filter((j) => !j.state.done);
   }
+}
+
+function withoutEscalate(fast: FastRecipe): Omit<FastRecipe, 'escalate'> {
+  const { escalate: _e, ...rest } = fast;
+  return rest;
 }
 
 function readEscalation(file: string): Escalation {

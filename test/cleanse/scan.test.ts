@@ -139,10 +139,13 @@ test("fast mode escalates a 'suspicious' answer: the budget-stopped labels conti
   }
   assert.equal(report.verdict.status, 'suspicious');
   assert.equal(readdirSync(join(out, 'seed-0')).filter((f) => f.endsWith('.state.json')).length, 0, 'no state is left once every label is done');
-  // A plain fast scan keeps the budget-stopped labels' states for a later escalation.
+  // A plain fast scan keeps the budget-stopped labels' states for a later escalation, which the
+  // same folder can then take (escalating or not is not part of the folder's recipe).
   const plain = scratchDir('cleanse-fast-plain');
-  await scanModel({ ...base(), fast, out: plain });
+  await scanModel({ ...opts, fast: { ...fast, escalate: false }, out: plain });
   assert.equal(readdirSync(join(plain, 'seed-0')).filter((f) => f.endsWith('.state.json')).length, stopped.length);
+  const later = await scanModel({ ...opts, out: plain });
+  assert.deepEqual(later.runs[0].labels.map((l) => l.norm), report.runs[0].labels.map((l) => l.norm));
 });
 
 test('worker threads give the same result as this thread', async () => {
