@@ -274,8 +274,8 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   }
 
   const runnerInit: RunnerInit = { modelDir, data: clean, preprocessing, recipe, numClasses, backend: options.backend ?? 'auto' };
-  // The engines run the labels: created when the first chunk of work comes (none for a finished
-  // scan), sized to the labels to run then (a scan's jobs, or an escalation's).
+  // The engines run the labels: started by the first phase that has labels to run (none for a
+  // finished scan), as many as that phase can use (a scan's jobs, or an escalation's).
   type Exec = (task: ChunkTask, onStep: (p: StepProgress) => void) => Promise<LabelState>;
   let engines: Promise<{ exec: Exec; close: () => Promise<void> }> | undefined;
   const startEngines = (count: number): Promise<{ exec: Exec; close: () => Promise<void> }> =>
@@ -288,8 +288,8 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       const pool = new TaskPool<RunnerInit, ChunkTask, LabelState>(siblingModule(import.meta.url, 'scan-worker'), runnerInit, Math.max(1, Math.min(workers, count)));
       return { exec: (task, onStep) => pool.run(task, (p) => onStep(p as StepProgress)), close: () => pool.close() };
     })());
-  let pending = jobs.length;
-  const exec: Exec = async (task, onStep) => (await startEngines(pending)).exec(task, onStep);
+  // Every phase starts the engines before its first chunk.
+  const exec: Exec = async (task, onStep) => (await engines!).exec(task, onStep);
   const close = async (): Promise<void> => {
     if (engines) await (await engines).close();
   };
@@ -317,7 +317,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
 
   // Depth first: each lane takes the next label and runs it to the end, checkpointing as it goes.
   const runDepthFirst = async (todo: readonly Job[], maxSteps?: number): Promise<void> => {
-    pending = todo.length;
+    if (todo.length > 0) await startEngines(todo.length);
     const queue = [...todo];
     const lanes = Math.max(1, Math.min(workers, todo.length));
     await Promise.all(
@@ -354,6 +354,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       await runDepthFirst(jobs);
       decided = decide();
     } else {
+      if (jobs.length > 0) await startEngines(jobs.length);
       await runFast(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, interrupted);
       decided = decide();
       // Escalation (fast.ts): a 'suspicious' fast verdict continues the budget-stopped labels with
@@ -363,11 +364,11 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       if (saved || (fast.escalate && decided.verdict.status === 'suspicious')) {
         const todo: Job[] = [];
         const missing: { seed: number; label: number }[] = [];
+        const running = new Map(jobs.map((j) => [`${j.seed}/${j.state.label}`, j.state]));
         for (const [s, byLabel] of results) {
           for (const label of labels) {
             if (!budgetStopped(byLabel.get(label)!)) continue;
-            const job = jobs.find((j) => j.seed === s && j.state.label === label);
-            const state = job?.state ?? (out ? readLabelState(runFolder(out, s), label) : undefined);
+            const state = running.get(`${s}/${label}`) ?? (out ? readLabelState(runFolder(out, s), label) : undefined);
             if (state === undefined) {
               missing.push({ seed: s, label });
               continue;
@@ -385,7 +386,8 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
           missing,
         };
         if (file && !saved) writeJsonAtomic(file, escalation);
-        options.onProgress?.({ kind: 'escalate', reason: escalation.fastVerdict.reason, labels: todo.map((j) => ({ seed: j.seed, label: j.state.label })) });
+        // (A finished escalation's folder, run again, has nothing left to continue.)
+        if (todo.length > 0) options.onProgress?.({ kind: 'escalate', reason: escalation.fastVerdict.reason, labels: todo.map((j) => ({ seed: j.seed, label: j.state.label })) });
         await runDepthFirst(todo, fullRecipe.maxSteps);
         decided = decide();
       }

@@ -144,21 +144,19 @@ export function decideVerdict(
   reports.forEach((r, i) => {
     if (qualifies(r.anomalyIndex, zOf(i, r.minLabel))) votes.set(r.minLabel, (votes.get(r.minLabel) ?? 0) + 1);
   });
+  // A majority of votes, and the label's medians over the scans qualify too.
+  const medianIndexOf = (label: number): number => median(reports.map((r) => r.indices[indexOfLabel(r, label)]));
   const confirmed = [...votes.entries()]
-    .filter(([label, v]) => {
-      if (v <= R / 2) return false;
-      const idx = median(reports.map((r) => r.indices[indexOfLabel(r, label)]));
-      const z = median(reports.map((_, i) => zOf(i, label)));
-      return qualifies(idx, z);
-    })
-    .map(([label]) => label);
+    .filter(([, v]) => v > R / 2)
+    .map(([label]) => ({ label, index: medianIndexOf(label), z: median(reports.map((_, i) => zOf(i, label))) }))
+    .filter((c) => qualifies(c.index, c.z));
   // Which way the confirmed labels qualified, for the reason.
-  const byMargin = confirmed.every((l) => median(reports.map((r) => r.indices[indexOfLabel(r, l)])) > threshold);
+  const byMargin = confirmed.every((c) => c.index > threshold);
   // Other labels over the decision threshold in a majority of scans (several infected labels).
   const alsoOver = flaggedAnywhere.filter(
-    (l) => !confirmed.includes(l) && reports.filter((r) => (r.indices[indexOfLabel(r, l)] ?? 0) > threshold).length > R / 2,
+    (l) => !confirmed.some((c) => c.label === l) && reports.filter((r) => (r.indices[indexOfLabel(r, l)] ?? 0) > threshold).length > R / 2,
   );
-  const labels = [...confirmed, ...alsoOver].sort((a, b) => a - b);
+  const labels = [...confirmed.map((c) => c.label), ...alsoOver].sort((a, b) => a - b);
   const fmt = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : String(x));
   const indexText = R === 1 ? `anomaly index ${fmt(reports[0].anomalyIndex)}` : `anomaly indices ${reports.map((r) => fmt(r.anomalyIndex)).join(', ')} over ${R} scans`;
   // The fields every verdict carries.
@@ -181,7 +179,7 @@ export function decideVerdict(
         `${indexText} (decision threshold ${threshold.toFixed(2)}` +
         (byMargin
           ? ''
-          : `; flagged at > ${flag} and confirmed by the second statistic (${second![0].detector}) at ${confirmed.map((l) => reports.map((_, i) => fmt(zOf(i, l))).join(', ')).join('; ')}`) +
+          : `; flagged at > ${flag} and confirmed by the second statistic (${second![0].detector}) at ${confirmed.map((c) => reports.map((_, i) => fmt(zOf(i, c.label))).join(', ')).join('; ')}`) +
         `): ${why}.`,
       ...settled,
     };

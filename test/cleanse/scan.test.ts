@@ -139,6 +139,12 @@ test("fast mode escalates a 'suspicious' answer: the budget-stopped labels conti
   }
   assert.equal(report.verdict.status, 'suspicious');
   assert.equal(readdirSync(join(out, 'seed-0')).filter((f) => f.endsWith('.state.json')).length, 0, 'no state is left once every label is done');
+  // The finished folder run again: the same escalation record, nothing continued, no escalate event.
+  const kinds: string[] = [];
+  const again = await scanModel({ ...opts, out, onProgress: (p) => kinds.push(p.kind) });
+  assert.deepEqual(again.escalation, esc);
+  assert.ok(!kinds.includes('escalate') && !kinds.includes('step'), kinds.join(','));
+  assert.deepEqual(again.runs[0].labels.map((l) => l.norm), report.runs[0].labels.map((l) => l.norm));
   // A plain fast scan keeps the budget-stopped labels' states for a later escalation, which the
   // same folder can then take (escalating or not is not part of the folder's recipe).
   const plain = scratchDir('cleanse-fast-plain');
