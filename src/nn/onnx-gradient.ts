@@ -1,0 +1,92 @@
+/**
+ * The model's output and input gradient on onnxruntime's CPU kernels (the optional package
+ * `onnxruntime-node`, whose native library ships inside the npm package): the fast path of the
+ * trigger search. See onnx-export.ts for the graph.
+ */
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { PoisonguardError } from '../errors.js';
+import { exportInputGradientModel, UnsupportedModelError, type InputGradientLoss } from './onnx-export.js';
+
+export const ONNXRUNTIME_PACKAGE = 'onnxruntime-node';
+
+/** Where the model's forward and backward passes run during a trigger search. */
+export const MODEL_ENGINES = ['auto', 'onnx', 'tfjs'] as const;
+export type ModelEngineChoice = (typeof MODEL_ENGINES)[number];
+
+/** One batch's results. */
+export interface InputGradientResult {
+  /** The model's output [N, K] (logits, or probabilities when it ends in softmax). */
+  readonly out: Float32Array;
+  /** d(classification loss)/d(input) [N, H, W, C]. */
+  readonly dx: Float32Array;
+}
+
+export interface InputGradientModel {
+  readonly engine: 'onnx';
+  /** `x`: N preprocessed images (NHWC); `target`: the class every image should reach. */
+  run(x: Float32Array, batch: number, target: number): Promise<InputGradientResult>;
+  dispose(): Promise<void>;
+}
+
+type Ort = typeof import('onnxruntime-node');
+let ortModule: Promise<Ort | { error: string }> | undefined;
+
+/** Loads onnxruntime-node once; an error message when it is not installed or does not load. */
+function loadOrt(): Promise<Ort | { error: string }> {
+  ortModule ??= import(ONNXRUNTIME_PACKAGE).then(
+    (m: Ort & { default?: Ort }) => (m.InferenceSession ? m : (m.default as Ort)),
+    (e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }),
+  );
+  return ortModule;
+}
+
+/**
+ * The ONNX engine for `model`, or the reason it cannot be used (onnxruntime-node missing, or a
+ * layer the exporter does not know). One compute thread: scans run one engine per worker thread.
+ */
+export async function createInputGradientModel(
+  model: tfl.LayersModel,
+  loss: InputGradientLoss,
+  options: { threads?: number } = {},
+): Promise<InputGradientModel | { unavailable: string }> {
+  const ort = await loadOrt();
+  if ('error' in ort) return { unavailable: `${ONNXRUNTIME_PACKAGE} could not be loaded (${ort.error})` };
+  let bytes: Uint8Array;
+  try {
+    bytes = exportInputGradientModel(model, loss);
+  } catch (e) {
+    if (e instanceof UnsupportedModelError) return { unavailable: e.message };
+    throw e;
+  }
+  const session = await ort.InferenceSession.create(bytes, {
+    intraOpNumThreads: options.threads ?? 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
+  const [, H, W, C] = model.inputs[0].shape as number[];
+  const K = (model.outputs[0].shape as number[])[1];
+  const imageSize = H * W * C;
+  return {
+    engine: 'onnx',
+    async run(x, batch, target) {
+      if (x.length !== batch * imageSize) {
+        throw new PoisonguardError('shape-mismatch', `The ONNX engine got ${x.length} input values for ${batch} images of ${H}x${W}x${C}.`, { path: 'x' });
+      }
+      if (!Number.isInteger(target) || target < 0 || target >= K) {
+        throw new PoisonguardError('shape-mismatch', `Target ${target} is not a class of this model (0..${K - 1}).`, { path: 'target' });
+      }
+      const onehot = new Float32Array(batch * K);
+      for (let i = 0; i < batch; i++) onehot[i * K + target] = 1;
+      const result = await session.run({
+        x: new ort.Tensor('float32', x, [batch, H, W, C]),
+        target: new ort.Tensor('float32', onehot, [batch, K]),
+        scale: new ort.Tensor('float32', Float32Array.of(1 / batch), [1]),
+      });
+      const out = result.out.data as Float32Array;
+      const dx = result.dx.data as Float32Array;
+      return { out, dx };
+    },
+    dispose: () => session.release(),
+  };
+}
