@@ -4,9 +4,10 @@
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { BackendChoice } from '../nn/engine.js';
+import type { InputGradientModel } from '../nn/onnx-gradient.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import type { ReverseRecipe } from './recipe.js';
-import { runLabelSteps, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
+import { inputGradientLoss, runLabelSteps, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
 
 export interface RunnerInit {
   readonly modelDir: string;
@@ -15,6 +16,8 @@ export interface RunnerInit {
   readonly recipe: ReverseRecipe;
   readonly numClasses: number;
   readonly backend: BackendChoice;
+  /** Where the model's passes run (decided once by the scan: onnx-gradient.ts resolveModelEngine). */
+  readonly modelEngine: 'onnx' | 'tfjs';
 }
 
 export interface ChunkTask {
@@ -28,8 +31,8 @@ export interface ChunkTask {
 export interface LabelRunner {
   /** The backend in use. */
   readonly backend: string;
-  run(task: ChunkTask, onStep?: (p: StepProgress) => void): LabelState;
-  dispose(): void;
+  run(task: ChunkTask, onStep?: (p: StepProgress) => void): Promise<LabelState>;
+  dispose(): Promise<void>;
 }
 
 /** Initialises the engine (unless `initEngineHere` is false) and loads the model. */
@@ -40,13 +43,22 @@ export async function createLabelRunner(init: RunnerInit, initEngineHere = true)
   const { loadModel } = await import('../nn/model-io.js');
   const { model } = await loadModel(init.modelDir);
   const m: tfl.LayersModel = model;
+  let gradient: InputGradientModel | undefined;
+  if (init.modelEngine === 'onnx') {
+    const { createInputGradientModel } = await import('../nn/onnx-gradient.js');
+    const created = await createInputGradientModel(m, inputGradientLoss(init.recipe, m));
+    if ('unavailable' in created) throw new Error(`the ONNX engine failed in a scan worker: ${created.unavailable}`);
+    gradient = created;
+  }
   return {
     backend,
     run(task, onStep) {
       const recipe = task.maxSteps === undefined ? init.recipe : { ...init.recipe, maxSteps: task.maxSteps };
-      return runLabelSteps({ model: m, data: init.data, preprocessing: init.preprocessing, recipe, numClasses: init.numClasses }, task.state, task.steps, onStep);
+      const ctx = { model: m, data: init.data, preprocessing: init.preprocessing, recipe, numClasses: init.numClasses, ...(gradient ? { gradient } : {}) };
+      return runLabelSteps(ctx, task.state, task.steps, onStep);
     },
-    dispose() {
+    async dispose() {
+      await gradient?.dispose();
       m.dispose();
     },
   };

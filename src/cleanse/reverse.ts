@@ -17,6 +17,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PoisonguardError, ShapeError } from '../errors.js';
 import type { Preprocessing } from '../nn/preprocess.js';
+import type { InputGradientModel } from '../nn/onnx-gradient.js';
+import type { InputGradientLoss } from '../nn/onnx-export.js';
 import { preprocessTensor } from '../nn/preprocess-tensor.js';
 import { Random } from '../random.js';
 import { advanceCostSchedule, initialCostState, type CostScheduleState } from './cost-schedule.js';
@@ -43,6 +45,19 @@ export interface ReverseContext {
   readonly preprocessing: Preprocessing;
   readonly recipe: ReverseRecipe;
   readonly numClasses: number;
+  /**
+   * Where the model's forward and backward passes run: absent, in TensorFlow.js with the rest of
+   * the step; else on this engine (onnx-gradient.ts), which returns the output and the loss's
+   * gradient to the preprocessed input, and TensorFlow.js carries that gradient back to the mask
+   * and the pattern. Same recipe, same formulas; float32 rounding differs between the engines.
+   */
+  readonly gradient?: InputGradientModel;
+}
+
+/** The classification loss of the search, as the ONNX graph names it (recipe and model output). */
+export function inputGradientLoss(recipe: ReverseRecipe, model: tfl.LayersModel): InputGradientLoss {
+  if (recipe.loss === 'release-swapped') return 'release-swapped';
+  return endsInSoftmax(model) ? 'ce-probabilities' : 'ce-logits';
 }
 
 /** One step's figures (the means over its mini-batches). */
@@ -143,9 +158,9 @@ export interface StepProgress extends StepRecord {
  * Runs up to `steps` more steps of the label (or until it stops); mutates and returns the state.
  * Throws a 'not-finite' PoisonguardError when the loss diverges.
  */
-export function runLabelSteps(ctx: ReverseContext, state: LabelState, steps: number, onStep?: (p: StepProgress) => void): LabelState {
+export async function runLabelSteps(ctx: ReverseContext, state: LabelState, steps: number, onStep?: (p: StepProgress) => void): Promise<LabelState> {
   if (state.done) return state;
-  const { model, data, recipe, preprocessing, numClasses } = ctx;
+  const { model, data, recipe, preprocessing, numClasses, gradient } = ctx;
   const { height: H, width: W, channels: C } = data;
   checkContext(ctx, state);
   const imageSize = H * W * C;
@@ -186,27 +201,53 @@ export function runLabelSteps(ctx: ReverseContext, state: LabelState, steps: num
           const off = r * imageSize;
           for (let k = 0; k < imageSize; k++) rawBatch[off + k] = src[k];
         }
+        // The external engine: the model's output and d(loss)/d(input) at this batch's stamped input.
+        let external: { out: Float32Array; dx: Float32Array } | undefined;
+        if (gradient) {
+          const xin = tf.tidy(() => {
+            const x = tf.tensor4d(rawBatch, [batch, H, W, C]);
+            return preprocessTensor(stamp(x, maskTensor(wM as tf.Tensor3D, recipe, H, W), patternTensor(wP as tf.Tensor3D, recipe)), preprocessing);
+          });
+          const xinData = (await xin.data()) as Float32Array;
+          xin.dispose();
+          external = await gradient.run(xinData, batch, state.label);
+        }
         const stats = tf.tidy(() => {
           const x = tf.tensor4d(rawBatch, [batch, H, W, C]);
           let acc: tf.Scalar | undefined;
           let reg: tf.Scalar | undefined;
+          let ce: tf.Scalar | undefined;
+          const dx = external ? tf.tensor4d(external.dx, [batch, H, W, C]) : undefined;
           const { value, grads } = tf.variableGrads(() => {
             const mask = maskTensor(wM as tf.Tensor3D, recipe, H, W);
             const pattern = patternTensor(wP as tf.Tensor3D, recipe);
-            const stamped = tf.add(tf.mul(tf.sub(1, mask), x), tf.mul(mask, pattern));
-            const out = model.apply(preprocessTensor(stamped, preprocessing), { training: false }) as tf.Tensor2D;
-            const probs = softmaxOutput ? out : tf.softmax(out);
-            acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(out, -1), state.label), 'float32')) as tf.Scalar);
+            const xin = preprocessTensor(stamp(x, mask, pattern), preprocessing);
             const regValue = normTensor(mask, recipe, C);
             reg = tf.keep(regValue);
-            const lossCe = lossTensor(recipe, out, probs, target, softmaxOutput);
+            let lossCe: tf.Scalar;
+            if (dx) {
+              // Σ xin·dx has the classification loss's gradient to w_m and w_p (dx is constant);
+              // the loss itself and the accuracy come from the engine's output.
+              lossCe = tf.sum(tf.mul(xin, dx)) as tf.Scalar;
+              const out = tf.tensor2d(external!.out, [batch, numClasses]);
+              const probs = softmaxOutput ? out : tf.softmax(out);
+              acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(out, -1), state.label), 'float32')) as tf.Scalar);
+              ce = tf.keep(lossTensor(recipe, out, probs, target, softmaxOutput));
+            } else {
+              const out = model.apply(xin, { training: false }) as tf.Tensor2D;
+              const probs = softmaxOutput ? out : tf.softmax(out);
+              acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(out, -1), state.label), 'float32')) as tf.Scalar);
+              lossCe = lossTensor(recipe, out, probs, target, softmaxOutput);
+            }
             return tf.add(lossCe, tf.mul(costT, regValue)) as tf.Scalar;
           }, [wM, wP]);
           adamUpdate(wM, mM, vM, grads[wM.name], recipe, state.adamSteps + 1);
           adamUpdate(wP, mP, vP, grads[wP.name], recipe, state.adamSteps + 1);
-          const out = tf.stack([value, acc!, reg!]);
+          const loss = ce ? tf.add(ce, tf.mul(costT, reg!)) : value;
+          const out = tf.stack([loss, acc!, reg!]);
           acc!.dispose();
           reg!.dispose();
+          ce?.dispose();
           return out;
         });
         state.adamSteps += 1;
@@ -270,6 +311,11 @@ function checkContext(ctx: ReverseContext, state: LabelState): void {
 export function endsInSoftmax(model: tfl.LayersModel): boolean {
   const last = model.layers[model.layers.length - 1];
   return (last?.getConfig() as { activation?: unknown } | undefined)?.activation === 'softmax';
+}
+
+/** x' = (1 − m)·x + m·Δ in the raw pixel domain. */
+function stamp(x: tf.Tensor4D, mask: tf.Tensor3D, pattern: tf.Tensor3D): tf.Tensor4D {
+  return tf.add(tf.mul(tf.sub(1, mask), x), tf.mul(mask, pattern)) as tf.Tensor4D;
 }
 
 /** m = tanh(w)/(2 − ε) + 0.5, upsampled to H×W (nearest, cropped) for super-pixels. */

@@ -21,7 +21,7 @@ port.on('message', (msg: WorkerRequest<RunnerInit, ChunkTask>) => {
     try {
       if (!ready) throw new Error('scan-worker received a task before its init');
       const runner = await ready;
-      const state = runner.run(msg.payload, (p) => port.postMessage({ type: 'message', id, payload: p } satisfies WorkerReply<LabelState>));
+      const state = await runner.run(msg.payload, (p) => port.postMessage({ type: 'message', id, payload: p } satisfies WorkerReply<LabelState>));
       port.postMessage({ type: 'result', id, payload: state } satisfies WorkerReply<LabelState>);
     } catch (e) {
       port.postMessage({ type: 'error', id, error: serializeError(e) } satisfies WorkerReply<LabelState>);

@@ -12,6 +12,7 @@ import { resolve } from 'node:path';
 import type { ImageSet } from '../data/images.js';
 import { DataFormatError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
 import type { BackendChoice } from '../nn/engine.js';
+import type { ModelEngineChoice, ModelEngineDecision } from '../nn/onnx-gradient.js';
 import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import { checkNonNegativeInt, checkPositiveInt } from '../options.js';
@@ -67,6 +68,11 @@ export interface ScanOptions extends ReverseOptions, VerdictOptions {
   /** Output folder (checkpoints, per-label JSON and PNGs, scan.json); none: nothing written, nothing resumed. */
   readonly out?: string;
   readonly backend?: BackendChoice;
+  /**
+   * Where the model's forward and backward passes run: 'auto' (default: onnxruntime's CPU kernels
+   * when onnxruntime-node loads and the model exports to ONNX, else TensorFlow.js), 'onnx' or 'tfjs'.
+   */
+  readonly engine?: ModelEngineChoice;
   /** Outlier test: 'mad' (default) or 'zscore'. */
   readonly detector?: string;
   /** Index above which a label is flagged (default 2). */
@@ -142,7 +148,10 @@ export interface ScanReport {
     readonly checkpointSteps: number;
     readonly statistic: string;
   };
+  /** TensorFlow.js's backend (the mask, pattern and Adam; the model too when modelEngine is tfjs). */
   readonly backend: string;
+  /** Where the model's forward and backward passes ran, and why. */
+  readonly modelEngine: ModelEngineDecision;
   readonly workers: number;
   readonly seeds: readonly number[];
   readonly runs: readonly ScanRun[];
@@ -216,7 +225,15 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const loaded = await loadModel(modelDir);
   const inputShape = loaded.model.inputs[0].shape;
   const outputShape = loaded.model.outputs[0].shape;
-  loaded.model.dispose();
+  // Where the labels' forward and backward passes run, decided once for every worker.
+  const { resolveModelEngine } = await import('../nn/onnx-gradient.js');
+  const { inputGradientLoss } = await import('./reverse.js');
+  let modelEngine: ModelEngineDecision;
+  try {
+    modelEngine = await resolveModelEngine(loaded.model, inputGradientLoss(recipe, loaded.model), options.engine ?? 'auto');
+  } finally {
+    loaded.model.dispose();
+  }
   const [, H, W, C] = inputShape;
   const numClasses = outputShape[1];
   if (inputShape.length !== 4 || typeof H !== 'number' || typeof W !== 'number' || typeof C !== 'number' || typeof numClasses !== 'number') {
@@ -273,7 +290,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     }
   }
 
-  const runnerInit: RunnerInit = { modelDir, data: clean, preprocessing, recipe, numClasses, backend: options.backend ?? 'auto' };
+  const runnerInit: RunnerInit = { modelDir, data: clean, preprocessing, recipe, numClasses, backend: options.backend ?? 'auto', modelEngine: modelEngine.engine };
   // The engines run the labels: started by the first phase that has labels to run (none for a
   // finished scan), as many as that phase can use (a scan's jobs, or an escalation's).
   type Exec = (task: ChunkTask, onStep: (p: StepProgress) => void) => Promise<LabelState>;
@@ -283,7 +300,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       if (workers === 0) {
         const { createLabelRunner } = await import('./label-runner.js');
         const runner: LabelRunner = await createLabelRunner(runnerInit, false);
-        return { exec: async (task, onStep) => runner.run(task, onStep), close: async () => runner.dispose() };
+        return { exec: (task, onStep) => runner.run(task, onStep), close: () => runner.dispose() };
       }
       const pool = new TaskPool<RunnerInit, ChunkTask, LabelState>(siblingModule(import.meta.url, 'scan-worker'), runnerInit, Math.max(1, Math.min(workers, count)));
       return { exec: (task, onStep) => pool.run(task, (p) => onStep(p as StepProgress)), close: () => pool.close() };
@@ -442,6 +459,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       statistic: `${recipe.norm.toUpperCase()} norm of each label's best mask quantized to 8 bits (the release re-read its PNG masks)`,
     },
     backend: engine.backend,
+    modelEngine,
     workers,
     seeds,
     runs,

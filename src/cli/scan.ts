@@ -41,6 +41,11 @@ const options = {
   'mask-shape': { type: 'string', value: 'NAME', default: DEFAULT_MASK_SHAPE, help: `Mask: ${MASK_SHAPES.join(' (H×W, the release) or ')} (H×W×C).` },
   'no-warmup': { type: 'boolean', help: 'Start the cost at its initial value instead of 0 (some ports).' },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
+  engine: {
+    type: 'string',
+    value: 'NAME',
+    help: "Where the model's forward and backward passes run: auto (default: onnxruntime's CPU kernels when the model exports to ONNX, else TF.js), onnx or tfjs.",
+  },
   json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary.' },
 } as const;
 
@@ -107,6 +112,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         ...(cleanImages !== undefined ? { cleanImages } : {}),
         ...(v.out !== undefined ? { out: v.out } : {}),
         ...(v.backend !== undefined ? { backend: v.backend as never } : {}),
+        ...(v.engine !== undefined ? { engine: v.engine as never } : {}),
         ...(decisionThreshold !== undefined ? { decisionThreshold } : {}),
         ...(falsePositiveCost !== undefined ? { falsePositiveCost } : {}),
         maxSteps: steps,
@@ -163,7 +169,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
       ctx.out(JSON.stringify(report, null, 2));
       return 0;
     }
-    ctx.out(`model: ${report.model.dir} (${report.model.numClasses} classes, ${report.model.inputShape.join('x')}); backend ${report.backend}, ${report.workers} worker(s)`);
+    ctx.out(`model: ${report.model.dir} (${report.model.numClasses} classes, ${report.model.inputShape.join('x')}); model engine ${report.modelEngine.engine === 'onnx' ? 'onnxruntime (ONNX)' : `TF.js ${report.backend}`}, ${report.workers} worker(s)`);
     for (const run of report.runs) {
       ctx.out(`seed ${run.seed}: median ${fmt(run.outliers.centre)}, MAD ${fmt(run.outliers.spread)}, anomaly index ${fmt(run.outliers.anomalyIndex)} (label ${run.outliers.minLabel}); flagged: ${run.outliers.flagged.join(', ') || 'none'}`);
       ctx.out('  label   norm  index  acc     steps  seconds' + (report.model.trigger ? '  jaccard' : ''));

@@ -2,7 +2,8 @@
  * A tf.layers model as an ONNX graph that computes, in one run, the model's output on a batch AND
  * the gradient of the Neural Cleanse classification loss with respect to the (preprocessed) input:
  * the forward pass of every layer, the loss's gradient at the logits, and the backward pass written
- * out op by op (ConvTranspose for a convolution's input gradient, MaxUnpool with the forward pass's
+ * out op by op (for a convolution's input gradient, a convolution with the flipped kernel, or
+ * ConvTranspose when strided; MaxUnpool with the forward pass's
  * argmax indices for pooling, the transposed kernel for a dense layer, the activation's derivative).
  *
  * Why: onnxruntime's CPU kernels (MLAS: AVX2/AVX-512 FMA) run these convolutions several times
@@ -152,7 +153,8 @@ export function exportInputGradientModel(model: tfl.LayersModel, loss: InputGrad
         return input;
       case 'relu': {
         const y = g.op('Relu', [input]);
-        backward.push((dy) => g.op('Where', [g.op('Greater', [y, g.scalar(0)]), dy, g.scalar(0)]));
+        // y ≥ 0, so Sign(y) is the 0/1 mask of the active units (faster than Where in onnxruntime).
+        backward.push((dy) => g.op('Mul', [dy, g.op('Sign', [y])]));
         return y;
       }
       case 'sigmoid': {
@@ -206,9 +208,25 @@ export function exportInputGradientModel(model: tfl.LayersModel, loss: InputGrad
         const outW = Math.floor((dims.w + pw0 + pw1 - kw) / sw) + 1;
         const inH = dims.h;
         const inW = dims.w;
-        // dx = ConvTranspose(dy, W): the same kernel read as [C_in of the transpose = outC, inC, kh, kw].
-        const outputPadding = [inH - (sh * (outH - 1) + kh - ph0 - ph1), inW - (sw * (outW - 1) + kw - pw0 - pw1)];
-        backward.push((dy) => g.op('ConvTranspose', [dy, k], { kernel_shape: [kh, kw], strides: [sh, sw], pads, output_padding: outputPadding }));
+        if (sh === 1 && sw === 1) {
+          // Stride 1: dx is a plain convolution of dy with the flipped kernel, channels swapped
+          // ([inC, outC, kh, kw]), padded by k − 1 − p on each side: onnxruntime's fastest path.
+          const flipped = new Float32Array(kernel.length);
+          for (let o = 0; o < filters; o++) {
+            for (let i = 0; i < dims.c; i++) {
+              for (let r = 0; r < kh; r++) {
+                for (let c = 0; c < kw; c++) flipped[((i * filters + o) * kh + (kh - 1 - r)) * kw + (kw - 1 - c)] = kernel[((o * dims.c + i) * kh + r) * kw + c];
+              }
+            }
+          }
+          const kf = g.floats(flipped, [dims.c, filters, kh, kw]);
+          const backPads = [kh - 1 - ph0, kw - 1 - pw0, kh - 1 - ph1, kw - 1 - pw1];
+          backward.push((dy) => g.op('Conv', [dy, kf], { kernel_shape: [kh, kw], pads: backPads }));
+        } else {
+          // dx = ConvTranspose(dy, W): the same kernel read as [C_in of the transpose = outC, inC, kh, kw].
+          const outputPadding = [inH - (sh * (outH - 1) + kh - ph0 - ph1), inW - (sw * (outW - 1) + kw - pw0 - pw1)];
+          backward.push((dy) => g.op('ConvTranspose', [dy, k], { kernel_shape: [kh, kw], strides: [sh, sw], pads, output_padding: outputPadding }));
+        }
         dims = { c: filters, h: outH, w: outW, flat: false };
         x = activation(activationOf(layer), y, last, layer.name);
         return;

@@ -90,3 +90,40 @@ export async function createInputGradientModel(
     dispose: () => session.release(),
   };
 }
+
+/** Which engine a scan's labels will use, and why (decided once, before the workers start). */
+export interface ModelEngineDecision {
+  readonly engine: 'onnx' | 'tfjs';
+  readonly reason: string;
+}
+
+/**
+ * 'auto': the ONNX engine when onnxruntime-node loads and the model exports, else TensorFlow.js;
+ * 'onnx': the ONNX engine or an error saying why not; 'tfjs': TensorFlow.js.
+ */
+export async function resolveModelEngine(model: tfl.LayersModel, loss: InputGradientLoss, choice: ModelEngineChoice): Promise<ModelEngineDecision> {
+  if (!(MODEL_ENGINES as readonly string[]).includes(choice)) {
+    throw new PoisonguardError('unknown-name', `Unknown model engine '${String(choice)}'; expected one of ${MODEL_ENGINES.join(', ')}.`, {
+      path: 'engine',
+      expected: MODEL_ENGINES.join(' | '),
+      received: choice,
+    });
+  }
+  if (choice === 'tfjs') return { engine: 'tfjs', reason: 'asked for' };
+  let why: string | undefined;
+  const ort = await loadOrt();
+  if ('error' in ort) why = `${ONNXRUNTIME_PACKAGE} could not be loaded (${ort.error})`;
+  else {
+    try {
+      exportInputGradientModel(model, loss);
+    } catch (e) {
+      if (!(e instanceof UnsupportedModelError)) throw e;
+      why = e.message;
+    }
+  }
+  if (why === undefined) return { engine: 'onnx', reason: choice === 'onnx' ? 'asked for' : `${ONNXRUNTIME_PACKAGE} loaded and the model exports` };
+  if (choice === 'onnx') {
+    throw new PoisonguardError('invalid-option', `The ONNX engine cannot run this scan: ${why}. Use --engine tfjs (or auto).`, { path: 'engine', received: choice });
+  }
+  return { engine: 'tfjs', reason: `the ONNX engine is unavailable: ${why}` };
+}

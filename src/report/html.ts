@@ -362,6 +362,7 @@ A single scan can flag a clean model's label by chance (indices just above 2 hap
   }
   const recipe: [string, string][] = Object.entries(sum.recipe ?? {}).map(([k, v]) => [escapeHtml(k), `<code>${escapeHtml(typeof v === 'string' ? v : JSON.stringify(v))}</code>`]);
   if (sum.seed !== undefined) recipe.push(['seed', `<code>${sum.seed}</code>`]);
+  if (sum.engine !== undefined) recipe.push(['engine', escapeHtml(sum.engine)]);
   if (sum.seconds !== undefined) recipe.push(['run', `${sum.seconds.toFixed(1)} s${sum.date ? `, ${escapeHtml(sum.date)}` : ''}`]);
   recipe.push(['statistics', `median ${g3(st.median)}, MAD ${g3(st.mad)}, threshold ${st.threshold}`]);
   parts.push(`<h3 id="scan-recipe">Recipe and seed</h3>${keyValues(recipe)}`);

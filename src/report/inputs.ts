@@ -66,6 +66,8 @@ export interface ScanSummary {
   /** The recipe used (optimizer, cost schedule, steps …), shown as a table. */
   readonly recipe?: Readonly<Record<string, unknown>>;
   readonly seed?: number;
+  /** What computed the model's passes (e.g. "onnxruntime (ONNX)" or "TensorFlow.js wasm"). */
+  readonly engine?: string;
   readonly seconds?: number;
   readonly date?: string;
   /** Free sentences shown under the verdict (caveats, e.g. one scan only). */

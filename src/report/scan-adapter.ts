@@ -105,6 +105,7 @@ export function scanSummaryFromCleanse(file: string, x: unknown): ScanSummary {
     ...(str(dataset.name) ? { dataset: dataset.name as string } : {}),
     recipe,
     ...(num(run.seed) !== undefined ? { seed: run.seed as number } : {}),
+    ...engineOf(x0),
     ...(num(x0.seconds) !== undefined ? { seconds: x0.seconds as number } : {}),
     ...(str(x0.date) ? { date: x0.date as string } : {}),
     ...(isObject(model.trigger) && Array.isArray(model.inputShape) && model.inputShape.length === 3
@@ -124,4 +125,13 @@ export function scanSummaryFromCleanse(file: string, x: unknown): ScanSummary {
 function describeRealTrigger(t: Json): string {
   if (t.kind === 'square') return `${String(t.size)}x${String(t.size)} square, ${String(t.position ?? 'custom position')}`;
   return String(t.kind ?? 'trigger');
+}
+
+/** The engine line of a scan.json (absent in scans from before the ONNX engine: TF.js then). */
+function engineOf(x: Json): { engine?: string } {
+  const me = isObject(x.modelEngine) ? x.modelEngine : undefined;
+  const backend = str(x.backend) ? (x.backend as string) : undefined;
+  if (me && me.engine === 'onnx') return { engine: `onnxruntime (ONNX) for the model, TensorFlow.js ${backend ?? ''} for the mask and pattern`.replace('  ', ' ') };
+  if (backend) return { engine: `TensorFlow.js ${backend}${me && str(me.reason) ? ` (${me.reason as string})` : ''}` };
+  return {};
 }

@@ -171,12 +171,55 @@ test('the variants run: swapped loss, L2 norm, full-shape mask, super-pixels, no
   for (const variant of [{ loss: 'release-swapped' }, { norm: 'l2' }, { maskShape: 'full' }, { upsample: 2 }, { warmup: false }] as const) {
     const recipe = resolveReverseRecipe({ ...TINY_RECIPE, ...variant, maxSteps: 3 });
     const state = createLabelState(TARGET, 1, recipe, 8, 8, 1);
-    runLabelSteps({ model, data: { images: test8.images, count: test8.count, height: 8, width: 8, channels: 1 }, preprocessing: DEFAULT_PREPROCESSING, recipe, numClasses: CLASSES }, state, 3);
+    await runLabelSteps({ model, data: { images: test8.images, count: test8.count, height: 8, width: 8, channels: 1 }, preprocessing: DEFAULT_PREPROCESSING, recipe, numClasses: CLASSES }, state, 3);
     assert.equal(state.schedule.step, 3, JSON.stringify(variant));
     assert.ok(state.history.every((h) => Number.isFinite(h.loss) && Number.isFinite(h.norm)));
   }
   assert.equal(tf.memory().numTensors, before);
   model.dispose();
+});
+
+test('the ONNX engine follows the TensorFlow.js trajectory within float32 rounding, for every loss variant', async () => {
+  const { model } = await loadModel(modelDir);
+  const { createInputGradientModel } = await import('../../src/nn/onnx-gradient.js');
+  const { inputGradientLoss } = await import('../../src/cleanse/reverse.js');
+  const before = tf.memory().numTensors;
+  for (const variant of [{}, { loss: 'release-swapped' }, { upsample: 2, norm: 'l2' }] as const) {
+    const recipe = resolveReverseRecipe({ ...TINY_RECIPE, ...variant, maxSteps: 4 });
+    const onnx = await createInputGradientModel(model, inputGradientLoss(recipe, model));
+    assert.ok(!('unavailable' in onnx), 'onnxruntime-node is installed with the project');
+    const ctx = { model, data: { images: test8.images, count: test8.count, height: 8, width: 8, channels: 1 }, preprocessing: DEFAULT_PREPROCESSING, recipe, numClasses: CLASSES };
+    const a = createLabelState(TARGET, 3, recipe, 8, 8, 1);
+    const b = createLabelState(TARGET, 3, recipe, 8, 8, 1);
+    await runLabelSteps(ctx, a, 4);
+    await runLabelSteps({ ...ctx, gradient: onnx }, b, 4);
+    await onnx.dispose();
+    a.history.forEach((h, i) => {
+      const o = b.history[i];
+      for (const key of ['loss', 'norm', 'accuracy', 'cost'] as const) {
+        assert.ok(Math.abs(h[key] - o[key]) <= 1e-3 * Math.max(1, Math.abs(h[key])), `${JSON.stringify(variant)} step ${i + 1} ${key}: tfjs ${h[key]}, onnx ${o[key]}`);
+      }
+    });
+    let worst = 0;
+    a.wPattern.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.wPattern[i]))));
+    a.wMask.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - b.wMask[i]))));
+    assert.ok(worst < 1e-3, `${JSON.stringify(variant)}: parameters differ by ${worst}`);
+  }
+  assert.equal(tf.memory().numTensors, before);
+  model.dispose();
+});
+
+test('the scan records which engine ran the model; --engine tfjs is honoured, an unknown engine is refused', async () => {
+  const labels = [0, TARGET, 2];
+  const auto = await scanModel({ ...base(), labels });
+  assert.equal(auto.modelEngine.engine, 'onnx');
+  const tfjs = await scanModel({ ...base(), labels, engine: 'tfjs' });
+  assert.deepEqual(tfjs.modelEngine, { engine: 'tfjs', reason: 'asked for' });
+  auto.runs[0].labels.forEach((l, i) => {
+    const y = tfjs.runs[0].labels[i].norm;
+    assert.ok(Math.abs(l.norm - y) <= 0.05 * y, `label ${l.label}'s norm on both engines: onnx ${l.norm}, tfjs ${y}`);
+  });
+  await assert.rejects(scanModel({ ...base(), labels, engine: 'gpu' as never }), (e: unknown) => e instanceof PoisonguardError && e.code === 'unknown-name' && /auto, onnx, tfjs/.test(e.message));
 });
 
 test('a missing model folder is a clear error (library and CLI)', async () => {
