@@ -208,9 +208,11 @@ export function exportInputGradientModel(model: tfl.LayersModel, loss: InputGrad
         const outW = Math.floor((dims.w + pw0 + pw1 - kw) / sw) + 1;
         const inH = dims.h;
         const inW = dims.w;
-        if (sh === 1 && sw === 1) {
+        if (sh === 1 && sw === 1 && dims.c >= 8) {
           // Stride 1: dx is a plain convolution of dy with the flipped kernel, channels swapped
-          // ([inC, outC, kh, kw]), padded by k − 1 − p on each side: onnxruntime's fastest path.
+          // ([inC, outC, kh, kw]), padded by k − 1 − p on each side: onnxruntime's fastest path
+          // (its blocked convolution), except with few input channels (an image's 1 or 3), where
+          // ConvTranspose's single matrix product wins (MNIST net: 8.6 → 5.3 ms per batch of 32).
           const flipped = new Float32Array(kernel.length);
           for (let o = 0; o < filters; o++) {
             for (let i = 0; i < dims.c; i++) {
