@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PoisonguardError, ShapeError } from '../errors.js';
-import type { Preprocessing } from '../nn/preprocess.js';
+import { affine, type Preprocessing } from '../nn/preprocess.js';
 import type { InputGradientModel } from '../nn/onnx-gradient.js';
 import type { InputGradientLoss } from '../nn/onnx-export.js';
 import { preprocessTensor } from '../nn/preprocess-tensor.js';
@@ -160,30 +160,15 @@ export interface StepProgress extends StepRecord {
  */
 export async function runLabelSteps(ctx: ReverseContext, state: LabelState, steps: number, onStep?: (p: StepProgress) => void): Promise<LabelState> {
   if (state.done) return state;
-  const { model, data, recipe, preprocessing, numClasses, gradient } = ctx;
+  const { data, recipe } = ctx;
   const { height: H, width: W, channels: C } = data;
   checkContext(ctx, state);
   const imageSize = H * W * C;
   const batch = recipe.batchSize;
   const rawBatch = new Float32Array(batch * imageSize);
   let order = permutation(state.seed, state.epoch, data.count);
-  const softmaxOutput = endsInSoftmax(model);
   const start = performance.now();
-
-  const variable = (values: Float32Array, shape: number[], trainable: boolean): tf.Variable => {
-    const init = tf.tensor(values, shape);
-    const v = tf.variable(init, trainable);
-    init.dispose(); // the variable holds its own reference to the data
-    return v;
-  };
-  const wM = variable(state.wMask, [...state.maskShape], true);
-  const wP = variable(state.wPattern, [H, W, C], true);
-  const mM = variable(state.mMask, [...state.maskShape], false);
-  const vM = variable(state.vMask, [...state.maskShape], false);
-  const mP = variable(state.mPattern, [H, W, C], false);
-  const vP = variable(state.vPattern, [H, W, C], false);
-  const target = tf.tidy(() => tf.cast(tf.oneHot(tf.fill([batch], state.label, 'int32') as tf.Tensor1D, numClasses), 'float32')) as tf.Tensor2D;
-  const costT = variable(Float32Array.of(state.schedule.cost), [], false);
+  const engine = ctx.gradient ? nativeBatchEngine(ctx, state, ctx.gradient) : tfBatchEngine(ctx, state);
   try {
     for (let s = 0; s < steps && !state.done; s++) {
       let accSum = 0;
@@ -201,58 +186,8 @@ export async function runLabelSteps(ctx: ReverseContext, state: LabelState, step
           const off = r * imageSize;
           for (let k = 0; k < imageSize; k++) rawBatch[off + k] = src[k];
         }
-        // The external engine: the model's output and d(loss)/d(input) at this batch's stamped input.
-        let external: { out: Float32Array; dx: Float32Array } | undefined;
-        if (gradient) {
-          const xin = tf.tidy(() => {
-            const x = tf.tensor4d(rawBatch, [batch, H, W, C]);
-            return preprocessTensor(stamp(x, maskTensor(wM as tf.Tensor3D, recipe, H, W), patternTensor(wP as tf.Tensor3D, recipe)), preprocessing);
-          });
-          const xinData = (await xin.data()) as Float32Array;
-          xin.dispose();
-          external = await gradient.run(xinData, batch, state.label);
-        }
-        const stats = tf.tidy(() => {
-          const x = tf.tensor4d(rawBatch, [batch, H, W, C]);
-          let acc: tf.Scalar | undefined;
-          let reg: tf.Scalar | undefined;
-          let ce: tf.Scalar | undefined;
-          const dx = external ? tf.tensor4d(external.dx, [batch, H, W, C]) : undefined;
-          const { value, grads } = tf.variableGrads(() => {
-            const mask = maskTensor(wM as tf.Tensor3D, recipe, H, W);
-            const pattern = patternTensor(wP as tf.Tensor3D, recipe);
-            const xin = preprocessTensor(stamp(x, mask, pattern), preprocessing);
-            const regValue = normTensor(mask, recipe, C);
-            reg = tf.keep(regValue);
-            let lossCe: tf.Scalar;
-            if (dx) {
-              // Σ xin·dx has the classification loss's gradient to w_m and w_p (dx is constant);
-              // the loss itself and the accuracy come from the engine's output.
-              lossCe = tf.sum(tf.mul(xin, dx)) as tf.Scalar;
-              const out = tf.tensor2d(external!.out, [batch, numClasses]);
-              const probs = softmaxOutput ? out : tf.softmax(out);
-              acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(out, -1), state.label), 'float32')) as tf.Scalar);
-              ce = tf.keep(lossTensor(recipe, out, probs, target, softmaxOutput));
-            } else {
-              const out = model.apply(xin, { training: false }) as tf.Tensor2D;
-              const probs = softmaxOutput ? out : tf.softmax(out);
-              acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(out, -1), state.label), 'float32')) as tf.Scalar);
-              lossCe = lossTensor(recipe, out, probs, target, softmaxOutput);
-            }
-            return tf.add(lossCe, tf.mul(costT, regValue)) as tf.Scalar;
-          }, [wM, wP]);
-          adamUpdate(wM, mM, vM, grads[wM.name], recipe, state.adamSteps + 1);
-          adamUpdate(wP, mP, vP, grads[wP.name], recipe, state.adamSteps + 1);
-          const loss = ce ? tf.add(ce, tf.mul(costT, reg!)) : value;
-          const out = tf.stack([loss, acc!, reg!]);
-          acc!.dispose();
-          reg!.dispose();
-          ce?.dispose();
-          return out;
-        });
+        const { loss, accuracy: acc, norm } = await engine.step(rawBatch, state.adamSteps + 1, state.schedule.cost);
         state.adamSteps += 1;
-        const [loss, acc, norm] = stats.dataSync();
-        stats.dispose();
         if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
           throw new PoisonguardError(
             'not-finite',
@@ -270,10 +205,10 @@ export async function runLabelSteps(ctx: ReverseContext, state: LabelState, step
       const cost = state.schedule.cost;
       const decision = advanceCostSchedule(state.schedule, recipe, accuracy, norm);
       if (decision.newBest) {
-        state.bestWMask = wM.dataSync().slice() as Float32Array;
-        state.bestWPattern = wP.dataSync().slice() as Float32Array;
+        const { wMask, wPattern } = engine.parameters();
+        state.bestWMask = wMask;
+        state.bestWPattern = wPattern;
       }
-      tf.tidy(() => costT.assign(tf.scalar(decision.cost)));
       const record: StepRecord = { step: state.schedule.step, cost, accuracy, norm, loss: lossSum / recipe.miniBatches };
       state.history.push(record);
       if (decision.stop) {
@@ -282,17 +217,239 @@ export async function runLabelSteps(ctx: ReverseContext, state: LabelState, step
       }
       onStep?.({ ...record, label: state.label, bestNorm: state.schedule.bestNorm, maxSteps: recipe.maxSteps });
     }
-    state.wMask = wM.dataSync().slice() as Float32Array;
-    state.wPattern = wP.dataSync().slice() as Float32Array;
-    state.mMask = mM.dataSync().slice() as Float32Array;
-    state.vMask = vM.dataSync().slice() as Float32Array;
-    state.mPattern = mP.dataSync().slice() as Float32Array;
-    state.vPattern = vP.dataSync().slice() as Float32Array;
+    engine.save(state);
   } finally {
-    for (const t of [wM, wP, mM, vM, mP, vP, target, costT]) t.dispose();
+    engine.dispose();
     state.seconds += (performance.now() - start) / 1000;
   }
   return state;
+}
+
+/** One mini-batch of the optimisation: the loss, accuracy and norm before the update, then Adam. */
+interface BatchEngine {
+  step(rawBatch: Float32Array, adamStep: number, cost: number): Promise<{ loss: number; accuracy: number; norm: number }>;
+  /** Copies of w_m and w_p now. */
+  parameters(): { wMask: Float32Array; wPattern: Float32Array };
+  /** Writes the parameters and Adam's moments back to the state. */
+  save(state: LabelState): void;
+  dispose(): void;
+}
+
+/** The whole mini-batch in TensorFlow.js: the model on the tape with the mask and the pattern. */
+function tfBatchEngine(ctx: ReverseContext, state: LabelState): BatchEngine {
+  const { model, data, recipe, preprocessing, numClasses } = ctx;
+  const { height: H, width: W, channels: C } = data;
+  const batch = recipe.batchSize;
+  const softmaxOutput = endsInSoftmax(model);
+  const variable = (values: Float32Array, shape: number[], trainable: boolean): tf.Variable => {
+    const init = tf.tensor(values, shape);
+    const v = tf.variable(init, trainable);
+    init.dispose(); // the variable holds its own reference to the data
+    return v;
+  };
+  const wM = variable(state.wMask, [...state.maskShape], true);
+  const wP = variable(state.wPattern, [H, W, C], true);
+  const mM = variable(state.mMask, [...state.maskShape], false);
+  const vM = variable(state.vMask, [...state.maskShape], false);
+  const mP = variable(state.mPattern, [H, W, C], false);
+  const vP = variable(state.vPattern, [H, W, C], false);
+  const target = tf.tidy(() => tf.cast(tf.oneHot(tf.fill([batch], state.label, 'int32') as tf.Tensor1D, numClasses), 'float32')) as tf.Tensor2D;
+  const costT = variable(Float32Array.of(state.schedule.cost), [], false);
+  let costNow = state.schedule.cost;
+  return {
+    async step(rawBatch, adamStep, cost) {
+      if (cost !== costNow) {
+        tf.tidy(() => costT.assign(tf.scalar(cost)));
+        costNow = cost;
+      }
+      const stats = tf.tidy(() => {
+        const x = tf.tensor4d(rawBatch, [batch, H, W, C]);
+        let acc: tf.Scalar | undefined;
+        let reg: tf.Scalar | undefined;
+        const { value, grads } = tf.variableGrads(() => {
+          const mask = maskTensor(wM as tf.Tensor3D, recipe, H, W);
+          const pattern = patternTensor(wP as tf.Tensor3D, recipe);
+          const out = model.apply(preprocessTensor(stamp(x, mask, pattern), preprocessing), { training: false }) as tf.Tensor2D;
+          const probs = softmaxOutput ? out : tf.softmax(out);
+          acc = tf.keep(tf.mean(tf.cast(tf.equal(tf.argMax(out, -1), state.label), 'float32')) as tf.Scalar);
+          const regValue = normTensor(mask, recipe, C);
+          reg = tf.keep(regValue);
+          const lossCe = lossTensor(recipe, out, probs, target, softmaxOutput);
+          return tf.add(lossCe, tf.mul(costT, regValue)) as tf.Scalar;
+        }, [wM, wP]);
+        adamUpdate(wM, mM, vM, grads[wM.name], recipe, adamStep);
+        adamUpdate(wP, mP, vP, grads[wP.name], recipe, adamStep);
+        const out = tf.stack([value, acc!, reg!]);
+        acc!.dispose();
+        reg!.dispose();
+        return out;
+      });
+      const [loss, accuracy, norm] = stats.dataSync();
+      stats.dispose();
+      return { loss, accuracy, norm };
+    },
+    parameters: () => ({ wMask: wM.dataSync().slice() as Float32Array, wPattern: wP.dataSync().slice() as Float32Array }),
+    save(st) {
+      st.wMask = wM.dataSync().slice() as Float32Array;
+      st.wPattern = wP.dataSync().slice() as Float32Array;
+      st.mMask = mM.dataSync().slice() as Float32Array;
+      st.vMask = vM.dataSync().slice() as Float32Array;
+      st.mPattern = mP.dataSync().slice() as Float32Array;
+      st.vPattern = vP.dataSync().slice() as Float32Array;
+    },
+    dispose() {
+      for (const t of [wM, wP, mM, vM, mP, vP, target, costT]) t.dispose();
+    },
+  };
+}
+
+/**
+ * The mini-batch with the model on an external engine (ONNX): the stamping, the preprocessing
+ * (per-channel affine), the chain rule from d(loss)/d(input) back to w_m and w_p, the norm and
+ * Adam on plain arrays — the same formulas as the TensorFlow.js engine, written out by hand:
+ *   x' = x + m·(Δ − x),  xin = a_c·x' + b_c
+ *   ∂L/∂m = Σ_n Σ_c a_c·dx·(Δ − x) (+ cost·∂‖m‖/∂m),  ∂L/∂Δ = Σ_n a_c·dx·m
+ *   ∂m/∂w_m = (1 − tanh²w_m)/(2 − ε),  ∂Δ/∂w_p = 255·(1 − tanh²w_p)/(2 − ε)
+ * (a super-pixel's gradient is the sum over its pixels).
+ */
+function nativeBatchEngine(ctx: ReverseContext, state: LabelState, gradient: InputGradientModel): BatchEngine {
+  const { model, data, recipe, preprocessing, numClasses: K } = ctx;
+  const { height: H, width: W, channels: C } = data;
+  const N = recipe.batchSize;
+  const softmaxOutput = endsInSoftmax(model);
+  const { a, b } = affine(preprocessing, C);
+  const full = recipe.maskShape === 'full';
+  const cm = full ? C : 1; // mask channels
+  const u = full ? 1 : recipe.upsample;
+  const [, mw] = state.maskShape;
+  const k = 2 - recipe.epsilon;
+  const wMask = state.wMask.slice();
+  const wPattern = state.wPattern.slice();
+  const mMask = state.mMask.slice();
+  const vMask = state.vMask.slice();
+  const mPattern = state.mPattern.slice();
+  const vPattern = state.vPattern.slice();
+  const HW = H * W;
+  // Pixel (h, w) → its mask parameter (super-pixel; a shared mask's single channel).
+  const maskIndex = new Int32Array(HW);
+  for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) maskIndex[h * W + w] = Math.floor(h / u) * mw + Math.floor(w / u);
+  const tanhM = new Float64Array(wMask.length);
+  const tanhP = new Float64Array(wPattern.length);
+  const m = new Float64Array(HW * cm);
+  const pattern = new Float64Array(HW * C);
+  const xin = new Float32Array(N * HW * C);
+  const gM = new Float64Array(HW * cm);
+  const gP = new Float64Array(HW * C);
+  const gWm = new Float64Array(wMask.length);
+  const gWp = new Float64Array(wPattern.length);
+  const div = full ? C : 1;
+  return {
+    async step(raw, adamStep, cost) {
+      for (let i = 0; i < wMask.length; i++) tanhM[i] = Math.tanh(wMask[i]);
+      for (let i = 0; i < wPattern.length; i++) {
+        tanhP[i] = Math.tanh(wPattern[i]);
+        pattern[i] = (tanhP[i] / k + 0.5) * RAW_MAX;
+      }
+      for (let p = 0; p < HW; p++) {
+        for (let c = 0; c < cm; c++) m[p * cm + c] = tanhM[full ? p * C + c : maskIndex[p]] / k + 0.5;
+      }
+      for (let n = 0; n < N; n++) {
+        const off = n * HW * C;
+        for (let p = 0; p < HW; p++) {
+          for (let c = 0; c < C; c++) {
+            const i = p * C + c;
+            const mv = m[p * cm + (full ? c : 0)];
+            xin[off + i] = a[c] * ((1 - mv) * raw[off + i] + mv * pattern[i]) + b[c];
+          }
+        }
+      }
+      const { out, dx } = await gradient.run(xin, N, state.label);
+      // The regularizer and its gradient.
+      let sum = 0;
+      if (recipe.norm === 'l1') for (let i = 0; i < m.length; i++) sum += Math.abs(m[i]);
+      else for (let i = 0; i < m.length; i++) sum += m[i] * m[i];
+      const reg = recipe.norm === 'l1' ? sum / div : Math.sqrt(sum / div);
+      for (let i = 0; i < m.length; i++) gM[i] = cost * (recipe.norm === 'l1' ? Math.sign(m[i]) / div : m[i] / div / reg);
+      gP.fill(0);
+      for (let n = 0; n < N; n++) {
+        const off = n * HW * C;
+        for (let p = 0; p < HW; p++) {
+          for (let c = 0; c < C; c++) {
+            const i = p * C + c;
+            const g = a[c] * dx[off + i];
+            const j = p * cm + (full ? c : 0);
+            gM[j] += g * (pattern[i] - raw[off + i]);
+            gP[i] += g * m[j];
+          }
+        }
+      }
+      gWm.fill(0);
+      for (let p = 0; p < HW; p++) {
+        for (let c = 0; c < cm; c++) gWm[full ? p * C + c : maskIndex[p]] += gM[p * cm + c];
+      }
+      for (let i = 0; i < gWm.length; i++) gWm[i] *= (1 - tanhM[i] * tanhM[i]) / k;
+      for (let i = 0; i < gWp.length; i++) gWp[i] = (gP[i] * RAW_MAX * (1 - tanhP[i] * tanhP[i])) / k;
+      adamArrays(wMask, mMask, vMask, gWm, recipe, adamStep);
+      adamArrays(wPattern, mPattern, vPattern, gWp, recipe, adamStep);
+      const { loss, accuracy } = lossOfOutput(recipe, out, N, K, state.label, softmaxOutput);
+      return { loss: loss + cost * reg, accuracy, norm: reg };
+    },
+    parameters: () => ({ wMask: wMask.slice(), wPattern: wPattern.slice() }),
+    save(st) {
+      st.wMask = wMask.slice();
+      st.wPattern = wPattern.slice();
+      st.mMask = mMask.slice();
+      st.vMask = vMask.slice();
+      st.mPattern = mPattern.slice();
+      st.vPattern = vPattern.slice();
+    },
+    dispose() {},
+  };
+}
+
+/** Keras's Adam on arrays (the formula of {@link adamUpdate}), in place. */
+function adamArrays(w: Float32Array, m: Float32Array, v: Float32Array, g: Float64Array, recipe: ReverseRecipe, t: number): void {
+  const { learningRate: lr, beta1: b1, beta2: b2, epsilon: eps } = recipe;
+  const lrT = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
+  for (let i = 0; i < w.length; i++) {
+    const m1 = b1 * m[i] + (1 - b1) * g[i];
+    const v1 = b2 * v[i] + (1 - b2) * g[i] * g[i];
+    m[i] = m1;
+    v[i] = v1;
+    w[i] = w[i] - (lrT * m1) / (Math.sqrt(v1) + eps);
+  }
+}
+
+/** The classification loss (as {@link lossTensor}) and the accuracy of a batch's model output. */
+function lossOfOutput(recipe: ReverseRecipe, out: Float32Array, N: number, K: number, label: number, softmaxOutput: boolean): { loss: number; accuracy: number } {
+  let loss = 0;
+  let hits = 0;
+  for (let n = 0; n < N; n++) {
+    const row = out.subarray(n * K, (n + 1) * K);
+    let best = 0;
+    let max = -Infinity;
+    for (let j = 0; j < K; j++) {
+      if (row[j] > max) {
+        max = row[j];
+        best = j;
+      }
+    }
+    if (best === label) hits++;
+    let pt: number;
+    if (softmaxOutput) pt = row[label];
+    else {
+      let z = 0;
+      for (let j = 0; j < K; j++) z += Math.exp(row[j] - max);
+      if (recipe.loss !== 'release-swapped') {
+        loss += Math.log(z) + max - row[label]; // −log softmax, stably
+        continue;
+      }
+      pt = Math.exp(row[label] - max) / z;
+    }
+    if (recipe.loss === 'release-swapped') loss += -(pt * Math.log(1 - PROBABILITY_EPSILON) + (1 - pt) * Math.log(PROBABILITY_EPSILON));
+    else loss += -Math.log(Math.min(Math.max(pt, PROBABILITY_EPSILON), 1 - PROBABILITY_EPSILON));
+  }
+  return { loss: loss / N, accuracy: hits / N };
 }
 
 function checkContext(ctx: ReverseContext, state: LabelState): void {

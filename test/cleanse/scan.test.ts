@@ -184,7 +184,7 @@ test('the ONNX engine follows the TensorFlow.js trajectory within float32 roundi
   const { createInputGradientModel } = await import('../../src/nn/onnx-gradient.js');
   const { inputGradientLoss } = await import('../../src/cleanse/reverse.js');
   const before = tf.memory().numTensors;
-  for (const variant of [{}, { loss: 'release-swapped' }, { upsample: 2, norm: 'l2' }] as const) {
+  for (const variant of [{}, { loss: 'release-swapped' }, { upsample: 3, norm: 'l2' }, { maskShape: 'full' }] as const) {
     const recipe = resolveReverseRecipe({ ...TINY_RECIPE, ...variant, maxSteps: 4 });
     const onnx = await createInputGradientModel(model, inputGradientLoss(recipe, model));
     assert.ok(!('unavailable' in onnx), 'onnxruntime-node is installed with the project');
