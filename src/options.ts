@@ -16,6 +16,11 @@ export function checkPositive(option: string, value: number): number {
   return value;
 }
 
+export function checkNonNegative(option: string, value: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new OptionError(option, 'a non-negative number', value);
+  return value;
+}
+
 export function checkPositiveInt(option: string, value: number): number {
   if (!Number.isInteger(value) || value <= 0) throw new OptionError(option, 'a positive integer', value);
   return value;

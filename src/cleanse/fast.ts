@@ -23,8 +23,14 @@
  * with the full recipe to their own early stop (exactly the full recipe's trajectory: the budget
  * only cut it short), and the verdict is taken again. Retired labels stay retired (they cannot raise
  * an index). A clear answer stays fast; an unclear one gets the full recipe's evidence.
+ *
+ * A 'clean' fast answer NEAR the flag threshold is unclear too: between fast and full scans of the
+ * same model the anomaly index moved by −0.42 to +0.37 (eight models, docs/RESULTS.md), and the
+ * clean GTSRB model went from 1.78 (fast, clean) to 2.06 (full, flagged). So a clean fast verdict
+ * whose anomaly index is within `escalationMargin` (0.5) of the flag threshold escalates as well;
+ * clean answers far from it (the clean MNIST models: 0.89–0.93) stay fast.
  */
-import { checkPositive, checkPositiveInt } from '../options.js';
+import { checkNonNegative, checkPositive, checkPositiveInt } from '../options.js';
 
 /** Steps per round (a few, so that retiring decisions come early). */
 export const DEFAULT_FAST_CHUNK = 10;
@@ -34,6 +40,8 @@ export const DEFAULT_FAST_MIN_STEPS = 20;
 export const DEFAULT_FAST_BUDGET = 30;
 /** A retired label's norm is at least 25% above the largest norm that fixes the median. */
 export const DEFAULT_FAST_MARGIN = 0.25;
+/** A clean fast verdict with an anomaly index above (flag threshold − this) escalates too. */
+export const DEFAULT_ESCALATION_MARGIN = 0.5;
 
 export interface FastOptions {
   readonly chunk?: number;
@@ -43,6 +51,8 @@ export interface FastOptions {
   readonly budget?: number;
   /** Continue the budget-stopped labels with the full recipe when the verdict is 'suspicious' (default true). */
   readonly escalate?: boolean;
+  /** A clean fast verdict whose anomaly index is within this of the flag threshold escalates too (default 0.5; 0: only 'suspicious'). */
+  readonly escalationMargin?: number;
 }
 
 export type FastRecipe = Required<FastOptions>;
@@ -54,6 +64,7 @@ export function resolveFast(o: FastOptions = {}): FastRecipe {
     margin: checkPositive('fast.margin', o.margin ?? DEFAULT_FAST_MARGIN),
     budget: checkPositiveInt('fast.budget', o.budget ?? DEFAULT_FAST_BUDGET),
     escalate: o.escalate ?? true,
+    escalationMargin: checkNonNegative('fast.escalationMargin', o.escalationMargin ?? DEFAULT_ESCALATION_MARGIN),
   };
 }
 
@@ -81,4 +92,15 @@ export function labelsToRetire(standings: readonly LabelStanding[], fast: FastRe
     .slice(keep)
     .filter((s) => !s.done && Number.isFinite(s.norm) && s.squeezed && s.steps >= fast.minSteps && s.norm >= (1 + fast.margin) * pivot)
     .map((s) => s.label);
+}
+
+/**
+ * Whether a fast verdict escalates: 'suspicious', or 'clean' with an anomaly index (the largest over
+ * the repeats) within the escalation margin of the flag threshold.
+ */
+export function shouldEscalate(status: string, anomalyIndices: readonly number[], flagThreshold: number, fast: FastRecipe): 'suspicious' | 'near-threshold' | null {
+  if (!fast.escalate) return null;
+  if (status === 'suspicious') return 'suspicious';
+  if (status === 'clean' && fast.escalationMargin > 0 && Math.max(...anomalyIndices) > flagThreshold - fast.escalationMargin) return 'near-threshold';
+  return null;
 }

@@ -28,7 +28,7 @@ import {
   writeLabelResult,
   writeLabelState,
 } from './checkpoint.js';
-import { labelsToRetire, resolveFast, type FastOptions, type FastRecipe, type LabelStanding } from './fast.js';
+import { labelsToRetire, resolveFast, shouldEscalate, type FastOptions, type FastRecipe, type LabelStanding } from './fast.js';
 import { labelResult, spatialMask, triggerOverlap, type LabelResult, type TriggerOverlap } from './label-result.js';
 import type { ChunkTask, LabelRunner, RunnerInit } from './label-runner.js';
 import { labelImageFiles, writeLabelImages } from './mask-images.js';
@@ -88,7 +88,12 @@ export type ScanProgress =
   | { readonly kind: 'skipped'; readonly seed: number; readonly label: number }
   | { readonly kind: 'label-done'; readonly seed: number; readonly result: LabelSummary }
   | { readonly kind: 'retired'; readonly seed: number; readonly label: number; readonly steps: number; readonly norm: number }
-  | { readonly kind: 'escalate'; readonly reason: string; readonly labels: readonly { readonly seed: number; readonly label: number }[] };
+  | {
+      readonly kind: 'escalate';
+      readonly why: 'suspicious' | 'near-threshold';
+      readonly reason: string;
+      readonly labels: readonly { readonly seed: number; readonly label: number }[];
+    };
 
 /** A label's figures in scan.json (the arrays stay in the per-label JSON). */
 export interface LabelSummary extends Omit<LabelResult, 'mask' | 'pattern' | 'history' | 'maskShape'> {
@@ -116,6 +121,8 @@ export interface ScanRun {
 export interface Escalation {
   /** The fast verdict that asked for it. */
   readonly fastVerdict: { readonly status: Verdict['status']; readonly reason: string };
+  /** Why: the fast verdict was 'suspicious', or 'clean' with an index near the flag threshold (fast.ts). */
+  readonly why?: 'suspicious' | 'near-threshold';
   /** Per scan: the fast phase's anomaly index, smallest label, second statistic and steps. */
   readonly fastRuns: readonly { readonly seed: number; readonly anomalyIndex: number; readonly minLabel: number; readonly secondary: number; readonly steps: number }[];
   /** The budget-stopped labels continued with the full recipe. */
@@ -374,11 +381,12 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       if (jobs.length > 0) await startEngines(jobs.length);
       await runFast(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, interrupted);
       decided = decide();
-      // Escalation (fast.ts): a 'suspicious' fast verdict continues the budget-stopped labels with
+      // Escalation (fast.ts): a 'suspicious' fast verdict (or a clean one near the flag threshold) continues the budget-stopped labels with
       // the full recipe. Decided once: an interrupted escalation resumes from escalation.json.
       const file = out ? resolve(out, ESCALATION_JSON) : undefined;
       const saved = file && existsSync(file) ? readEscalation(file) : undefined;
-      if (saved || (fast.escalate && decided.verdict.status === 'suspicious')) {
+      const why = shouldEscalate(decided.verdict.status, decided.runs.map((r) => r.outliers.anomalyIndex), flagThreshold, fast);
+      if (saved || why) {
         const todo: Job[] = [];
         const missing: { seed: number; label: number }[] = [];
         const running = new Map(jobs.map((j) => [`${j.seed}/${j.state.label}`, j.state]));
@@ -398,13 +406,14 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
         todo.sort((a, b) => a.state.schedule.bestNorm - b.state.schedule.bestNorm || a.seed - b.seed || a.state.label - b.state.label);
         escalation = saved ?? {
           fastVerdict: { status: decided.verdict.status, reason: decided.verdict.reason },
+          why: why ?? 'suspicious',
           fastRuns: decided.runs.map((r) => ({ seed: r.seed, anomalyIndex: r.outliers.anomalyIndex, minLabel: r.outliers.minLabel, secondary: r.secondary.anomalyIndex, steps: r.steps })),
           labels: todo.map((j) => ({ seed: j.seed, label: j.state.label })),
           missing,
         };
         if (file && !saved) writeJsonAtomic(file, escalation);
         // (A finished escalation's folder, run again, has nothing left to continue.)
-        if (todo.length > 0) options.onProgress?.({ kind: 'escalate', reason: escalation.fastVerdict.reason, labels: todo.map((j) => ({ seed: j.seed, label: j.state.label })) });
+        if (todo.length > 0) options.onProgress?.({ kind: 'escalate', why: escalation.why ?? 'suspicious', reason: escalation.fastVerdict.reason, labels: todo.map((j) => ({ seed: j.seed, label: j.state.label })) });
         await runDepthFirst(todo, fullRecipe.maxSteps);
         decided = decide();
       }
@@ -524,8 +533,8 @@ async function runFast(
   }
 }
 
-function withoutEscalate(fast: FastRecipe): Omit<FastRecipe, 'escalate'> {
-  const { escalate: _e, ...rest } = fast;
+function withoutEscalate(fast: FastRecipe): Omit<FastRecipe, 'escalate' | 'escalationMargin'> {
+  const { escalate: _e, escalationMargin: _m, ...rest } = fast;
   return rest;
 }
 

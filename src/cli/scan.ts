@@ -27,7 +27,7 @@ const options = {
   budget: { type: 'string', value: 'N', help: `Fast mode: steps per label at most (default ${DEFAULT_FAST_BUDGET}).` },
   'no-escalate': {
     type: 'boolean',
-    help: "Fast mode: keep the budget's answer even when it is 'suspicious' (by default the budget-stopped labels then continue with the full recipe).",
+    help: "Fast mode: keep the budget's answer even when it is 'suspicious' or a clean one near the flag threshold (by default the budget-stopped labels then continue with the full recipe).",
   },
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Seed of the masks, patterns and batch order.' },
   out: { type: 'string', value: 'DIR', help: 'Output folder: scan.json, seed-S/label-NN.json and PNGs; re-running resumes it.' },
@@ -60,8 +60,8 @@ stop). The mask norms go through a one-sided MAD test (anomaly index > 2 flags a
 verdict 'backdoored' needs more than a flag: index > the decision threshold (default 3), or a flag
 confirmed by the second statistic (z-score of log norms > the decision threshold), for the same
 label in a majority of the --repeat scans; a flag without that is 'suspicious' (rescan). In fast
-mode a 'suspicious' answer continues the budget-stopped labels with the full recipe (--no-escalate
-keeps the budget's answer).
+mode a 'suspicious' answer, or a clean one with an index within 0.5 of the flag threshold, continues
+the budget-stopped labels with the full recipe (--no-escalate keeps the budget's answer).
 Each finished label is written at once to --out; run the same command again to resume.
 
 Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badnets`,
@@ -128,7 +128,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         signal: controller.signal,
         onProgress: (p) => {
           if (p.kind === 'escalate') {
-            ctx.err(`fast verdict suspicious (${p.reason}) — escalating: ${p.labels.length} budget-stopped label(s) continue with the full recipe`);
+            ctx.err(`fast verdict ${p.why === 'near-threshold' ? 'clean but near the flag threshold' : 'suspicious'} (${p.reason}) — escalating: ${p.labels.length} budget-stopped label(s) continue with the full recipe`);
             return;
           }
           const run = repeat > 1 ? `seed ${p.seed} ` : '';
@@ -193,7 +193,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     const esc = report.escalation;
     if (esc) {
       ctx.out(
-        `fast mode escalated: the budget's verdict was ${esc.fastVerdict.status} (` +
+        `fast mode escalated: the budget's verdict was ${esc.fastVerdict.status}${esc.why === 'near-threshold' ? ', near the flag threshold' : ''} (` +
           esc.fastRuns.map((r) => `index ${fmt(r.anomalyIndex)}, label ${r.minLabel}, second statistic ${fmt(r.secondary)}`).join('; ') +
           `); ${esc.labels.length} budget-stopped label(s) continued with the full recipe` +
           (esc.missing.length ? `; ${esc.missing.length} could not (no saved state)` : ''),

@@ -79,7 +79,7 @@ export function scanSummaryFromCleanse(file: string, x: unknown): ScanSummary {
   const esc = isObject(x) && isObject(x.escalation) ? (x.escalation as Json) : undefined;
   if (esc && isObject(esc.fastVerdict) && Array.isArray(esc.labels)) {
     notes.push(
-      `Fast mode escalated: with every label stopped at its step budget the verdict was ${str(esc.fastVerdict.status) ?? '?'}, so the ${esc.labels.length} budget-stopped label(s) ` +
+      `Fast mode escalated: with every label stopped at its step budget the verdict was ${str(esc.fastVerdict.status) ?? '?'}${esc.why === 'near-threshold' ? ' with an anomaly index near the flag threshold' : ''}, so the ${esc.labels.length} budget-stopped label(s) ` +
         `continued with the full recipe to their own early stop before this verdict was taken.`,
     );
   }

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { advanceCostSchedule, initialCostState, type CostScheduleParams } from '../../src/cleanse/cost-schedule.js';
 import { resolveReverseRecipe } from '../../src/cleanse/recipe.js';
-import { labelsToRetire, resolveFast } from '../../src/cleanse/fast.js';
+import { labelsToRetire, resolveFast, shouldEscalate } from '../../src/cleanse/fast.js';
 
 // patience 2 and early-stop patience 3 keep the script short; the logic is the release's.
 const P: CostScheduleParams = {
@@ -88,4 +88,20 @@ test('fast mode retires only labels above the median with a margin, squeezed and
   assert.deepEqual(labelsToRetire(standings, f), [4]); // label 5 has too few steps
   assert.deepEqual(labelsToRetire([...standings.slice(0, 5), s(5, 90, 40, false)], f), [4]); // not squeezed yet
   assert.deepEqual(labelsToRetire([s(0, 10), s(1, Infinity), s(2, Infinity), s(3, 54), s(4, 90)], f), []); // pivot unknown (no valid trigger yet)
+});
+
+test("fast mode escalates a 'suspicious' verdict, and a clean one within the margin of the flag threshold", () => {
+  const f = resolveFast();
+  assert.equal(f.escalationMargin, 0.5);
+  assert.equal(shouldEscalate('suspicious', [1.0], 2, f), 'suspicious');
+  assert.equal(shouldEscalate('clean', [1.78], 2, f), 'near-threshold'); // the clean GTSRB model's fast scan
+  assert.equal(shouldEscalate('clean', [1.2, 1.6], 2, f), 'near-threshold'); // the largest over repeats
+  assert.equal(shouldEscalate('clean', [1.5], 2, f), null); // not above 2 − 0.5
+  assert.equal(shouldEscalate('clean', [1.8], 3, f), null); // far below a raised flag threshold
+  assert.equal(shouldEscalate('clean', [0.93], 2, f), null); // the clean MNIST models stay fast
+  assert.equal(shouldEscalate('clean', [2.6], 3, f), 'near-threshold'); // a raised flag threshold moves the band
+  assert.equal(shouldEscalate('backdoored', [3.5], 2, f), null);
+  assert.equal(shouldEscalate('clean', [1.9], 2, resolveFast({ escalationMargin: 0 })), null);
+  assert.equal(shouldEscalate('suspicious', [2.5], 2, resolveFast({ escalate: false })), null);
+  assert.throws(() => resolveFast({ escalationMargin: -1 }), /escalationMargin.*non-negative/);
 });
