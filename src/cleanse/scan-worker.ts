@@ -16,6 +16,18 @@ port.on('message', (msg: WorkerRequest<RunnerInit, ChunkTask>) => {
     ready.catch(() => {});
     return;
   }
+  if (msg.type === 'close') {
+    // Finish the queue, release the engine (its native session), then say so.
+    queue = queue.then(async () => {
+      try {
+        if (ready) await (await ready).dispose();
+      } catch {
+        // a runner that failed to start holds nothing
+      }
+      port.postMessage({ type: 'closed' } satisfies WorkerReply<LabelState>);
+    });
+    return;
+  }
   const id = msg.id;
   queue = queue.then(async () => {
     try {

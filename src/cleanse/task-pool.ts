@@ -43,8 +43,34 @@ export class TaskPool<I, T, R> {
     });
   }
 
-  async close(): Promise<void> {
-    await Promise.all(this.all.map((w) => w.terminate()));
+  /**
+   * Asks each worker to finish its queue and release what it holds (native sessions must be released
+   * before their thread goes: terminating a thread under a live onnxruntime session aborts the
+   * process), then terminates it; a worker that does not answer within `graceMs` is terminated anyway.
+   */
+  async close(graceMs = 30_000): Promise<void> {
+    await Promise.all(
+      this.all.map(async (w) => {
+        if (!this.failure) {
+          const closed = new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, graceMs);
+            w.on('message', (msg: WorkerReply<R>) => {
+              if (msg.type === 'closed') {
+                clearTimeout(timer);
+                resolve();
+              }
+            });
+            w.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+          });
+          w.postMessage({ type: 'close' } satisfies WorkerRequest<I, T>);
+          await closed;
+        }
+        await w.terminate();
+      }),
+    );
   }
 
   private pump(): void {
@@ -57,6 +83,7 @@ export class TaskPool<I, T, R> {
   }
 
   private onReply(w: Worker, msg: WorkerReply<R>): void {
+    if (msg.type === 'closed') return;
     const p = this.running.get(w);
     if (!p || msg.id !== p.id) return;
     if (msg.type === 'message') {
