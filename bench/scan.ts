@@ -17,7 +17,7 @@ import { basename, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { resolveReverseRecipe } from '../src/cleanse/recipe.js';
-import { createLabelState, inputGradientLoss, runLabelSteps } from '../src/cleanse/reverse.js';
+import { createLabelState, runLabelSteps } from '../src/cleanse/reverse.js';
 import { scanModel, type ScanReport } from '../src/cleanse/scan.js';
 import { loadImageDataset } from '../src/data/image-registry.js';
 import { packageRoot } from '../src/data/paths.js';
@@ -48,9 +48,9 @@ const [H, W, C] = metadata.inputShape;
 const recipe = resolveReverseRecipe();
 const ctx = { model, data: { images: data.test.images, count: data.test.count, height: H, width: W, channels: C }, preprocessing: metadata.preprocessing, recipe, numClasses: metadata.numClasses };
 // One label on each engine, from the same start.
-const onnx = await createInputGradientModel(model, inputGradientLoss(recipe, model));
+const onnx = await createInputGradientModel(model, recipe.loss);
 const single: { engine: string; msPerStep: number; cpuMsPerStep: number }[] = [];
-for (const gradient of ['unavailable' in onnx ? [] : [onnx], [undefined]].flat()) {
+for (const gradient of 'unavailable' in onnx ? [undefined] : [onnx, undefined]) {
   const state = createLabelState(Number(values.label), 1, recipe, H, W, C);
   const c = gradient ? { ...ctx, gradient } : ctx;
   await runLabelSteps(c, state, 1); // warm-up: kernels compiled, first allocations

@@ -11,10 +11,6 @@ port.on('message', (msg: WorkerRequest<EpsTaskInit, EpsTask>) => {
     init = msg.payload;
     return;
   }
-  if (msg.type === 'close') {
-    port.postMessage({ type: 'closed' } satisfies WorkerReply<EpsRow>);
-    return;
-  }
   const id = msg.id;
   try {
     if (!init) throw new Error('certify-worker received a task before its init');

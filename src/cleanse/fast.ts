@@ -25,7 +25,7 @@
  * an index). A clear answer stays fast; an unclear one gets the full recipe's evidence.
  *
  * A 'clean' fast answer NEAR the flag threshold is unclear too: between fast and full scans of the
- * same model the anomaly index moved by −0.42 to +0.37 (eight models, docs/RESULTS.md), and the
+ * same model the anomaly index differed by −0.37 to +0.42 (fast minus full, eight models, docs/RESULTS.md), and the
  * clean GTSRB model went from 1.78 (fast, clean) to 2.06 (full, flagged). So a clean fast verdict
  * whose anomaly index is within `escalationMargin` (0.5) of the flag threshold escalates as well;
  * clean answers far from it (the clean MNIST models: 0.89–0.93) stay fast.

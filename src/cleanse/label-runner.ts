@@ -7,7 +7,7 @@ import type { BackendChoice } from '../nn/engine.js';
 import type { InputGradientModel } from '../nn/onnx-gradient.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import type { ReverseRecipe } from './recipe.js';
-import { inputGradientLoss, runLabelSteps, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
+import { runLabelSteps, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
 
 export interface RunnerInit {
   readonly modelDir: string;
@@ -46,7 +46,7 @@ export async function createLabelRunner(init: RunnerInit, initEngineHere = true)
   let gradient: InputGradientModel | undefined;
   if (init.modelEngine === 'onnx') {
     const { createInputGradientModel } = await import('../nn/onnx-gradient.js');
-    const created = await createInputGradientModel(m, inputGradientLoss(init.recipe, m));
+    const created = await createInputGradientModel(m, init.recipe.loss);
     if ('unavailable' in created) throw new Error(`the ONNX engine failed in a scan worker: ${created.unavailable}`);
     gradient = created;
   }

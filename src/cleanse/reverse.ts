@@ -18,7 +18,6 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { PoisonguardError, ShapeError } from '../errors.js';
 import { affine, type Preprocessing } from '../nn/preprocess.js';
 import type { InputGradientModel } from '../nn/onnx-gradient.js';
-import type { InputGradientLoss } from '../nn/onnx-export.js';
 import { preprocessTensor } from '../nn/preprocess-tensor.js';
 import { Random } from '../random.js';
 import { advanceCostSchedule, initialCostState, type CostScheduleState } from './cost-schedule.js';
@@ -46,18 +45,12 @@ export interface ReverseContext {
   readonly recipe: ReverseRecipe;
   readonly numClasses: number;
   /**
-   * Where the model's forward and backward passes run: absent, in TensorFlow.js with the rest of
-   * the step; else on this engine (onnx-gradient.ts), which returns the output and the loss's
-   * gradient to the preprocessed input, and TensorFlow.js carries that gradient back to the mask
-   * and the pattern. Same recipe, same formulas; float32 rounding differs between the engines.
+   * Where the model's forward and backward passes run: absent, the whole step in TensorFlow.js;
+   * else on this engine (onnx-gradient.ts), which returns the output and the loss's gradient to the
+   * preprocessed input, and the rest of the step (stamping, chain rule, norm, Adam) runs on plain
+   * arrays. Same recipe, same formulas; the rounding differs between the two.
    */
   readonly gradient?: InputGradientModel;
-}
-
-/** The classification loss of the search, as the ONNX graph names it (recipe and model output). */
-export function inputGradientLoss(recipe: ReverseRecipe, model: tfl.LayersModel): InputGradientLoss {
-  if (recipe.loss === 'release-swapped') return 'release-swapped';
-  return endsInSoftmax(model) ? 'ce-probabilities' : 'ce-logits';
 }
 
 /** One step's figures (the means over its mini-batches). */
@@ -318,11 +311,10 @@ function nativeBatchEngine(ctx: ReverseContext, state: LabelState, gradient: Inp
   const N = recipe.batchSize;
   const softmaxOutput = endsInSoftmax(model);
   const { a, b } = affine(preprocessing, C);
-  const full = recipe.maskShape === 'full';
-  const cm = full ? C : 1; // mask channels
-  const u = full ? 1 : recipe.upsample;
-  const [, mw] = state.maskShape;
+  const [, mw, cm] = state.maskShape; // cm: the mask's channels (1 shared, C full)
+  const u = recipe.maskShape === 'full' ? 1 : recipe.upsample;
   const k = 2 - recipe.epsilon;
+  const div = cm; // a full-shape mask's norm is divided by C (normTensor)
   const wMask = state.wMask.slice();
   const wPattern = state.wPattern.slice();
   const mMask = state.mMask.slice();
@@ -330,46 +322,34 @@ function nativeBatchEngine(ctx: ReverseContext, state: LabelState, gradient: Inp
   const mPattern = state.mPattern.slice();
   const vPattern = state.vPattern.slice();
   const HW = H * W;
-  // Pixel (h, w) → its mask parameter (super-pixel; a shared mask's single channel).
-  const maskIndex = new Int32Array(HW);
-  for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) maskIndex[h * W + w] = Math.floor(h / u) * mw + Math.floor(w / u);
-  const tanhM = new Float64Array(wMask.length);
-  const tanhP = new Float64Array(wPattern.length);
-  const m = new Float64Array(HW * cm);
-  const pattern = new Float64Array(HW * C);
+  // Pixel p → the first of its mask parameters (its super-pixel's), as maskFromParams reads them.
+  const paramOf = new Int32Array(HW);
+  for (let h = 0; h < H; h++) for (let w = 0; w < W; w++) paramOf[h * W + w] = (Math.floor(h / u) * mw + Math.floor(w / u)) * cm;
   const xin = new Float32Array(N * HW * C);
   const gM = new Float64Array(HW * cm);
   const gP = new Float64Array(HW * C);
   const gWm = new Float64Array(wMask.length);
   const gWp = new Float64Array(wPattern.length);
-  const div = full ? C : 1;
   return {
     async step(raw, adamStep, cost) {
-      for (let i = 0; i < wMask.length; i++) tanhM[i] = Math.tanh(wMask[i]);
-      for (let i = 0; i < wPattern.length; i++) {
-        tanhP[i] = Math.tanh(wPattern[i]);
-        pattern[i] = (tanhP[i] / k + 0.5) * RAW_MAX;
-      }
-      for (let p = 0; p < HW; p++) {
-        for (let c = 0; c < cm; c++) m[p * cm + c] = tanhM[full ? p * C + c : maskIndex[p]] / k + 0.5;
-      }
+      const m = maskFromParams(wMask, state.maskShape, recipe, H, W);
+      const pattern = patternFromParams(wPattern, recipe);
       for (let n = 0; n < N; n++) {
         const off = n * HW * C;
         for (let p = 0; p < HW; p++) {
           for (let c = 0; c < C; c++) {
             const i = p * C + c;
-            const mv = m[p * cm + (full ? c : 0)];
+            const mv = m[p * cm + (cm === 1 ? 0 : c)];
             xin[off + i] = a[c] * ((1 - mv) * raw[off + i] + mv * pattern[i]) + b[c];
           }
         }
       }
       const { out, dx } = await gradient.run(xin, N, state.label);
-      // The regularizer and its gradient.
+      // The regularizer and its gradient (m > 0, so ∂|m|/∂m = 1).
       let sum = 0;
-      if (recipe.norm === 'l1') for (let i = 0; i < m.length; i++) sum += Math.abs(m[i]);
-      else for (let i = 0; i < m.length; i++) sum += m[i] * m[i];
+      for (let i = 0; i < m.length; i++) sum += recipe.norm === 'l1' ? m[i] : m[i] * m[i];
       const reg = recipe.norm === 'l1' ? sum / div : Math.sqrt(sum / div);
-      for (let i = 0; i < m.length; i++) gM[i] = cost * (recipe.norm === 'l1' ? Math.sign(m[i]) / div : m[i] / div / reg);
+      for (let i = 0; i < m.length; i++) gM[i] = cost * (recipe.norm === 'l1' ? 1 / div : m[i] / div / reg);
       gP.fill(0);
       for (let n = 0; n < N; n++) {
         const off = n * HW * C;
@@ -377,18 +357,16 @@ function nativeBatchEngine(ctx: ReverseContext, state: LabelState, gradient: Inp
           for (let c = 0; c < C; c++) {
             const i = p * C + c;
             const g = a[c] * dx[off + i];
-            const j = p * cm + (full ? c : 0);
+            const j = p * cm + (cm === 1 ? 0 : c);
             gM[j] += g * (pattern[i] - raw[off + i]);
             gP[i] += g * m[j];
           }
         }
       }
       gWm.fill(0);
-      for (let p = 0; p < HW; p++) {
-        for (let c = 0; c < cm; c++) gWm[full ? p * C + c : maskIndex[p]] += gM[p * cm + c];
-      }
-      for (let i = 0; i < gWm.length; i++) gWm[i] *= (1 - tanhM[i] * tanhM[i]) / k;
-      for (let i = 0; i < gWp.length; i++) gWp[i] = (gP[i] * RAW_MAX * (1 - tanhP[i] * tanhP[i])) / k;
+      for (let p = 0; p < HW; p++) for (let c = 0; c < cm; c++) gWm[paramOf[p] + c] += gM[p * cm + c];
+      for (let i = 0; i < gWm.length; i++) gWm[i] *= (1 - Math.tanh(wMask[i]) ** 2) / k;
+      for (let i = 0; i < gWp.length; i++) gWp[i] = (gP[i] * RAW_MAX * (1 - Math.tanh(wPattern[i]) ** 2)) / k;
       adamArrays(wMask, mMask, vMask, gWm, recipe, adamStep);
       adamArrays(wPattern, mPattern, vPattern, gWp, recipe, adamStep);
       const { loss, accuracy } = lossOfOutput(recipe, out, N, K, state.label, softmaxOutput);
@@ -427,27 +405,20 @@ function lossOfOutput(recipe: ReverseRecipe, out: Float32Array, N: number, K: nu
   for (let n = 0; n < N; n++) {
     const row = out.subarray(n * K, (n + 1) * K);
     let best = 0;
-    let max = -Infinity;
-    for (let j = 0; j < K; j++) {
-      if (row[j] > max) {
-        max = row[j];
-        best = j;
-      }
-    }
+    for (let j = 1; j < K; j++) if (row[j] > row[best]) best = j;
     if (best === label) hits++;
-    let pt: number;
-    if (softmaxOutput) pt = row[label];
+    // log p_t: of the model's probabilities, or log-softmax of its logits (stably).
+    let logPt: number;
+    if (softmaxOutput) logPt = Math.log(row[label]);
     else {
       let z = 0;
-      for (let j = 0; j < K; j++) z += Math.exp(row[j] - max);
-      if (recipe.loss !== 'release-swapped') {
-        loss += Math.log(z) + max - row[label]; // −log softmax, stably
-        continue;
-      }
-      pt = Math.exp(row[label] - max) / z;
+      for (let j = 0; j < K; j++) z += Math.exp(row[j] - row[best]);
+      logPt = row[label] - row[best] - Math.log(z);
     }
-    if (recipe.loss === 'release-swapped') loss += -(pt * Math.log(1 - PROBABILITY_EPSILON) + (1 - pt) * Math.log(PROBABILITY_EPSILON));
-    else loss += -Math.log(Math.min(Math.max(pt, PROBABILITY_EPSILON), 1 - PROBABILITY_EPSILON));
+    const pt = Math.exp(logPt);
+    if (recipe.loss === 'release-swapped') loss -= pt * Math.log(1 - PROBABILITY_EPSILON) + (1 - pt) * Math.log(PROBABILITY_EPSILON);
+    else if (softmaxOutput) loss -= Math.log(Math.min(Math.max(pt, PROBABILITY_EPSILON), 1 - PROBABILITY_EPSILON));
+    else loss -= logPt;
   }
   return { loss: loss / N, accuracy: hits / N };
 }

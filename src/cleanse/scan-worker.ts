@@ -1,7 +1,8 @@
 /** Worker thread of a scan: its own engine and model; one chunk of one label per task. */
 import { parentPort } from 'node:worker_threads';
-import { serializeError, type WorkerReply, type WorkerRequest } from '../workers/pool.js';
+import { serializeError, type WorkerReply } from '../workers/pool.js';
 import { createLabelRunner, type ChunkTask, type LabelRunner, type RunnerInit } from './label-runner.js';
+import type { TaskPoolReply, TaskPoolRequest } from './task-pool.js';
 import type { LabelState } from './reverse.js';
 
 const port = parentPort;
@@ -10,7 +11,7 @@ let ready: Promise<LabelRunner> | undefined;
 // Tasks run one after another even if the pool sent the next one early.
 let queue: Promise<void> = Promise.resolve();
 
-port.on('message', (msg: WorkerRequest<RunnerInit, ChunkTask>) => {
+port.on('message', (msg: TaskPoolRequest<RunnerInit, ChunkTask>) => {
   if (msg.type === 'init') {
     ready = createLabelRunner(msg.payload);
     ready.catch(() => {});
@@ -24,7 +25,7 @@ port.on('message', (msg: WorkerRequest<RunnerInit, ChunkTask>) => {
       } catch {
         // a runner that failed to start holds nothing
       }
-      port.postMessage({ type: 'closed' } satisfies WorkerReply<LabelState>);
+      port.postMessage({ type: 'closed' } satisfies TaskPoolReply<LabelState>);
     });
     return;
   }

@@ -155,7 +155,7 @@ export interface ScanReport {
     readonly checkpointSteps: number;
     readonly statistic: string;
   };
-  /** TensorFlow.js's backend (the mask, pattern and Adam; the model too when modelEngine is tfjs). */
+  /** TensorFlow.js's backend: it runs the whole step when modelEngine is tfjs (the ONNX engine's step uses plain arrays). */
   readonly backend: string;
   /** Where the model's forward and backward passes ran, and why. */
   readonly modelEngine: ModelEngineDecision;
@@ -234,10 +234,9 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const outputShape = loaded.model.outputs[0].shape;
   // Where the labels' forward and backward passes run, decided once for every worker.
   const { resolveModelEngine } = await import('../nn/onnx-gradient.js');
-  const { inputGradientLoss } = await import('./reverse.js');
   let modelEngine: ModelEngineDecision;
   try {
-    modelEngine = await resolveModelEngine(loaded.model, inputGradientLoss(recipe, loaded.model), options.engine ?? 'auto');
+    modelEngine = await resolveModelEngine(loaded.model, recipe.loss, options.engine ?? 'auto');
   } finally {
     loaded.model.dispose();
   }
@@ -406,7 +405,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
         todo.sort((a, b) => a.state.schedule.bestNorm - b.state.schedule.bestNorm || a.seed - b.seed || a.state.label - b.state.label);
         escalation = saved ?? {
           fastVerdict: { status: decided.verdict.status, reason: decided.verdict.reason },
-          why: why ?? 'suspicious',
+          why: why!, // set whenever nothing was saved
           fastRuns: decided.runs.map((r) => ({ seed: r.seed, anomalyIndex: r.outliers.anomalyIndex, minLabel: r.outliers.minLabel, secondary: r.secondary.anomalyIndex, steps: r.steps })),
           labels: todo.map((j) => ({ seed: j.seed, label: j.state.label })),
           missing,

@@ -7,6 +7,10 @@
 import { Worker } from 'node:worker_threads';
 import { rebuildError, startWorker, type WorkerReply, type WorkerRequest } from '../workers/pool.js';
 
+/** workers/pool.ts's protocol plus the close handshake of {@link TaskPool.close}. */
+export type TaskPoolRequest<I, T> = WorkerRequest<I, T> | { type: 'close' };
+export type TaskPoolReply<R> = WorkerReply<R> | { type: 'closed' };
+
 interface Pending<T, R> {
   readonly id: number;
   readonly task: T;
@@ -26,7 +30,7 @@ export class TaskPool<I, T, R> {
   constructor(moduleUrl: URL, init: I, workers: number) {
     for (let k = 0; k < Math.max(1, workers); k++) {
       const w = startWorker(moduleUrl);
-      w.on('message', (msg: WorkerReply<R>) => this.onReply(w, msg));
+      w.on('message', (msg: TaskPoolReply<R>) => this.onReply(w, msg));
       w.on('error', (e) => this.onWorkerError(w, e));
       w.postMessage({ type: 'init', payload: init } satisfies WorkerRequest<I, T>);
       this.all.push(w);
@@ -52,21 +56,21 @@ export class TaskPool<I, T, R> {
     await Promise.all(
       this.all.map(async (w) => {
         if (!this.failure) {
-          const closed = new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, graceMs);
-            w.on('message', (msg: WorkerReply<R>) => {
-              if (msg.type === 'closed') {
-                clearTimeout(timer);
-                resolve();
-              }
-            });
-            w.once('exit', () => {
+          await new Promise<void>((resolve) => {
+            const done = (): void => {
               clearTimeout(timer);
+              w.off('message', onMessage);
+              w.off('exit', done);
               resolve();
-            });
+            };
+            const onMessage = (msg: TaskPoolReply<R>): void => {
+              if (msg.type === 'closed') done();
+            };
+            const timer = setTimeout(done, graceMs);
+            w.on('message', onMessage);
+            w.on('exit', done);
+            w.postMessage({ type: 'close' } satisfies TaskPoolRequest<I, T>);
           });
-          w.postMessage({ type: 'close' } satisfies WorkerRequest<I, T>);
-          await closed;
         }
         await w.terminate();
       }),
@@ -82,7 +86,7 @@ export class TaskPool<I, T, R> {
     }
   }
 
-  private onReply(w: Worker, msg: WorkerReply<R>): void {
+  private onReply(w: Worker, msg: TaskPoolReply<R>): void {
     if (msg.type === 'closed') return;
     const p = this.running.get(w);
     if (!p || msg.id !== p.id) return;

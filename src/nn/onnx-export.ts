@@ -30,14 +30,13 @@ const INT64 = onnx.TensorProto.DataType.INT64;
 /** Probability clip of Keras's categorical cross-entropy (K.epsilon()), as in reverse.ts. */
 const PROBABILITY_EPSILON = 1e-7;
 
-/** The classification losses of the trigger search (recipe.ts `loss`, and the model's last activation). */
-export type InputGradientLoss =
-  /** Softmax cross-entropy on logits (a model that outputs logits). */
-  | 'ce-logits'
-  /** Keras's cross-entropy on probabilities clipped to [1e-7, 1 − 1e-7] (a model ending in softmax). */
-  | 'ce-probabilities'
-  /** The release's swapped call: −mean(p_t·log(1 − 1e-7) + (1 − p_t)·log 1e-7). */
-  | 'release-swapped';
+/**
+ * The trigger search's classification loss (recipe.ts `loss`): the cross-entropy to the target —
+ * softmax cross-entropy on logits, or Keras's on probabilities clipped to [1e-7, 1 − 1e-7] when the
+ * model ends in softmax (read from the model) — or the release's swapped call
+ * −mean(p_t·log(1 − 1e-7) + (1 − p_t)·log 1e-7).
+ */
+export type InputGradientLoss = 'cross-entropy' | 'release-swapped';
 
 /** A model the exporter cannot write (a layer or setting it does not know). */
 export class UnsupportedModelError extends PoisonguardError {
@@ -304,8 +303,7 @@ export function exportInputGradientModel(model: tfl.LayersModel, loss: InputGrad
     // d/dp_t of −mean(p_t·a + (1 − p_t)·b) = −(a − b)/N on the target's column.
     const coefficient = -(Math.log(1 - PROBABILITY_EPSILON) - Math.log(PROBABILITY_EPSILON));
     dz = throughSoftmax(g.op('Mul', [g.op('Mul', ['target', g.scalar(coefficient)]), scale]));
-  } else if (finalSoftmax || loss === 'ce-probabilities') {
-    if (!finalSoftmax) throw new UnsupportedModelError('the cross-entropy on probabilities needs a model that ends in softmax');
+  } else if (finalSoftmax) {
     // −mean Σ t·log(clip(p)): the clip passes the gradient where 1e-7 ≤ p ≤ 1 − 1e-7 (as TensorFlow.js's).
     const clipped = g.op('Clip', [p, g.scalar(PROBABILITY_EPSILON), g.scalar(1 - PROBABILITY_EPSILON)]);
     const inside = g.op('And', [g.op('GreaterOrEqual', [p, g.scalar(PROBABILITY_EPSILON)]), g.op('LessOrEqual', [p, g.scalar(1 - PROBABILITY_EPSILON)])]);

@@ -22,7 +22,6 @@ export interface InputGradientResult {
 }
 
 export interface InputGradientModel {
-  readonly engine: 'onnx';
   /** `x`: N preprocessed images (NHWC); `target`: the class every image should reach. */
   run(x: Float32Array, batch: number, target: number): Promise<InputGradientResult>;
   dispose(): Promise<void>;
@@ -44,11 +43,7 @@ function loadOrt(): Promise<Ort | { error: string }> {
  * The ONNX engine for `model`, or the reason it cannot be used (onnxruntime-node missing, or a
  * layer the exporter does not know). One compute thread: scans run one engine per worker thread.
  */
-export async function createInputGradientModel(
-  model: tfl.LayersModel,
-  loss: InputGradientLoss,
-  options: { threads?: number } = {},
-): Promise<InputGradientModel | { unavailable: string }> {
+export async function createInputGradientModel(model: tfl.LayersModel, loss: InputGradientLoss): Promise<InputGradientModel | { unavailable: string }> {
   const ort = await loadOrt();
   if ('error' in ort) return { unavailable: `${ONNXRUNTIME_PACKAGE} could not be loaded (${ort.error})` };
   let bytes: Uint8Array;
@@ -59,7 +54,7 @@ export async function createInputGradientModel(
     throw e;
   }
   const session = await ort.InferenceSession.create(bytes, {
-    intraOpNumThreads: options.threads ?? 1,
+    intraOpNumThreads: 1,
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
@@ -68,7 +63,6 @@ export async function createInputGradientModel(
   const K = (model.outputs[0].shape as number[])[1];
   const imageSize = H * W * C;
   return {
-    engine: 'onnx',
     async run(x, batch, target) {
       if (x.length !== batch * imageSize) {
         throw new PoisonguardError('shape-mismatch', `The ONNX engine got ${x.length} input values for ${batch} images of ${H}x${W}x${C}.`, { path: 'x' });

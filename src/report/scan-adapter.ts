@@ -131,7 +131,7 @@ function describeRealTrigger(t: Json): string {
 function engineOf(x: Json): { engine?: string } {
   const me = isObject(x.modelEngine) ? x.modelEngine : undefined;
   const backend = str(x.backend) ? (x.backend as string) : undefined;
-  if (me && me.engine === 'onnx') return { engine: `onnxruntime (ONNX) for the model, TensorFlow.js ${backend ?? ''} for the mask and pattern`.replace('  ', ' ') };
+  if (me && me.engine === 'onnx') return { engine: 'onnxruntime (ONNX) for the model; mask, pattern and Adam on plain arrays' };
   if (backend) return { engine: `TensorFlow.js ${backend}${me && str(me.reason) ? ` (${me.reason as string})` : ''}` };
   return {};
 }

@@ -8,10 +8,9 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PoisonguardError, type ErrorCode, type ErrorDetails } from '../errors.js';
 
-export type WorkerRequest<I, T> = { type: 'init'; payload: I } | { type: 'task'; id: number; payload: T } | { type: 'close' };
+export type WorkerRequest<I, T> = { type: 'init'; payload: I } | { type: 'task'; id: number; payload: T };
 export type WorkerReply<R> =
   | { type: 'result'; id: number; payload: R }
-  | { type: 'closed' }
   | { type: 'error'; id: number; error: { message: string; stack?: string; code?: string; details?: unknown } }
   | { type: 'message'; id: number; payload: unknown };
 
@@ -46,7 +45,7 @@ export async function runPool<I, T, R>(moduleUrl: URL, init: I, tasks: readonly 
           const id = next++;
           results[id] = await new Promise<R>((resolve, reject) => {
             const onMsg = (msg: WorkerReply<R>): void => {
-              if (msg.type === 'closed' || msg.id !== id) return;
+              if (msg.id !== id) return;
               if (msg.type === 'message') options.onMessage?.(id, msg.payload);
               else {
                 worker.off('message', onMsg);

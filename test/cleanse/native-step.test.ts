@@ -7,7 +7,7 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { createLabelState, inputGradientLoss, runLabelSteps } from '../../src/cleanse/reverse.js';
+import { createLabelState, runLabelSteps } from '../../src/cleanse/reverse.js';
 import { resolveReverseRecipe } from '../../src/cleanse/recipe.js';
 import { initEngine } from '../../src/nn/engine.js';
 import { createInputGradientModel } from '../../src/nn/onnx-gradient.js';
@@ -41,7 +41,7 @@ test('native mini-batch = TensorFlow.js mini-batch within float32 rounding (colo
     const before = tf.memory().numTensors;
     for (const variant of [{}, { maskShape: 'full' }, { upsample: 2, norm: 'l2' }, { loss: 'release-swapped' }] as const) {
       const recipe = resolveReverseRecipe({ ...base, ...variant });
-      const onnx = await createInputGradientModel(model, inputGradientLoss(recipe, model));
+      const onnx = await createInputGradientModel(model, recipe.loss);
       assert.ok(!('unavailable' in onnx));
       const ctx = { model, data, preprocessing, recipe, numClasses: 6 };
       const a = createLabelState(2, 7, recipe, 9, 9, 3);

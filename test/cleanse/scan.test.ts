@@ -182,11 +182,10 @@ test('the variants run: swapped loss, L2 norm, full-shape mask, super-pixels, no
 test('the ONNX engine follows the TensorFlow.js trajectory within float32 rounding, for every loss variant', async () => {
   const { model } = await loadModel(modelDir);
   const { createInputGradientModel } = await import('../../src/nn/onnx-gradient.js');
-  const { inputGradientLoss } = await import('../../src/cleanse/reverse.js');
   const before = tf.memory().numTensors;
   for (const variant of [{}, { loss: 'release-swapped' }, { upsample: 3, norm: 'l2' }, { maskShape: 'full' }] as const) {
     const recipe = resolveReverseRecipe({ ...TINY_RECIPE, ...variant, maxSteps: 4 });
-    const onnx = await createInputGradientModel(model, inputGradientLoss(recipe, model));
+    const onnx = await createInputGradientModel(model, recipe.loss);
     assert.ok(!('unavailable' in onnx), 'onnxruntime-node is installed with the project');
     const ctx = { model, data: { images: test8.images, count: test8.count, height: 8, width: 8, channels: 1 }, preprocessing: DEFAULT_PREPROCESSING, recipe, numClasses: CLASSES };
     const a = createLabelState(TARGET, 3, recipe, 8, 8, 1);

@@ -209,6 +209,18 @@ test("the scan command's own scan.json is read: verdict, flags, MAD statistics, 
   const escalated = readRunFolder(dir).scan!;
   assert.match(escalated.notes!.join(' '), /Fast mode escalated: .* the verdict was suspicious, so the 2 budget-stopped label\(s\) continued with the full recipe/);
   assert.match((await buildReport(readRunFolder(dir))).html, /Fast mode escalated/);
+  // … and when a clean answer near the flag threshold asked for it, says that too.
+  writeFileSync(join(dir, 'scan.json'), JSON.stringify({ ...cleanseScanReport(), escalation: { ...escalation, fastVerdict: { status: 'clean', reason: 'r' }, why: 'near-threshold' } }));
+  assert.match(readRunFolder(dir).scan!.notes!.join(' '), /the verdict was clean with an anomaly index near the flag threshold, so/);
+  // The engine that ran the model: ONNX, TF.js with the reason, or TF.js for scans that predate the field.
+  const engineOf = (extra: object): string | undefined => {
+    writeFileSync(join(dir, 'scan.json'), JSON.stringify({ ...cleanseScanReport(), backend: 'wasm', ...extra }));
+    return readRunFolder(dir).scan!.engine;
+  };
+  assert.match(engineOf({ modelEngine: { engine: 'onnx', reason: 'x' } })!, /^onnxruntime \(ONNX\) for the model/);
+  assert.equal(engineOf({ modelEngine: { engine: 'tfjs', reason: 'asked for' } }), 'TensorFlow.js wasm (asked for)');
+  assert.equal(engineOf({}), 'TensorFlow.js wasm');
+  assert.match((await buildReport(readRunFolder(dir))).html, /<td>engine<\/td>|engine<\/t[hd]>/);
   // A scan report without runs is named as such.
   writeFileSync(join(dir, 'scan.json'), JSON.stringify({ ...cleanseScanReport(), runs: [] }));
   assert.throws(() => readRunFolder(dir), /scan\.json: the scan report has no runs/);
