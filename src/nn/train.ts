@@ -139,17 +139,17 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
     throw new OptionError('startEpoch', `an integer in 0..${epochs - 1} (epochs already done)`, String(startEpoch));
   }
   const optimizer = tf.train.adam(learningRate);
-  if (options.optimizerState) {
-    // setWeights makes variables that share (and reference-count) the given tensors' data.
-    await optimizer.setWeights([...options.optimizerState]);
-  }
+  if (options.optimizerState) await restoreAdam(optimizer, options.optimizerState);
   const checkpoint: TrainCheckpoint = {
     async optimizerWeights() {
       const weights = await optimizer.getWeights();
       // The step count is a fresh scalar (owned here); the moments are the optimizer's own variables.
-      return weights.map((w, i) => (i === 0 ? w : { name: w.name, tensor: w.tensor.clone() }));
+      const copies = weights.map((w, i) => (i === 0 ? w : { name: w.name, tensor: w.tensor.clone() }));
+      const { accBeta1, accBeta2 } = adamInternals(optimizer);
+      return [...copies, { name: ACC_BETA1, tensor: accBeta1.clone() }, { name: ACC_BETA2, tensor: accBeta2.clone() }];
     },
   };
+  const dropouts = dropoutLayers(model);
   const lossOf = lossFunction(model);
   const history: EpochSummary[] = [];
   let trainingSeconds = 0;
@@ -168,8 +168,11 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
       let seen = 0;
       for (let b = 0; b < batches; b++) {
         const n = Math.min(batchSize, draws - b * batchSize);
+        const step = (epoch - 1) * batches + b;
         // Keras's decay counts the updates made before this one.
-        if (decay > 0) adam.learningRate = learningRate / (1 + decay * ((epoch - 1) * batches + b));
+        if (decay > 0) adam.learningRate = learningRate / (1 + decay * step);
+        // Dropout masks drawn from (seed, step, layer): a resumed run draws the masks the uninterrupted one did.
+        dropouts.forEach((layer, j) => (layer.seed = mixSeeds(mixSeeds(seed + DROPOUT_SEED_OFFSET, step), j)));
         for (let r = 0; r < n; r++) {
           const i = order[b * batchSize + r];
           rawBatch.set(set.images.subarray(i * imageSize, (i + 1) * imageSize), r * imageSize);
@@ -203,6 +206,8 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
           correct!.dispose(); // kept out of the gradient tape's scope, so the tidy does not own it
           return result;
         });
+        // Unseeded again between steps, so that a checkpoint's model.json is the model's own configuration.
+        for (const layer of dropouts) layer.seed = undefined;
         const [loss, correct] = await stats.data();
         stats.dispose();
         lossSum += loss * n;
@@ -227,8 +232,40 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
     }
   } finally {
     optimizer.dispose();
+    for (const layer of dropouts) layer.seed = undefined;
   }
   return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: ((epochs - startEpoch) * draws) / trainingSeconds };
+}
+
+/** Names of Adam's running powers β1^t and β2^t in a checkpoint (TF.js's getWeights leaves them out). */
+const ACC_BETA1 = 'adam/accBeta1';
+const ACC_BETA2 = 'adam/accBeta2';
+
+/** The Adam optimizer's bias-correction state, which TF.js keeps private. */
+function adamInternals(optimizer: tf.AdamOptimizer): { accBeta1: tf.Variable; accBeta2: tf.Variable } {
+  return optimizer as unknown as { accBeta1: tf.Variable; accBeta2: tf.Variable };
+}
+
+/**
+ * Restores a checkpoint's Adam state. TF.js's setWeights recomputes β^t as pow(β, t + 1), which
+ * differs in the last bits from the product the uninterrupted run accumulated step by step; the
+ * saved products are put back instead, so the resumed steps are bit-identical. (A checkpoint
+ * written before they were saved keeps TF.js's recomputation.)
+ */
+async function restoreAdam(optimizer: tf.AdamOptimizer, state: readonly NamedTensor[]): Promise<void> {
+  const powers = state.filter((w) => w.name === ACC_BETA1 || w.name === ACC_BETA2);
+  // setWeights makes variables that share (and reference-count) the given tensors' data.
+  await optimizer.setWeights(state.filter((w) => !powers.includes(w)));
+  const { accBeta1, accBeta2 } = adamInternals(optimizer);
+  for (const w of powers) (w.name === ACC_BETA1 ? accBeta1 : accBeta2).assign(w.tensor as tf.Scalar);
+}
+
+/** Offset of the dropout masks' seeds from the run's seed (apart from the shuffles' and the poisoning's streams). */
+const DROPOUT_SEED_OFFSET = 0xd4_0b07;
+
+/** The model's dropout layers (tf.layers Dropout and its subclasses), whose mask seed trainModel sets per step. */
+function dropoutLayers(model: tfl.LayersModel): { seed?: number }[] {
+  return model.layers.filter((l) => typeof (l as { rate?: unknown }).rate === 'number' && 'seed' in l) as unknown as { seed?: number }[];
 }
 
 /** The seed of epoch `epoch`'s on-the-fly poisoning draws (offset from the streams a scan uses per label). */
