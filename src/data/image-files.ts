@@ -23,14 +23,14 @@ export interface DecodedImage {
 export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg', '.ppm', '.pgm', '.pnm'] as const;
 
 /** Largest image accepted, in megapixels (guards against decompression bombs in untrusted folders). */
-const MAX_MEGAPIXELS = 64;
+export const MAX_MEGAPIXELS = 64;
 
 export function isImageFile(path: string): boolean {
   return (IMAGE_EXTENSIONS as readonly string[]).includes(extname(path).toLowerCase());
 }
 
 /** Reads and decodes one image file; the format is chosen by its extension. */
-export function decodeImageFile(path: string): DecodedImage {
+export function decodeImageFile(path: string, maxMegapixels = MAX_MEGAPIXELS): DecodedImage {
   let buf: Buffer;
   try {
     buf = readFileSync(path);
@@ -40,20 +40,29 @@ export function decodeImageFile(path: string): DecodedImage {
   const ext = extname(path).toLowerCase();
   switch (ext) {
     case '.png':
-      return decodePng(buf, path);
+      return decodePng(buf, path, maxMegapixels);
     case '.jpg':
     case '.jpeg':
-      return decodeJpeg(buf, path);
+      return decodeJpeg(buf, path, maxMegapixels);
     case '.ppm':
     case '.pgm':
     case '.pnm':
-      return decodeNetpbm(buf, path);
+      return decodeNetpbm(buf, path, maxMegapixels);
     default:
       throw new DataFormatError(path, `unsupported image type '${ext}'; expected one of ${IMAGE_EXTENSIONS.join(', ')}.`);
   }
 }
 
-export function decodePng(buf: Buffer, name: string): DecodedImage {
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/**
+ * Decodes a PNG. Its size is read from the IHDR chunk (which must come first) and checked against
+ * the limit before pngjs inflates anything: a few hundred KB of deflated zeros can declare gigabytes.
+ */
+export function decodePng(buf: Buffer, name: string, maxMegapixels = MAX_MEGAPIXELS): DecodedImage {
+  if (buf.length >= 24 && buf.subarray(0, 8).equals(PNG_SIGNATURE) && buf.toString('latin1', 12, 16) === 'IHDR') {
+    checkPixels(buf.readUInt32BE(16), buf.readUInt32BE(20), name, maxMegapixels);
+  }
   let png;
   try {
     png = PNG.sync.read(buf);
@@ -72,17 +81,21 @@ export function decodePng(buf: Buffer, name: string): DecodedImage {
   return { width: png.width, height: png.height, rgb, ...(alpha ? { alpha } : {}) };
 }
 
-export function decodeJpeg(buf: Buffer, name: string): DecodedImage {
+export function decodeJpeg(buf: Buffer, name: string, maxMegapixels = MAX_MEGAPIXELS): DecodedImage {
   try {
-    const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: MAX_MEGAPIXELS });
+    const img = jpeg.decode(buf, { useTArray: true, formatAsRGBA: false, maxResolutionInMP: maxMegapixels });
     return { width: img.width, height: img.height, rgb: img.data };
   } catch (e) {
+    // jpeg-js checks the size from the frame header before decoding; its message does not say the limit.
+    if (/maxResolutionInMP limit exceeded/.test((e as Error).message)) {
+      throw new DataFormatError(name, `image exceeds the ${maxMegapixels}-megapixel limit (${(e as Error).message}).`);
+    }
     throw new DataFormatError(name, `not a readable JPEG file (${(e as Error).message}).`);
   }
 }
 
 /** Parses a Netpbm image: P6/P3 (RGB) or P5/P2 (grey), maxval up to 65535 (rescaled to 0..255). */
-export function decodeNetpbm(buf: Uint8Array, name: string): DecodedImage {
+export function decodeNetpbm(buf: Uint8Array, name: string, maxMegapixels = MAX_MEGAPIXELS): DecodedImage {
   let pos = 0;
   const isSpace = (b: number): boolean => b === 0x20 || b === 0x09 || b === 0x0a || b === 0x0d || b === 0x0b || b === 0x0c;
   /** The next whitespace-separated token of the header, skipping '#' comments. */
@@ -116,9 +129,7 @@ export function decodeNetpbm(buf: Uint8Array, name: string): DecodedImage {
   pos = 2;
   const width = headerInt('width', 1 << 16);
   const height = headerInt('height', 1 << 16);
-  if (width * height > MAX_MEGAPIXELS * 1e6) {
-    throw new DataFormatError(name, `image of ${width}x${height} exceeds the ${MAX_MEGAPIXELS}-megapixel limit.`);
-  }
+  checkPixels(width, height, name, maxMegapixels);
   const maxval = headerInt('maxval', 65535);
   const components = magic === 'P6' || magic === 'P3' ? 3 : 1;
   const n = width * height;
@@ -169,6 +180,15 @@ export function decodeNetpbm(buf: Uint8Array, name: string): DecodedImage {
     }
   }
   return { width, height, rgb };
+}
+
+function checkPixels(width: number, height: number, name: string, maxMegapixels: number): void {
+  if (width * height > maxMegapixels * 1e6) {
+    throw new DataFormatError(name, `image of ${width}x${height} exceeds the ${maxMegapixels}-megapixel limit.`, {
+      expected: `at most ${maxMegapixels * 1e6} pixels`,
+      received: `${width * height} pixels`,
+    });
+  }
 }
 
 /** Whether every pixel has R = G = B. */

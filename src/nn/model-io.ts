@@ -78,6 +78,18 @@ export interface LoadedModel {
 
 const DTYPE_BYTES: Readonly<Record<string, number>> = { float32: 4, int32: 4, bool: 1, complex64: 8, uint8: 1, uint16: 2, float16: 2 };
 
+/**
+ * Largest model accepted: the bytes its weight manifest may declare in all. A model folder is
+ * untrusted input, and its weights become tensors; the models this project trains are a few MB.
+ */
+export const MAX_MODEL_BYTES = 1024 ** 3;
+
+/** Options of {@link loadModel} and {@link fileLoadHandler}. */
+export interface LoadModelOptions {
+  /** Largest total weight size accepted, in bytes (default {@link MAX_MODEL_BYTES}). */
+  readonly maxBytes?: number;
+}
+
 /** Saves `model` to `dir` (model.json + weights.bin) and, when given, the metadata. */
 export async function saveModel(model: tfl.LayersModel, dir: string, metadata?: ModelMetadata): Promise<void> {
   await model.save(fileSaveHandler(dir));
@@ -85,18 +97,87 @@ export async function saveModel(model: tfl.LayersModel, dir: string, metadata?: 
 }
 
 /** Loads a model folder: the model through {@link fileLoadHandler}, and metadata.json when present. */
-export async function loadModel(dir: string): Promise<LoadedModel> {
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   const root = resolve(dir);
   const metaPath = join(root, METADATA_JSON);
   const metadata = existsSync(metaPath) ? readMetadata(root) : undefined;
+  const modelPath = join(root, MODEL_JSON);
+  const artifacts = await fileLoadHandler(root, options).load();
+  const budget = weightBudget(artifacts.weightSpecs ?? [], modelPath);
   let model: tfl.LayersModel;
+  activeBudgets.add(budget);
   try {
-    model = await tfl.loadLayersModel(fileLoadHandler(root));
+    model = await tfl.loadLayersModel({ load: async () => artifacts });
   } catch (e) {
     if (e instanceof PoisonguardError) throw e;
-    throw new DataFormatError(join(root, MODEL_JSON), `TF.js could not build the model (${(e as Error).message}).`);
+    throw new DataFormatError(modelPath, `TF.js could not build the model (${(e as Error).message}).`);
+  } finally {
+    activeBudgets.delete(budget);
   }
   return { model, dir: root, ...(metadata ? { metadata } : {}) };
+}
+
+/**
+ * What the layers of a model being loaded may still allocate: the shapes its manifest declares
+ * and the bytes its weight files actually hold, not yet claimed by an earlier layer.
+ */
+interface WeightBudget {
+  readonly file: string;
+  readonly shapes: ReadonlyMap<string, readonly number[]>;
+  remaining: number;
+}
+
+function weightBudget(specs: readonly tf.io.WeightsManifestEntry[], file: string): WeightBudget {
+  return { file, shapes: new Map(specs.map((w) => [w.name, w.shape])), remaining: specs.reduce((sum, w) => sum + weightBytes(w, file), 0) };
+}
+
+/** The budgets of the loads in progress (TF.js builds the layers synchronously inside loadLayersModel). */
+const activeBudgets = new Set<WeightBudget>();
+
+/**
+ * TF.js builds every layer of a loaded model (allocating each weight from the topology's sizes,
+ * e.g. a Dense layer's units) before it compares them with the weight files. This check runs
+ * inside that build, before each weight's allocation, while a load is in progress: the weight must
+ * have the shape its manifest entry declares and fit the bytes present that earlier weights have
+ * not claimed, so a topology declaring a million units fails here instead of allocating gigabytes.
+ */
+function checkWeightBeforeAllocation(layer: string, weight: string, shape: readonly number[], dtype: string | undefined): void {
+  let refusal: DataFormatError | undefined;
+  for (const budget of activeBudgets) {
+    const bytes = shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[dtype ?? 'float32'] ?? 4);
+    const key = `${layer}/${weight}`;
+    const declared = budget.shapes.get(key) ?? [...budget.shapes].find(([name]) => name.endsWith(`/${key}`))?.[1];
+    if (!shape.every((d) => Number.isInteger(d) && d >= 0)) {
+      refusal = new DataFormatError(budget.file, `layer '${layer}' would create weight '${weight}' of shape [${shape.join(', ')}], which is not a list of sizes.`);
+    } else if (declared && (declared.length !== shape.length || declared.some((d, i) => d !== shape[i]))) {
+      refusal = new DataFormatError(
+        budget.file,
+        `layer '${layer}' declares weight '${weight}' of shape [${shape.join(', ')}], but the weights manifest has ${key} [${declared.join(', ')}]; refused before building it.`,
+        { expected: `[${declared.join(', ')}]`, received: `[${shape.join(', ')}]` },
+      );
+    } else if (bytes > budget.remaining) {
+      refusal = new DataFormatError(
+        budget.file,
+        `layer '${layer}' would create weight '${weight}' of shape [${shape.join(', ')}] (${bytes} bytes), but the weight files hold only ${budget.remaining} bytes not yet used by earlier layers; refused before building it.`,
+        { expected: `at most ${budget.remaining} bytes`, received: `${bytes} bytes` },
+      );
+    } else {
+      budget.remaining -= bytes;
+      return;
+    }
+  }
+  if (refusal) throw refusal;
+}
+
+{
+  // TF.js offers no hook between reading a topology and allocating its weights, so the check wraps
+  // the one method every layer allocates its weights through. Outside a load it does nothing.
+  const proto = tfl.layers.Layer.prototype as unknown as { addWeight: (this: { name: string }, name: string, shape: number[], dtype?: string, ...rest: unknown[]) => unknown };
+  const addWeight = proto.addWeight;
+  proto.addWeight = function (name, shape, dtype, ...rest) {
+    if (activeBudgets.size > 0) checkWeightBeforeAllocation(this.name, name, shape, dtype);
+    return addWeight.call(this, name, shape, dtype, ...rest);
+  };
 }
 
 /** An IOHandler that writes model.json and a single weights.bin into `dir` (created if needed). */
@@ -137,8 +218,9 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
  * An IOHandler that reads a TF.js LayersModel folder, refusing unsafe weight paths and weight
  * files whose size differs from the manifest.
  */
-export function fileLoadHandler(dir: string): tf.io.IOHandler {
+export function fileLoadHandler(dir: string, options: LoadModelOptions = {}): tf.io.IOHandler & Required<Pick<tf.io.IOHandler, 'load'>> {
   const root = resolve(dir);
+  const maxBytes = options.maxBytes ?? MAX_MODEL_BYTES;
   return {
     async load(): Promise<tf.io.ModelArtifacts> {
       const modelPath = join(root, MODEL_JSON);
@@ -150,6 +232,13 @@ export function fileLoadHandler(dir: string): tf.io.IOHandler {
         throw new DataFormatError(modelPath, 'no modelTopology: not a TF.js LayersModel file.');
       }
       const manifest = checkManifest(json.weightsManifest, modelPath);
+      const declared = manifest.reduce((sum, group) => sum + group.weights.reduce((s, w) => s + weightBytes(w, modelPath), 0), 0);
+      if (declared > maxBytes) {
+        throw new DataFormatError(modelPath, `the weights manifest declares ${declared} bytes, more than the limit of ${maxBytes} bytes on a model's weights (loadModel's maxBytes option).`, {
+          expected: `at most ${maxBytes} bytes`,
+          received: `${declared} bytes`,
+        });
+      }
       const specs: tf.io.WeightsManifestEntry[] = [];
       const buffers: Uint8Array[] = [];
       manifest.forEach((group, g) => {

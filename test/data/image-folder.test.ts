@@ -2,9 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32, deflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
-import { decodeNetpbm } from '../../src/data/image-files.js';
+import { decodeImageFile, decodeJpeg, decodeNetpbm, decodePng } from '../../src/data/image-files.js';
 import { loadImageFolder } from '../../src/data/image-folder.js';
 import { loadImageDataset } from '../../src/data/image-registry.js';
 import { DataFormatError, OptionError, UnknownNameError } from '../../src/errors.js';
@@ -138,4 +139,41 @@ test('an image of another size is refused, naming the file; bad Netpbm files are
   mkdirSync(join(empty, 'b'));
   png(join(empty, 'a', 'x.png'), 2, 2, () => [0, 0, 0]);
   assert.throws(() => loadImageFolder(empty), /class folder 'b' holds no images/);
+});
+
+/** PNG chunk bytes: length, type, data, CRC. */
+function chunk(type: string, data: Buffer): Buffer {
+  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  body.copy(out, 4);
+  out.writeUInt32BE(crc32(body), 8 + data.length);
+  return out;
+}
+
+test('a PNG declaring 16000x16000 pixels is refused from its header, naming the limit; the limit can be raised', () => {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(16000, 0);
+  ihdr.writeUInt32BE(16000, 4);
+  ihdr.set([8, 6, 0, 0, 0], 8); // 8-bit RGBA: 1 GB once decoded
+  // A few rows of deflated zeros stand for the rest of the bomb: the size alone must decide.
+  const idat = deflateSync(Buffer.alloc(4 * (1 + 16000 * 4)));
+  const bomb = Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', idat), chunk('IEND', Buffer.alloc(0))]);
+  const path = join(scratchDir('imgbomb'), 'bomb.png');
+  writeFileSync(path, bomb);
+  assert.throws(
+    () => decodeImageFile(path),
+    (e: unknown) => e instanceof DataFormatError && /bomb\.png: image of 16000x16000 exceeds the 64-megapixel limit\./.test(e.message),
+  );
+  // The limit is a parameter: a 4x4 PNG passes the default and not a 10-pixel limit.
+  const small = new PNG({ width: 4, height: 4 });
+  assert.equal(decodePng(PNG.sync.write(small), 'small.png').width, 4);
+  assert.throws(() => decodePng(PNG.sync.write(small), 'small.png', 1e-5), /small\.png: image of 4x4 exceeds the 0\.00001-megapixel limit/);
+  // JPEG (checked by jpeg-js from its frame header) and PPM name the same limit.
+  const jpg = Buffer.from(jpeg.encode({ data: Buffer.alloc(4 * 8 * 8), width: 8, height: 8 }, 90).data);
+  const sof = jpg.indexOf(Buffer.from([0xff, 0xc0]));
+  jpg.writeUInt16BE(16000, sof + 5);
+  jpg.writeUInt16BE(16000, sof + 7);
+  assert.throws(() => decodeJpeg(jpg, 'bomb.jpg'), /bomb\.jpg: image exceeds the 64-megapixel limit/);
+  assert.throws(() => decodeNetpbm(Buffer.from('P6 16000 16000 255\n'), 'bomb.ppm'), /bomb\.ppm: image of 16000x16000 exceeds the 64-megapixel limit\./);
 });

@@ -159,3 +159,55 @@ test('malformed model folders are refused with the file named', async () => {
   writeFileSync(join(good, 'metadata.json'), JSON.stringify({ ...meta, target: 5 }));
   assert.throws(() => readMetadata(good), /target 5 is not a class \(numClasses 3\)/);
 });
+
+/** A saved Dense model on 1000 inputs (kernel 1000x10) whose topology `edit` then changes; the weights stay as saved. */
+async function denseFolder(edit: (layers: { className: string; config: Record<string, unknown> }[]) => void): Promise<string> {
+  const dir = join(scratchDir('model'), 'dense');
+  const m = tfl.sequential();
+  m.add(tfl.layers.dense({ name: 'hidden', inputShape: [1000], units: 10 }));
+  m.add(tfl.layers.dense({ name: 'out', units: 3 }));
+  await saveModel(m, dir);
+  m.dispose();
+  const path = join(dir, 'model.json');
+  const json = JSON.parse(readFileSync(path, 'utf8'));
+  edit(json.modelTopology.config.layers);
+  writeFileSync(path, JSON.stringify(json));
+  return dir;
+}
+
+test('a topology declaring a million units is refused before its weights are allocated', async () => {
+  // 1000 x 1e6 float32 is a 4 GB kernel: building it is the bomb; the manifest and file still hold 1000 x 10.
+  const dir = await denseFolder((layers) => {
+    layers[0].config.units = 1e6;
+  });
+  const before = tf.memory();
+  await assert.rejects(
+    loadModel(dir),
+    (e: unknown) =>
+      e instanceof DataFormatError &&
+      /model\.json: layer 'hidden' declares weight 'kernel' of shape \[1000, 1000000\], but the weights manifest has hidden\/kernel \[1000, 10\]; refused before building it\./.test(e.message),
+  );
+  assert.equal(tf.memory().numBytes, before.numBytes, 'no weight of the bomb (nor of an earlier layer) is left allocated');
+  assert.equal(tf.memory().numTensors, before.numTensors);
+});
+
+test('a renamed layer cannot claim more weight bytes than the files hold', async () => {
+  // With the layer renamed, no manifest entry names its kernel: the bytes present bound it.
+  const dir = await denseFolder((layers) => {
+    layers[0].config.name = 'other';
+    layers[0].config.units = 1e6;
+  });
+  await assert.rejects(loadModel(dir), /layer 'other' would create weight 'kernel' of shape \[1000, 1000000\] \(4000000000 bytes\), but the weight files hold only 40172 bytes not yet used by earlier layers/);
+  // The loader still builds the unedited model.
+  const ok = await denseFolder(() => {});
+  const { model } = await loadModel(ok);
+  assert.equal(model.countParams(), 1000 * 10 + 10 + 10 * 3 + 3);
+  model.dispose();
+});
+
+test('weights beyond the size limit are refused before any file is read; the limit can be raised', async () => {
+  const dir = await denseFolder(() => {});
+  await assert.rejects(loadModel(dir, { maxBytes: 40000 }), /declares 40172 bytes, more than the limit of 40000 bytes on a model's weights \(loadModel's maxBytes option\)/);
+  const { model } = await loadModel(dir, { maxBytes: 40172 });
+  model.dispose();
+});
