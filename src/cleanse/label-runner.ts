@@ -31,7 +31,8 @@ export interface ChunkTask {
 export interface LabelRunner {
   /** The backend in use. */
   readonly backend: string;
-  run(task: ChunkTask, onStep?: (p: StepProgress) => void): Promise<LabelState>;
+  /** `signal` abandons the chunk at the next mini-batch (the state is then mid-step: discard it). */
+  run(task: ChunkTask, onStep?: (p: StepProgress) => void, signal?: AbortSignal): Promise<LabelState>;
   dispose(): Promise<void>;
 }
 
@@ -52,10 +53,10 @@ export async function createLabelRunner(init: RunnerInit, initEngineHere = true)
   }
   return {
     backend,
-    run(task, onStep) {
+    run(task, onStep, signal) {
       const recipe = task.maxSteps === undefined ? init.recipe : { ...init.recipe, maxSteps: task.maxSteps };
       const ctx = { model: m, data: init.data, preprocessing: init.preprocessing, recipe, numClasses: init.numClasses, ...(gradient ? { gradient } : {}) };
-      return runLabelSteps(ctx, task.state, task.steps, onStep);
+      return runLabelSteps(ctx, task.state, task.steps, onStep, signal);
     },
     async dispose() {
       await gradient?.dispose();

@@ -149,9 +149,10 @@ export interface StepProgress extends StepRecord {
 
 /**
  * Runs up to `steps` more steps of the label (or until it stops); mutates and returns the state.
- * Throws a 'not-finite' PoisonguardError when the loss diverges.
+ * Throws a 'not-finite' PoisonguardError when the loss diverges, and an 'interrupted' one when
+ * `signal` aborts (checked before each mini-batch; the state is then mid-step and must be dropped).
  */
-export async function runLabelSteps(ctx: ReverseContext, state: LabelState, steps: number, onStep?: (p: StepProgress) => void): Promise<LabelState> {
+export async function runLabelSteps(ctx: ReverseContext, state: LabelState, steps: number, onStep?: (p: StepProgress) => void, signal?: AbortSignal): Promise<LabelState> {
   if (state.done) return state;
   const { data, recipe } = ctx;
   const { height: H, width: W, channels: C } = data;
@@ -168,6 +169,7 @@ export async function runLabelSteps(ctx: ReverseContext, state: LabelState, step
       let normSum = 0;
       let lossSum = 0;
       for (let b = 0; b < recipe.miniBatches; b++) {
+        if (signal?.aborted) throw new PoisonguardError('interrupted', `Reverse engineering of label ${state.label} was abandoned mid-step.`, { path: `label ${state.label}` });
         for (let r = 0; r < batch; r++) {
           if (state.position >= data.count) {
             state.epoch += 1;

@@ -17,7 +17,7 @@ import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import { checkNonNegativeInt, checkPositiveInt } from '../options.js';
 import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
-import { siblingModule } from '../workers/pool.js';
+import { siblingModule, WorkerPool } from '../workers/pool.js';
 import {
   claimOutFolder,
   hashModelFolder,
@@ -35,7 +35,6 @@ import { labelImageFiles, writeLabelImages } from './mask-images.js';
 import { DEFAULT_DETECTOR, DEFAULT_FLAG_THRESHOLD, outlierDetector, zscoreDetector, type OutlierReport } from './outliers.js';
 import { resolveReverseRecipe, type ReverseOptions, type ReverseRecipe } from './recipe.js';
 import { createLabelState, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
-import { TaskPool } from './task-pool.js';
 import { decideVerdict, type Verdict, type VerdictOptions } from './verdict.js';
 
 /** A label in progress is checkpointed every 10 steps (≈ 6 s on MNIST): an interruption loses little. */
@@ -80,6 +79,11 @@ export interface ScanOptions extends ReverseOptions, VerdictOptions {
   readonly onProgress?: (p: ScanProgress) => void;
   /** Stops the scan after the chunks in flight (which are checkpointed); the scan then throws an 'interrupted' error. */
   readonly signal?: AbortSignal;
+  /**
+   * Quits at once: the chunks in flight are abandoned at their next mini-batch (each label keeps its
+   * last checkpoint), the engines are released and the scan throws an 'interrupted' error.
+   */
+  readonly halt?: AbortSignal;
 }
 
 export type ScanProgress =
@@ -300,20 +304,37 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   // The engines run the labels: started by the first phase that has labels to run (none for a
   // finished scan), as many as that phase can use (a scan's jobs, or an escalation's).
   type Exec = (task: ChunkTask, onStep: (p: StepProgress) => void) => Promise<LabelState>;
-  let engines: Promise<{ exec: Exec; close: () => Promise<void> }> | undefined;
-  const startEngines = (count: number): Promise<{ exec: Exec; close: () => Promise<void> }> =>
+  type Engines = { exec: Exec; close: () => Promise<void>; halt: () => void };
+  let engines: Promise<Engines> | undefined;
+  const startEngines = (count: number): Promise<Engines> =>
     (engines ??= (async () => {
       if (workers === 0) {
         const { createLabelRunner } = await import('./label-runner.js');
         const runner: LabelRunner = await createLabelRunner(runnerInit, false);
-        return { exec: (task, onStep) => runner.run(task, onStep), close: () => runner.dispose() };
+        // In this thread the halt signal reaches the runner directly.
+        return { exec: (task, onStep) => runner.run(task, onStep, options.halt), close: () => runner.dispose(), halt: () => {} };
       }
-      const pool = new TaskPool<RunnerInit, ChunkTask, LabelState>(siblingModule(import.meta.url, 'scan-worker'), runnerInit, Math.max(1, Math.min(workers, count)));
-      return { exec: (task, onStep) => pool.run(task, (p) => onStep(p as StepProgress)), close: () => pool.close() };
+      const pool = new WorkerPool<RunnerInit, ChunkTask, LabelState>(siblingModule(import.meta.url, 'scan-worker'), runnerInit, Math.max(1, Math.min(workers, count)));
+      return {
+        exec: (task, onStep) => pool.run(task, (p) => onStep(p as StepProgress)),
+        close: () => pool.close({ abort: options.halt?.aborted ?? false }),
+        halt: () => void pool.close({ abort: true }),
+      };
     })());
+  const stopped = (): boolean => Boolean(options.signal?.aborted || options.halt?.aborted);
+  const onHalt = (): void => void engines?.then((e) => e.halt());
+  options.halt?.addEventListener('abort', onHalt, { once: true });
   // Every phase starts the engines before its first chunk.
-  const exec: Exec = async (task, onStep) => (await engines!).exec(task, onStep);
+  const exec: Exec = async (task, onStep) => {
+    try {
+      return await (await engines!).exec(task, onStep);
+    } catch (e) {
+      if (options.halt?.aborted) throw interrupted();
+      throw e;
+    }
+  };
   const close = async (): Promise<void> => {
+    options.halt?.removeEventListener('abort', onHalt);
     if (engines) await (await engines).close();
   };
 
@@ -347,7 +368,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       Array.from({ length: lanes }, async () => {
         for (let job = queue.shift(); job; job = queue.shift()) {
           while (!job.state.done) {
-            if (options.signal?.aborted) throw interrupted();
+            if (stopped()) throw interrupted();
             await runChunk(job, CHECKPOINT_STEPS, maxSteps);
           }
           finish(job);
@@ -378,7 +399,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       decided = decide();
     } else {
       if (jobs.length > 0) await startEngines(jobs.length);
-      await runFast(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, interrupted);
+      await runFast(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, stopped, interrupted);
       decided = decide();
       // Escalation (fast.ts): a 'suspicious' fast verdict (or a clean one near the flag threshold) continues the budget-stopped labels with
       // the full recipe. Decided once: an interrupted escalation resumes from escalation.json.
@@ -494,18 +515,19 @@ async function runFast(
   runChunk: (job: Job, steps: number) => Promise<void>,
   finish: (job: Job) => void,
   options: ScanOptions,
+  stopped: () => boolean,
   interrupted: () => PoisonguardError,
 ): Promise<void> {
   let active = jobs.filter((j) => !j.state.done);
   for (const j of jobs) if (j.state.done) finish(j);
   while (active.length > 0) {
-    if (options.signal?.aborted) throw interrupted();
+    if (stopped()) throw interrupted();
     // Bandit order: the smallest norms (the likeliest outliers) first.
     const queue = [...active].sort((a, b) => a.state.schedule.bestNorm - b.state.schedule.bestNorm || a.state.label - b.state.label);
     await Promise.all(
       Array.from({ length: Math.min(lanes, queue.length) }, async () => {
         for (let job = queue.shift(); job; job = queue.shift()) {
-          if (options.signal?.aborted) throw interrupted();
+          if (stopped()) throw interrupted();
           await runChunk(job, fast.chunk);
         }
       }),

@@ -1,13 +1,16 @@
 /** `poisonguard scan`: Neural Cleanse detection — reverse-engineer every label's trigger, flag outliers, give a verdict. */
 import { availableParallelism } from 'node:os';
 import { DEFAULT_FAST_BUDGET, DEFAULT_FAST_MIN_STEPS } from '../cleanse/fast.js';
-import { OptionError } from '../errors.js';
+import { OptionError, PoisonguardError } from '../errors.js';
 import { DEFAULT_DECISION_THRESHOLD } from '../cleanse/verdict.js';
 import { DEFAULT_FLAG_THRESHOLD, OUTLIER_DETECTORS, DEFAULT_DETECTOR } from '../cleanse/outliers.js';
 import { DEFAULT_LOSS, DEFAULT_MASK_SHAPE, DEFAULT_MAX_STEPS, DEFAULT_NORM, LOSS_KINDS, MASK_SHAPES, NORMS } from '../cleanse/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
 import type { Command } from './command.js';
 import { intOption, numberListOption, numberOption } from './command.js';
+
+/** Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
+const EXIT_INTERRUPTED = 130;
 
 /** Without a terminal (a log file), a label's progress line every this many steps. */
 const LOG_EVERY_STEPS = 10;
@@ -92,9 +95,18 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     const maskShape = checkOneOf('--mask-shape', v['mask-shape'], MASK_SHAPES);
 
     const { scanModel } = await import('../cleanse/scan.js');
+    // Ctrl-C: finish the steps in flight and save; again: abandon them at the next mini-batch and
+    // release the engines (a thread terminated under a live onnxruntime session aborts the process,
+    // which is why a plain exit is only the third Ctrl-C's answer).
     const controller = new AbortController();
+    const halt = new AbortController();
     const onSignal = (): void => {
-      if (controller.signal.aborted) process.exit(130);
+      if (halt.signal.aborted) process.exit(EXIT_INTERRUPTED);
+      if (controller.signal.aborted) {
+        ctx.err('interrupt: quitting — the steps in flight are dropped, every label keeps its last checkpoint');
+        halt.abort();
+        return;
+      }
       ctx.err('interrupt: finishing the steps in flight and saving (press Ctrl-C again to quit at once)');
       controller.abort();
     };
@@ -126,6 +138,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         maskShape,
         warmup: !v['no-warmup'],
         signal: controller.signal,
+        halt: halt.signal,
         onProgress: (p) => {
           if (p.kind === 'escalate') {
             ctx.err(`fast verdict ${p.why === 'near-threshold' ? 'clean but near the flag threshold' : 'suspicious'} (${p.reason}) — escalating: ${p.labels.length} budget-stopped label(s) continue with the full recipe`);
@@ -161,6 +174,13 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
           }
         },
       });
+    } catch (e) {
+      // An interruption the user asked for is not a failure: the shell's convention for Ctrl-C.
+      if (controller.signal.aborted && e instanceof PoisonguardError && e.code === 'interrupted') {
+        ctx.err(`poisonguard scan: ${e.message}`);
+        return EXIT_INTERRUPTED;
+      }
+      throw e;
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
