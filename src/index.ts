@@ -86,7 +86,14 @@ export type { NetOptions, ImageShape } from './nn/architectures.js';
 export { saveModel, loadModel, readMetadata, fileLoadHandler, fileSaveHandler, MODEL_JSON, WEIGHTS_BIN, METADATA_JSON } from './nn/model-io.js';
 export type { ModelMetadata, LoadedModel } from './nn/model-io.js';
 export { trainModel, evaluateModel, predictLabels, SAMPLINGS, UNCHANGED_STAMP } from './nn/train.js';
-export type { TrainOptions, TrainProgress, TrainResult, EvaluateOptions, EvaluationResult, Sampling } from './nn/train.js';
+export type { TrainOptions, TrainProgress, TrainResult, TrainEngine, TrainCheckpoint, EpochSummary, EvaluateOptions, EvaluationResult, Sampling } from './nn/train.js';
+export { TFJS_TRAIN_ENGINE } from './nn/train.js';
+export { trainRun } from './nn/train-run.js';
+export type { TrainRunOptions, TrainRunReport, TrainRunEvent, TrainPlan } from './nn/train-run.js';
+export { ARCH_NAMES, GENERATORS, POISONINGS } from './nn/recipe.js';
+/** The training recipe's defaults (the Neural Cleanse release's: DEFAULT_EPOCHS 10, RELEASE_LR_DECAY 1e-4, …), under one name. */
+export * as trainDefaults from './nn/recipe.js';
+export type { ArchName, GeneratorName, Poisoning } from './nn/recipe.js';
 export { squareTrigger, resolveTrigger, stamp, stampInPlace, poisonBadNets, parseBackdoorSpec, loadPatternTrigger, describeTrigger, DEFAULT_POISON_RATE } from './nn/trigger.js';
 export type { Trigger, SquareTrigger, PatternTrigger, Backdoor, ResolvedTrigger, PoisonResult } from './nn/trigger.js';
 export { preprocessingPreset, preprocessBatch, describePreprocessing, PREPROCESSING_PRESETS, DEFAULT_PREPROCESSING } from './nn/preprocess.js';

@@ -118,3 +118,18 @@ export function numberListOption(name: string, raw: string | undefined): number[
     return v;
   });
 }
+
+/**
+ * Runs library work whose option errors name the library's options, and renames them to the
+ * command's flags (`flags`: library option → flag), so that the user reads the flag they typed.
+ */
+export async function withFlagNames<T>(flags: Readonly<Record<string, string>>, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (!(e instanceof OptionError) || e.details.path === undefined || flags[e.details.path] === undefined) throw e;
+    const renamed = new OptionError(flags[e.details.path], String(e.details.expected), e.details.received);
+    renamed.stack = e.stack;
+    throw renamed;
+  }
+}

@@ -58,6 +58,8 @@ export interface ModelMetadata {
   readonly drawsPerEpoch?: number;
   /** Keras-style learning-rate decay per update (without this field: 0). */
   readonly learningRateDecay?: number;
+  /** The engine that ran the training epochs (without this field: 'tfjs'). */
+  readonly engine?: string;
   /** Test accuracy on clean images, in [0, 1]. */
   readonly cleanAccuracy: number | null;
   /** Attack success rate on the test set, in [0, 1], or null for a clean model. */
@@ -93,7 +95,12 @@ export interface LoadModelOptions {
 /** Saves `model` to `dir` (model.json + weights.bin) and, when given, the metadata. */
 export async function saveModel(model: tfl.LayersModel, dir: string, metadata?: ModelMetadata): Promise<void> {
   await model.save(fileSaveHandler(dir));
-  if (metadata) writeAtomic(join(dir, METADATA_JSON), `${JSON.stringify(metadata, null, 2)}\n`);
+  if (metadata) saveMetadata(dir, metadata);
+}
+
+/** Writes (replaces) a model folder's metadata.json. */
+export function saveMetadata(dir: string, metadata: ModelMetadata): void {
+  writeAtomic(join(resolve(dir), METADATA_JSON), `${JSON.stringify(metadata, null, 2)}\n`);
 }
 
 /** Loads a model folder: the model through {@link fileLoadHandler}, and metadata.json when present. */
@@ -353,6 +360,7 @@ export function readMetadata(dir: string): ModelMetadata {
   for (const key of ['numClasses', 'seed', 'epochs', 'batchSize', 'poisonedCount'] as const) {
     if (!Number.isInteger(m[key])) bad(`'${key}' must be an integer, got ${JSON.stringify(m[key])}.`);
   }
+  if (m.engine !== undefined && typeof m.engine !== 'string') bad(`'engine' must be a string, got ${JSON.stringify(m.engine)}.`);
   const shape = m.inputShape;
   if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
     bad(`'inputShape' must be [height, width, channels], got ${JSON.stringify(shape)}.`);

@@ -12,7 +12,7 @@ import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../opti
 import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
 import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_TRAIN_ENGINE } from './recipe.js';
 import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
 
 /** Batch size for inference only (no effect on the results, only on speed and memory). */
@@ -268,6 +268,20 @@ function dropoutLayers(model: tfl.LayersModel): { seed?: number }[] {
   return model.layers.filter((l) => typeof (l as { rate?: unknown }).rate === 'number' && 'seed' in l) as unknown as { seed?: number }[];
 }
 
+/**
+ * What runs a training's epochs: {@link trainModel}'s contract (the model trained in place from
+ * `startEpoch`, the optimizer state restored and offered at every epoch end, the same draws for a
+ * seed), so that another engine can take TF.js's place under {@link trainRun}.
+ */
+export interface TrainEngine {
+  /** Recorded in metadata.json ('tfjs'); a checkpoint resumes only on the engine that wrote it. */
+  readonly name: string;
+  train(model: tfl.LayersModel, set: ImageSet, options: TrainOptions): Promise<TrainResult>;
+}
+
+/** TensorFlow.js running the epochs ({@link trainModel}). */
+export const TFJS_TRAIN_ENGINE: TrainEngine = { name: DEFAULT_TRAIN_ENGINE, train: trainModel };
+
 /** The seed of epoch `epoch`'s on-the-fly poisoning draws (offset from the streams a scan uses per label). */
 function epochSeed(seed: number, epoch: number): number {
   return mixSeeds(seed + 0x51ed26, epoch - 1);
@@ -287,19 +301,24 @@ function lossFunction(model: tfl.LayersModel): (out: tf.Tensor2D, oneHot: tf.Ten
   return (logits, oneHot) => tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar;
 }
 
-/** Checks the model's input/output shapes against the set; returns the number of classes. */
-function checkModelFits(model: tfl.LayersModel, set: ImageSet): number {
+/**
+ * Checks the model's input/output shapes and the labels against a set (`what` names it in errors);
+ * returns the number of classes.
+ */
+export function checkModelFits(model: tfl.LayersModel, set: ImageSet, what = 'training set'): number {
   const input = model.inputs[0].shape;
   const [h, w, c] = input.slice(1);
   if (input.length !== 4 || h !== set.height || w !== set.width || c !== set.channels) {
-    throw new ShapeError('model input', `[null, ${set.height}, ${set.width}, ${set.channels}] (the images)`, shapeText(input));
+    const images = what === 'training set' ? 'the images' : `the ${what}'s images`;
+    throw new ShapeError('model input', `[null, ${set.height}, ${set.width}, ${set.channels}] (${images})`, shapeText(input));
   }
   const output = model.outputs[0].shape;
   const numClasses = output[1];
   if (output.length !== 2 || typeof numClasses !== 'number') throw new ShapeError('model output', '[null, classes]', shapeText(output));
   for (let i = 0; i < set.count; i++) {
     if (set.labels[i] < 0 || set.labels[i] >= numClasses) {
-      throw new OptionError('labels', `class indices in 0..${numClasses - 1} (the model has ${numClasses} outputs)`, `label ${set.labels[i]} at index ${i}`);
+      const labels = what === 'training set' ? 'labels' : `${what} labels`;
+      throw new OptionError(labels, `class indices in 0..${numClasses - 1} (the model has ${numClasses} outputs)`, `label ${set.labels[i]} at index ${i}`);
     }
   }
   return numClasses;

@@ -59,7 +59,7 @@ test('train writes a model folder with metadata; evaluate reads it back and agre
 
   const again = await run(['train', '--dataset', data, '--arch', 'mnist', '--epochs', '1', '--out', out]);
   assert.equal(again.code, 2);
-  assert.match(again.err, /Expected --out to be a new or empty folder \(or pass --force to overwrite, --resume to continue its training\)/);
+  assert.match(again.err, /Expected --out to be a new or empty folder \(writing over it needs force; continuing its training needs resume\)/);
 });
 
 test('an interrupted training resumes from its checkpoint to the same weights as one uninterrupted run', async () => {
@@ -109,7 +109,7 @@ test('an interrupted training resumes from its checkpoint to the same weights as
   assert.match(otherSeed.err, /the checkpoint's seed \(3\)/);
   const noMore = await run(['train', ...common, '--epochs', '3', '--out', resumed, '--resume']);
   assert.equal(noMore.code, 2);
-  assert.match(noMore.err, /Expected --epochs to be more than the 3 epochs the model in --out already has/);
+  assert.match(noMore.err, /Expected --epochs to be more than the 3 epochs the model in .*resumed already has/);
 });
 
 test('train and evaluate refuse bad options with messages that name them', async () => {
@@ -167,7 +167,7 @@ test("--generator release: draws with replacement, n/(1 − rate) per epoch, lea
   // Draw counts other than n need sampling with replacement.
   const bad = await run(['train', '--dataset', data, '--arch', 'mnist', '--epoch-draws', '10', '--out', join(scratchDir('cli-train'), 'bad')]);
   assert.equal(bad.code, 2);
-  assert.match(bad.err, /Expected drawsPerEpoch to be the training set's size \(48\) with 'permutation' sampling/);
+  assert.match(bad.err, /Expected --epoch-draws to be the training set's size \(48\) with 'permutation' sampling/);
 });
 
 test('--dataset gtsrb trains with the release generator and raw pixels unless told otherwise', async () => {
@@ -196,4 +196,32 @@ test('--dataset gtsrb trains with the release generator and raw pixels unless to
   assert.equal(shuffled.code, 0, shuffled.err);
   assert.match(shuffled.out, /generator: shuffle: each image once per epoch, shuffled; learning-rate decay 0/);
   assert.match(shuffled.out, /preprocessing x\/255/);
+});
+
+test('a test set that does not fit the model stops train before the first epoch, with one clear line; the re-run is not blocked', async () => {
+  // MNIST-layout IDX files: 16x16 training images, 10x10 test images.
+  const dir = scratchDir('cli-train-idx');
+  const idx = (name: string, shape: number[], data: Uint8Array) => {
+    const head = Buffer.alloc(4 + 4 * shape.length);
+    head.writeUInt8(8, 2);
+    head.writeUInt8(shape.length, 3);
+    shape.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+    writeFileSync(join(dir, name), Buffer.concat([head, data]));
+  };
+  const images = (count: number, side: number) => Uint8Array.from({ length: count * side * side }, (_, p) => (p * 37) % 256);
+  const labels = (count: number) => Uint8Array.from({ length: count }, (_, i) => i % 10);
+  idx('train-images-idx3-ubyte', [40, 16, 16], images(40, 16));
+  idx('train-labels-idx1-ubyte', [40], labels(40));
+  idx('t10k-images-idx3-ubyte', [10, 10, 10], images(10, 10));
+  idx('t10k-labels-idx1-ubyte', [10], labels(10));
+  const out = join(scratchDir('cli-train-idx'), 'model');
+  const args = ['train', '--dataset', 'mnist', '--data-dir', dir, '--epochs', '1', '--batch', '8', '--backend', 'wasm', '--out', out];
+  const bad = await run(args);
+  assert.equal(bad.code, 1, bad.err);
+  assert.match(bad.err, /^poisonguard train: model input: expected shape \[null, 10, 10, 1\] \(the test set's images\), but got \[null, 16, 16, 1\]\.$/m);
+  assert.doesNotMatch(bad.err, /epoch 1\/1/);
+  assert.ok(!existsSync(out), 'nothing written');
+  idx('t10k-images-idx3-ubyte', [10, 16, 16], images(10, 16));
+  const good = await run(args);
+  assert.equal(good.code, 0, good.err);
 });

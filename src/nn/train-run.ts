@@ -1,0 +1,388 @@
+/**
+ * The whole "train a (possibly backdoored) image classifier" run behind `poisonguard train`: the
+ * recipe resolved and checked (the release's generator and decay, the poisoning, the resume
+ * checks), every input checked against the model before the first epoch, a checkpoint (model,
+ * metadata.json, optimizer state) after every epoch, the test figures last. The epochs themselves
+ * are a pluggable step ({@link TrainEngine}; TensorFlow.js's {@link trainModel} by default).
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { loadImageDataset } from '../data/image-registry.js';
+import { OptionError, UnknownNameError } from '../errors.js';
+import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
+import { DEFAULT_SEED, Random } from '../random.js';
+import { gtsrbNet, mnistNet } from './architectures.js';
+import { initEngine, type BackendChoice, type EngineInfo } from './engine.js';
+import {
+  loadModel,
+  loadOptimizerState,
+  METADATA_FORMAT,
+  METADATA_JSON,
+  METADATA_VERSION,
+  saveMetadata,
+  saveModel,
+  saveOptimizerState,
+  type ModelMetadata,
+  type NamedTensor,
+} from './model-io.js';
+import { preprocessingPreset, type Preprocessing } from './preprocess.js';
+import {
+  ARCH_NAMES,
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_EPOCHS,
+  DEFAULT_LEARNING_RATE,
+  DEFAULT_POISONING,
+  defaultGenerator,
+  defaultPreprocessingPreset,
+  GENERATORS,
+  POISONINGS,
+  RELEASE_LR_DECAY,
+  type ArchName,
+  type GeneratorName,
+  type Poisoning,
+} from './recipe.js';
+import {
+  checkModelFits,
+  evaluateModel,
+  SAMPLINGS,
+  TFJS_TRAIN_ENGINE,
+  type EpochSummary,
+  type EvaluationResult,
+  type Sampling,
+  type TrainCheckpoint,
+  type TrainEngine,
+  type TrainProgress,
+} from './train.js';
+import { checkBackdoorFits, poisonBadNets, resolveTrigger, type Backdoor } from './trigger.js';
+
+export interface TrainRunOptions {
+  /** Image dataset: 'mnist', 'gtsrb', or a folder with one sub-folder per class. */
+  readonly dataset: string;
+  /** The dataset's folder (default: the registry's: embedded MNIST, GTSRB from the shared data folder). */
+  readonly dataDir?: string;
+  /** Network (default: the dataset's own net; required for a folder). */
+  readonly arch?: ArchName;
+  /** A BadNets backdoor to plant (default: none, a clean model). */
+  readonly backdoor?: Backdoor;
+  /** How the backdoor is planted (default {@link DEFAULT_POISONING}). */
+  readonly poisoning?: Poisoning;
+  /** How batches are drawn (default: {@link defaultGenerator} of the dataset). */
+  readonly generator?: GeneratorName;
+  /** Overrides the generator's sampling ('replacement' for the release, else 'permutation'). */
+  readonly sampling?: Sampling;
+  /** Overrides the generator's draws per epoch (release: n/(1 − rate) in whole batches; else n). */
+  readonly drawsPerEpoch?: number;
+  /** Overrides the generator's learning-rate decay ({@link RELEASE_LR_DECAY} for the release, else 0). */
+  readonly learningRateDecay?: number;
+  /** Total epochs (default {@link DEFAULT_EPOCHS}); with `resume`, the epochs to reach. */
+  readonly epochs?: number;
+  /** Mini-batch size (default {@link DEFAULT_BATCH_SIZE}). */
+  readonly batchSize?: number;
+  /** Adam's learning rate (default {@link DEFAULT_LEARNING_RATE}). */
+  readonly learningRate?: number;
+  /** Seed of the weights, the draws and the poisoning (default {@link DEFAULT_SEED}). */
+  readonly seed?: number;
+  /** Input preprocessing saved with the model (default: {@link defaultPreprocessingPreset} of the generator). */
+  readonly preprocessing?: Preprocessing;
+  /** TF.js backend (default: the engine's choice). */
+  readonly backend?: BackendChoice;
+  /** Folder the model is written to (model.json, weights.bin, metadata.json, optimizer state). */
+  readonly out: string;
+  /** Write over a non-empty `out`. */
+  readonly force?: boolean;
+  /** Continue the training checkpointed in `out` up to `epochs`, with the same recipe. */
+  readonly resume?: boolean;
+  /** What runs the epochs (default: TensorFlow.js). */
+  readonly engine?: TrainEngine;
+  /** Called as the run goes (the library never prints). */
+  readonly onProgress?: (event: TrainRunEvent) => void;
+}
+
+/** Everything a run resolved before its first epoch. */
+export interface TrainPlan {
+  /** The engine running the epochs ('tfjs'). */
+  readonly engine: string;
+  /** The TF.js backend holding the model. */
+  readonly backend: EngineInfo;
+  readonly dataset: {
+    readonly name: string;
+    readonly source: string;
+    readonly numClasses: number;
+    readonly trainCount: number;
+    readonly testCount: number;
+    /** [height, width, channels]. */
+    readonly inputShape: readonly [number, number, number];
+  };
+  readonly arch: ArchName;
+  readonly preprocessing: Preprocessing;
+  readonly generator: GeneratorName;
+  /** Whether sampling, draws or decay were set apart from the generator's. */
+  readonly generatorAdjusted: boolean;
+  readonly sampling: Sampling;
+  readonly drawsPerEpoch: number;
+  readonly learningRateDecay: number;
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly seed: number;
+  /** The backdoor planted, or null for a clean model. */
+  readonly backdoor: (Backdoor & { readonly poisoning: Poisoning; /** Fixed poisoning: images poisoned. */ readonly poisonedCount?: number }) | null;
+  /** Set when the run continues a checkpoint. */
+  readonly resume: { readonly fromEpoch: number; /** Whether the optimizer's state was saved with it (else Adam restarts). */ readonly optimizerState: boolean } | null;
+  /** The model folder. */
+  readonly out: string;
+}
+
+export type TrainRunEvent =
+  | { readonly kind: 'start'; readonly plan: TrainPlan }
+  | ({ readonly kind: 'batch' } & TrainProgress)
+  | { readonly kind: 'checkpoint'; readonly epoch: number; readonly epochs: number; readonly out: string }
+  | { readonly kind: 'trained'; readonly seconds: number; readonly imagesPerSecond: number }
+  | { readonly kind: 'evaluating' };
+
+export interface TrainRunReport {
+  readonly plan: TrainPlan;
+  /** The epochs this call ran (after a resume, only the new ones). */
+  readonly history: readonly EpochSummary[];
+  /** Training time of this call (checkpoints excluded). */
+  readonly seconds: number;
+  readonly imagesPerSecond: number;
+  /** Test figures of the final model. */
+  readonly evaluation: EvaluationResult;
+  /** What metadata.json holds. */
+  readonly metadata: ModelMetadata;
+}
+
+/** Trains a model as `options` say and writes it to `options.out`; see the module comment. */
+export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport> {
+  const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_EPOCHS);
+  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const learningRate = checkPositive('learningRate', options.learningRate ?? DEFAULT_LEARNING_RATE);
+  const seed = options.seed ?? DEFAULT_SEED;
+  if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
+  const arch = options.arch ?? ((ARCH_NAMES as readonly string[]).includes(options.dataset) ? (options.dataset as ArchName) : undefined);
+  if (arch === undefined) throw new OptionError('arch', `given when the dataset is a folder (one of ${ARCH_NAMES.join(', ')})`, undefined);
+  if (!(ARCH_NAMES as readonly string[]).includes(arch)) throw new UnknownNameError('architecture', arch, ARCH_NAMES);
+  const generator = options.generator ?? defaultGenerator(options.dataset);
+  if (!(GENERATORS as readonly string[]).includes(generator)) throw new UnknownNameError('generator', generator, GENERATORS);
+  const release = generator === 'release';
+  const poisoning = options.poisoning ?? DEFAULT_POISONING;
+  if (!(POISONINGS as readonly string[]).includes(poisoning)) throw new UnknownNameError('poisoning', poisoning, POISONINGS);
+  const sampling = checkOneOf('sampling', options.sampling ?? (release ? 'replacement' : 'permutation'), SAMPLINGS);
+  const learningRateDecay = checkRange('learningRateDecay', options.learningRateDecay ?? (release ? RELEASE_LR_DECAY : 0), 0, Infinity);
+  const preprocessing = options.preprocessing ?? preprocessingPreset(defaultPreprocessingPreset(generator));
+  const engine = options.engine ?? TFJS_TRAIN_ENGINE;
+  const { backdoor, resume = false, force = false } = options;
+  const out = resolve(options.out);
+  if (resume && force) throw new OptionError('resume', 'not combined with force (one continues the model in out, the other replaces it)', true);
+  if (!resume && !force && existsSync(out) && readdirSync(out).length > 0) {
+    const hint = existsSync(join(out, METADATA_JSON)) ? '; continuing its training needs resume' : '';
+    throw new OptionError('out', `a new or empty folder (writing over it needs force${hint})`, options.out);
+  }
+
+  const backend = await initEngine(options.backend !== undefined ? { backend: options.backend } : {});
+  const data = loadImageDataset(options.dataset, options.dataDir, seed);
+  const { train, test } = data;
+  const inputShape = [train.height, train.width, train.channels] as const;
+  // The release draws n/(1 − rate) images per epoch (so that about n are clean), in whole batches.
+  const drawsPerEpoch = checkPositiveInt(
+    'drawsPerEpoch',
+    options.drawsPerEpoch ?? (release ? Math.floor(train.count / (1 - (backdoor?.rate ?? 0)) / batchSize) * batchSize : train.count),
+  );
+  if (sampling === 'permutation' && drawsPerEpoch !== train.count) {
+    throw new OptionError('drawsPerEpoch', `the training set's size (${train.count}) with 'permutation' sampling (other counts need 'replacement')`, String(drawsPerEpoch));
+  }
+  let trainSet = train;
+  let fixedPoisoned: number | undefined;
+  if (backdoor) {
+    checkBackdoorFits(backdoor, data.numClasses, train.height, train.width, train.channels);
+    if (poisoning === 'fixed') {
+      // The poisoning draws from its own stream so that the model's weights do not depend on it.
+      const poisoned = poisonBadNets(train, backdoor, data.numClasses, new Random(seed).fork());
+      trainSet = poisoned.set;
+      fixedPoisoned = poisoned.poisoned.length;
+    }
+  }
+
+  const recipeOf = (): Partial<ModelMetadata> => ({
+    dataset: data.name,
+    arch,
+    seed,
+    batchSize,
+    learningRate,
+    preprocessing,
+    trigger: backdoor?.trigger ?? null,
+    target: backdoor?.target ?? null,
+    poisonRate: backdoor?.rate ?? null,
+    ...(backdoor ? { poisoning } : {}),
+    sampling,
+    drawsPerEpoch,
+    learningRateDecay,
+    engine: engine.name,
+  });
+  let model: tfl.LayersModel;
+  let startEpoch = 0;
+  let previousSeconds = 0;
+  let poisonedCount = fixedPoisoned ?? 0;
+  let optimizerState: NamedTensor[] | undefined;
+  if (resume) {
+    const loaded = await loadModel(out);
+    model = loaded.model;
+    try {
+      const m = loaded.metadata;
+      if (!m) throw new OptionError('resume', `used with a model folder written by a training run (with ${METADATA_JSON})`, out);
+      checkSameRecipe(m, recipeOf(), train.count);
+      if (m.epochs >= epochs) throw new OptionError('epochs', `more than the ${m.epochs} epochs the model in ${out} already has`, epochs);
+      startEpoch = m.epochs;
+      previousSeconds = m.trainSeconds;
+      if (poisoning === 'on-the-fly') poisonedCount = m.poisonedCount;
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  } else {
+    const build = arch === 'mnist' ? mnistNet : gtsrbNet;
+    model = build({ inputShape: [...inputShape], numClasses: data.numClasses, seed });
+  }
+
+  try {
+    // Every input checked against the model before the first epoch (a test set that does not fit
+    // would otherwise fail only after the training, with nothing saved).
+    checkModelFits(model, trainSet);
+    checkModelFits(model, test, 'test set');
+    if (resume) optimizerState = loadOptimizerState(out, startEpoch);
+    const plan: TrainPlan = {
+      engine: engine.name,
+      backend,
+      dataset: { name: data.name, source: data.source, numClasses: data.numClasses, trainCount: train.count, testCount: test.count, inputShape },
+      arch,
+      preprocessing,
+      generator,
+      generatorAdjusted: options.sampling !== undefined || options.drawsPerEpoch !== undefined || options.learningRateDecay !== undefined,
+      sampling,
+      drawsPerEpoch,
+      learningRateDecay,
+      epochs,
+      batchSize,
+      learningRate,
+      seed,
+      backdoor: backdoor ? { ...backdoor, poisoning, ...(fixedPoisoned !== undefined ? { poisonedCount: fixedPoisoned } : {}) } : null,
+      resume: resume ? { fromEpoch: startEpoch, optimizerState: optimizerState !== undefined } : null,
+      out,
+    };
+    options.onProgress?.({ kind: 'start', plan });
+
+    const metadata = (epoch: number, trainSeconds: number, evaluation?: EvaluationResult): ModelMetadata =>
+      ({
+        format: METADATA_FORMAT,
+        formatVersion: METADATA_VERSION,
+        ...recipeOf(),
+        numClasses: data.numClasses,
+        inputShape,
+        poisonedCount,
+        backend: backend.backend,
+        epochs: epoch,
+        cleanAccuracy: evaluation?.cleanAccuracy ?? null,
+        attackSuccessRate: evaluation?.attackSuccessRate ?? null,
+        trainSeconds: round(trainSeconds, 1),
+        imagesPerSecond: Math.round((epoch * drawsPerEpoch) / trainSeconds),
+        date: new Date().toISOString(),
+      }) as ModelMetadata;
+    let trainSeconds = previousSeconds;
+    let last: ModelMetadata | undefined;
+    const saveCheckpoint = async (epoch: number, checkpoint: TrainCheckpoint): Promise<void> => {
+      // The model first, then the optimizer state tagged with this epoch: a state left from an
+      // earlier epoch (an interruption in between) is not used by a resume.
+      last = metadata(epoch, trainSeconds);
+      await saveModel(model, out, last);
+      const weights = await checkpoint.optimizerWeights();
+      try {
+        await saveOptimizerState(out, epoch, weights);
+      } finally {
+        for (const w of weights) w.tensor.dispose();
+      }
+    };
+    let result;
+    try {
+      result = await engine.train(model, trainSet, {
+        epochs,
+        batchSize,
+        learningRate,
+        seed,
+        preprocessing,
+        startEpoch,
+        sampling,
+        drawsPerEpoch,
+        learningRateDecay,
+        ...(optimizerState ? { optimizerState } : {}),
+        ...(backdoor && poisoning === 'on-the-fly'
+          ? { poisonOnTheFly: { trigger: resolveTrigger(backdoor.trigger, train.height, train.width, train.channels), target: backdoor.target, rate: backdoor.rate, seed } }
+          : {}),
+        onProgress: (p) => options.onProgress?.({ kind: 'batch', ...p }),
+        // A checkpoint after every epoch, the last one included and before the test figures, so
+        // that a long run survives an interruption, and a failure while evaluating loses nothing.
+        onEpochEnd: async (e, checkpoint) => {
+          trainSeconds += e.seconds;
+          if (backdoor && poisoning === 'on-the-fly') poisonedCount += e.poisoned;
+          await saveCheckpoint(e.epoch, checkpoint);
+          options.onProgress?.({ kind: 'checkpoint', epoch: e.epoch, epochs, out });
+        },
+      });
+    } finally {
+      for (const w of optimizerState ?? []) w.tensor.dispose();
+    }
+    options.onProgress?.({ kind: 'trained', seconds: result.seconds, imagesPerSecond: result.imagesPerSecond });
+    options.onProgress?.({ kind: 'evaluating' });
+    const evaluation = await evaluateModel(model, test, { preprocessing, ...(backdoor ? { backdoor } : {}) });
+    const final = { ...last!, cleanAccuracy: evaluation.cleanAccuracy, attackSuccessRate: evaluation.attackSuccessRate, date: new Date().toISOString() };
+    saveMetadata(out, final);
+    return { plan, history: result.history, seconds: result.seconds, imagesPerSecond: result.imagesPerSecond, evaluation, metadata: final };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** What a resume must share with its checkpoint, with the value metadata.json holds when the field is absent (older folders). */
+const RESUME_FIELDS: readonly { readonly key: keyof ModelMetadata; readonly what: string; readonly absent?: (trainCount: number) => unknown }[] = [
+  { key: 'dataset', what: 'dataset' },
+  { key: 'arch', what: 'architecture' },
+  { key: 'seed', what: 'seed' },
+  { key: 'batchSize', what: 'batch size' },
+  { key: 'learningRate', what: 'learning rate' },
+  { key: 'preprocessing', what: 'preprocessing' },
+  { key: 'trigger', what: 'trigger' },
+  { key: 'target', what: 'target' },
+  { key: 'poisonRate', what: 'poisoning rate' },
+  { key: 'poisoning', what: 'poisoning', absent: () => 'fixed' },
+  { key: 'sampling', what: 'sampling', absent: () => 'permutation' },
+  { key: 'drawsPerEpoch', what: 'draws per epoch', absent: (n) => n },
+  { key: 'learningRateDecay', what: 'learning-rate decay', absent: () => 0 },
+  { key: 'engine', what: 'training engine', absent: () => 'tfjs' },
+];
+
+/** The library option each resume field comes from, to name it in the error. */
+const OPTION_OF: Partial<Record<keyof ModelMetadata, string>> = { poisonRate: 'backdoor', trigger: 'backdoor', target: 'backdoor' };
+
+function checkSameRecipe(saved: ModelMetadata, now: Partial<ModelMetadata>, trainCount: number): void {
+  // Compared as JSON values (what metadata.json holds), whatever the key order.
+  const asJson = (x: unknown): unknown => JSON.parse(JSON.stringify(x ?? null));
+  for (const { key, what, absent } of RESUME_FIELDS) {
+    // A clean model records no poisoning: nothing to compare.
+    if (key === 'poisoning' && now.poisoning === undefined) continue;
+    const before = saved[key] ?? absent?.(trainCount);
+    if (!isDeepStrictEqual(asJson(before), asJson(now[key]))) {
+      throw new OptionError(
+        OPTION_OF[key] ?? key,
+        `the checkpoint's ${what} (${JSON.stringify(before ?? null)}) to resume it (use the options it was trained with; starting over needs force)`,
+        JSON.stringify(now[key] ?? null),
+      );
+    }
+  }
+}
+
+function round(x: number, digits: number): number {
+  return Number(x.toFixed(digits));
+}
+
