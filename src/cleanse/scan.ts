@@ -32,10 +32,10 @@ import { labelsToRetire, resolveFast, shouldEscalate, type FastOptions, type Fas
 import { labelResult, spatialMask, triggerOverlap, type LabelResult, type TriggerOverlap } from './label-result.js';
 import type { ChunkTask, LabelRunner, RunnerInit } from './label-runner.js';
 import { labelImageFiles, writeLabelImages } from './mask-images.js';
-import { DEFAULT_DETECTOR, DEFAULT_FLAG_THRESHOLD, outlierDetector, zscoreDetector, type OutlierReport } from './outliers.js';
+import { DEFAULT_DETECTOR, DEFAULT_FLAG_THRESHOLD, outlierDetector, zscoreDetector, type OutlierDetector, type OutlierReport } from './outliers.js';
 import { resolveReverseRecipe, type ReverseOptions, type ReverseRecipe } from './recipe.js';
 import { createLabelState, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
-import { decideVerdict, type Verdict, type VerdictOptions } from './verdict.js';
+import { checkVerdictOptions, decideVerdict, type Verdict, type VerdictOptions } from './verdict.js';
 
 /** A label in progress is checkpointed every 10 steps (≈ 6 s on MNIST): an interruption loses little. */
 export const CHECKPOINT_STEPS = 10;
@@ -193,15 +193,33 @@ interface Job {
   state: LabelState;
 }
 
-/** Runs the scan (see the module comment). */
-export async function scanModel(options: ScanOptions): Promise<ScanReport> {
-  const start = performance.now();
+/** A scan's settings, resolved and checked before any model or data is loaded. */
+export interface ScanPlan {
+  readonly fast: FastRecipe | null;
+  /** The full recipe (fast mode's escalation continues with it). */
+  readonly fullRecipe: ReverseRecipe;
+  /** The recipe of the first phase: the full one, or fast mode's with its budget as the step limit. */
+  readonly recipe: ReverseRecipe;
+  readonly seed: number;
+  readonly repeat: number;
+  readonly workers: number;
+  readonly detector: OutlierDetector;
+  /** The other detector, whose view confirms a flag (verdict.ts). */
+  readonly secondary: OutlierDetector;
+  readonly flagThreshold: number;
+  readonly verdict: VerdictOptions;
+}
+
+/**
+ * Resolves and checks every option that needs no model (scikit-learn's check at fit, before the
+ * work): the recipe, fast mode, the outlier test and the verdict's thresholds against the flag
+ * threshold given. The labels are checked once the model's class count is known, before any data.
+ */
+export function resolveScanPlan(options: ScanOptions): ScanPlan {
   const fast = options.fast ? resolveFast(options.fast === true ? {} : options.fast) : null;
   // Fast mode's budget is the recipe's own step limit, lowered.
   const fullRecipe = resolveReverseRecipe(options);
   const recipe = fast ? { ...fullRecipe, maxSteps: Math.min(fullRecipe.maxSteps, fast.budget) } : fullRecipe;
-  // A fast-mode label that the budget stopped short of the full recipe's own end.
-  const budgetStopped = (r: LabelResult): boolean => fast !== null && r.stopReason === 'max-steps' && r.steps < fullRecipe.maxSteps;
   const seed = options.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
   const repeat = checkPositiveInt('repeat', options.repeat ?? 1);
@@ -211,6 +229,20 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const secondary = detectorName === 'mad' ? zscoreDetector : outlierDetector('mad');
   const flagThreshold = options.flagThreshold ?? DEFAULT_FLAG_THRESHOLD;
   if (!(Number.isFinite(flagThreshold) && flagThreshold > 0)) throw new OptionError('flagThreshold', 'a positive number', flagThreshold);
+  const verdict: VerdictOptions = {
+    ...(options.decisionThreshold !== undefined ? { decisionThreshold: options.decisionThreshold } : {}),
+    ...(options.falsePositiveCost !== undefined ? { falsePositiveCost: options.falsePositiveCost } : {}),
+  };
+  checkVerdictOptions(verdict, flagThreshold);
+  return { fast, fullRecipe, recipe, seed, repeat, workers, detector, secondary, flagThreshold, verdict };
+}
+
+/** Runs the scan (see the module comment). */
+export async function scanModel(options: ScanOptions): Promise<ScanReport> {
+  const start = performance.now();
+  const { fast, fullRecipe, recipe, seed, repeat, workers, detector, secondary, flagThreshold, verdict: verdictOptions } = resolveScanPlan(options);
+  // A fast-mode label that the budget stopped short of the full recipe's own end.
+  const budgetStopped = (r: LabelResult): boolean => fast !== null && r.stopReason === 'max-steps' && r.steps < fullRecipe.maxSteps;
 
   // The model folder and what it declares.
   const modelDir = resolve(options.model);
@@ -383,7 +415,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     const reached = new Map(labels.map((l) => [l, runs.every((r) => r.labels.find((x) => x.label === l)!.reachedThreshold)]));
     const verdict = decideVerdict(
       runs.map((r) => r.outliers),
-      { ...(options.decisionThreshold !== undefined ? { decisionThreshold: options.decisionThreshold } : {}), ...(options.falsePositiveCost !== undefined ? { falsePositiveCost: options.falsePositiveCost } : {}) },
+      verdictOptions,
       labels.length,
       reached,
       runs.map((r) => r.secondary),

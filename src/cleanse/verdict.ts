@@ -87,27 +87,42 @@ export function normalQuantile(p: number): number {
  * The decision threshold for a false-positive cost C (relative to a missed backdoor, both with
  * prior ½): reject a clean model with probability at most α = 1/(1 + C). Under the MAD test's normal
  * assumption, a clean model's smallest of n labels exceeds index t with probability ≈ n·(1 − Φ(t)),
- * so t = Φ⁻¹(1 − α/n), and never below the flag threshold 2. E.g. n = 10: C = 19 → 2.58; C = 99 → 3.09.
+ * so t = Φ⁻¹(1 − α/n), and never below the flag threshold (2 by default). E.g. n = 10: C = 19 → 2.58; C = 99 → 3.09.
  */
-export function thresholdFromFalsePositiveCost(cost: number, labels: number): number {
+export function thresholdFromFalsePositiveCost(cost: number, labels: number, flagThreshold: number = DEFAULT_FLAG_THRESHOLD): number {
   checkPositive('falsePositiveCost', cost);
   const alpha = 1 / (1 + cost);
-  return Math.max(DEFAULT_FLAG_THRESHOLD, normalQuantile(1 - alpha / Math.max(1, labels)));
+  return Math.max(flagThreshold, normalQuantile(1 - alpha / Math.max(1, labels)));
 }
 
-export function resolveDecisionThreshold(options: VerdictOptions, labels: number): { threshold: number; source: string } {
+/**
+ * Checks the verdict's options against the scan's flag threshold; needs no scan, so a scan calls it
+ * before any work (a bad threshold found after hours of labels would waste them).
+ */
+export function checkVerdictOptions(options: VerdictOptions, flagThreshold: number = DEFAULT_FLAG_THRESHOLD): void {
   if (options.decisionThreshold !== undefined && options.falsePositiveCost !== undefined) {
     throw new OptionError('decisionThreshold', 'absent when falsePositiveCost is given (both set the decision threshold)', options.decisionThreshold);
   }
+  if (options.falsePositiveCost !== undefined) checkPositive('falsePositiveCost', options.falsePositiveCost);
+  const t = options.decisionThreshold ?? Math.max(DEFAULT_DECISION_THRESHOLD, flagThreshold);
+  if (!(Number.isFinite(t) && t >= flagThreshold)) {
+    throw new OptionError('decisionThreshold', `a number ≥ the flag threshold ${flagThreshold}`, t);
+  }
+}
+
+/**
+ * The decision threshold and how it was set. Without either option it is the default 3, or the flag
+ * threshold when that is higher (a verdict never asks less than a flag).
+ */
+export function resolveDecisionThreshold(options: VerdictOptions, labels: number, flagThreshold: number = DEFAULT_FLAG_THRESHOLD): { threshold: number; source: string } {
+  checkVerdictOptions(options, flagThreshold);
   if (options.falsePositiveCost !== undefined) {
-    const t = thresholdFromFalsePositiveCost(options.falsePositiveCost, labels);
+    const t = thresholdFromFalsePositiveCost(options.falsePositiveCost, labels, flagThreshold);
     return { threshold: t, source: `false-positive cost ${options.falsePositiveCost}: Φ⁻¹(1 − 1/((1 + C)·${labels})) = ${t.toFixed(3)}` };
   }
-  const t = options.decisionThreshold ?? DEFAULT_DECISION_THRESHOLD;
-  if (!(Number.isFinite(t) && t >= DEFAULT_FLAG_THRESHOLD)) {
-    throw new OptionError('decisionThreshold', `a number ≥ the flag threshold ${DEFAULT_FLAG_THRESHOLD}`, t);
-  }
-  return { threshold: t, source: options.decisionThreshold === undefined ? 'default (paper: infected models > 3)' : 'given' };
+  if (options.decisionThreshold !== undefined) return { threshold: options.decisionThreshold, source: 'given' };
+  const t = Math.max(DEFAULT_DECISION_THRESHOLD, flagThreshold);
+  return { threshold: t, source: t === DEFAULT_DECISION_THRESHOLD ? 'default (paper: infected models > 3)' : 'the flag threshold (above the default 3)' };
 }
 
 /** The verdict over one or more scans of the same model (one outlier report per scan). */
@@ -120,9 +135,9 @@ export function decideVerdict(
 ): Verdict {
   if (reports.length === 0) throw new OptionError('reports', 'at least one scan', 0);
   const n = labelsScanned ?? reports[0].indices.length;
-  const { threshold, source } = resolveDecisionThreshold(options, n);
-  const R = reports.length;
   const flag = reports[0].threshold;
+  const { threshold, source } = resolveDecisionThreshold(options, n, flag);
+  const R = reports.length;
   if (secondary !== undefined && secondary.length > 0 && secondary.length !== R) {
     throw new OptionError('secondary', `one second-statistic report per scan (${R})`, secondary.length);
   }

@@ -72,20 +72,15 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
     if (v.method === undefined) throw new OptionError('--method', "given: 'filter', 'prune' or 'unlearn'", undefined);
     const { checkOneOf } = await import('../options.js');
     const { MITIGATION_METHODS, MITIGATION_JSON, mitigateModel, combineReports } = await import('../cleanse/mitigation/mitigate.js');
+    const { optionsForMethod } = await import('../cleanse/mitigation/recipe.js');
     const method = checkOneOf('--method', v.method, [...MITIGATION_METHODS, 'all'] as const);
     const num = (name: keyof typeof options): number | undefined => numberOption(name, v[name] as string | undefined);
     const int = (name: keyof typeof options): number | undefined => intOption(name, v[name] as string | undefined);
     const given = <T>(key: string, value: T | undefined): Record<string, T> => (value === undefined ? {} : { [key]: value });
     const bars = new Map<string, ProgressBar>();
     let current: string | undefined;
-    const runOne = (m: (typeof MITIGATION_METHODS)[number], out: string | undefined) => mitigateModel({
-      model: v.model!,
-      scan: v.scan!,
-      method: m,
-      seed: intOption('seed', v.seed)!,
-      ...given('label', int('label')),
-      ...given('out', out),
-      ...given('dataDir', v['data-dir']),
+    // The recipe's options given on the command line; with 'all', each method gets the ones it reads.
+    const recipeOptions = {
       ...given('layer', v.layer),
       ...given('defenseImages', int('defense-images')),
       ...given('fpr', num('fpr')),
@@ -99,6 +94,16 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       ...given('epochs', int('epochs')),
       ...given('learningRate', num('learning-rate')),
       ...given('batchSize', int('batch')),
+    };
+    const runOne = (m: (typeof MITIGATION_METHODS)[number], out: string | undefined) => mitigateModel({
+      model: v.model!,
+      scan: v.scan!,
+      method: m,
+      seed: intOption('seed', v.seed)!,
+      ...given('label', int('label')),
+      ...given('out', out),
+      ...given('dataDir', v['data-dir']),
+      ...(method === 'all' ? optionsForMethod(recipeOptions, m) : recipeOptions),
       ...(v.backend !== undefined ? { backend: v.backend as never } : {}),
       onProgress: (p) => {
         if (current !== p.phase) {

@@ -53,6 +53,8 @@ test('unlearning removes the backdoor, keeps accuracy, and writes the model and 
   assert.ok(r.after!.asrReal! < 0.2, `ASR after unlearning ${r.after!.asrReal}`);
   assert.ok(r.after!.cleanAccuracy > r.before!.cleanAccuracy - 0.05, `accuracy ${r.before!.cleanAccuracy} → ${r.after!.cleanAccuracy}`);
   assert.equal(r.unlearning!.stamped, Math.round(0.2 * data.train.count));
+  // The recipe run, defaults included (the paper's 20% stamped, 1 epoch; the training recipe's batch).
+  assert.deepEqual(r.recipe, { method: 'unlearn', seed: 0, stampedShare: 0.2, epochs: 1, share: 1, learningRate: 0.005, batchSize: 32 });
   const json = JSON.parse(readFileSync(join(out, 'mitigation.json'), 'utf8'));
   checkMitigationJson(join(out, 'mitigation.json'), json);
   assert.equal(json.unlearning.after.asr, r.after!.asrReal);
@@ -71,6 +73,7 @@ test('pruning stops when the reversed trigger fails; the saved model has those n
   assert.ok(pr.pruned.length > 0 && pr.reachedThreshold, JSON.stringify({ pruned: pr.pruned.length, asr: pr.searchAsr }));
   // The default stop: the stamped defender images go to the target no more often than unstamped.
   assert.equal(pr.asrThreshold, 'baseline');
+  assert.deepEqual(r.recipe, { method: 'prune', seed: 0, layer: 'penultimate', defenseImages: 500, asrThreshold: 'baseline', maxShare: 0.5, curveStep: 0.02, fineTuneEpochs: 0, fineTune: null });
   assert.ok(pr.searchBaseline !== null && pr.searchAsr <= pr.searchBaseline, JSON.stringify({ asr: pr.searchAsr, baseline: pr.searchBaseline }));
   assert.ok(r.after!.asrReversed < 0.15, `reversed ASR after ${r.after!.asrReversed}`);
   // The curve, from cached features, agrees with the real pruned model at the stop point.

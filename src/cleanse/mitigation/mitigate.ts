@@ -22,26 +22,10 @@ import { NotFoundError, OptionError, ShapeError } from '../../errors.js';
 import type { BackendChoice } from '../../nn/engine.js';
 import type { ModelMetadata } from '../../nn/model-io.js';
 import { describeTrigger } from '../../nn/trigger.js';
-import { checkNonNegativeInt, checkOneOf, checkPositiveInt, checkRange } from '../../options.js';
-import { DEFAULT_SEED, Random } from '../../random.js';
+import { Random } from '../../random.js';
+import type { PruneStop } from './defaults.js';
 import type { AccuracyAsr, MitigationSummary } from '../../report/inputs.js';
 import { writeJsonAtomic } from '../checkpoint.js';
-import {
-  DEFAULT_ASR_THRESHOLD,
-  DEFAULT_CURVE_STEP,
-  DEFAULT_DEFENSE_IMAGES,
-  DEFAULT_FPR,
-  DEFAULT_LAYER,
-  DEFAULT_MAX_SHARE,
-  DEFAULT_PRUNE_FINE_TUNE_EPOCHS,
-  DEFAULT_STAMPED_SHARE,
-  DEFAULT_TOP_SHARE,
-  DEFAULT_UNLEARN_BATCH_SIZE,
-  DEFAULT_UNLEARN_EPOCHS,
-  DEFAULT_UNLEARN_LEARNING_RATE,
-  DEFAULT_UNLEARN_SHARE,
-  type PruneStop,
-} from './defaults.js';
 import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type FilterCurvePoint, type InputFilter } from './filter.js';
 import { computeFeatures, resolveLayer, type MitigationLayer } from './layers.js';
 import { evaluationSets, metricsOf, predictSets, type Metrics } from './measure.js';
@@ -50,46 +34,27 @@ import { rankNeurons, type NeuronRanking } from './ranking.js';
 import { checkScanModel, chooseLabel, readReversedTrigger, readScanSource, stampReversed, type ReversedTrigger } from './reversed-trigger.js';
 import { fineTune, unlearningSet } from './unlearn.js';
 
-export const MITIGATION_METHODS = ['filter', 'prune', 'unlearn'] as const;
-export type MitigationMethod = (typeof MITIGATION_METHODS)[number];
+import { MITIGATION_METHODS, resolveMitigationRecipe, type MitigationMethod, type MitigationRecipe, type MitigationRecipeOptions } from './recipe.js';
+
+export { MITIGATION_METHODS, type MitigationMethod, type MitigationRecipe } from './recipe.js';
 export const MITIGATION_JSON = 'mitigation.json';
 export const FILTER_JSON = 'filter.json';
 export { DEFAULT_DEFENSE_IMAGES } from './defaults.js';
 /** Neurons of the ranking listed in mitigation.json. */
 const RANKING_LISTED = 20;
 
-export interface MitigateOptions {
+/** A mitigation's options: the recipe's (recipe.ts, with their defaults) and where things are. */
+export interface MitigateOptions extends MitigationRecipeOptions {
   /** Model folder (model.json, weights, metadata.json). */
   readonly model: string;
   /** Scan folder written by `poisonguard scan --out` (scan.json, seed-S/label-NN.json). */
   readonly scan: string;
-  readonly method: MitigationMethod;
   /** Label to mitigate; default the scan's flagged label. */
   readonly label?: number;
   /** The dataset's folder (default: where the model's metadata says). */
   readonly dataDir?: string;
   /** Images given directly instead of the model's dataset (raw uint8 NHWC). */
   readonly data?: { readonly train: ImageSet; readonly test: ImageSet; readonly name?: string };
-  /** 'penultimate' (default), 'last-conv' or a layer name. */
-  readonly layer?: string;
-  readonly seed?: number;
-  /** Clean training images for ranking (and again for calibration). */
-  readonly defenseImages?: number;
-  /** Filter: false positive rate of the threshold, and the share of neurons in the profile. */
-  readonly fpr?: number;
-  readonly topShare?: number;
-  /** Pruning: when to stop ('baseline', the default: the reversed trigger no longer works; or an ASR to get under); see defaults.ts. */
-  readonly asrThreshold?: PruneStop;
-  readonly maxShare?: number;
-  readonly curveStep?: number;
-  /** Pruning: epochs of clean fine-tuning afterwards (pruned neurons kept at zero). */
-  readonly fineTuneEpochs?: number;
-  /** Unlearning: share of the training data, share of it stamped, epochs, Adam's rate, batch. */
-  readonly unlearnShare?: number;
-  readonly stampedShare?: number;
-  readonly epochs?: number;
-  readonly learningRate?: number;
-  readonly batchSize?: number;
   /** Output folder; none: nothing written. */
   readonly out?: string;
   readonly backend?: BackendChoice;
@@ -106,6 +71,8 @@ export interface MitigationReport extends MitigationSummary {
   readonly kind: 'mitigation';
   /** The method, or 'all' for the three run one after another from the same model ({@link combineReports}). */
   readonly method: MitigationMethod | 'all';
+  /** The recipe run (every value, defaults included); 'all': one per method run. */
+  readonly recipe: MitigationRecipe | { readonly method: 'all'; readonly recipes: readonly MitigationRecipe[] };
   readonly model: string;
   readonly modelSha256: string;
   readonly scan: string;
@@ -192,23 +159,8 @@ export function recordedPruning(metadata: ModelMetadata | undefined): Mitigation
 /** Runs one mitigation (see the module comment). */
 export async function mitigateModel(options: MitigateOptions): Promise<MitigationReport> {
   const start = performance.now();
-  const method = checkOneOf('method', options.method, MITIGATION_METHODS);
-  const seed = options.seed ?? DEFAULT_SEED;
-  if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
-  const defenseImages = checkPositiveInt('defenseImages', options.defenseImages ?? DEFAULT_DEFENSE_IMAGES);
-  const fpr = checkRange('fpr', options.fpr ?? DEFAULT_FPR, 0, 1);
-  const topShare = checkRange('topShare', options.topShare ?? DEFAULT_TOP_SHARE, 0, 1, true);
-  const asrThreshold: PruneStop = options.asrThreshold ?? DEFAULT_ASR_THRESHOLD;
-  if (asrThreshold !== 'baseline') checkRange('asrThreshold', asrThreshold, 0, 1, true);
-  const maxShare = checkRange('maxShare', options.maxShare ?? DEFAULT_MAX_SHARE, 0, 1);
-  const curveStep = checkRange('curveStep', options.curveStep ?? DEFAULT_CURVE_STEP, 0, 1, true);
-  const fineTuneEpochs = checkNonNegativeInt('fineTuneEpochs', options.fineTuneEpochs ?? DEFAULT_PRUNE_FINE_TUNE_EPOCHS);
-  const unlearnShare = checkRange('unlearnShare', options.unlearnShare ?? DEFAULT_UNLEARN_SHARE, 0, 1, true);
-  const stampedShare = checkRange('stampedShare', options.stampedShare ?? DEFAULT_STAMPED_SHARE, 0, 1, true);
-  const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_UNLEARN_EPOCHS);
-  const learningRate = options.learningRate ?? DEFAULT_UNLEARN_LEARNING_RATE;
-  if (!(Number.isFinite(learningRate) && learningRate > 0)) throw new OptionError('learningRate', 'a positive number', learningRate);
-  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_UNLEARN_BATCH_SIZE);
+  const recipe = resolveMitigationRecipe(options);
+  const { method, seed } = recipe;
   const progress = options.onProgress ?? (() => {});
 
   const modelDir = resolve(options.model);
@@ -232,6 +184,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   const base = {
     kind: 'mitigation' as const,
     method,
+    recipe,
     model: modelDir,
     modelSha256: sha,
     scan: scan.dir,
@@ -263,7 +216,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       throw new ShapeError('reversed trigger', `${H}x${W}x${C} (the model's input)`, `${reversed.height}x${reversed.width}x${reversed.channels}`);
     }
     const shape: [number, number, number] = [reversed.height, reversed.width, reversed.channels];
-    const layer = method === 'unlearn' ? undefined : resolveLayer(model, options.layer ?? DEFAULT_LAYER);
+    const layer = recipe.method === 'unlearn' ? undefined : resolveLayer(model, recipe.layer);
 
     // Data: the model's dataset, unless given.
     let data: { train: ImageSet; test: ImageSet; name: string };
@@ -297,7 +250,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
 
     // The defender's clean images: two disjoint draws from the training split.
     const order = rng.permutation(data.train.count);
-    const d = Math.min(defenseImages, Math.floor(data.train.count / 2));
+    const d = Math.min(recipe.method === 'unlearn' ? 0 : recipe.defenseImages, Math.floor(data.train.count / 2));
     const rankSet = subset(data.train, order.subarray(0, d));
     const calibrationSet = subset(data.train, order.subarray(d, 2 * d));
 
@@ -316,7 +269,8 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     }
 
     let report: MitigationReport;
-    if (method === 'filter') {
+    if (recipe.method === 'filter') {
+      const { fpr, topShare } = recipe;
       const L = layer!;
       const neurons = profileNeurons(ranking!.order, topShare);
       const cal = await computeFeatures(model, L, calibrationSet.images, shape, metadata.preprocessing, false, (n) => progress({ phase: 'calibrate', done: n, total: calibrationSet.count }));
@@ -378,7 +332,8 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
         date: '',
         notes,
       };
-    } else if (method === 'prune') {
+    } else if (recipe.method === 'prune') {
+      const { asrThreshold, maxShare, curveStep, fineTuneEpochs } = recipe;
       const L = layer!;
       const rankOrder = ranking!.order;
       let done = 0;
@@ -409,8 +364,9 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
             `) at the maximum share ${(100 * maxShare).toFixed(0)}%: the model is pruned that far, the goal is missed.`,
         );
       }
-      if (fineTuneEpochs > 0) {
-        const ft = subset(data.train, rng.sampleWithoutReplacement(data.train.count, Math.max(1, Math.round(unlearnShare * data.train.count))));
+      if (recipe.fineTune) {
+        const { share, learningRate, batchSize } = recipe.fineTune;
+        const ft = subset(data.train, rng.sampleWithoutReplacement(data.train.count, Math.max(1, Math.round(share * data.train.count))));
         await fineTune(model, ft, {
           epochs: fineTuneEpochs,
           learningRate,
@@ -458,6 +414,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
         report = { ...report, output: { model: out } };
       }
     } else {
+      const { share: unlearnShare, stampedShare, epochs, learningRate, batchSize } = recipe;
       const ul = unlearningSet(data.train, reversed, rng, unlearnShare, stampedShare);
       const prior = recordedPruning(metadata);
       if (prior) {
@@ -571,6 +528,7 @@ export function combineReports(reports: readonly MitigationReport[]): Mitigation
   return {
     ...common,
     method: 'all',
+    recipe: { method: 'all', recipes: reports.flatMap((r) => ('recipes' in r.recipe ? r.recipe.recipes : [r.recipe])) },
     ...pick('ranking'),
     ...pick('filter'),
     ...pick('pruning'),
