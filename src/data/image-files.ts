@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
+import { constants as zlibConstants, inflateSync } from 'node:zlib';
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
 import { DataFormatError, NotFoundError } from '../errors.js';
@@ -58,10 +59,15 @@ const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0
 /**
  * Decodes a PNG. Its size is read from the IHDR chunk (which must come first) and checked against
  * the limit before pngjs inflates anything: a few hundred KB of deflated zeros can declare gigabytes.
+ * The image data is then checked to be all there, as pngjs decodes missing rows as zeros: a file of
+ * a hundred bytes would otherwise decode into the largest image the limit allows.
  */
 export function decodePng(buf: Buffer, name: string, maxMegapixels = MAX_MEGAPIXELS): DecodedImage {
-  if (buf.length >= 24 && buf.subarray(0, 8).equals(PNG_SIGNATURE) && buf.toString('latin1', 12, 16) === 'IHDR') {
-    checkPixels(buf.readUInt32BE(16), buf.readUInt32BE(20), name, maxMegapixels);
+  if (buf.length >= 33 && buf.subarray(0, 8).equals(PNG_SIGNATURE) && buf.toString('latin1', 12, 16) === 'IHDR') {
+    const width = buf.readUInt32BE(16);
+    const height = buf.readUInt32BE(20);
+    checkPixels(width, height, name, maxMegapixels);
+    checkPngData(buf, name, width, height, buf[24], buf[25], buf[28]);
   }
   let png;
   try {
@@ -79,6 +85,56 @@ export function decodePng(buf: Buffer, name: string, maxMegapixels = MAX_MEGAPIX
     if (alpha) alpha[p] = png.data[4 * p + 3];
   }
   return { width: png.width, height: png.height, rgb, ...(alpha ? { alpha } : {}) };
+}
+
+const PNG_CHANNELS: Readonly<Record<number, number>> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
+/** Adam7 passes: x start, y start, x step, y step. */
+const ADAM7 = [
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
+] as const;
+
+/**
+ * Refuses a PNG whose IDAT chunks inflate to fewer bytes than its header's size needs (filter byte
+ * plus packed samples per row, per Adam7 pass when interlaced). Inflating stops at the bytes needed,
+ * so this costs no more than pngjs's own inflation. Headers pngjs itself refuses are left to it.
+ */
+function checkPngData(buf: Buffer, name: string, width: number, height: number, bitDepth: number, colorType: number, interlace: number): void {
+  const channels = PNG_CHANNELS[colorType];
+  if (channels === undefined || ![1, 2, 4, 8, 16].includes(bitDepth) || interlace > 1) return;
+  const rowBytes = (w: number): number => (w === 0 ? 0 : 1 + Math.ceil((w * bitDepth * channels) / 8));
+  const needed =
+    interlace === 0
+      ? height * rowBytes(width)
+      : ADAM7.reduce((sum, [x0, y0, dx, dy]) => sum + Math.ceil(Math.max(0, height - y0) / dy) * rowBytes(Math.ceil(Math.max(0, width - x0) / dx)), 0);
+  const idat: Buffer[] = [];
+  for (let off = 8; off + 12 <= buf.length; ) {
+    const len = buf.readUInt32BE(off);
+    const type = buf.toString('latin1', off + 4, off + 8);
+    if (off + 12 + len > buf.length) break;
+    if (type === 'IDAT') idat.push(buf.subarray(off + 8, off + 8 + len));
+    if (type === 'IEND') break;
+    off += 12 + len;
+  }
+  let inflated: number;
+  try {
+    // A sync flush at the end measures a truncated stream instead of failing on it.
+    inflated = inflateSync(Buffer.concat(idat), { maxOutputLength: Math.max(1, needed), finishFlush: zlibConstants.Z_SYNC_FLUSH }).length;
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') return; // all there (and more, which pngjs ignores)
+    throw new DataFormatError(name, `not a readable PNG file (its image data does not inflate: ${(e as Error).message}).`);
+  }
+  if (inflated < needed) {
+    throw new DataFormatError(name, `truncated: a ${width}x${height} image needs ${needed} bytes of image data, its IDAT chunks hold ${inflated}.`, {
+      expected: `${needed} bytes`,
+      received: `${inflated} bytes`,
+    });
+  }
 }
 
 export function decodeJpeg(buf: Buffer, name: string, maxMegapixels = MAX_MEGAPIXELS): DecodedImage {

@@ -177,3 +177,28 @@ test('a PNG declaring 16000x16000 pixels is refused from its header, naming the 
   assert.throws(() => decodeJpeg(jpg, 'bomb.jpg'), /bomb\.jpg: image exceeds the 64-megapixel limit/);
   assert.throws(() => decodeNetpbm(Buffer.from('P6 16000 16000 255\n'), 'bomb.ppm'), /bomb\.ppm: image of 16000x16000 exceeds the 64-megapixel limit\./);
 });
+
+test('a PNG whose image data stops short of its declared size is refused, not decoded as zeros', () => {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(4000, 0);
+  ihdr.writeUInt32BE(4000, 4);
+  ihdr.set([8, 6, 0, 0, 0], 8);
+  // One row of data for 4000: pngjs would fill the other 3999 rows with zeros (64 MB, seconds).
+  const row = 1 + 4000 * 4;
+  const full = deflateSync(Buffer.alloc(row));
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  const short = Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', full), chunk('IEND', Buffer.alloc(0))]);
+  assert.throws(() => decodePng(short, 'short.png'), (e: unknown) => e instanceof DataFormatError && new RegExp(`short\\.png: truncated: a 4000x4000 image needs ${4000 * row} bytes of image data, its IDAT chunks hold ${row}\\.`).test(e.message));
+  // A stream cut in the middle is measured, not trusted; corrupt data is refused.
+  const cut = Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', full.subarray(0, 6)), chunk('IEND', Buffer.alloc(0))]);
+  assert.throws(() => decodePng(cut, 'cut.png'), /cut\.png: truncated: a 4000x4000 image needs/);
+  const bad = Buffer.concat([signature, chunk('IHDR', ihdr), chunk('IDAT', Buffer.from([0x78, 0x9c, 0xff, 0xff, 0xff])), chunk('IEND', Buffer.alloc(0))]);
+  assert.throws(() => decodePng(bad, 'bad.png'), /bad\.png: not a readable PNG file \(its image data does not inflate/);
+  // Complete images of every colour type and bit depth pngjs writes still decode.
+  for (const options of [{}, { colorType: 2 }, { colorType: 0 }, { colorType: 4 }, { colorType: 6, bitDepth: 16 }, { colorType: 0, bitDepth: 16 }] as const) {
+    const img = new PNG({ width: 5, height: 3 });
+    for (let i = 0; i < img.data.length; i++) img.data[i] = i % 4 === 3 ? 255 : 200;
+    const decoded = decodePng(PNG.sync.write(img, { ...options }), 'ok.png');
+    assert.deepEqual([decoded.width, decoded.height, decoded.rgb.length], [5, 3, 45], JSON.stringify(options));
+  }
+});
