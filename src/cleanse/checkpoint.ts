@@ -4,10 +4,10 @@
  * every chunk of steps. Re-running the same scan skips finished labels and resumes the others;
  * a folder from a different model or recipe is refused.
  */
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataFormatError, PoisonguardError } from '../errors.js';
+import { reviveNumbers, writeJsonAtomic } from '../run-files.js';
 import type { LabelResult } from './label-result.js';
 import { pad } from './mask-images.js';
 import type { LabelState } from './reverse.js';
@@ -19,19 +19,6 @@ export const CHECKPOINT_FORMAT = 'poisonguard-scan-checkpoint';
 export interface ScanIdentity {
   readonly modelSha256: string;
   readonly settings: Readonly<Record<string, unknown>>;
-}
-
-/** SHA-256 over every regular file of the model folder (names and bytes, sorted by name). */
-export function hashModelFolder(dir: string): string {
-  const h = createHash('sha256');
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (!statSync(p).isFile()) continue;
-    h.update(name);
-    h.update('\0');
-    h.update(readFileSync(p));
-  }
-  return h.digest('hex');
 }
 
 /** Creates the folder's checkpoint.json, or checks that it matches; throws a clear error otherwise. */
@@ -96,7 +83,6 @@ export function writeLabelResult(runDir: string, r: LabelResult): void {
   rmSync(labelStateFile(runDir, r.label), { force: true });
 }
 
-const TYPED = '__f32';
 
 export function writeLabelState(runDir: string, s: LabelState): void {
   writeJsonAtomic(labelStateFile(runDir, s.label), s);
@@ -110,30 +96,4 @@ export function readLabelState(runDir: string, label: number): LabelState | unde
   } catch (e) {
     throw new DataFormatError(file, `not a valid label state (${(e as Error).message}); delete it to restart label ${label}.`);
   }
-}
-
-/** JSON with Float32Arrays as base64 and ±Infinity/NaN as strings, written atomically. */
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, `${JSON.stringify(value, replaceNumbers, 1)}\n`);
-  renameSync(tmp, file);
-}
-
-function replaceNumbers(_key: string, v: unknown): unknown {
-  if (v instanceof Float32Array) return { [TYPED]: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('base64') };
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  return v;
-}
-
-function reviveNumbers(_key: string, v: unknown): unknown {
-  if (v === 'Infinity') return Infinity;
-  if (v === '-Infinity') return -Infinity;
-  if (v === 'NaN') return NaN;
-  if (typeof v === 'object' && v !== null && TYPED in v) {
-    const buf = Buffer.from((v as Record<string, string>)[TYPED], 'base64');
-    const out = new Float32Array(buf.byteLength / 4);
-    new Uint8Array(out.buffer).set(buf);
-    return out;
-  }
-  return v;
 }

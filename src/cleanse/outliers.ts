@@ -47,8 +47,13 @@ export function median(values: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-/** Index |x − centre| / spread, with spread = 0 handled: 0 at the centre, Infinity elsewhere. */
-function index(x: number, centre: number, spread: number): number {
+/** The MAD scaled to estimate σ: 1.4826 · median(|x − centre|). */
+export function madSpread(values: readonly number[], centre: number): number {
+  return MAD_CONSISTENCY * median(values.map((x) => Math.abs(x - centre)));
+}
+
+/** The anomaly index |x − centre| / spread, with spread = 0 handled: 0 at the centre, Infinity elsewhere. */
+export function anomalyIndex(x: number, centre: number, spread: number): number {
   const d = Math.abs(x - centre);
   if (spread > 0) return d / spread;
   return d === 0 ? 0 : Infinity;
@@ -56,7 +61,7 @@ function index(x: number, centre: number, spread: number): number {
 
 function report(detector: string, labels: readonly number[], norms: readonly number[], centre: number, spread: number, threshold: number): OutlierReport {
   checkInputs(labels, norms);
-  const indices = norms.map((n) => index(n, centre, spread));
+  const indices = norms.map((n) => anomalyIndex(n, centre, spread));
   const flaggedIdx = norms.map((_, i) => i).filter((i) => norms[i] <= centre && indices[i] > threshold);
   flaggedIdx.sort((a, b) => norms[a] - norms[b]);
   let minI = 0;
@@ -93,7 +98,7 @@ export const madDetector: OutlierDetector = {
   detect(labels, norms, threshold = DEFAULT_FLAG_THRESHOLD) {
     checkInputs(labels, norms);
     const med = median(norms);
-    const mad = MAD_CONSISTENCY * median(norms.map((n) => Math.abs(n - med)));
+    const mad = madSpread(norms, med);
     return report('mad', labels, norms, med, mad, threshold);
   },
 };
@@ -115,7 +120,7 @@ export const zscoreDetector: OutlierDetector = {
       if (others.length < 2) return 0;
       const mean = others.reduce((a, b) => a + b, 0) / others.length;
       const sd = Math.sqrt(others.reduce((a, b) => a + (b - mean) ** 2, 0) / (others.length - 1));
-      return x < mean ? index(x, mean, sd) : 0;
+      return x < mean ? anomalyIndex(x, mean, sd) : 0;
     });
     const centre = Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length);
     const flaggedIdx = indices.map((_, i) => i).filter((i) => indices[i] > threshold).sort((a, b) => norms[a] - norms[b]);

@@ -17,14 +17,13 @@ import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import { checkNonNegativeInt, checkPositiveInt } from '../options.js';
 import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
+import { hashModelFolder, writeJsonAtomic } from '../run-files.js';
 import { siblingModule, WorkerPool } from '../workers/pool.js';
 import {
   claimOutFolder,
-  hashModelFolder,
   readLabelResult,
   readLabelState,
   runFolder,
-  writeJsonAtomic,
   writeLabelResult,
   writeLabelState,
 } from './checkpoint.js';
@@ -288,10 +287,13 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   if (labels.length < MIN_LABELS) throw new OptionError('labels', `at least ${MIN_LABELS} labels (the outlier test needs a median and a spread)`, labels);
 
   // The clean set: the dataset's test split (the release drew its mini-batches from the test set).
-  const { loadImageDataset } = await import('../data/image-registry.js');
+  const { loadImageDataset, loadModelDataset } = await import('../data/image-registry.js');
+  const dataSeed = metadata?.seed ?? seed;
   const data = options.clean
     ? { name: 'given', source: 'clean images given to scanModel', test: options.clean }
-    : loadImageDataset(datasetName!, options.dataDir, metadata?.seed ?? seed);
+    : options.dataset !== undefined
+      ? loadImageDataset(options.dataset, options.dataDir, dataSeed)
+      : loadModelDataset(datasetName!, options.dataDir, dataSeed);
   const test = data.test;
   if (test.height !== H || test.width !== W || test.channels !== C) {
     throw new ShapeError(`dataset ${data.name}`, `${H}x${W}x${C} images (the model's input)`, `${test.height}x${test.width}x${test.channels}`);

@@ -31,12 +31,8 @@ Example: poisonguard evaluate --model runs/mnist-badnets`,
     const engine = await initEngine({ ...(v.backend !== undefined ? { backend: v.backend as never } : {}) });
     if (!v.json) ctx.out(`backend: ${engine.backend} (TF.js ${engine.tfjsVersion})`);
     const { model, dir } = await loadModel(v.model);
-    const { loadImageDataset, imageDatasetNames } = await import('../data/image-registry.js');
-    // A folder dataset is named by its path; --data-dir then says where that folder is now.
-    const named = imageDatasetNames().includes(metadata.dataset);
-    const data = named
-      ? loadImageDataset(metadata.dataset, v['data-dir'], metadata.seed)
-      : loadImageDataset(v['data-dir'] ?? metadata.dataset, undefined, metadata.seed);
+    const { loadModelDataset } = await import('../data/image-registry.js');
+    const data = loadModelDataset(metadata.dataset, v['data-dir'], metadata.seed);
     const { test } = data;
     const [h, w, c] = metadata.inputShape;
     if (test.height !== h || test.width !== w || test.channels !== c) {

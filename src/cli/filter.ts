@@ -26,7 +26,7 @@ Example: poisonguard filter --model runs/mnist-badnets --filter runs/mnist-filte
     if (v.input === undefined) throw new OptionError('--input', 'given: an image file or a folder of images', undefined);
     const { readFilter, checkFilterModel } = await import('../cleanse/mitigation/filter.js');
     const { inputFiles, readInputs, applyFilter } = await import('../cleanse/mitigation/filter-apply.js');
-    const { hashModelFolder } = await import('../cleanse/checkpoint.js');
+    const { hashModelFolder } = await import('../run-files.js');
     const { resolve } = await import('node:path');
     const filter = readFilter(v.filter);
     const modelDir = resolve(v.model);

@@ -120,7 +120,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
     if (method === 'all') {
       // Each method from the original model, into out/<method>; one combined mitigation.json in out.
       const { join } = await import('node:path');
-      const { writeJsonAtomic } = await import('../cleanse/checkpoint.js');
+      const { writeJsonAtomic } = await import('../run-files.js');
       const reports = [];
       for (const m of MITIGATION_METHODS) {
         current = undefined;

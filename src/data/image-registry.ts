@@ -56,3 +56,13 @@ export function loadImageDataset(nameOrPath: string, dataDir?: string, seed: num
   }
   throw new UnknownNameError('image dataset', nameOrPath, [...imageDatasetNames(), 'or the path of an image folder']);
 }
+
+/**
+ * The dataset a model was trained on, as its metadata.json names it: a registered name, with
+ * `dataDir` the folder of its files; or an image folder's path, with `dataDir` where that folder is
+ * now (a model trained on a folder that has since moved). Scan, mitigation and evaluation read a
+ * model's data this one way.
+ */
+export function loadModelDataset(recorded: string, dataDir: string | undefined, seed: number = DEFAULT_SEED): ImageDataset {
+  return Object.hasOwn(IMAGE_DATASETS, recorded) ? loadImageDataset(recorded, dataDir, seed) : loadImageDataset(dataDir ?? recorded, undefined, seed);
+}

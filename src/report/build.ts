@@ -5,8 +5,8 @@
 import { renderReportHtml, type ReportPage, type ScanStatistics } from './html.js';
 import type { RunContents, ScanSummary } from './inputs.js';
 import { barChartSpec, certifyEpsSpec, defaultProjectionEps, lineChartSpec, projectionSpec, renderPlot, type Figure } from './plots.js';
-// The scan's own definitions: one median (mean of the two middle values), one MAD scale, one threshold.
-import { DEFAULT_FLAG_THRESHOLD, MAD_CONSISTENCY, median } from '../cleanse/outliers.js';
+// The scan's own definitions: one median (mean of the two middle values), one MAD, one index, one threshold.
+import { anomalyIndex as indexOf, DEFAULT_FLAG_THRESHOLD, madSpread, median } from '../cleanse/outliers.js';
 
 /**
  * The outlier test of Neural Cleanse on the mask norms; numbers present in scan.json win over the
@@ -16,10 +16,9 @@ export function scanStatistics(scan: ScanSummary): ScanStatistics {
   const norms = scan.labels.map((l) => l.maskNorm);
   const threshold = scan.anomalyThreshold ?? DEFAULT_FLAG_THRESHOLD;
   const med = scan.median ?? (norms.length ? median(norms) : 0);
-  const mad = scan.mad ?? (norms.length ? MAD_CONSISTENCY * median(norms.map((x) => Math.abs(x - med))) : 0);
-  const index = (x: number): number => (mad > 0 ? Math.abs(x - med) / mad : x === med ? 0 : Infinity);
+  const mad = scan.mad ?? (norms.length ? madSpread(norms, med) : 0);
   const labels = scan.labels.map((l) => {
-    const anomalyIndex = l.anomalyIndex ?? index(l.maskNorm);
+    const anomalyIndex = l.anomalyIndex ?? indexOf(l.maskNorm, med, mad);
     const flagged = l.flagged ?? (scan.flagged ? scan.flagged.includes(l.label) : l.maskNorm <= med && anomalyIndex > threshold);
     return { ...l, anomalyIndex, flagged };
   });

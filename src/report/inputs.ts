@@ -76,59 +76,9 @@ export interface ScanSummary {
   readonly realTrigger?: { readonly description: string; readonly target?: number; readonly shape: readonly [number, number, number]; readonly spec: unknown };
 }
 
-/** Accuracy and attack success rate of one model. */
-export interface AccuracyAsr {
-  /** Clean test accuracy in [0, 1]. */
-  readonly accuracy: number;
-  /** Attack success rate in [0, 1]. */
-  readonly asr: number;
-}
-
-/** The `mitigation` section (mitigation.json). */
-export interface MitigationSummary {
-  readonly kind?: 'mitigation';
-  /** 'prune', 'unlearn', 'filter' … (the mitigate command's --method). */
-  readonly method?: string;
-  readonly model?: string;
-  /** Why this label was mitigated, in words (e.g. "label 7 (flagged by the scan …)"). */
-  readonly labelReason?: string;
-  /** True when the scan flagged nothing and no label was given: nothing was done. */
-  readonly nothingToMitigate?: boolean;
-  /** Whose trigger the `asr` fields measure: the real one (from the model's metadata) or the reversed one. */
-  readonly asrShown?: 'real' | 'reversed';
-  /** The label the mitigation targets (the flagged one). */
-  readonly targetLabel?: number;
-  /** The model before any mitigation. */
-  readonly baseline?: AccuracyAsr;
-  /** The input filter on second-to-last-layer activations. */
-  readonly filter?: {
-    /** False positive rate on clean inputs at the chosen threshold (the paper: 0.05). */
-    readonly fpr: number;
-    /** False negative rate on inputs carrying the real trigger. */
-    readonly fnr: number;
-    readonly threshold?: number;
-    readonly neurons?: number;
-    readonly layer?: string;
-  };
-  /** Neuron pruning: accuracy and ASR against the share of neurons pruned. */
-  readonly pruning?: {
-    readonly layer?: string;
-    readonly points: readonly ({ readonly share: number } & AccuracyAsr)[];
-    /** Share at which pruning stopped (the model no longer answers the reversed trigger). */
-    readonly stopShare?: number;
-  };
-  /** Unlearning: fine-tuning with the reversed trigger under true labels. */
-  readonly unlearning?: {
-    readonly before: AccuracyAsr;
-    readonly after: AccuracyAsr;
-    readonly epochs?: number;
-    /** Share of the fine-tuning set that carries the reversed trigger. */
-    readonly stampedShare?: number;
-  };
-  readonly seed?: number;
-  readonly seconds?: number;
-  readonly notes?: readonly string[];
-}
+// The mitigation's result shapes belong to their producer; the report reads mitigation.json through them.
+export type { AccuracyAsr, MitigationSummary } from '../cleanse/mitigation/summary.js';
+import type { MitigationSummary } from '../cleanse/mitigation/summary.js';
 
 /** An image for the page: its bytes and type, or why it is missing. */
 export type ReportImage = { readonly mime: 'image/png' | 'image/jpeg' | 'image/svg+xml'; readonly bytes: Uint8Array } | { readonly missing: string };

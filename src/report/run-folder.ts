@@ -22,6 +22,7 @@ import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
 import type { CertifyRunReport, MitigationSummary, ReportImage, RunContents, ScanSummary } from './inputs.js';
 import { projectCertifyRun, type CertifyProjection, type ProjectCertifyOptions } from './projection.js';
 import { isCleanseScanReport, scanSummaryFromCleanse } from './scan-adapter.js';
+import { isObject, readJsonFile, type Json } from '../run-files.js';
 
 export const RUN_FILES = {
   certify: 'certify.json',
@@ -69,26 +70,6 @@ export function writeCertifyRun(dir: string, data: BinaryDataset, report: Certif
 }
 
 // ---------------------------------------------------------------- reading
-
-function readJson(path: string): unknown {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new NotFoundError(path, 'file', (e as Error).message);
-  }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new DataFormatError(path, `not valid JSON (${(e as Error).message}).`);
-  }
-}
-
-type Json = Record<string, unknown>;
-
-function isObject(x: unknown): x is Json {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
 
 /** Checks that `obj[key]` has the given type; names the file and key when it does not. */
 function need(file: string, obj: Json, key: string, type: 'number' | 'string' | 'object' | 'array' | 'boolean', where = ''): void {
@@ -215,7 +196,7 @@ export function readRunFolder(path: string): RunContents {
   let mitigation: MitigationSummary | undefined;
   const load = (name: string): unknown => {
     files.push(name);
-    return readJson(join(dir, name));
+    return readJsonFile(join(dir, name));
   };
   if (isFile) {
     const x = load(names[0]);

@@ -6,9 +6,8 @@
  */
 import { DataFormatError } from '../errors.js';
 import type { ScanLabel, ScanSummary } from './inputs.js';
+import { isObject, type Json } from '../run-files.js';
 
-type Json = Record<string, unknown>;
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
 const num = (x: unknown): number | undefined => (typeof x === 'number' && Number.isFinite(x) ? x : undefined);
 const str = (x: unknown): string | undefined => (typeof x === 'string' ? x : undefined);
 

@@ -8,7 +8,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { hashModelFolder } from '../../src/cleanse/checkpoint.js';
+import { hashModelFolder } from '../../src/run-files.js';
 import type { ImageSet } from '../../src/data/images.js';
 import { METADATA_FORMAT, METADATA_VERSION, saveModel } from '../../src/nn/model-io.js';
 import { DEFAULT_PREPROCESSING } from '../../src/nn/preprocess.js';

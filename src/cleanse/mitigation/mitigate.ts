@@ -11,7 +11,7 @@
  * (seeded) from the TRAINING split, two disjoint sets; every reported figure is on the test split.
  * Writes to `out`: the patched model (prune, unlearn; metadata.json says what was done) or
  * filter.json (filter; the model is unchanged), and mitigation.json, whose fields also follow the
- * report's `MitigationSummary` (report/inputs.ts).
+ * looser `MitigationSummary` (summary.ts) that the report reads.
  */
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,8 +24,8 @@ import type { ModelMetadata } from '../../nn/model-io.js';
 import { describeTrigger } from '../../nn/trigger.js';
 import { Random } from '../../random.js';
 import type { PruneStop } from './defaults.js';
-import type { AccuracyAsr, MitigationSummary } from '../../report/inputs.js';
-import { writeJsonAtomic } from '../checkpoint.js';
+import type { AccuracyAsr, MitigationSummary } from './summary.js';
+import { writeJsonAtomic } from '../../run-files.js';
 import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type FilterCurvePoint, type InputFilter } from './filter.js';
 import { computeFeatures, resolveLayer, type MitigationLayer } from './layers.js';
 import { evaluationSets, metricsOf, predictSets, type Metrics } from './measure.js';
@@ -223,9 +223,8 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     if (options.data) {
       data = { train: options.data.train, test: options.data.test, name: options.data.name ?? 'given' };
     } else {
-      const { loadImageDataset, imageDatasetNames } = await import('../../data/image-registry.js');
-      const named = imageDatasetNames().includes(metadata.dataset);
-      const d = named ? loadImageDataset(metadata.dataset, options.dataDir, metadata.seed) : loadImageDataset(options.dataDir ?? metadata.dataset, undefined, metadata.seed);
+      const { loadModelDataset } = await import('../../data/image-registry.js');
+      const d = loadModelDataset(metadata.dataset, options.dataDir, metadata.seed);
       data = { train: d.train, test: d.test, name: d.name };
     }
     for (const [what, s] of [['training', data.train], ['test', data.test]] as const) {

@@ -11,7 +11,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DataFormatError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../../errors.js';
-import { hashModelFolder } from '../checkpoint.js';
+import { hashModelFolder, isObject, readJsonFile, type Json } from '../../run-files.js';
 import { SCAN_JSON } from '../scan.js';
 
 /** A reversed trigger laid out on the model's images: x' = (1 − m)·x + m·Δ in the raw domain. */
@@ -51,17 +51,6 @@ export interface ScanSource {
   readonly norms: ReadonlyMap<number, number>;
 }
 
-type Json = Record<string, unknown>;
-
-const isObject = (x: unknown): x is Json => typeof x === 'object' && x !== null && !Array.isArray(x);
-
-function readJson(file: string): unknown {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new DataFormatError(file, `not valid JSON (${(e as Error).message}).`);
-  }
-}
 
 /** Reads scan.json of a scan folder (or the file itself) and checks the fields mitigation uses. */
 export function readScanSource(path: string): ScanSource {
@@ -70,7 +59,7 @@ export function readScanSource(path: string): ScanSource {
   const file = statSync(p).isDirectory() ? join(p, SCAN_JSON) : p;
   const dir = statSync(p).isDirectory() ? p : resolve(p, '..');
   if (!existsSync(file)) throw new NotFoundError(file, 'scan result', `${p} holds no ${SCAN_JSON}: the scan is unfinished or this is not a scan folder`);
-  const x = readJson(file);
+  const x = readJsonFile(file);
   const bad = (what: string): never => {
     throw new DataFormatError(file, what);
   };
@@ -158,7 +147,7 @@ export function readReversedTrigger(scan: ScanSource, label: number): ReversedTr
   if (file === undefined) throw new OptionError('--label', `one of the scanned labels (${[...scan.labelFiles.keys()].join(', ')})`, label);
   if (!existsSync(file)) throw new NotFoundError(file, 'label result', `the scan's result for label ${label} is missing; rerun the scan to finish it`);
   const [H, W, C] = scan.inputShape;
-  return reversedTriggerFromJson(readJson(file), file, H, W, C);
+  return reversedTriggerFromJson(readJsonFile(file), file, H, W, C);
 }
 
 /** Checks a label result's mask and pattern (the scan's `LabelResult` JSON) and lays them out. */

@@ -1,12 +1,13 @@
 /**
- * Ctrl-C during `poisonguard scan`, in a real process with worker threads holding engines: once,
- * the scan saves and exits 130; twice, it quits at once and still cleanly (no abort of the process
- * by a worker terminated under a live onnxruntime session: exit 134 and "terminate called"), 130.
+ * The scan command in a real process. Ctrl-C with worker threads holding engines: once, the scan
+ * saves and exits 130; twice, it quits at once and still cleanly (no abort of the process by a
+ * worker terminated under a live onnxruntime session: exit 134 and "terminate called"), 130.
+ * And the data of a model trained on an image folder that has since moved (--data-dir).
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/data/paths.js';
 import { initEngine } from '../../src/nn/engine.js';
@@ -66,4 +67,15 @@ test('two Ctrl-C: the scan quits at once, cleanly, with 130', async () => {
     assert.match(r.stderr, /interrupt: quitting/);
     assert.equal(r.code, 130, `run ${run}: exit ${r.code} (${r.signal}); ${r.stderr.slice(-2000)}`);
   }
+});
+
+test('a model trained on an image folder that has moved is scanned with --data-dir, as evaluate and mitigate accept', async () => {
+  const moved = join(scratchDir('scan-moved'), 'model');
+  cpSync(modelDir, moved, { recursive: true });
+  const metaFile = join(moved, 'metadata.json');
+  writeFileSync(metaFile, JSON.stringify({ ...JSON.parse(readFileSync(metaFile, 'utf8')), dataset: '/nonexistent/where-it-was-trained' }));
+  const { scanModel } = await import('../../src/cleanse/scan.js');
+  const report = await scanModel({ model: moved, dataDir, workers: 0, maxSteps: 1, engine: 'tfjs' });
+  assert.equal(report.dataset.cleanImages, 200);
+  assert.equal(report.runs[0].labels.length, 5);
 });
