@@ -7,8 +7,8 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { DataFormatError, NotFoundError } from '../errors.js';
+import { gunzipFile, isGzip } from './gzip.js';
 import { DEFAULT_SEED, Random } from '../random.js';
 import { imageSet, subset, type ImageDataset, type ImageSet } from './images.js';
 
@@ -77,13 +77,7 @@ export function parseCifarRecords(buf: Uint8Array, name: string, layout: CifarLa
 /** Reads a file, gunzipping it when it starts with the gzip magic bytes. */
 export function readMaybeGzip(path: string): Buffer {
   const buf = readFileSync(path);
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      return gunzipSync(buf);
-    } catch (e) {
-      throw new DataFormatError(path, `the gzip stream is corrupt or truncated (${(e as Error).message}).`);
-    }
-  }
+  if (isGzip(buf)) return gunzipFile(buf, path);
   return buf;
 }
 

@@ -3,8 +3,8 @@
  * uint32 dimensions, then the values in row-major order, big-endian.
  */
 import { readFileSync, existsSync } from 'node:fs';
-import { gunzipSync } from 'node:zlib';
 import { DataFormatError, NotFoundError } from '../errors.js';
+import { gunzipFile, isGzip } from './gzip.js';
 
 export interface IdxArray {
   readonly shape: readonly number[];
@@ -24,13 +24,7 @@ const TYPES: Record<number, { name: string; bytes: number }> = {
 export function readIdxFile(path: string): IdxArray {
   if (!existsSync(path)) throw new NotFoundError(path, 'IDX file');
   let buf: Buffer = readFileSync(path);
-  if (buf.length >= 2 && buf[0] === 0x1f && buf[1] === 0x8b) {
-    try {
-      buf = gunzipSync(buf);
-    } catch (e) {
-      throw new DataFormatError(path, `the gzip stream is corrupt or truncated (${(e as Error).message}).`);
-    }
-  }
+  if (isGzip(buf)) buf = gunzipFile(buf, path);
   return parseIdx(buf, path);
 }
 

@@ -10,8 +10,8 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { DataFormatError, NotFoundError } from '../errors.js';
+import { gunzipFile, isGzip } from './gzip.js';
 
 /** One regular file of an archive or folder. */
 export interface TreeEntry {
@@ -54,13 +54,7 @@ export function* walkTree(source: string, options: WalkOptions = {}): Generator<
 export function readArchiveBytes(path: string): Uint8Array {
   if (!existsSync(path)) throw new NotFoundError(path, 'tar archive');
   const raw = readFileSync(path);
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return gunzipSync(raw);
-    } catch (e) {
-      throw new DataFormatError(path, `the gzip stream is corrupt or truncated (${(e as Error).message}).`);
-    }
-  }
+  if (isGzip(raw)) return gunzipFile(raw, path);
   return raw;
 }
 
