@@ -121,8 +121,10 @@ export interface CertifyReport {
   readonly workers: number;
   readonly seconds: number;
   readonly date: string;
-  /** The candidate attack of each ε (not serialized into JSON by the CLI unless asked). */
+  /** The candidate attack of each ε (in memory only: {@link certifyReportJson} leaves it out). */
   readonly attacks?: readonly { eps: number; X: PointVector[]; y: Int8Array }[];
+  /** The fitted feasible set, centroids and slab direction included, for the projection (in memory only, like the attacks). */
+  readonly fittedDefense?: SphereSlabDefense;
 }
 
 export function resolveRecipe(dataset: string, options: CertifyOptions): CertifyRecipeRecord {
@@ -284,5 +286,12 @@ export async function certify(data: BinaryDataset, options: CertifyOptions = {})
     seconds: (performance.now() - start) / 1000,
     date: new Date().toISOString(),
     attacks: rowsRaw.map((r) => ({ eps: r.eps, X: r.attackX, y: r.attackY })),
+    fittedDefense: defense,
   };
+}
+
+/** What certify.json holds: the report without its in-memory parts (attack points, the fitted defense's vectors). */
+export function certifyReportJson(report: CertifyReport): Omit<CertifyReport, 'attacks' | 'fittedDefense'> {
+  const { attacks: _a, fittedDefense: _d, ...rest } = report;
+  return rest;
 }

@@ -101,8 +101,8 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
     ctx.out(formatCertifyTable(report));
     if (v.json) {
       mkdirSync(dirname(v.json), { recursive: true });
-      const { attacks: _a, ...rest } = report;
-      writeFileSync(v.json, `${JSON.stringify(rest, null, 2)}\n`);
+      const { certifyReportJson } = await import('../certify/certify.js');
+      writeFileSync(v.json, `${JSON.stringify(certifyReportJson(report), null, 2)}\n`);
       ctx.err(`wrote ${v.json}`);
     }
     if (v.out) {

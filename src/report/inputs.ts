@@ -7,8 +7,8 @@
 import type { CertifyReport } from '../certify/certify.js';
 import type { CertifyProjection } from './projection.js';
 
-/** A certify report as saved to disk: everything but the attack points themselves. */
-export type CertifyRunReport = Omit<CertifyReport, 'attacks'>;
+/** A certify report as saved to disk: everything but the attack points and the fitted defense's vectors. */
+export type CertifyRunReport = Omit<CertifyReport, 'attacks' | 'fittedDefense'>;
 
 /** One label of a Neural Cleanse scan. */
 export interface ScanLabel {

@@ -14,11 +14,10 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { BinaryDataset } from '../data/binary.js';
-import type { CertifyReport } from '../certify/certify.js';
-import { fitSphereSlabDefense } from '../certify/defense.js';
+import { certifyReportJson, type CertifyReport } from '../certify/certify.js';
 import { PNG } from 'pngjs';
 import { checkBackdoor, resolveTrigger } from '../nn/trigger.js';
-import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
+import { DataFormatError, NotFoundError, OptionError, PoisonguardError } from '../errors.js';
 import type { CertifyRunReport, MitigationSummary, ReportImage, RunContents, ScanSummary } from './inputs.js';
 import { projectCertifyRun, type CertifyProjection, type ProjectCertifyOptions } from './projection.js';
 import { isCleanseScanReport, scanSummaryFromCleanse } from './scan-adapter.js';
@@ -44,24 +43,22 @@ export interface CertifyRunFiles {
 
 /**
  * Writes a certify run folder: certify.json and projection.json. The projection needs the clean
- * data and the defense, which only the certify command has; the defense is fitted again here
- * exactly as `certify` fits it (same data, same percentile), and checked against the report.
+ * training data (given) and the defense the run fitted on it (the report carries it).
  */
 export function writeCertifyRun(dir: string, data: BinaryDataset, report: CertifyReport, options: ProjectCertifyOptions = {}): CertifyRunFiles {
-  mkdirSync(dir, { recursive: true });
-  const { attacks, ...rest } = report;
-  const reportPath = join(dir, RUN_FILES.certify);
-  writeFileSync(reportPath, `${JSON.stringify(rest, null, 2)}\n`);
-  const defense = fitSphereSlabDefense(data.train.X, data.train.y, { spherePercentile: report.recipe.percentile });
-  const same = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(b));
-  if (!same(defense.positive.sphereRadius, report.defense.positive.sphereRadius) || !same(defense.negative.slabRadius, report.defense.negative.slabRadius)) {
-    throw new PoisonguardError('data-format', 'the defense fitted for the projection differs from the one in the certify report; was the data changed during the run?');
+  const defense = report.fittedDefense;
+  if (!defense) throw new OptionError('report', "certifyDataset's report as returned (with its fitted defense), not one read back from certify.json", report.dataset.name);
+  if (data.train.X.rows !== report.dataset.n || data.train.X.cols !== report.dataset.d) {
+    throw new OptionError('data', `the run's training data (${report.dataset.n} x ${report.dataset.d})`, `${data.train.X.rows} x ${data.train.X.cols}`);
   }
+  mkdirSync(dir, { recursive: true });
+  const reportPath = join(dir, RUN_FILES.certify);
+  writeFileSync(reportPath, `${JSON.stringify(certifyReportJson(report), null, 2)}\n`);
   const projection = projectCertifyRun(
     data.train,
     { dataset: data.name, positive: data.positive, negative: data.negative },
     defense,
-    attacks ?? [],
+    report.attacks ?? [],
     { seed: report.recipe.seed, ...options },
   );
   const projectionPath = join(dir, RUN_FILES.projection);

@@ -119,6 +119,7 @@ test('certify --out writes a run folder that reads back (CSR data, defense refit
     dataset: { ...mnist17Report().dataset, name: 'toy', n, d },
     defense: { kind: 'oracle' as const, percentile: 70, positive: { sphereRadius: def.positive.sphereRadius, slabRadius: def.positive.slabRadius }, negative: { sphereRadius: def.negative.sphereRadius, slabRadius: def.negative.slabRadius } },
     attacks: [{ eps: 0.3, X: [def.positive.centroid, def.negative.centroid], y: Int8Array.from([1, -1]) }],
+    fittedDefense: def,
   };
   const dir = join(scratchDir('report-out'), 'run');
   const files = writeCertifyRun(dir, ds, report);
@@ -126,9 +127,12 @@ test('certify --out writes a run folder that reads back (CSR data, defense refit
   assert.equal(back.certify!.dataset.name, 'toy');
   assert.equal(back.projection!.attacks[0].x.length, 2);
   assert.equal(back.projection!.clean.x.length, n);
-  assert.ok(!('attacks' in JSON.parse(readFileSync(files.report, 'utf8'))), 'attack points stay out of certify.json');
-  // A report whose defense does not match the data is refused.
-  assert.throws(() => writeCertifyRun(dir, ds, { ...report, defense: mnist17Report().defense }), /defense fitted for the projection differs/);
+  const saved = JSON.parse(readFileSync(files.report, 'utf8'));
+  assert.ok(!('attacks' in saved) && !('fittedDefense' in saved), 'attack points and the defense vectors stay out of certify.json');
+  // The projection uses the run's own defense (no refit); data of another run, or a report without its defense, is refused.
+  assert.equal(back.projection!.classes[0].sphereRadius, def.positive.sphereRadius);
+  assert.throws(() => writeCertifyRun(dir, { ...ds, train: { X: toCsr(dense(n - 1, d, data.subarray(0, (n - 1) * d))), y: y.subarray(0, n - 1) } }, report), /the run's training data/);
+  assert.throws(() => writeCertifyRun(dir, ds, { ...report, fittedDefense: undefined }), /with its fitted defense/);
 });
 
 test('user errors: one clear line, the right exit code', async () => {
