@@ -166,6 +166,12 @@ function fortranToC<T extends NpyArray['data']>(src: T, shape: readonly number[]
   return out;
 }
 
+/**
+ * Largest decompressed array of an `.npz`, in bytes (a deflated member can claim a thousand times
+ * its size); the datasets read here are a few MB.
+ */
+export const MAX_NPZ_MEMBER_BYTES = 1024 ** 3;
+
 /** The arrays of an `.npz` archive, by key (the member name without `.npy`), in archive order. */
 export interface NpzArchive {
   readonly path: string;
@@ -188,10 +194,19 @@ export function readNpz(path: string, keys?: readonly string[]): NpzArchive {
     members = unzipSync(bytes, {
       filter: (file) => {
         all.push(keyOf(file.name));
-        return keys === undefined || keys.includes(keyOf(file.name));
+        const wanted = keys === undefined || keys.includes(keyOf(file.name));
+        // The zip reader allocates each member's declared size, then inflates up to it.
+        if (wanted && file.originalSize > MAX_NPZ_MEMBER_BYTES) {
+          throw new DataFormatError(path, `member ${file.name} declares ${file.originalSize} bytes once decompressed, more than the limit of ${MAX_NPZ_MEMBER_BYTES}.`, {
+            expected: `at most ${MAX_NPZ_MEMBER_BYTES} bytes`,
+            received: `${file.originalSize} bytes`,
+          });
+        }
+        return wanted;
       },
     });
   } catch (e) {
+    if (e instanceof DataFormatError) throw e;
     throw new DataFormatError(path, `not a readable .npz (zip) archive: ${(e as Error).message}.`);
   }
   if (keys !== undefined) {

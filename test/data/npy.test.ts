@@ -153,3 +153,15 @@ test('npz: a missing key names the file and the key and lists the keys present; 
   assert.throws(() => readNpz(bad), /not a readable \.npz \(zip\) archive/);
   await assert.rejects(async () => loadBinaryDataset('dogfish', undefined, 0), (e: unknown) => e instanceof NotFoundError && /Dogfish is not shipped/.test(e.message));
 });
+
+test('an npz member declaring more than the limit once decompressed is refused before it is inflated', () => {
+  const path = join(scratchDir('npz'), 'bomb.npz');
+  const zip = Buffer.from(zipSync({ 'X_train.npy': encodeNpy('<f8', [1, 1], [1]) }, { level: 6 }));
+  // Local header +22 and central directory +24: the uncompressed size, set to 2 GiB.
+  for (const [sig, off] of [[[0x50, 0x4b, 3, 4], 22], [[0x50, 0x4b, 1, 2], 24]] as const) zip.writeUInt32LE(2 ** 31, zip.indexOf(Buffer.from(sig)) + off);
+  writeFileSync(path, zip);
+  assert.throws(
+    () => readNpz(path),
+    (e: unknown) => e instanceof DataFormatError && /bomb\.npz: member X_train\.npy declares 2147483648 bytes once decompressed, more than the limit of 1073741824\./.test(e.message),
+  );
+});
