@@ -3,9 +3,8 @@
  * few minutes on 2 cores — certify MNIST-1-7 on a short ε grid, train a small BadNets MNIST model,
  * scan it with Neural Cleanse (fast mode) and write one HTML report of everything.
  */
-import { mkdirSync, existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PoisonguardError } from '../errors.js';
 import type { Command, CommandContext } from './command.js';
 import { intOption } from './command.js';
 
@@ -34,7 +33,7 @@ export const demoCommand: Command<typeof options> = {
   name: 'demo',
   summary: 'Both halves on embedded MNIST: certify MNIST-1-7, train a BadNets model, scan it, write the HTML report.',
   description: `
-Runs, in order (each step is an ordinary command, printed before it runs):
+Runs, in order, what these commands do (each step says what it runs):
   1. certify --dataset mnist17 --eps ${DEMO_RECIPE.eps} --iters ${DEMO_RECIPE.iterations} --out DIR
   2. train --dataset mnist --backdoor ${DEMO_RECIPE.backdoor} --epochs ${DEMO_RECIPE.epochs} --out DIR/model
   3. scan --model DIR/model --fast --clean-images ${DEMO_RECIPE.cleanImages} --out DIR
@@ -42,39 +41,64 @@ Runs, in order (each step is an ordinary command, printed before it runs):
 Re-running resumes a finished or interrupted run (the scan resumes label by label); --force restarts.`,
   options,
   async run(v, _pos, ctx) {
-    const { main } = await import('./main.js');
     const out = resolve(v.out);
-    const seed = String(intOption('seed', v.seed) ?? 0);
+    const seed = intOption('seed', v.seed) ?? 0;
     const q = v.quick ? DEMO_RECIPE.quick : undefined;
     if (v.force && existsSync(out)) rmSync(out, { recursive: true, force: true });
     mkdirSync(out, { recursive: true });
     const started = performance.now();
-    const quiet = ctx.interactive ? [] : ['--quiet'];
-    const step = async (title: string, args: string[]): Promise<void> => {
+    const step = async <T>(title: string, what: string, work: () => Promise<T>): Promise<T> => {
       const t0 = performance.now();
-      ctx.err(`\n▶ ${title}\n  poisonguard ${args.join(' ')}`);
-      const code = await main([...args, ...quiet], ctx);
-      if (code !== 0) throw new PoisonguardError('interrupted', `demo step '${args[0]}' failed (exit ${code}); fix the cause above and run the demo again to resume.`);
+      ctx.err(`\n▶ ${title}\n  ${what}`);
+      const result = await work();
       ctx.err(`  done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      return result;
     };
-    await step('1/4 certified bound on MNIST-1-7 (Steinhardt et al. 2017)', [
-      'certify', '--dataset', 'mnist17', '--eps', q?.eps ?? DEMO_RECIPE.eps, '--iters', String(q?.iterations ?? DEMO_RECIPE.iterations), '--seed', seed, '--out', out,
-    ]);
+    const eps = (q?.eps ?? DEMO_RECIPE.eps).split(',').map(Number);
+    const iterations = q?.iterations ?? DEMO_RECIPE.iterations;
+    await step('1/4 certified bound on MNIST-1-7 (Steinhardt et al. 2017)', `certify mnist17, ε ${eps.join(', ')}, T = ${iterations}, seed ${seed}, into ${out}`, async () => {
+      const { loadBinaryDataset } = await import('../data/registry.js');
+      const { certify } = await import('../certify/certify.js');
+      const { formatCertifyTable } = await import('../certify/format.js');
+      const { writeCertifyRun } = await import('../report/run-folder.js');
+      const data = await loadBinaryDataset('mnist17', undefined, seed);
+      const report = await certify(data, { eps, iterations, seed });
+      ctx.out(formatCertifyTable(report));
+      const files = writeCertifyRun(out, data, report);
+      ctx.err(`wrote ${files.report} and ${files.projection}`);
+    });
     const modelDir = join(out, 'model');
+    const epochs = q?.epochs ?? DEMO_RECIPE.epochs;
     if (!existsSync(join(modelDir, 'metadata.json'))) {
-      await step('2/4 train an MNIST model with a BadNets backdoor (target 7)', [
-        'train', '--dataset', 'mnist', '--backdoor', DEMO_RECIPE.backdoor, '--epochs', String(q?.epochs ?? DEMO_RECIPE.epochs), '--seed', seed, '--out', modelDir,
-      ]);
+      await step('2/4 train an MNIST model with a BadNets backdoor (target 7)', `train mnist, backdoor ${DEMO_RECIPE.backdoor}, ${epochs} epoch(s), seed ${seed}, into ${modelDir}`, async () => {
+        const { parseBackdoorSpec } = await import('../nn/trigger.js');
+        const { runTraining } = await import('./train.js');
+        await runTraining({ dataset: 'mnist', backdoor: parseBackdoorSpec(DEMO_RECIPE.backdoor), epochs, seed, out: modelDir }, ctx);
+      });
     } else ctx.err(`\n▶ 2/4 model already trained in ${modelDir}`);
-    await step('3/4 Neural Cleanse scan of every label (fast mode)', [
-      'scan', '--model', modelDir, '--fast', '--clean-images', String(q?.cleanImages ?? DEMO_RECIPE.cleanImages), '--seed', seed, '--out', out,
-      ...(q ? ['--steps', String(q.maxSteps)] : []),
-    ]);
+    const cleanImages = q?.cleanImages ?? DEMO_RECIPE.cleanImages;
+    await step('3/4 Neural Cleanse scan of every label (fast mode)', `scan ${modelDir}, fast mode, ${cleanImages} clean images${q ? `, at most ${q.maxSteps} steps` : ''}, seed ${seed}, into ${out}`, async () => {
+      const { scanModel } = await import('../cleanse/scan.js');
+      const { printScanSummary, scanProgressPrinter } = await import('./scan.js');
+      const report = await scanModel({
+        model: modelDir,
+        fast: { escalate: true },
+        cleanImages,
+        seed,
+        out,
+        ...(q ? { maxSteps: q.maxSteps } : {}),
+        onProgress: scanProgressPrinter(ctx, 1),
+      });
+      printScanSummary(report, ctx);
+    });
     const page = join(out, 'report.html');
-    await step('4/4 HTML report', ['report', out, '--out', page]);
+    await step('4/4 HTML report', `report ${out} into ${page}`, async () => {
+      const { readRunFolders } = await import('../report/run-folder.js');
+      const { buildReport } = await import('../report/build.js');
+      const built = await buildReport(readRunFolders([out]), { generator: 'poisonguard report' });
+      writeFileSync(page, built.html);
+    });
     ctx.out(`\nDemo finished in ${((performance.now() - started) / 1000).toFixed(0)} s. Report: ${page}`);
     return 0;
   },
 };
-
-export type { CommandContext };

@@ -6,7 +6,8 @@ import { DEFAULT_DECISION_THRESHOLD } from '../cleanse/verdict.js';
 import { DEFAULT_FLAG_THRESHOLD, OUTLIER_DETECTORS, DEFAULT_DETECTOR } from '../cleanse/outliers.js';
 import { DEFAULT_LOSS, DEFAULT_MASK_SHAPE, DEFAULT_MAX_STEPS, DEFAULT_NORM, LOSS_KINDS, MASK_SHAPES, NORMS } from '../cleanse/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
-import type { Command } from './command.js';
+import type { ScanProgress, ScanReport } from '../cleanse/scan.js';
+import type { Command, CommandContext } from './command.js';
 import { intOption, numberListOption, numberOption } from './command.js';
 
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
@@ -112,7 +113,6 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    const fmt = (x: number, d = 2): string => (Number.isFinite(x) ? x.toFixed(d) : String(x));
     let report;
     try {
       report = await scanModel({
@@ -139,40 +139,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         warmup: !v['no-warmup'],
         signal: controller.signal,
         halt: halt.signal,
-        onProgress: (p) => {
-          if (p.kind === 'escalate') {
-            ctx.err(`fast verdict ${p.why === 'near-threshold' ? 'clean but near the flag threshold' : 'suspicious'} (${p.reason}) — escalating: ${p.labels.length} budget-stopped label(s) continue with the full recipe`);
-            return;
-          }
-          const run = repeat > 1 ? `seed ${p.seed} ` : '';
-          switch (p.kind) {
-            case 'step':
-              if (p.step % LOG_EVERY_STEPS === 0 || p.step === 1) {
-                ctx.err(
-                  `${run}label ${p.label}: step ${p.step}/${p.maxSteps} cost ${p.cost.toExponential(2)} accuracy ${(100 * p.accuracy).toFixed(1)}% ` +
-                    `norm ${fmt(p.norm)} best ${fmt(p.bestNorm)}`,
-                );
-              }
-              break;
-            case 'skipped':
-              ctx.err(`${run}label ${p.label}: already done (checkpoint)`);
-              break;
-            case 'resumed':
-              ctx.err(`${run}label ${p.label}: resuming at step ${p.steps}`);
-              break;
-            case 'retired':
-              ctx.err(`${run}label ${p.label}: retired at step ${p.steps} (norm ${fmt(p.norm)}: cannot become the outlier)`);
-              break;
-            case 'label-done': {
-              const r = p.result;
-              ctx.err(
-                `${run}label ${r.label}: done — norm ${fmt(r.norm)}, accuracy ${(100 * r.accuracy).toFixed(1)}%${r.reachedThreshold ? '' : ' (threshold NOT reached: last mask)'}, ` +
-                  `${r.steps} steps (${r.stopReason}), ${r.seconds.toFixed(1)} s, ${r.msPerStep.toFixed(0)} ms/step`,
-              );
-              break;
-            }
-          }
-        },
+        onProgress: scanProgressPrinter(ctx, repeat),
       });
     } catch (e) {
       // An interruption the user asked for is not a failure: the shell's convention for Ctrl-C.
@@ -189,42 +156,89 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
       ctx.out(JSON.stringify(report, null, 2));
       return 0;
     }
-    ctx.out(`model: ${report.model.dir} (${report.model.numClasses} classes, ${report.model.inputShape.join('x')}); model engine ${report.modelEngine.engine === 'onnx' ? 'onnxruntime (ONNX)' : `TF.js ${report.backend}`}, ${report.workers} worker(s)`);
-    for (const run of report.runs) {
-      ctx.out(`seed ${run.seed}: median ${fmt(run.outliers.centre)}, MAD ${fmt(run.outliers.spread)}, anomaly index ${fmt(run.outliers.anomalyIndex)} (label ${run.outliers.minLabel}); flagged: ${run.outliers.flagged.join(', ') || 'none'}`);
-      ctx.out('  label   norm  index  acc     steps  seconds' + (report.model.trigger ? '  jaccard' : ''));
-      for (const l of run.labels) {
-        ctx.out(
-          `  ${String(l.label).padStart(5)} ${fmt(l.norm).padStart(6)} ${fmt(l.anomalyIndex ?? NaN).padStart(6)}  ${(100 * l.accuracy).toFixed(1).padStart(5)}%${l.reachedThreshold ? ' ' : '*'} ${String(l.steps).padStart(5)} ${l.seconds.toFixed(1).padStart(8)}` +
-            (l.overlap ? `  ${l.overlap.jaccard.toFixed(2)}` : '') +
-            (l.flagged ? '  <- flagged' : ''),
-        );
-      }
-    }
-    if (report.runs.some((r) => r.labels.some((l) => !l.reachedThreshold))) ctx.out('  (* threshold never reached: the last mask is reported)');
-    if (report.model.trigger) ctx.out(`  jaccard: reversed mask ≥ 0.5 against the real trigger (metadata.json; target ${report.model.target})`);
-    if (report.runs.length > 1) {
-      const a = report.spread.anomalyIndex;
-      ctx.out(
-        `spread over ${report.runs.length} scans: anomaly index mean ${fmt(a.mean)} ± ${fmt(a.sd)} (min ${fmt(a.min)}, max ${fmt(a.max)}); ` +
-          `smallest-norm label per scan: ${report.spread.smallestLabel.join(', ')}`,
-      );
-    }
-    const esc = report.escalation;
-    if (esc) {
-      ctx.out(
-        `fast mode escalated: the budget's verdict was ${esc.fastVerdict.status}${esc.why === 'near-threshold' ? ', near the flag threshold' : ''} (` +
-          esc.fastRuns.map((r) => `index ${fmt(r.anomalyIndex)}, label ${r.minLabel}, second statistic ${fmt(r.secondary)}`).join('; ') +
-          `); ${esc.labels.length} budget-stopped label(s) continued with the full recipe` +
-          (esc.missing.length ? `; ${esc.missing.length} could not (no saved state)` : ''),
-      );
-    }
-    const vd = report.verdict;
-    ctx.out(`verdict: ${vd.status.toUpperCase()}${vd.labels.length ? ` (label ${vd.labels.join(', ')})` : ''} — recommendation: ${vd.recommendation}`);
-    ctx.out(`  ${vd.reason}`);
-    ctx.out(`  decision threshold ${vd.decisionThreshold.toFixed(2)} (${vd.thresholdSource})`);
+    printScanSummary(report, ctx);
     if (v.out !== undefined) ctx.out(`written to ${v.out}/scan.json`);
     ctx.out(`scan took ${report.seconds.toFixed(1)} s`);
     return 0;
   },
 };
+
+function fmt(x: number, d = 2): string {
+  return Number.isFinite(x) ? x.toFixed(d) : String(x);
+}
+
+/** The scan's progress lines (stderr), for this command and the ones that run a scan (`demo`, `reproduce`). */
+export function scanProgressPrinter(ctx: CommandContext, repeat: number): (p: ScanProgress) => void {
+  return (p) => {
+    if (p.kind === 'escalate') {
+      ctx.err(`fast verdict ${p.why === 'near-threshold' ? 'clean but near the flag threshold' : 'suspicious'} (${p.reason}) — escalating: ${p.labels.length} budget-stopped label(s) continue with the full recipe`);
+      return;
+    }
+    const run = repeat > 1 ? `seed ${p.seed} ` : '';
+    switch (p.kind) {
+      case 'step':
+        if (p.step % LOG_EVERY_STEPS === 0 || p.step === 1) {
+          ctx.err(
+            `${run}label ${p.label}: step ${p.step}/${p.maxSteps} cost ${p.cost.toExponential(2)} accuracy ${(100 * p.accuracy).toFixed(1)}% ` +
+              `norm ${fmt(p.norm)} best ${fmt(p.bestNorm)}`,
+          );
+        }
+        break;
+      case 'skipped':
+        ctx.err(`${run}label ${p.label}: already done (checkpoint)`);
+        break;
+      case 'resumed':
+        ctx.err(`${run}label ${p.label}: resuming at step ${p.steps}`);
+        break;
+      case 'retired':
+        ctx.err(`${run}label ${p.label}: retired at step ${p.steps} (norm ${fmt(p.norm)}: cannot become the outlier)`);
+        break;
+      case 'label-done': {
+        const r = p.result;
+        ctx.err(
+          `${run}label ${r.label}: done — norm ${fmt(r.norm)}, accuracy ${(100 * r.accuracy).toFixed(1)}%${r.reachedThreshold ? '' : ' (threshold NOT reached: last mask)'}, ` +
+            `${r.steps} steps (${r.stopReason}), ${r.seconds.toFixed(1)} s, ${r.msPerStep.toFixed(0)} ms/step`,
+        );
+        break;
+      }
+    }
+  };
+}
+
+/** The scan's summary: per-seed outlier statistics, the label table, escalation and verdict. */
+export function printScanSummary(report: ScanReport, ctx: CommandContext): void {
+  ctx.out(`model: ${report.model.dir} (${report.model.numClasses} classes, ${report.model.inputShape.join('x')}); model engine ${report.modelEngine.engine === 'onnx' ? 'onnxruntime (ONNX)' : `TF.js ${report.backend}`}, ${report.workers} worker(s)`);
+  for (const run of report.runs) {
+    ctx.out(`seed ${run.seed}: median ${fmt(run.outliers.centre)}, MAD ${fmt(run.outliers.spread)}, anomaly index ${fmt(run.outliers.anomalyIndex)} (label ${run.outliers.minLabel}); flagged: ${run.outliers.flagged.join(', ') || 'none'}`);
+    ctx.out('  label   norm  index  acc     steps  seconds' + (report.model.trigger ? '  jaccard' : ''));
+    for (const l of run.labels) {
+      ctx.out(
+        `  ${String(l.label).padStart(5)} ${fmt(l.norm).padStart(6)} ${fmt(l.anomalyIndex ?? NaN).padStart(6)}  ${(100 * l.accuracy).toFixed(1).padStart(5)}%${l.reachedThreshold ? ' ' : '*'} ${String(l.steps).padStart(5)} ${l.seconds.toFixed(1).padStart(8)}` +
+          (l.overlap ? `  ${l.overlap.jaccard.toFixed(2)}` : '') +
+          (l.flagged ? '  <- flagged' : ''),
+      );
+    }
+  }
+  if (report.runs.some((r) => r.labels.some((l) => !l.reachedThreshold))) ctx.out('  (* threshold never reached: the last mask is reported)');
+  if (report.model.trigger) ctx.out(`  jaccard: reversed mask ≥ 0.5 against the real trigger (metadata.json; target ${report.model.target})`);
+  if (report.runs.length > 1) {
+    const a = report.spread.anomalyIndex;
+    ctx.out(
+      `spread over ${report.runs.length} scans: anomaly index mean ${fmt(a.mean)} ± ${fmt(a.sd)} (min ${fmt(a.min)}, max ${fmt(a.max)}); ` +
+        `smallest-norm label per scan: ${report.spread.smallestLabel.join(', ')}`,
+    );
+  }
+  const esc = report.escalation;
+  if (esc) {
+    ctx.out(
+      `fast mode escalated: the budget's verdict was ${esc.fastVerdict.status}${esc.why === 'near-threshold' ? ', near the flag threshold' : ''} (` +
+        esc.fastRuns.map((r) => `index ${fmt(r.anomalyIndex)}, label ${r.minLabel}, second statistic ${fmt(r.secondary)}`).join('; ') +
+        `); ${esc.labels.length} budget-stopped label(s) continued with the full recipe` +
+        (esc.missing.length ? `; ${esc.missing.length} could not (no saved state)` : ''),
+    );
+  }
+  const vd = report.verdict;
+  ctx.out(`verdict: ${vd.status.toUpperCase()}${vd.labels.length ? ` (label ${vd.labels.join(', ')})` : ''} — recommendation: ${vd.recommendation}`);
+  ctx.out(`  ${vd.reason}`);
+  ctx.out(`  decision threshold ${vd.decisionThreshold.toFixed(2)} (${vd.thresholdSource})`);
+}
