@@ -62,6 +62,16 @@ export interface CertifyOptions {
   readonly onProgress?: (p: EpsProgress) => void;
 }
 
+/** Algorithm 1 as the release runs it: fixed T, round(εn) iterates sampled. */
+export const DEFAULT_MODE: Algorithm1Mode = 'release';
+/** The oracle defense: centroids of the clean data, so U* is a certificate (the paper's analysis). */
+export const DEFAULT_DEFENSE: DefenseKind = 'oracle';
+/** θ₀ = 0, as the paper and the release. */
+export const DEFAULT_START: AlgorithmStart = 'zero';
+/** U* over the iterates and the clean SVM (one more valid bound); the data-dependent defense's is 'iterates'. */
+export const DEFAULT_BOUND: BoundCandidates = 'iterates+clean';
+export const DATA_DEPENDENT_BOUND: BoundCandidates = 'iterates';
+
 export type AlgorithmStart = 'zero' | 'clean';
 export const ALGORITHM_STARTS: readonly AlgorithmStart[] = ['zero', 'clean'];
 export type BoundCandidates = 'iterates+clean' | 'iterates';
@@ -129,15 +139,15 @@ export interface CertifyReport {
 
 export function resolveRecipe(dataset: string, options: CertifyOptions): CertifyRecipeRecord {
   const base = CERTIFY_RECIPES[dataset] ?? DEFAULT_RECIPE;
-  const mode = checkOneOf('mode', options.mode ?? 'release', ALGORITHM1_MODES);
-  const defense = checkOneOf('defense', options.defense ?? 'oracle', DEFENSE_KINDS);
+  const mode = checkOneOf('mode', options.mode ?? DEFAULT_MODE, ALGORITHM1_MODES);
+  const defense = checkOneOf('defense', options.defense ?? DEFAULT_DEFENSE, DEFENSE_KINDS);
   if (defense === 'data-dependent' && (mode !== 'release' || (options.pointKind ?? base.pointKind) !== 'continuous')) {
     throw new OptionError('defense', "'oracle' with --mode paper or on text data (the data-dependent attack runs in release mode on continuous data)", defense);
   }
   const pointKind = options.pointKind ?? base.pointKind;
-  const start = checkOneOf('start', options.start ?? 'zero', ALGORITHM_STARTS);
+  const start = checkOneOf('start', options.start ?? DEFAULT_START, ALGORITHM_STARTS);
   if (start !== 'zero' && defense === 'data-dependent') throw new OptionError('start', "'zero' with the data-dependent defense (its runs start at 0)", start);
-  const bound = checkOneOf('bound', options.bound ?? (defense === 'data-dependent' ? 'iterates' : 'iterates+clean'), BOUND_CANDIDATES);
+  const bound = checkOneOf('bound', options.bound ?? (defense === 'data-dependent' ? DATA_DEPENDENT_BOUND : DEFAULT_BOUND), BOUND_CANDIDATES);
   if (bound !== 'iterates' && defense === 'data-dependent') throw new OptionError('bound', "'iterates' with the data-dependent defense (its number is a heuristic, not a minimum of certificates)", bound);
   const variant =
     (pointKind !== base.pointKind ? ` with ${pointKind} attack points` : '') +

@@ -6,6 +6,7 @@
  */
 import { OptionError } from '../errors.js';
 import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
+import { KERAS_EPSILON } from '../nn/keras.js';
 
 /** Adam learning rate 0.1 (release: LR). */
 export const DEFAULT_LEARNING_RATE = 0.1;
@@ -13,7 +14,7 @@ export const DEFAULT_LEARNING_RATE = 0.1;
 export const DEFAULT_BETA1 = 0.5;
 export const DEFAULT_BETA2 = 0.9;
 /** ε of the tanh parameterization and of Adam, 1e-7 (release: K.epsilon()). */
-export const DEFAULT_EPSILON = 1e-7;
+export const DEFAULT_EPSILON = KERAS_EPSILON;
 /** Mini-batch of 32 images (release: BATCH_SIZE). */
 export const DEFAULT_BATCH_SIZE = 32;
 /** Mini-batches per step: 31 = NB_SAMPLE 1000 // BATCH_SIZE 32 (release: MINI_BATCH). */

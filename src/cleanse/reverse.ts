@@ -22,11 +22,12 @@ import { preprocessTensor } from '../nn/preprocess-tensor.js';
 import { Random } from '../random.js';
 import { advanceCostSchedule, initialCostState, type CostScheduleState } from './cost-schedule.js';
 import type { ReverseRecipe } from './recipe.js';
+import { KERAS_EPSILON } from '../nn/keras.js';
 
 /** Raw-pixel maximum: patterns live in 0..255 before preprocessing (release: `pattern_tensor * 255`). */
 export const RAW_MAX = 255;
-/** Probability clip of Keras's categorical cross-entropy (K.epsilon()). */
-const PROBABILITY_EPSILON = 1e-7;
+/** Probability clip of Keras's categorical cross-entropy. */
+const PROBABILITY_EPSILON = KERAS_EPSILON;
 
 /** The clean images a scan draws its mini-batches from (raw uint8 NHWC). */
 export interface CleanImages {

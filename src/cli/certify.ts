@@ -2,40 +2,54 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UnknownNameError } from '../errors.js';
-import type { AlgorithmStart, BoundCandidates } from '../certify/certify.js';
-import type { AttackName } from '../certify/eps-task.js';
-import type { PointKind } from '../certify/recipes.js';
+import { ALGORITHM1_MODES } from '../certify/algorithm1.js';
+import { ALGORITHM_STARTS, BOUND_CANDIDATES, DATA_DEPENDENT_BOUND, DEFAULT_BOUND, DEFAULT_DEFENSE, DEFAULT_MODE, DEFAULT_START, DEFENSE_KINDS } from '../certify/certify.js';
+import { DATA_DEPENDENT_PERCENTILE } from '../certify/data-dependent.js';
+import { ATTACK_NAMES, DEFAULT_ATTACKS } from '../certify/eps-task.js';
+import { CERTIFY_RECIPES, DEFAULT_RECIPE, POINT_KINDS } from '../certify/recipes.js';
+import { checkOneOf } from '../options.js';
+import { DEFAULT_SEED } from '../random.js';
 import type { Command } from './command.js';
 import { intOption, numberListOption, numberOption } from './command.js';
 import { progressBar } from './progress.js';
 
+// Defaults and choices come from the library (certify.ts, eps-task.ts, recipes.ts): the help cannot drift from what runs.
 const options = {
   dataset: { type: 'string', value: 'NAME', default: 'mnist17', help: 'Dataset (mnist17, or see --help of the registry).' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder or file (default: embedded MNIST / ../shared/data)." },
-  defense: { type: 'string', value: 'KIND', default: 'oracle', help: 'Sanitization defense: oracle (centroids of the clean data: U* is a certificate) or data-dependent (centroids of clean + poison, 65th percentile: a heuristic estimate).' },
+  defense: {
+    type: 'string',
+    value: 'KIND',
+    default: DEFAULT_DEFENSE,
+    help: `Sanitization defense: oracle (centroids of the clean data: U* is a certificate) or data-dependent (centroids of clean + poison, ${DATA_DEPENDENT_PERCENTILE}th percentile: a heuristic estimate).`,
+  },
   eps: { type: 'string', value: 'LIST', help: "Comma-separated ε values in [0, 1) (default: the paper's grid)." },
-  mode: { type: 'string', value: 'MODE', default: 'release', help: 'release: fixed T, sample round(εn) iterates; paper: T = εn, every iterate.' },
-  iters: { type: 'string', value: 'T', help: "Iterations of Algorithm 1 in release mode (default: the recipe's, 8000 on MNIST-1-7)." },
-  attack: { type: 'string', value: 'LIST', default: 'candidate,label-flip', help: "Attacks to evaluate: candidate, label-flip, gradient, candidate-unfiltered (the candidate with its points outside F kept: the release's IMDB evaluation); none: the bounds alone." },
-  percentile: { type: 'string', value: 'P', help: 'Percentile of the sphere and slab radii (default 70).' },
+  mode: { type: 'string', value: 'MODE', default: DEFAULT_MODE, help: `${ALGORITHM1_MODES.join(' or ')}; release: fixed T, sample round(εn) iterates; paper: T = εn, every iterate.` },
+  iters: { type: 'string', value: 'T', help: `Iterations of Algorithm 1 in release mode (default: the recipe's, ${CERTIFY_RECIPES.mnist17.iterations} on MNIST-1-7).` },
+  attack: {
+    type: 'string',
+    value: 'LIST',
+    default: DEFAULT_ATTACKS.join(','),
+    help: "Attacks to evaluate: candidate, label-flip, gradient, candidate-unfiltered (the candidate with its points outside F kept: the release's IMDB evaluation); none: the bounds alone.",
+  },
+  percentile: { type: 'string', value: 'P', help: `Percentile of the sphere and slab radii (default ${DEFAULT_RECIPE.percentile}; ${DATA_DEPENDENT_PERCENTILE} with the data-dependent defense).` },
   start: {
     type: 'string',
     value: 'THETA',
-    default: 'zero',
+    default: DEFAULT_START,
     help: "Algorithm 1's first iterate: zero (the paper's and the release's) or clean (the clean defender's SVM scaled into Θ: U* is then at most its bound from the start; still a certificate).",
   },
   bound: {
     type: 'string',
     value: 'SET',
-    default: 'iterates+clean',
-    help: "The θs U* is the minimum over: iterates+clean (Algorithm 1's iterates and the clean defender's SVM scaled into Θ: one more valid bound, so still a certificate) or iterates (the paper's).",
+    help: `The θs U* is the minimum over: iterates+clean (Algorithm 1's iterates and the clean defender's SVM scaled into Θ: one more valid bound, so still a certificate) or iterates (the paper's). Default ${DEFAULT_BOUND}; ${DATA_DEPENDENT_BOUND} with the data-dependent defense.`,
   },
   points: {
     type: 'string',
     value: 'KIND',
     help: "Candidate attack points: continuous (closed-form best responses), rounded (a run on a shrunken set, clipped and randomly rounded: the release's IMDB recipe) or integer (integer best responses inside F: the release's Enron recipe). Default: the dataset recipe's.",
   },
-  seed: { type: 'string', value: 'S', default: '0', help: 'Random seed.' },
+  seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Random seed.' },
   workers: { type: 'string', value: 'K', help: 'Worker threads (default: number of cores; 0 = inline).' },
   json: { type: 'string', value: 'FILE', help: 'Write the full result as JSON.' },
   out: { type: 'string', value: 'DIR', help: "Write a run folder (certify.json, projection.json) for 'poisonguard report DIR'." },
@@ -55,16 +69,14 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
   async run(v, _pos, ctx) {
     const { loadBinaryDataset, binaryDatasetNames } = await import('../data/registry.js');
     const { certify } = await import('../certify/certify.js');
-    const { ATTACK_NAMES } = await import('../certify/eps-task.js');
     const { formatCertifyTable } = await import('../certify/format.js');
-    const seed = intOption('seed', v.seed) ?? 0;
+    const seed = intOption('seed', v.seed)!;
     if (!binaryDatasetNames().includes(v.dataset)) throw new UnknownNameError('dataset', v.dataset, binaryDatasetNames());
     // 'none': the bounds alone (no attack runs, no SVM retraining).
-    const attacks = v.attack.trim() === 'none' ? [] : v.attack.split(',').map((s) => s.trim());
-    const { POINT_KINDS } = await import('../certify/recipes.js');
-    if (v.points !== undefined && !(POINT_KINDS as readonly string[]).includes(v.points)) throw new UnknownNameError('point kind', v.points, POINT_KINDS);
-    const pointKind = v.points as PointKind | undefined;
+    const attacks = v.attack.trim() === 'none' ? [] : v.attack.split(',').map((a) => a.trim());
     for (const a of attacks) if (!(ATTACK_NAMES as readonly string[]).includes(a)) throw new UnknownNameError('attack', a, ATTACK_NAMES);
+    if (v.points !== undefined && !(POINT_KINDS as readonly string[]).includes(v.points)) throw new UnknownNameError('point kind', v.points, POINT_KINDS);
+    const pointKind = v.points === undefined ? undefined : checkOneOf('--points', v.points, POINT_KINDS);
     const eps = numberListOption('eps', v.eps);
     const data = await loadBinaryDataset(v.dataset, v['data-dir'], seed);
     ctx.err(`${data.name}: ${data.train.X.rows} train / ${data.test.X.rows} test, d = ${data.train.X.cols}; +1 = ${data.positive}, -1 = ${data.negative}; source: ${data.source}`);
@@ -73,14 +85,14 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
     let lastLog = 0;
     const report = await certify(data, {
       eps,
-      mode: v.mode as 'release' | 'paper',
+      mode: checkOneOf('--mode', v.mode, ALGORITHM1_MODES),
       iterations: intOption('iters', v.iters),
       percentile: numberOption('percentile', v.percentile),
-      defense: v.defense as 'oracle' | 'data-dependent',
+      defense: checkOneOf('--defense', v.defense, DEFENSE_KINDS),
       ...(pointKind !== undefined ? { pointKind } : {}),
-      start: v.start as AlgorithmStart, // checked by the library
-      bound: v.bound as BoundCandidates, // checked by the library
-      attacks: attacks as AttackName[],
+      start: checkOneOf('--start', v.start, ALGORITHM_STARTS),
+      ...(v.bound !== undefined ? { bound: checkOneOf('--bound', v.bound, BOUND_CANDIDATES) } : {}),
+      attacks: attacks.map((a) => checkOneOf('--attack', a, ATTACK_NAMES)),
       seed,
       workers: intOption('workers', v.workers),
       onProgress: (p) => {

@@ -202,11 +202,16 @@ export interface NormMatchedOptions {
   readonly tol?: number;
   readonly maxIter?: number;
   readonly seed?: number;
-  /** Maximum search steps. Default 60. */
+  /** Maximum search steps. Default {@link NORM_MATCH_MAX_STEPS}. */
   readonly maxSteps?: number;
 }
 
 export const NORM_MATCH_BAND = 0.01;
+/**
+ * Search steps at most: bisection on log(weight decay) over the default range narrows it by 2^-60,
+ * far below any band (ours; the release looped without a limit).
+ */
+export const NORM_MATCH_MAX_STEPS = 60;
 /** Tolerance of the bisection steps far from the band (see trainNormMatchedSvm). */
 export const NORM_MATCH_COARSE_TOL = 1e-3;
 export const NORM_MATCH_RANGE: readonly [number, number] = [0.001, 256];
@@ -229,7 +234,7 @@ export function trainNormMatchedSvm(X: Features, y: Int8Array, options: NormMatc
   const rho2 = checkPositive('rho2', options.rho2);
   const band = checkPositive('band', options.band ?? NORM_MATCH_BAND);
   const [lo0, hi0] = options.range ?? NORM_MATCH_RANGE;
-  const maxSteps = options.maxSteps ?? 60;
+  const maxSteps = checkPositiveInt('maxSteps', options.maxSteps ?? NORM_MATCH_MAX_STEPS);
   let logLo = Math.log(lo0);
   let logHi = Math.log(hi0);
   let fits = 0;

@@ -23,12 +23,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import onnxProto from 'onnx-proto';
 import { PoisonguardError } from '../errors.js';
+import { KERAS_EPSILON } from './keras.js';
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const INT64 = onnx.TensorProto.DataType.INT64;
-/** Probability clip of Keras's categorical cross-entropy (K.epsilon()), as in reverse.ts. */
-const PROBABILITY_EPSILON = 1e-7;
+/** Probability clip of Keras's categorical cross-entropy. */
+const PROBABILITY_EPSILON = KERAS_EPSILON;
 
 /**
  * The trigger search's classification loss (recipe.ts `loss`): the cross-entropy to the target —

@@ -14,11 +14,12 @@ import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_TRAIN_ENGINE } from './recipe.js';
 import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
+import { KERAS_EPSILON } from './keras.js';
 
 /** Batch size for inference only (no effect on the results, only on speed and memory). */
 export const DEFAULT_EVAL_BATCH_SIZE = 256;
-/** Probability clip of cross-entropy on a softmax output (Keras's epsilon). */
-const PROBABILITY_EPSILON = 1e-7;
+/** Probability clip of Keras's categorical cross-entropy. */
+const PROBABILITY_EPSILON = KERAS_EPSILON;
 
 export interface TrainProgress {
   /** 1-based epoch. */

@@ -29,7 +29,7 @@ test('bad input: one clear line and a non-zero exit', async () => {
     [['certify', '--eps', '0,abc'], /Expected --eps to be a comma-separated list of numbers/],
     [['certify', '--dataset', 'cifar'], /Unknown dataset 'cifar'\. Known datasets: .*mnist17/],
     [['certify', '--data-dir', '/nonexistent/mnist'], /No such MNIST directory: \/nonexistent\/mnist/],
-    [['certify', '--mode', 'fast', '--eps', '0'], /Expected mode to be one of 'release', 'paper', but got 'fast'/],
+    [['certify', '--mode', 'fast', '--eps', '0'], /Expected --mode to be one of 'release', 'paper', but got 'fast'/],
     [['certify', '--bogus'], /Unknown option '--bogus'/],
     [['frobnicate'], /unknown command 'frobnicate'\. Known commands: .*certify/],
   ];
@@ -80,4 +80,18 @@ test('certify --attack none computes the bounds alone', async () => {
   const bad = await run(['certify', '--eps', '0', '--iters', '10', '--workers', '0', '--bound', 'everything']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /bound/);
+});
+
+test("certify's help shows the library's defaults, and --defense data-dependent runs without --bound (the CLI no longer forces the oracle's bound on it)", async () => {
+  const h = await run(['certify', '--help']);
+  assert.match(h.out, /--attack LIST .*\(default: candidate,label-flip\)/);
+  assert.match(h.out, /--defense KIND .*\(default: oracle\)/);
+  assert.match(h.out, /Default iterates\+clean; iterates with the data-dependent defense/);
+  const dir = scratchDir('certify-dd');
+  const json = join(dir, 'out.json');
+  const r = await run(['certify', '--defense', 'data-dependent', '--eps', '0,0.02', '--iters', '100', '--workers', '0', '--attack', 'none', '--json', json]);
+  assert.equal(r.code, 0, r.err);
+  const rep = JSON.parse(readFileSync(json, 'utf8'));
+  assert.equal(rep.recipe.defense, 'data-dependent');
+  assert.equal(rep.recipe.bound, 'iterates');
 });
