@@ -189,7 +189,8 @@ export function decodeNetpbm(buf: Uint8Array, name: string, maxMegapixels = MAX_
   const maxval = headerInt('maxval', 65535);
   const components = magic === 'P6' || magic === 'P3' ? 3 : 1;
   const n = width * height;
-  const values = new Uint16Array(n * components);
+  // The data's size is checked against the bytes present before the pixels are allocated.
+  let values: Uint16Array;
   if (magic === 'P6' || magic === 'P5') {
     if (pos >= buf.length || !isSpace(buf[pos])) throw new DataFormatError(name, 'truncated Netpbm header: no whitespace after maxval.', { position: pos });
     pos += 1;
@@ -201,10 +202,17 @@ export function decodeNetpbm(buf: Uint8Array, name: string, maxMegapixels = MAX_
         received: `${buf.length - pos} bytes`,
       });
     }
+    values = new Uint16Array(n * components);
     for (let i = 0; i < values.length; i++) {
       values[i] = bytesPer === 2 ? (buf[pos + 2 * i] << 8) | buf[pos + 2 * i + 1] : buf[pos + i];
     }
   } else {
+    // Each text value takes at least a digit and a separator.
+    const count = n * components;
+    if (buf.length - pos < 2 * count - 1) {
+      throw new DataFormatError(name, `truncated: ${width}x${height} pixels need ${count} values, and the ${buf.length - pos} bytes left cannot hold them.`);
+    }
+    values = new Uint16Array(count);
     for (let i = 0; i < values.length; i++) {
       const at = pos;
       let t: string;

@@ -202,3 +202,12 @@ test('a PNG whose image data stops short of its declared size is refused, not de
     assert.deepEqual([decoded.width, decoded.height, decoded.rgb.length], [5, 3, 45], JSON.stringify(options));
   }
 });
+
+test('a Netpbm header declaring more pixels than its data holds is refused before they are allocated', () => {
+  // 64 megapixels declared in 17 bytes: refused from the sizes, without a 384 MB pixel array.
+  assert.throws(() => decodeNetpbm(Buffer.from('P3 8000 8000 255\n'), 'big.ppm'), /big\.ppm: truncated: 8000x8000 pixels need 192000000 values, and the 1 bytes left cannot hold them\./);
+  assert.throws(() => decodeNetpbm(Buffer.from('P2 3 1 255\n1 2'), 'short.pgm'), /short\.pgm: truncated: 3x1 pixels need 3 values, and the 4 bytes left cannot hold them\./);
+  assert.throws(() => decodeNetpbm(Buffer.from('P2 3 1 255\n1 2  '), 'spaces.pgm'), /spaces\.pgm: truncated: 3x1 pixels need 3 values, the file has 2\./);
+  assert.deepEqual(Array.from(decodeNetpbm(Buffer.from('P2 3 1 255\n1 2 3'), 'ok.pgm').rgb), [1, 1, 1, 2, 2, 2, 3, 3, 3]);
+});
+
