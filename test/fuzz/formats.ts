@@ -3,7 +3,10 @@
  * here with the project's encoders or the libraries' (nothing committed). A new loader is one more
  * entry: a name, seeds, the call that loads bytes (through a file when the loader reads files), and
  * optionally header fields, a text flag, a payload (for compressed containers) and a repair step
- * (checksums) so that mutations reach past the integrity checks.
+ * (checksums) so that mutations reach past the integrity checks. A binary model format such as
+ * ONNX takes the same shape: seeds from its own encoder (a tiny graph with initializers), \`load\`
+ * writing the bytes to a scratch file and calling its loader, and \`fields\` or \`text\` where its
+ * sizes are (tensor dims and raw-data lengths), so that mutations push them toward huge values.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
