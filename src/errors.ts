@@ -57,6 +57,14 @@ export class OptionError extends PoisonguardError {
   }
 }
 
+/** A required option that was not given: "Missing --model: a model folder." */
+export class MissingOptionError extends PoisonguardError {
+  constructor(option: string, what: string) {
+    super('invalid-option', `Missing ${option}: ${what}.`, { path: option, expected: what });
+    this.name = 'MissingOptionError';
+  }
+}
+
 /** A name that is not one of the known ones; the message lists the valid names. */
 export class UnknownNameError extends PoisonguardError {
   constructor(kind: string, received: string, known: readonly (string | number)[]) {

@@ -48,7 +48,7 @@ export function claimOutFolder(out: string, identity: ScanIdentity, model: strin
     throw new PoisonguardError(
       'invalid-option',
       `${out} holds a scan of a different model or recipe, which cannot be resumed: ${differences.join('; ')}. ` +
-        'Use another --out folder, or delete this one to start over.',
+        'Use another output folder, or delete this one to start over.',
       { path: out, expected: 'the same model and recipe as the checkpoint', received: differences },
     );
   }

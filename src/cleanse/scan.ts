@@ -246,7 +246,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   // The model folder and what it declares.
   const modelDir = resolve(options.model);
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
-    throw new NotFoundError(modelDir, 'model folder', 'Give --model the folder written by `poisonguard train` (model.json, weights.bin, metadata.json)');
+    throw new NotFoundError(modelDir, 'model folder', 'A model folder holds model.json, its weight files and metadata.json, as training writes them');
   }
   const { readMetadata, loadModel, METADATA_JSON } = await import('../nn/model-io.js');
   const metadata = existsSync(resolve(modelDir, METADATA_JSON)) ? readMetadata(modelDir) : undefined;

@@ -3,7 +3,7 @@
  * default, help — and the help text, the parsing and the typed values all derive from that table.
  */
 import { parseArgs } from 'node:util';
-import { OptionError, PoisonguardError } from '../errors.js';
+import { MissingOptionError, OptionError, PoisonguardError } from '../errors.js';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -14,12 +14,14 @@ export interface OptionSpec {
   readonly default?: string | boolean;
   /** Placeholder in the help, e.g. 'DIR'. */
   readonly value?: string;
+  /** The command cannot run without it: parsing refuses its absence (unless --help), and its value is typed as given. */
+  readonly required?: boolean;
 }
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
 export type ParsedValues<T extends OptionTable> = {
-  [K in keyof T]: T[K]['type'] extends 'boolean' ? boolean : T[K] extends { default: string } ? string : string | undefined;
+  [K in keyof T]: T[K]['type'] extends 'boolean' ? boolean : T[K] extends { default: string } | { required: true } ? string : string | undefined;
 };
 
 export interface CommandContext {
@@ -72,10 +74,19 @@ export function parseCommandArgs<T extends OptionTable>(
     const v = (parsed.values as Record<string, unknown>)[name];
     values[name] = v ?? spec.default ?? (spec.type === 'boolean' ? false : undefined);
   }
+  if (!values.help) {
+    for (const [name, spec] of Object.entries(table)) {
+      if (spec.required && values[name] === undefined) throw new MissingOptionError(`--${name}`, lowerFirst(spec.help));
+    }
+  }
   if (!command.positionals && parsed.positionals.length > 0 && !values.help) {
     throw new PoisonguardError('invalid-option', `${command.name}: unexpected argument '${parsed.positionals[0]}'.`);
   }
   return { values: values as ParsedValues<T> & { help: boolean; debug: boolean; quiet: boolean }, positionals: parsed.positionals };
+}
+
+function lowerFirst(s: string): string {
+  return s.charAt(0).toLowerCase() + s.slice(1).replace(/\.$/, '');
 }
 
 /** The help text of a command, derived from its option table. */
@@ -86,7 +97,7 @@ export function commandHelp(command: Command): string {
   lines.push('Options:');
   const rows = Object.entries(table).map(([name, spec]) => {
     const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`;
-    const def = spec.default !== undefined && spec.default !== false ? ` (default: ${spec.default})` : '';
+    const def = spec.required ? ' (required)' : spec.default !== undefined && spec.default !== false ? ` (default: ${spec.default})` : '';
     return [flag, `${spec.help}${def}`] as const;
   });
   const width = Math.max(...rows.map((r) => r[0].length)) + 2;
@@ -127,8 +138,9 @@ export async function withFlagNames<T>(flags: Readonly<Record<string, string>>, 
   try {
     return await work();
   } catch (e) {
-    if (!(e instanceof OptionError) || e.details.path === undefined || flags[e.details.path] === undefined) throw e;
-    const renamed = new OptionError(flags[e.details.path], String(e.details.expected), e.details.received);
+    if (!(e instanceof OptionError || e instanceof MissingOptionError) || e.details.path === undefined || flags[e.details.path] === undefined) throw e;
+    const flag = flags[e.details.path];
+    const renamed = e instanceof MissingOptionError ? new MissingOptionError(flag, String(e.details.expected)) : new OptionError(flag, String(e.details.expected), e.details.received);
     renamed.stack = e.stack;
     throw renamed;
   }

@@ -5,7 +5,7 @@ import { intOption } from './command.js';
 import { progressBar } from './progress.js';
 
 const options = {
-  model: { type: 'string', value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights, metadata.json).' },
+  model: { type: 'string', required: true, value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights, metadata.json).' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives: embedded MNIST, ../shared/data, the image folder's path)." },
   batch: { type: 'string', value: 'B', help: 'Inference batch size (speed only; default 256).' },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
@@ -22,7 +22,6 @@ rate is the share of test images whose label is not the target that go to the ta
 Example: poisonguard evaluate --model runs/mnist-badnets`,
   options,
   async run(v, _pos, ctx) {
-    if (v.model === undefined) throw new OptionError('--model', 'given: a model folder', undefined);
     const batchSize = intOption('batch', v.batch);
     if (batchSize !== undefined && batchSize <= 0) throw new OptionError('--batch', 'a positive integer', v.batch);
     const { readMetadata, loadModel } = await import('../nn/model-io.js');

@@ -1,11 +1,10 @@
 /** `poisonguard filter`: apply a Neural Cleanse input filter (made by `mitigate --method filter`) to image files. */
-import { OptionError } from '../errors.js';
 import type { Command } from './command.js';
 
 const options = {
-  model: { type: 'string', value: 'DIR', help: 'The model folder the filter was made for (checked by the SHA-256 over its files).' },
-  filter: { type: 'string', value: 'FILE', help: 'filter.json written by `poisonguard mitigate --method filter --out DIR`.' },
-  input: { type: 'string', value: 'FILE|DIR', help: 'An image (PNG, PPM/PGM, JPEG) or a folder of images, of the model input size.' },
+  model: { type: 'string', required: true, value: 'DIR', help: 'The model folder the filter was made for (checked by the SHA-256 over its files).' },
+  filter: { type: 'string', required: true, value: 'FILE', help: 'filter.json written by `poisonguard mitigate --method filter --out DIR`.' },
+  input: { type: 'string', required: true, value: 'FILE|DIR', help: 'An image (PNG, PPM/PGM, JPEG) or a folder of images, of the model input size.' },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
   json: { type: 'boolean', help: 'Print the verdicts as JSON.' },
 } as const;
@@ -21,9 +20,6 @@ and the profile. Exit code 0 either way.
 Example: poisonguard filter --model runs/mnist-badnets --filter runs/mnist-filter/filter.json --input images/`,
   options,
   async run(v, _pos, ctx) {
-    if (v.model === undefined) throw new OptionError('--model', 'given: a model folder', undefined);
-    if (v.filter === undefined) throw new OptionError('--filter', 'given: a filter.json file', undefined);
-    if (v.input === undefined) throw new OptionError('--input', 'given: an image file or a folder of images', undefined);
     const { readFilter, checkFilterModel } = await import('../cleanse/mitigation/filter.js');
     const { inputFiles, readInputs, applyFilter } = await import('../cleanse/mitigation/filter-apply.js');
     const { hashModelFolder } = await import('../run-files.js');

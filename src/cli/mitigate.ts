@@ -1,16 +1,16 @@
 /** `poisonguard mitigate`: Neural Cleanse mitigation — input filter, neuron pruning or unlearning. */
-import { OptionError } from '../errors.js';
 import * as D from '../cleanse/mitigation/defaults.js';
 import { DEFAULT_SEED } from '../random.js';
 import type { Command } from './command.js';
-import { intOption, numberOption } from './command.js';
+import { intOption, numberOption, withFlagNames } from './command.js';
+import type { MitigateOptions } from '../cleanse/mitigation/mitigate.js';
 import { progressBar, type ProgressBar } from './progress.js';
 
 // Defaults shown in the help come from the library's tf-free defaults module.
 const options = {
-  model: { type: 'string', value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
-  scan: { type: 'string', value: 'DIR', help: 'Scan folder of this model, written by `poisonguard scan --out DIR` (scan.json, seed-S/label-NN.json).' },
-  method: { type: 'string', value: 'NAME', help: "'filter' (input filter), 'prune' (neuron pruning), 'unlearn' (fine-tuning with the reversed trigger under true labels), or 'all' (each from the original model into OUT/<method>, one combined mitigation.json in OUT)." },
+  model: { type: 'string', required: true, value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
+  scan: { type: 'string', required: true, value: 'DIR', help: 'Scan folder of this model, written by `poisonguard scan --out DIR` (scan.json, seed-S/label-NN.json).' },
+  method: { type: 'string', required: true, value: 'NAME', help: "'filter' (input filter), 'prune' (neuron pruning), 'unlearn' (fine-tuning with the reversed trigger under true labels), or 'all' (each from the original model into OUT/<method>, one combined mitigation.json in OUT)." },
   label: { type: 'string', value: 'L', help: "Label to mitigate (default: the scan's flagged label)." },
   out: { type: 'string', value: 'DIR', help: 'Output folder: the patched model (prune, unlearn) or filter.json (filter), and mitigation.json.' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives)." },
@@ -35,6 +35,31 @@ const options = {
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
   json: { type: 'boolean', help: 'Print mitigation.json to stdout instead of the summary.' },
 } as const;
+
+/** The flag of each library option, to name it in errors. */
+const FLAGS: Readonly<Partial<Record<keyof MitigateOptions, string>>> = {
+  model: '--model',
+  scan: '--scan',
+  method: '--method',
+  label: '--label',
+  dataDir: '--data-dir',
+  layer: '--layer',
+  seed: '--seed',
+  defenseImages: '--defense-images',
+  fpr: '--fpr',
+  topShare: '--top-share',
+  asrThreshold: '--asr-threshold',
+  maxShare: '--max-share',
+  curveStep: '--curve-step',
+  fineTuneEpochs: '--fine-tune-epochs',
+  unlearnShare: '--unlearn-share',
+  stampedShare: '--stamped-share',
+  epochs: '--epochs',
+  learningRate: '--learning-rate',
+  batchSize: '--batch',
+  out: '--out',
+  backend: '--backend',
+};
 
 const PHASE_LABELS: Readonly<Record<string, string>> = {
   'evaluate-before': 'evaluate (before)',
@@ -67,9 +92,6 @@ reversed trigger; before and after) is measured on the test split.
 Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-badnets --method unlearn --out runs/mnist-unlearned`,
   options,
   async run(v, _pos, ctx) {
-    if (v.model === undefined) throw new OptionError('--model', 'given: a model folder', undefined);
-    if (v.scan === undefined) throw new OptionError('--scan', "given: the model's scan folder (poisonguard scan --out DIR)", undefined);
-    if (v.method === undefined) throw new OptionError('--method', "given: 'filter', 'prune' or 'unlearn'", undefined);
     const { checkOneOf } = await import('../options.js');
     const { MITIGATION_METHODS, MITIGATION_JSON, mitigateModel, combineReports } = await import('../cleanse/mitigation/mitigate.js');
     const { optionsForMethod } = await import('../cleanse/mitigation/recipe.js');
@@ -95,9 +117,9 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       ...given('learningRate', num('learning-rate')),
       ...given('batchSize', int('batch')),
     };
-    const runOne = (m: (typeof MITIGATION_METHODS)[number], out: string | undefined) => mitigateModel({
-      model: v.model!,
-      scan: v.scan!,
+    const runOne = (m: (typeof MITIGATION_METHODS)[number], out: string | undefined) => withFlagNames(FLAGS, () => mitigateModel({
+      model: v.model,
+      scan: v.scan,
       method: m,
       seed: intOption('seed', v.seed)!,
       ...given('label', int('label')),
@@ -115,7 +137,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
         }
         bars.get(p.phase)!.update(Math.min(p.done, p.total));
       },
-    });
+    }));
     let report;
     if (method === 'all') {
       // Each method from the original model, into out/<method>; one combined mitigation.json in out.

@@ -6,9 +6,9 @@ import { DEFAULT_DECISION_THRESHOLD } from '../cleanse/verdict.js';
 import { DEFAULT_FLAG_THRESHOLD, OUTLIER_DETECTORS, DEFAULT_DETECTOR } from '../cleanse/outliers.js';
 import { DEFAULT_LOSS, DEFAULT_MASK_SHAPE, DEFAULT_MAX_STEPS, DEFAULT_NORM, LOSS_KINDS, MASK_SHAPES, NORMS } from '../cleanse/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
-import type { ScanProgress, ScanReport } from '../cleanse/scan.js';
+import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
 import type { Command, CommandContext } from './command.js';
-import { intOption, numberListOption, numberOption } from './command.js';
+import { intOption, numberListOption, numberOption, withFlagNames } from './command.js';
 
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
 const EXIT_INTERRUPTED = 130;
@@ -17,7 +17,7 @@ const EXIT_INTERRUPTED = 130;
 const LOG_EVERY_STEPS = 10;
 
 const options = {
-  model: { type: 'string', value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
+  model: { type: 'string', required: true, value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
   dataset: { type: 'string', value: 'NAME|DIR', help: "Clean images: 'mnist', 'gtsrb' or a folder (default: the model's dataset, from metadata.json); the test split is used." },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: embedded MNIST; GTSRB from ../shared/data or $POISONGUARD_DATA)." },
   labels: { type: 'string', value: 'L,L,…', help: 'Labels to scan (default: all).' },
@@ -53,6 +53,29 @@ const options = {
   json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary.' },
 } as const;
 
+/** The flag of each library option, to name it in errors. */
+const FLAGS: Readonly<Partial<Record<keyof ScanOptions, string>>> = {
+  model: '--model',
+  dataset: '--dataset',
+  dataDir: '--data-dir',
+  labels: '--labels',
+  workers: '--workers',
+  cleanImages: '--clean-images',
+  out: '--out',
+  backend: '--backend',
+  engine: '--engine',
+  decisionThreshold: '--decision-threshold',
+  falsePositiveCost: '--fp-cost',
+  maxSteps: '--steps',
+  repeat: '--repeat',
+  seed: '--seed',
+  detector: '--detector',
+  flagThreshold: '--flag-threshold',
+  loss: '--loss',
+  norm: '--norm',
+  maskShape: '--mask-shape',
+};
+
 export const scanCommand: Command<typeof options> = {
   name: 'scan',
   summary: "Neural Cleanse detection: reverse-engineer each label's trigger, flag the outlier, give a verdict.",
@@ -71,7 +94,6 @@ Each finished label is written at once to --out; run the same command again to r
 Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badnets`,
   options,
   async run(v, _pos, ctx) {
-    if (v.model === undefined) throw new OptionError('--model', 'given: a model folder', undefined);
     const steps = intOption('steps', v.steps)!;
     const repeat = intOption('repeat', v.repeat)!;
     const seed = intOption('seed', v.seed)!;
@@ -115,7 +137,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     process.on('SIGTERM', onSignal);
     let report;
     try {
-      report = await scanModel({
+      report = await withFlagNames(FLAGS, () => scanModel({
         model: v.model,
         ...(v.dataset !== undefined ? { dataset: v.dataset } : {}),
         ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
@@ -140,7 +162,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         signal: controller.signal,
         halt: halt.signal,
         onProgress: scanProgressPrinter(ctx, repeat),
-      });
+      }));
     } catch (e) {
       // An interruption the user asked for is not a failure: the shell's convention for Ctrl-C.
       if (controller.signal.aborted && e instanceof PoisonguardError && e.code === 'interrupted') {

@@ -26,7 +26,7 @@ import { progressBar } from './progress.js';
 const LOG_INTERVAL_MS = 60_000;
 
 const options = {
-  dataset: { type: 'string', value: 'NAME|DIR', help: "Image dataset: 'mnist', 'gtsrb', or a folder with one sub-folder per class." },
+  dataset: { type: 'string', required: true, value: 'NAME|DIR', help: "Image dataset: 'mnist', 'gtsrb', or a folder with one sub-folder per class." },
   arch: { type: 'string', value: 'NAME', help: `Network: ${ARCH_NAMES.map((a) => `'${a}'`).join(' or ')} (default: the dataset's own net; required for a folder).` },
   backdoor: {
     type: 'string',
@@ -60,7 +60,7 @@ const options = {
   },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: embedded MNIST; GTSRB from ../shared/data or $POISONGUARD_DATA)." },
-  out: { type: 'string', value: 'DIR', help: 'Folder to write the model to (model.json, weights.bin, metadata.json).' },
+  out: { type: 'string', required: true, value: 'DIR', help: 'Folder to write the model to (model.json, weights.bin, metadata.json).' },
   force: { type: 'boolean', help: 'Overwrite a model already in --out.' },
   resume: {
     type: 'boolean',
@@ -108,8 +108,6 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     if (epochs <= 0) throw new OptionError('--epochs', 'a positive integer', v.epochs);
     if (batchSize <= 0) throw new OptionError('--batch', 'a positive integer', v.batch);
     if (!(learningRate > 0)) throw new OptionError('--lr', 'a positive number', v.lr);
-    if (v.dataset === undefined) throw new OptionError('--dataset', "given: 'mnist', 'gtsrb' or a folder", undefined);
-    if (v.out === undefined) throw new OptionError('--out', 'given: the folder to write the model to', undefined);
     const drawsPerEpoch = intOption('epoch-draws', v['epoch-draws']);
     const learningRateDecay = numberOption('lr-decay', v['lr-decay']);
     const { preprocessingPreset } = await import('../nn/preprocess.js');

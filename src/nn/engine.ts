@@ -60,7 +60,7 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
         'invalid-option',
         `The 'tensorflow' backend needs the optional package ${TFJS_NODE_PACKAGE} (same version as ` +
           `@tensorflow/tfjs-core, ${tf.version_core}), which could not be loaded: ${error ?? 'its backend did not initialize'}. ` +
-          `Install it with 'npm i ${TFJS_NODE_PACKAGE}@${tf.version_core}', or use --backend wasm.`,
+          `Install it with 'npm i ${TFJS_NODE_PACKAGE}@${tf.version_core}', or use the backend 'wasm'.`,
         { path: 'backend', expected: `${TFJS_NODE_PACKAGE} importable`, received: 'tensorflow' },
         { cause: error },
       );
@@ -70,7 +70,7 @@ export async function initEngine(options: EngineOptions = {}): Promise<EngineInf
     configureWasm();
     if (await activate('wasm')) return describe('wasm');
     if (choice === 'wasm') {
-      throw new PoisonguardError('invalid-option', `The 'wasm' backend of TensorFlow.js failed to initialize; use --backend cpu.`, {
+      throw new PoisonguardError('invalid-option', `The 'wasm' backend of TensorFlow.js failed to initialize; use the backend 'cpu'.`, {
         path: 'backend',
         received: 'wasm',
       });

@@ -117,7 +117,7 @@ export async function resolveModelEngine(model: tfl.LayersModel, loss: InputGrad
   }
   if (why === undefined) return { engine: 'onnx', reason: choice === 'onnx' ? 'asked for' : `${ONNXRUNTIME_PACKAGE} loaded and the model exports` };
   if (choice === 'onnx') {
-    throw new PoisonguardError('invalid-option', `The ONNX engine cannot run this scan: ${why}. Use --engine tfjs (or auto).`, { path: 'engine', received: choice });
+    throw new PoisonguardError('invalid-option', `The ONNX engine cannot run this scan: ${why}. Use the engine 'tfjs' (or 'auto').`, { path: 'engine', received: choice });
   }
   return { engine: 'tfjs', reason: `the ONNX engine is unavailable: ${why}` };
 }

@@ -95,3 +95,27 @@ test("certify's help shows the library's defaults, and --defense data-dependent 
   assert.equal(rep.recipe.defense, 'data-dependent');
   assert.equal(rep.recipe.bound, 'iterates');
 });
+
+test('a missing required option is named as missing, with what it wants; help marks it required', async () => {
+  for (const [args, re] of [
+    [['scan'], /Missing --model: model folder written by `poisonguard train`/],
+    [['mitigate', '--model', 'm'], /Missing --scan: scan folder of this model/],
+    [['filter', '--model', 'm', '--filter', 'f'], /Missing --input: an image/],
+  ] as [string[], RegExp][]) {
+    const r = await run(args);
+    assert.equal(r.code, 2, args.join(' '));
+    assert.match(r.err, re);
+    assert.doesNotMatch(r.err, /but got undefined/);
+  }
+  assert.match((await run(['scan', '--help'])).out, /--model DIR +Model folder .*\(required\)/);
+});
+
+test("library errors name the library's options; the CLI shows its flags", async () => {
+  const { chooseLabel } = await import('../../src/cleanse/mitigation/reversed-trigger.js');
+  const scan = { flagged: [1, 3], verdictLabels: [], verdictStatus: 'suspicious', numClasses: 5 } as unknown as Parameters<typeof chooseLabel>[0];
+  assert.throws(() => chooseLabel(scan), (e: unknown) => e instanceof Error && /^Missing label: the scan flagged several labels/.test(e.message) && !/--/.test(e.message));
+  assert.throws(() => chooseLabel(scan, 9), (e: unknown) => e instanceof Error && /Expected label to be a class index in 0\.\.4/.test(e.message));
+  const r = await run(['scan', '--model', '/nonexistent/model', '--flag-threshold', '2.5', '--decision-threshold', '2.2']);
+  assert.equal(r.code, 2);
+  assert.match(r.err, /Expected --decision-threshold to be a number ≥ the flag threshold 2\.5/);
+});

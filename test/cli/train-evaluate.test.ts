@@ -121,9 +121,9 @@ test('train and evaluate refuse bad options with messages that name them', async
     [['train', '--dataset', 'mnist', '--epochs', '0', '--out', out], /Expected --epochs to be a positive integer, but got '0'/],
     [['train', '--dataset', 'mnist', '--epochs', '2.5', '--out', out], /Expected --epochs to be an integer/],
     [['train', '--dataset', 'mnist', '--out', out, '--preprocess', 'imagenet'], /Unknown preprocessing 'imagenet'/],
-    [['train', '--dataset', 'mnist'], /Expected --out to be given/],
-    [['train', '--out', out], /Expected --dataset to be given/],
-    [['evaluate'], /Expected --model to be given/],
+    [['train', '--dataset', 'mnist'], /Missing --out: folder to write the model to/],
+    [['train', '--out', out], /Missing --dataset: image dataset/],
+    [['evaluate'], /Missing --model: model folder written by/],
   ];
   for (const [args, re] of cases) {
     const r = await run(args);

@@ -145,7 +145,7 @@ export function makeFilter(args: {
 
 /** Reads and checks a filter file. */
 export function readFilter(path: string): InputFilter {
-  if (!existsSync(path)) throw new NotFoundError(path, 'filter file', "Make one with 'poisonguard mitigate --method filter --out DIR' (DIR/filter.json)");
+  if (!existsSync(path)) throw new NotFoundError(path, 'filter file', 'Make one with the filter mitigation (it writes filter.json in its output folder)');
   let x: Record<string, unknown>;
   try {
     x = JSON.parse(readFileSync(path, 'utf8'));
@@ -179,8 +179,8 @@ export function checkFilterModel(filter: InputFilter, sha256: string, modelDir: 
   if (filter.model.sha256 !== sha256) {
     throw new PoisonguardError(
       'invalid-option',
-      `the filter was made for another model (${filter.model.dir}, SHA-256 ${filter.model.sha256.slice(0, 12)}…), but --model ${modelDir} hashes to ${sha256.slice(0, 12)}….`,
-      { path: '--filter', expected: filter.model.sha256, received: sha256 },
+      `the filter was made for another model (${filter.model.dir}, SHA-256 ${filter.model.sha256.slice(0, 12)}…), but the model ${modelDir} hashes to ${sha256.slice(0, 12)}….`,
+      { path: 'filter', expected: filter.model.sha256, received: sha256 },
     );
   }
 }

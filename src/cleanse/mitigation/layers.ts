@@ -71,14 +71,14 @@ export function resolveLayer(model: tfl.LayersModel, choice: string = DEFAULT_LA
         'data-format',
         `the model has no dense second-to-last layer (before its output layer '${layers[layers.length - 1]?.name}' comes ` +
           `${i < 0 ? 'nothing' : `'${layers[i].name}', a ${layers[i].getClassName()}`}); the paper's mitigations work on that layer. ` +
-          `Use --layer last-conv or --layer NAME with a Dense or Conv2D layer. Layers: ${describe()}.`,
-        { path: '--layer', expected: 'a Dense layer before the output layer', received: i < 0 ? 'none' : layers[i].getClassName() },
+          `Choose the layer 'last-conv' or a Dense or Conv2D layer by name. Layers: ${describe()}.`,
+        { path: 'layer', expected: 'a Dense layer before the output layer', received: i < 0 ? 'none' : layers[i].getClassName() },
       );
     }
     index = i;
   } else if (choice === 'last-conv') {
     index = layers.map((l) => l.getClassName()).lastIndexOf('Conv2D');
-    if (index < 0) throw new PoisonguardError('data-format', `the model has no Conv2D layer. Layers: ${describe()}.`, { path: '--layer', received: 'last-conv' });
+    if (index < 0) throw new PoisonguardError('data-format', `the model has no Conv2D layer. Layers: ${describe()}.`, { path: 'layer', received: 'last-conv' });
   } else {
     index = layers.findIndex((l) => l.name === choice);
     if (index < 0) throw new UnknownNameError('layer', choice, [...LAYER_CHOICES, ...layers.map((l) => l.name)]);
@@ -86,15 +86,15 @@ export function resolveLayer(model: tfl.LayersModel, choice: string = DEFAULT_LA
   const layer = layers[index];
   const cls = layer.getClassName();
   if (cls !== 'Dense' && cls !== 'Conv2D') {
-    throw new PoisonguardError('data-format', `layer '${layer.name}' is a ${cls}; the mitigations prune Dense units or Conv2D channels.`, { path: '--layer', received: cls });
+    throw new PoisonguardError('data-format', `layer '${layer.name}' is a ${cls}; the mitigations prune Dense units or Conv2D channels.`, { path: 'layer', received: cls });
   }
   if (index === layers.length - 1) {
-    throw new PoisonguardError('data-format', `layer '${layer.name}' is the output layer; choose a hidden layer.`, { path: '--layer', received: layer.name });
+    throw new PoisonguardError('data-format', `layer '${layer.name}' is the output layer; choose a hidden layer.`, { path: 'layer', received: layer.name });
   }
   const act = activationOf(layer);
   if (!ZERO_AT_ZERO.has(act)) {
     throw new PoisonguardError('data-format', `layer '${layer.name}' has the activation '${act}', which is not 0 at 0: zeroing its weights would not silence a neuron.`, {
-      path: '--layer',
+      path: 'layer',
       received: act,
     });
   }

@@ -165,7 +165,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
 
   const modelDir = resolve(options.model);
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
-    throw new NotFoundError(modelDir, 'model folder', 'Give --model the folder written by `poisonguard train` (model.json, weights.bin, metadata.json)');
+    throw new NotFoundError(modelDir, 'model folder', 'A model folder holds model.json, its weight files and metadata.json, as training writes them');
   }
   const out = options.out === undefined ? undefined : resolve(options.out);
   if (out !== undefined && out === modelDir) throw new OptionError('out', 'a folder other than the model folder (the original model is kept)', options.out);

@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DataFormatError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../../errors.js';
+import { DataFormatError, MissingOptionError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../../errors.js';
 import { hashModelFolder, isObject, readJsonFile, type Json } from '../../run-files.js';
 import { SCAN_JSON } from '../scan.js';
 
@@ -55,7 +55,7 @@ export interface ScanSource {
 /** Reads scan.json of a scan folder (or the file itself) and checks the fields mitigation uses. */
 export function readScanSource(path: string): ScanSource {
   const p = resolve(path);
-  if (!existsSync(p)) throw new NotFoundError(p, 'scan folder', "Run 'poisonguard scan --model DIR --out SCAN_DIR' first");
+  if (!existsSync(p)) throw new NotFoundError(p, 'scan folder', 'Scan the model first, with an output folder');
   const file = statSync(p).isDirectory() ? join(p, SCAN_JSON) : p;
   const dir = statSync(p).isDirectory() ? p : resolve(p, '..');
   if (!existsSync(file)) throw new NotFoundError(file, 'scan result', `${p} holds no ${SCAN_JSON}: the scan is unfinished or this is not a scan folder`);
@@ -115,8 +115,8 @@ export function checkScanModel(scan: ScanSource, modelDir: string): string {
     throw new PoisonguardError(
       'invalid-option',
       `the scan in ${scan.dir} is of another model: it scanned ${scan.modelDir} (SHA-256 ${scan.modelSha256.slice(0, 12)}… over the folder's files), ` +
-        `but --model ${resolve(modelDir)} hashes to ${sha.slice(0, 12)}…. Scan this model first ('poisonguard scan --model ${modelDir} --out DIR'), or give its own scan.`,
-      { path: '--scan', expected: `a scan of the model with SHA-256 ${sha}`, received: scan.modelSha256 },
+        `but the model ${resolve(modelDir)} hashes to ${sha.slice(0, 12)}…. Scan this model first, or give its own scan.`,
+      { path: 'scan', expected: `a scan of the model with SHA-256 ${sha}`, received: scan.modelSha256 },
     );
   }
   return sha;
@@ -126,17 +126,17 @@ export function checkScanModel(scan: ScanSource, modelDir: string): string {
 export function chooseLabel(scan: ScanSource, requested?: number): { label: number | null; reason: string } {
   if (requested !== undefined) {
     if (!Number.isInteger(requested) || requested < 0 || requested >= scan.numClasses) {
-      throw new OptionError('--label', `a class index in 0..${scan.numClasses - 1}`, requested);
+      throw new OptionError('label', `a class index in 0..${scan.numClasses - 1}`, requested);
     }
     const flagged = scan.flagged.includes(requested);
     return { label: requested, reason: flagged ? `label ${requested} (given; flagged by the scan)` : `label ${requested} (given; NOT flagged by the scan)` };
   }
   const candidates = scan.verdictLabels.length > 0 ? scan.verdictLabels : scan.flagged;
   if (candidates.length === 0) {
-    return { label: null, reason: `the scan (verdict '${scan.verdictStatus}') flagged no label. Give --label L to mitigate a label anyway.` };
+    return { label: null, reason: `the scan (verdict '${scan.verdictStatus}') flagged no label. Name a label to mitigate one anyway.` };
   }
   if (candidates.length > 1) {
-    throw new OptionError('--label', `given: the scan flagged several labels (${candidates.join(', ')}); mitigate one at a time`, undefined);
+    throw new MissingOptionError('label', `the scan flagged several labels (${candidates.join(', ')}); mitigate one at a time`);
   }
   return { label: candidates[0], reason: `label ${candidates[0]} (flagged by the scan, verdict '${scan.verdictStatus}')` };
 }
@@ -144,7 +144,7 @@ export function chooseLabel(scan: ScanSource, requested?: number): { label: numb
 /** Reads the reversed trigger of `label` from the scan's label file. */
 export function readReversedTrigger(scan: ScanSource, label: number): ReversedTrigger {
   const file = scan.labelFiles.get(label);
-  if (file === undefined) throw new OptionError('--label', `one of the scanned labels (${[...scan.labelFiles.keys()].join(', ')})`, label);
+  if (file === undefined) throw new OptionError('label', `one of the scanned labels (${[...scan.labelFiles.keys()].join(', ')})`, label);
   if (!existsSync(file)) throw new NotFoundError(file, 'label result', `the scan's result for label ${label} is missing; rerun the scan to finish it`);
   const [H, W, C] = scan.inputShape;
   return reversedTriggerFromJson(readJsonFile(file), file, H, W, C);
