@@ -388,8 +388,8 @@ function nativeBatchEngine(ctx: ReverseContext, state: LabelState, gradient: Inp
   };
 }
 
-/** Keras's Adam on arrays (the formula of {@link adamUpdate}), in place. */
-function adamArrays(w: Float32Array, m: Float32Array, v: Float32Array, g: Float64Array, recipe: ReverseRecipe, t: number): void {
+/** Keras's Adam on arrays (the formula of {@link adamUpdate}), in place. Exported for its test, not part of the API. */
+export function adamArrays(w: Float32Array, m: Float32Array, v: Float32Array, g: Float64Array, recipe: ReverseRecipe, t: number): void {
   const { learningRate: lr, beta1: b1, beta2: b2, epsilon: eps } = recipe;
   const lrT = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
   for (let i = 0; i < w.length; i++) {
@@ -494,9 +494,9 @@ function lossTensor(recipe: ReverseRecipe, out: tf.Tensor2D, probs: tf.Tensor2D,
 
 /**
  * Keras's Adam (the release's optimizer): lr_t = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ); m ← β₁m + (1 − β₁)g;
- * v ← β₂v + (1 − β₂)g²; w ← w − lr_t·m/(√v + ε).
+ * v ← β₂v + (1 − β₂)g²; w ← w − lr_t·m/(√v + ε). Exported for its test, not part of the API.
  */
-function adamUpdate(w: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, recipe: ReverseRecipe, t: number): void {
+export function adamUpdate(w: tf.Variable, m: tf.Variable, v: tf.Variable, g: tf.Tensor, recipe: ReverseRecipe, t: number): void {
   const { learningRate: lr, beta1: b1, beta2: b2, epsilon: eps } = recipe;
   const lrT = (lr * Math.sqrt(1 - b2 ** t)) / (1 - b1 ** t);
   const m1 = tf.add(tf.mul(m, b1), tf.mul(g, 1 - b1));
