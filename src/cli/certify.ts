@@ -1,6 +1,4 @@
 /** `poisonguard certify`: the certified upper bound and attacks over an ε grid. */
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
 import { UnknownNameError } from '../errors.js';
 import { ALGORITHM1_MODES } from '../certify/algorithm1.js';
 import { ALGORITHM_STARTS, BOUND_CANDIDATES, DATA_DEPENDENT_BOUND, DEFAULT_BOUND, DEFAULT_DEFENSE, DEFAULT_MODE, DEFAULT_START, DEFENSE_KINDS } from '../certify/certify.js';
@@ -51,7 +49,7 @@ const options = {
   },
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Random seed.' },
   workers: { type: 'string', value: 'K', help: 'Worker threads (default: number of cores; 0 = inline).' },
-  json: { type: 'string', value: 'FILE', help: 'Write the full result as JSON.' },
+  json: { type: 'boolean', help: 'Print the full result (certify.json) to stdout instead of the table; --out DIR writes it to a file.' },
   out: { type: 'string', value: 'DIR', help: "Write a run folder (certify.json, projection.json) for 'poisonguard report DIR'." },
 } as const;
 
@@ -110,12 +108,11 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
       },
     });
     bar?.stop();
-    ctx.out(formatCertifyTable(report));
     if (v.json) {
-      mkdirSync(dirname(v.json), { recursive: true });
       const { certifyReportJson } = await import('../certify/certify.js');
-      writeFileSync(v.json, `${JSON.stringify(certifyReportJson(report), null, 2)}\n`);
-      ctx.err(`wrote ${v.json}`);
+      ctx.out(JSON.stringify(certifyReportJson(report), null, 2));
+    } else {
+      ctx.out(formatCertifyTable(report));
     }
     if (v.out) {
       const { writeCertifyRun } = await import('../report/run-folder.js');

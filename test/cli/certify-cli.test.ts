@@ -54,11 +54,17 @@ test('a truncated IDX file in --data-dir is named in the error', async () => {
 
 test('certify runs end to end and writes JSON', async () => {
   const dir = scratchDir('certify');
-  const json = join(dir, 'out.json');
-  const r = await run(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--json', json]);
+  const table = await run(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--out', dir]);
+  assert.equal(table.code, 0, table.err);
+  assert.match(table.out, /\| +0\.02 \| +0\.0\d{3}( c)? \|/);
+  // --json means what it means in every command: the result on stdout, instead of the table.
+  const r = await run(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--json']);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /\| +0\.02 \| +0\.0\d{3}( c)? \|/);
-  const rep = JSON.parse(readFileSync(json, 'utf8'));
+  assert.doesNotMatch(r.out, /\| +0\.02 \|/);
+  const rep = JSON.parse(r.out);
+  const saved = JSON.parse(readFileSync(join(dir, 'certify.json'), 'utf8'));
+  assert.deepEqual(Object.keys(rep).sort(), Object.keys(saved).sort(), 'the same object as certify.json');
+  assert.deepEqual(rep.rows.map((x: { upperBound: number }) => x.upperBound), saved.rows.map((x: { upperBound: number }) => x.upperBound));
   assert.equal(rep.kind, 'certify');
   assert.equal(rep.recipe.mode, 'release');
   assert.equal(rep.recipe.iterations, 400);
@@ -66,11 +72,9 @@ test('certify runs end to end and writes JSON', async () => {
 });
 
 test('certify --attack none computes the bounds alone', async () => {
-  const dir = scratchDir('certify-none');
-  const json = join(dir, 'out.json');
-  const r = await run(['certify', '--eps', '0,0.02', '--iters', '300', '--workers', '0', '--attack', 'none', '--bound', 'iterates', '--json', json]);
+  const r = await run(['certify', '--eps', '0,0.02', '--iters', '300', '--workers', '0', '--attack', 'none', '--bound', 'iterates', '--json']);
   assert.equal(r.code, 0, r.err);
-  const rep = JSON.parse(readFileSync(json, 'utf8'));
+  const rep = JSON.parse(r.out);
   assert.equal(rep.recipe.bound, 'iterates');
   for (const row of rep.rows) {
     assert.ok(Number.isFinite(row.upperBound) && row.upperBound > 0);
@@ -87,11 +91,9 @@ test("certify's help shows the library's defaults, and --defense data-dependent 
   assert.match(h.out, /--attack LIST .*\(default: candidate,label-flip\)/);
   assert.match(h.out, /--defense KIND .*\(default: oracle\)/);
   assert.match(h.out, /Default iterates\+clean; iterates with the data-dependent defense/);
-  const dir = scratchDir('certify-dd');
-  const json = join(dir, 'out.json');
-  const r = await run(['certify', '--defense', 'data-dependent', '--eps', '0,0.02', '--iters', '100', '--workers', '0', '--attack', 'none', '--json', json]);
+  const r = await run(['certify', '--defense', 'data-dependent', '--eps', '0,0.02', '--iters', '100', '--workers', '0', '--attack', 'none', '--json']);
   assert.equal(r.code, 0, r.err);
-  const rep = JSON.parse(readFileSync(json, 'utf8'));
+  const rep = JSON.parse(r.out);
   assert.equal(rep.recipe.defense, 'data-dependent');
   assert.equal(rep.recipe.bound, 'iterates');
 });
