@@ -2,6 +2,7 @@
  * The docs/RESULTS.md section of a certify run: recipe, clean defender, per-ε table, checks and
  * the comparison with the paper's figures. Shared by `poisonguard reproduce` and bench/certify.ts.
  */
+import { portablePath } from '../data/paths.js';
 import type { CertifyReport } from './certify.js';
 import { certifyMarkdownTable, referenceMarkdownTable } from './format.js';
 import { compareToReference, REFERENCE_TOLERANCE, type ReferenceComparison } from './reference.js';
@@ -27,7 +28,7 @@ export function certifyResultsSection(report: CertifyReport, madeBy: string): { 
   const lines = [
     heuristic
       ? `Recipe: ${r.name}, data-dependent defense (centroids and ${r.percentile}th-percentile radii refitted on clean + poison data): the U column is a heuristic from Algorithm 1 against both classes with the release's mass splits (ε/2 + ε/2 and random ones) on the clean set enlarged by 1/m_y per class (T = ${r.iterations} per split, η = ${r.eta}, ρ² = ${r.rho2}); the attack shown is the split whose evaluated test hinge is largest; poison points outside the refitted defense are removed before training; defender = norm-matched hinge SVM (tol ${r.svm.tol.toExponential()}); seed ${r.seed}; +1 = ${report.dataset.positive}. Data: ${report.dataset.n} train / ${report.dataset.nTest} test, d = ${report.dataset.d}. Made by \`${madeBy}\` on ${report.date.slice(0, 10)} in ${report.seconds.toFixed(0)} s.`
-      : `Recipe: ${r.name}, mode ${r.mode}: U* from Algorithm 1 over the continuous ${r.percentile}th-percentile oracle sphere + slab set (T = ${r.mode === 'paper' ? 'εn' : r.iterations}, η = ${r.eta}, ρ² = ${r.rho2}${r.start === 'clean' ? ', started at the clean SVM' : ''}), the minimum of U over ${r.bound === 'iterates' ? 'its iterates' : "its iterates and the clean defender's SVM scaled into Θ"}; ${points}; defender = norm-matched hinge SVM (‖w‖² + b² ∈ [ρ², ρ² + ${r.svm.band}], dual coordinate descent, tol ${r.svm.tol.toExponential()}, at most ${r.svm.maxIter} passes); seed ${r.seed}; +1 = ${report.dataset.positive}. Data: ${report.dataset.n} train / ${report.dataset.nTest} test, d = ${report.dataset.d} (${report.dataset.source}). Made by \`${madeBy}\` on ${report.date.slice(0, 10)} in ${report.seconds.toFixed(0)} s.`,
+      : `Recipe: ${r.name}, mode ${r.mode}: U* from Algorithm 1 over the continuous ${r.percentile}th-percentile oracle sphere + slab set (T = ${r.mode === 'paper' ? 'εn' : r.iterations}, η = ${r.eta}, ρ² = ${r.rho2}${r.start === 'clean' ? ', started at the clean SVM' : ''}), the minimum of U over ${r.bound === 'iterates' ? 'its iterates' : "its iterates and the clean defender's SVM scaled into Θ"}; ${points}; defender = norm-matched hinge SVM (‖w‖² + b² ∈ [ρ², ρ² + ${r.svm.band}], dual coordinate descent, tol ${r.svm.tol.toExponential()}, at most ${r.svm.maxIter} passes); seed ${r.seed}; +1 = ${report.dataset.positive}. Data: ${report.dataset.n} train / ${report.dataset.nTest} test, d = ${report.dataset.d} (${portablePath(report.dataset.source)}). Made by \`${madeBy}\` on ${report.date.slice(0, 10)} in ${report.seconds.toFixed(0)} s.`,
     '',
     `Clean defender: weight decay ${report.clean.weightDecay.toPrecision(3)}, train hinge ${report.clean.trainHinge.toFixed(4)}, test hinge ${report.clean.testHinge.toFixed(4)}, test error ${report.clean.testError.toFixed(4)}.`,
     '',
