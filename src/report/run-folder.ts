@@ -180,8 +180,9 @@ function scanImagePaths(scan: ScanSummary): string[] {
 /**
  * Reads what a run folder holds (or a single JSON file). Throws NotFoundError for a missing path,
  * DataFormatError for malformed JSON, and a PoisonguardError when nothing in it can be reported.
+ * A mitigation without a scan beside it brings the scan it used (`followScan`, default true).
  */
-export function readRunFolder(path: string): RunContents {
+export function readRunFolder(path: string, options: { readonly followScan?: boolean } = {}): RunContents {
   if (!existsSync(path)) throw new NotFoundError(path, 'run folder', "Run 'poisonguard certify --out DIR' to make one.");
   const isFile = statSync(path).isFile();
   const dir = isFile ? dirname(path) : path;
@@ -217,10 +218,21 @@ export function readRunFolder(path: string): RunContents {
       { path },
     );
   }
+  // A mitigation folder holds no scan: the one it used is where mitigation.json says.
+  let scanDir = dir;
+  if (!scan && mitigation && typeof mitigation.scan === 'string' && (options.followScan ?? true)) {
+    const recorded = resolve(dir, mitigation.scan);
+    const file = join(recorded, RUN_FILES.scan);
+    if (existsSync(file)) {
+      scan = checkScanJson(file, readJsonFile(file));
+      files.push(file);
+      scanDir = recorded;
+    }
+  }
   let scanImages: Map<string, ReportImage> | undefined;
   if (scan) {
     scanImages = new Map();
-    for (const rel of scanImagePaths(scan)) scanImages.set(rel, readImage(dir, rel));
+    for (const rel of scanImagePaths(scan)) scanImages.set(rel, readImage(scanDir, rel));
     if (scan.realTrigger) {
       const img = realTriggerImage(scan.realTrigger);
       if (img) scanImages.set(REAL_TRIGGER_IMAGE, img);
@@ -265,7 +277,7 @@ function realTriggerImage(t: NonNullable<ScanSummary['realTrigger']>): ReportIma
 export function readRunFolders(paths: readonly string[]): RunContents {
   if (paths.length === 0) throw new PoisonguardError('invalid-option', 'no run folder given.');
   if (paths.length === 1) return readRunFolder(paths[0]);
-  const runs = paths.map((p) => readRunFolder(p));
+  const runs = paths.map((p) => readRunFolder(p, { followScan: false }));
   const pick = <K extends 'certify' | 'scan' | 'mitigation'>(key: K): RunContents | undefined => {
     const having = runs.filter((r) => r[key] !== undefined);
     if (having.length > 1) {
@@ -274,8 +286,9 @@ export function readRunFolders(paths: readonly string[]): RunContents {
     return having[0];
   };
   const certify = pick('certify');
-  const scan = pick('scan');
   const mitigation = pick('mitigation');
+  // No folder given holds a scan: the one the mitigation used, where mitigation.json says.
+  const scan = pick('scan') ?? (mitigation ? readRunFolder(paths[runs.indexOf(mitigation)]) : undefined);
   return {
     dir: runs.map((r) => r.dir).join(', '),
     files: runs.flatMap((r) => r.files.map((f) => join(r.dir, f))),

@@ -270,6 +270,15 @@ test('several run folders make one page; the same section twice is refused', asy
   const dup = await run(['report', certifyDir, ncDir]);
   assert.equal(dup.code, 2);
   assert.match(dup.err, /both hold a certify result; give one of them\./);
+  // A mitigation folder alone: the page shows the scan recorded in its mitigation.json (alone, and beside a certify run).
+  const followed = join(base, 'mit-follows');
+  mkdirSync(followed);
+  writeFileSync(join(followed, 'mitigation.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(mitDir, 'mitigation.json'), 'utf8')), scan: scanDir }));
+  for (const args of [[followed], [certifyDir, followed]]) {
+    const f = await run(['report', ...args, '--out', join(base, 'followed.html')]);
+    assert.equal(f.code, 0, f.err);
+    assert.match(f.out, /sections: .*scan, mitigation/, args.join(' '));
+  }
 });
 
 test('report --eps picks the attack shown in the projection, and rejects an ε the run does not have', async () => {

@@ -18,6 +18,8 @@ export interface MitigationSummary {
   /** 'prune', 'unlearn', 'filter' … (the mitigate command's --method). */
   readonly method?: string;
   readonly model?: string;
+  /** The scan folder whose reversed trigger was used; the report shows that scan when the run folder holds none. */
+  readonly scan?: string;
   /** Why this label was mitigated, in words (e.g. "label 7 (flagged by the scan …)"). */
   readonly labelReason?: string;
   /** True when the scan flagged nothing and no label was given: nothing was done. */
