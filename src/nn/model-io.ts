@@ -2,9 +2,10 @@
  * Model folders: a TF.js LayersModel (`model.json` + weight files) and poisonguard's
  * `metadata.json` beside it. Saving and loading go through this module's own Node file
  * IOHandlers. A model folder is untrusted input: the loader refuses weight paths that are absolute,
- * URLs, or lead outside the folder (`../x.bin`, symlinks), and checks that the weight files hold
- * exactly the bytes the manifest declares before any tensor is built. Any TF.js LayersModel folder
- * (model.json + shards) loads; metadata.json is optional for loading.
+ * URLs, or lead outside the folder (`../x.bin`, symlinks), checks that the weight files hold
+ * exactly the bytes the manifest declares (within {@link MAX_MODEL_BYTES}) before any tensor is
+ * built, and checks each layer's weights against the manifest before TF.js allocates them. Any
+ * TF.js LayersModel folder (model.json + shards) loads; metadata.json is optional for loading.
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
