@@ -77,3 +77,25 @@ test('hinge and 0-1 error by hand on a 3-point set', () => {
   assert.ok(Math.abs(r.hinge - 5 / 3) < 1e-12);
   assert.ok(Math.abs(r.error - 2 / 3) < 1e-12);
 });
+
+test('a norm-matched fit that runs out of passes continues from where it stopped, and ends at the cold optimum', () => {
+  // The MNIST-1-7 case in miniature: the poison is many copies of one point (a flat direction of
+  // the dual), and each call may make only a few passes.
+  const { X: clean, y: cy } = toyData(60, 3, 7, 1);
+  const n = 60 + 40;
+  const data = new Float64Array(n * 3);
+  data.set((clean as { data: Float64Array }).data);
+  const y = new Int8Array(n);
+  y.set(cy);
+  for (let i = 60; i < n; i++) {
+    data.set([-1.5, 2, 0.3], i * 3);
+    y[i] = 1;
+  }
+  const X = dense(n, 3, data);
+  const few = trainNormMatchedSvm(X, y, { rho2: 0.3, maxIter: 3 });
+  assert.ok(few.converged, `converged after ${few.iterations} passes`);
+  assert.ok(few.iterations > 3, `it needed more than one call (${few.iterations} passes)`);
+  const cold = trainSvm(X, y, { weightDecay: few.weightDecay, maxIter: 100_000 });
+  assert.ok(cold.converged);
+  assert.ok(Math.abs(primalObjective(X, y, few.w, few.b, few.weightDecay) - cold.objective) < 1e-9, 'the same optimum');
+});
