@@ -117,6 +117,8 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   try {
     model = await tfl.loadLayersModel({ load: async () => artifacts });
   } catch (e) {
+    // The weights of the layers built before the failure would otherwise stay allocated.
+    for (const v of budget.created) if (!v.val.isDisposed) v.dispose();
     if (e instanceof PoisonguardError) throw e;
     throw new DataFormatError(modelPath, `TF.js could not build the model (${(e as Error).message}).`);
   } finally {
@@ -133,10 +135,14 @@ interface WeightBudget {
   readonly file: string;
   readonly shapes: ReadonlyMap<string, readonly number[]>;
   remaining: number;
+  /** The weights built so far, freed if the load fails. */
+  readonly created: BuiltWeight[];
 }
 
+type BuiltWeight = { readonly val: tf.Tensor; dispose(): void };
+
 function weightBudget(specs: readonly tf.io.WeightsManifestEntry[], file: string): WeightBudget {
-  return { file, shapes: new Map(specs.map((w) => [w.name, w.shape])), remaining: specs.reduce((sum, w) => sum + weightBytes(w, file), 0) };
+  return { file, shapes: new Map(specs.map((w) => [w.name, w.shape])), remaining: specs.reduce((sum, w) => sum + weightBytes(w, file), 0), created: [] };
 }
 
 /** The budgets of the loads in progress (TF.js builds the layers synchronously inside loadLayersModel). */
@@ -149,7 +155,7 @@ const activeBudgets = new Set<WeightBudget>();
  * have the shape its manifest entry declares and fit the bytes present that earlier weights have
  * not claimed, so a topology declaring a million units fails here instead of allocating gigabytes.
  */
-function checkWeightBeforeAllocation(layer: string, weight: string, shape: readonly number[], dtype: string | undefined): void {
+function checkWeightBeforeAllocation(layer: string, weight: string, shape: readonly number[], dtype: string | undefined): WeightBudget {
   let refusal: DataFormatError | undefined;
   for (const budget of activeBudgets) {
     const bytes = shape.reduce((a, b) => a * b, 1) * (DTYPE_BYTES[dtype ?? 'float32'] ?? 4);
@@ -171,10 +177,10 @@ function checkWeightBeforeAllocation(layer: string, weight: string, shape: reado
       );
     } else {
       budget.remaining -= bytes;
-      return;
+      return budget;
     }
   }
-  if (refusal) throw refusal;
+  throw refusal;
 }
 
 {
@@ -183,8 +189,10 @@ function checkWeightBeforeAllocation(layer: string, weight: string, shape: reado
   const proto = tfl.layers.Layer.prototype as unknown as { addWeight: (this: { name: string }, name: string, shape: number[], dtype?: string, ...rest: unknown[]) => unknown };
   const addWeight = proto.addWeight;
   proto.addWeight = function (name, shape, dtype, ...rest) {
-    if (activeBudgets.size > 0) checkWeightBeforeAllocation(this.name, name, shape, dtype);
-    return addWeight.call(this, name, shape, dtype, ...rest);
+    const budget = activeBudgets.size > 0 ? checkWeightBeforeAllocation(this.name, name, shape, dtype) : undefined;
+    const built = addWeight.call(this, name, shape, dtype, ...rest);
+    budget?.created.push(built as BuiltWeight);
+    return built;
   };
 }
 

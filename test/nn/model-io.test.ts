@@ -211,3 +211,13 @@ test('weights beyond the size limit are refused before any file is read; the lim
   const { model } = await loadModel(dir, { maxBytes: 40172 });
   model.dispose();
 });
+
+test('a model refused after some of its layers were built leaves none of their weights allocated', async () => {
+  // The first layer's 40 KB are built before the second layer's bomb is refused.
+  const dir = await denseFolder((layers) => {
+    layers[1].config.units = 1e6;
+  });
+  const before = tf.memory();
+  await assert.rejects(loadModel(dir), /layer 'out' declares weight 'kernel' of shape \[10, 1000000\], but the weights manifest has out\/kernel \[10, 3\]/);
+  assert.deepEqual([tf.memory().numTensors, tf.memory().numBytes], [before.numTensors, before.numBytes]);
+});
