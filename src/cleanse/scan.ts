@@ -34,7 +34,7 @@ import { labelImageFiles, writeLabelImages } from './mask-images.js';
 import { DEFAULT_DETECTOR, DEFAULT_FLAG_THRESHOLD, outlierDetector, zscoreDetector, type OutlierDetector, type OutlierReport } from './outliers.js';
 import { resolveReverseRecipe, type ReverseOptions, type ReverseRecipe } from './recipe.js';
 import { createLabelState, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
-import { checkVerdictOptions, decideVerdict, type Verdict, type VerdictOptions } from './verdict.js';
+import { checkVerdictOptions, decideVerdict, DEFAULT_REPEAT, type Verdict, type VerdictOptions } from './verdict.js';
 
 /** A label in progress is checkpointed every 10 steps (≈ 6 s on MNIST): an interruption loses little. */
 export const CHECKPOINT_STEPS = 10;
@@ -221,7 +221,7 @@ export function resolveScanPlan(options: ScanOptions): ScanPlan {
   const recipe = fast ? { ...fullRecipe, maxSteps: Math.min(fullRecipe.maxSteps, fast.budget) } : fullRecipe;
   const seed = options.seed ?? DEFAULT_SEED;
   if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
-  const repeat = checkPositiveInt('repeat', options.repeat ?? 1);
+  const repeat = checkPositiveInt('repeat', options.repeat ?? DEFAULT_REPEAT);
   const workers = checkNonNegativeInt('workers', options.workers ?? availableParallelism());
   const detectorName = options.detector ?? DEFAULT_DETECTOR;
   const detector = outlierDetector(detectorName);

@@ -26,6 +26,9 @@ import { checkPositive } from '../options.js';
 import { OptionError } from '../errors.js';
 import { median, DEFAULT_FLAG_THRESHOLD, type OutlierReport } from './outliers.js';
 
+/** Scans of a model: 1, as the paper and the release (more give the verdict a majority and a spread). */
+export const DEFAULT_REPEAT = 1;
+
 /** Decision threshold 3 (paper §V-B: every infected model's anomaly index was above 3). */
 export const DEFAULT_DECISION_THRESHOLD = 3;
 

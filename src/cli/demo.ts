@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command, CommandContext } from './command.js';
 import { intOption } from './command.js';
+import { DEFAULT_SEED } from '../random.js';
 
 /** The demo's recipe: short, so that it fits in a few minutes; every step says what it ran. */
 export const DEMO_RECIPE = {
@@ -24,7 +25,7 @@ export const DEMO_RECIPE = {
 
 const options = {
   out: { type: 'string', value: 'DIR', default: 'runs/demo', help: 'Run folder for everything the demo writes.' },
-  seed: { type: 'string', value: 'S', default: '0', help: 'Random seed of every step.' },
+  seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Random seed of every step.' },
   quick: { type: 'boolean', help: 'A smaller run (fewer iterations, images and scan steps), for tests.' },
   force: { type: 'boolean', help: 'Start over when --out already holds a demo run.' },
 } as const;

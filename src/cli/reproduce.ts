@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { PoisonguardError, UnknownNameError } from '../errors.js';
 import type { Command } from './command.js';
 import { intOption } from './command.js';
+import { DEFAULT_SEED } from '../random.js';
 import { progressBar } from './progress.js';
 
 const PARTS = ['certify', 'cleanse', 'all'] as const;
@@ -18,7 +19,7 @@ const options = {
   'data-dir': { type: 'string', value: 'DIR', help: 'Root holding mnist/, enron1/, imdb/ (default: $POISONGUARD_DATA or ../shared/data; MNIST falls back to the embedded copy).' },
   update: { type: 'string', value: 'FILE', help: "Replace the matching sections of this markdown file (e.g. docs/RESULTS.md)." },
   out: { type: 'string', value: 'DIR', help: 'Run folder: each certify run as JSON and markdown; the cleanse models, scans and mitigation (default for cleanse: runs/reproduce).' },
-  seed: { type: 'string', value: 'S', default: '0', help: 'Random seed.' },
+  seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Random seed.' },
 } as const;
 
 export const reproduceCommand: Command<typeof options> = {

@@ -2,7 +2,7 @@
 import { availableParallelism } from 'node:os';
 import { DEFAULT_FAST_BUDGET, DEFAULT_FAST_MIN_STEPS } from '../cleanse/fast.js';
 import { OptionError, PoisonguardError } from '../errors.js';
-import { DEFAULT_DECISION_THRESHOLD } from '../cleanse/verdict.js';
+import { DEFAULT_DECISION_THRESHOLD, DEFAULT_REPEAT } from '../cleanse/verdict.js';
 import { DEFAULT_FLAG_THRESHOLD, OUTLIER_DETECTORS, DEFAULT_DETECTOR } from '../cleanse/outliers.js';
 import { DEFAULT_LOSS, DEFAULT_MASK_SHAPE, DEFAULT_MAX_STEPS, DEFAULT_NORM, LOSS_KINDS, MASK_SHAPES, NORMS } from '../cleanse/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
@@ -23,7 +23,7 @@ const options = {
   labels: { type: 'string', value: 'L,L,…', help: 'Labels to scan (default: all).' },
   steps: { type: 'string', value: 'N', default: String(DEFAULT_MAX_STEPS), help: 'Maximum optimisation steps per label (31 mini-batches of 32 each).' },
   workers: { type: 'string', value: 'K', help: `Worker threads, each with its own engine (default: the cores, here ${availableParallelism()}; 0 = this thread).` },
-  repeat: { type: 'string', value: 'R', default: '1', help: 'Scans with seeds S, S+1, …; the verdict needs a majority, and the spread is reported.' },
+  repeat: { type: 'string', value: 'R', default: String(DEFAULT_REPEAT), help: 'Scans with seeds S, S+1, …; the verdict needs a majority, and the spread is reported.' },
   fast: {
     type: 'boolean',
     help: `Fast mode: labels run in rounds, smallest norms first; labels that cannot become the outlier are retired after ${DEFAULT_FAST_MIN_STEPS} steps, and every label stops at its budget.`,
@@ -84,7 +84,7 @@ For every label, finds the smallest mask and pattern that send clean test images
 the raw pixel domain, then the model's preprocessing from metadata.json), with the release's
 recipe (Adam 0.1/0.5/0.9, 31 mini-batches of 32 per step, cost schedule with warm-up and early
 stop). The mask norms go through a one-sided MAD test (anomaly index > 2 flags a label). The
-verdict 'backdoored' needs more than a flag: index > the decision threshold (default 3), or a flag
+verdict 'backdoored' needs more than a flag: index > the decision threshold (default ${DEFAULT_DECISION_THRESHOLD}), or a flag
 confirmed by the second statistic (z-score of log norms > the decision threshold), for the same
 label in a majority of the --repeat scans; a flag without that is 'suspicious' (rescan). In fast
 mode a 'suspicious' answer, or a clean one with an index within 0.5 of the flag threshold, continues
