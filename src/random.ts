@@ -2,6 +2,7 @@
  * The one seeded random generator of the project: xoshiro128** seeded through splitmix32.
  * Every algorithm takes a `Random` (or a seed) so that the same seed gives the same numbers.
  */
+import { OptionError } from './errors.js';
 /**
  * A seed for stream `k` of a run seeded `seed` (e.g. one label of a scan, one epoch of training): a
  * cheap hash of the pair, so that streams differ without drawing from the run's own generator.
@@ -125,3 +126,17 @@ function rotl(x: number, k: number): number {
 
 /** Default seed of every command. */
 export const DEFAULT_SEED = 0;
+
+/**
+ * The largest seed: the generator reads a seed as an unsigned 32-bit integer (`seed >>> 0`), so a
+ * larger or negative one would give another seed's numbers while the run records the one given.
+ */
+export const MAX_SEED = 2 ** 32 - 1;
+
+/** Checks that `seed` is one the generator represents exactly: an integer in [0, {@link MAX_SEED}]. */
+export function checkSeed(option: string, seed: unknown): number {
+  if (typeof seed !== 'number' || !Number.isInteger(seed) || seed < 0 || seed > MAX_SEED) {
+    throw new OptionError(option, `an integer in [0, ${MAX_SEED}] (the generator's 32-bit seeds)`, seed);
+  }
+  return seed;
+}

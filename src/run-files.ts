@@ -6,9 +6,9 @@
  * Free of TensorFlow.js and of any command.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { DataFormatError, NotFoundError } from './errors.js';
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readFileSync, readSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative, sep } from 'node:path';
+import { DataFormatError, NotFoundError, PoisonguardError } from './errors.js';
 
 /** A JSON object as read from a file, before its fields are checked. */
 export type Json = Record<string, unknown>;
@@ -68,15 +68,39 @@ export function readJsonFile(path: string, reviver?: (key: string, value: unknow
   }
 }
 
-/** SHA-256 over every regular file of the model folder (names and bytes, sorted by name). */
+/** Bytes read at a time by {@link hashModelFolder}: a file of any size is hashed in constant memory. */
+const HASH_CHUNK_BYTES = 1 << 20;
+
+/**
+ * SHA-256 over every regular file of the model folder (names and bytes, sorted by name). A link
+ * is followed only to a file inside the folder (as the model loader allows); a link leading out
+ * of it is refused, naming it.
+ */
 export function hashModelFolder(dir: string): string {
   const h = createHash('sha256');
+  const root = realpathSync(dir);
+  const buffer = Buffer.allocUnsafe(HASH_CHUNK_BYTES);
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
+    if (lstatSync(p).isSymbolicLink()) {
+      const target = existsSync(p) ? realpathSync(p) : undefined;
+      const rel = target === undefined ? '..' : relative(root, target);
+      if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+        throw new PoisonguardError('unsafe-path', `${p}: a link leading outside the model folder (to ${target ?? 'nothing'}); a model folder's files must sit inside it.`, { path: p });
+      }
+    }
     if (!statSync(p).isFile()) continue;
     h.update(name);
     h.update('\0');
-    h.update(readFileSync(p));
+    let fd: number | undefined;
+    try {
+      fd = openSync(p, 'r');
+      for (let n = readSync(fd, buffer, 0, buffer.length, null); n > 0; n = readSync(fd, buffer, 0, buffer.length, null)) h.update(buffer.subarray(0, n));
+    } catch (e) {
+      throw new DataFormatError(p, `cannot be read to hash the model folder (${(e as Error).message}).`);
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
   }
   return h.digest('hex');
 }

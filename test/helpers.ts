@@ -1,5 +1,6 @@
 /** Shared test helpers: the shared data folder and a scratch folder under test-output/. */
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sharedDataDir, packageRoot } from '../src/data/paths.js';
 
@@ -14,4 +15,13 @@ export function scratchDir(name: string): string {
   const base = join(packageRoot(), 'test-output');
   mkdirSync(base, { recursive: true });
   return mkdtempSync(join(base, `${name}-`));
+}
+
+/** A folder nothing can be written into, also for root (whom permission bits do not stop: /sys refuses). */
+export function readOnlyDir(): string {
+  if (process.getuid?.() === 0) return '/sys/poisonguard-read-only';
+  const d = join(mkdtempSync(join(tmpdir(), 'pg-read-only-')), 'read-only');
+  mkdirSync(d);
+  chmodSync(d, 0o555);
+  return d;
 }

@@ -12,7 +12,7 @@ import { OptionError, UnknownNameError } from '../errors.js';
 import { hingeAndError } from '../linear/hinge.js';
 import { NORM_MATCH_BAND, NORM_MATCH_RANGE, SVM_DEFAULT_MAX_ITER, SVM_DEFAULT_TOL, trainNormMatchedSvm, type NormMatchedOptions } from '../linear/svm.js';
 import { checkNonNegativeInt, checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
-import { DEFAULT_SEED } from '../random.js';
+import { checkSeed, DEFAULT_SEED } from '../random.js';
 import { runPool, siblingModule } from '../workers/pool.js';
 import { ALGORITHM1_MODES, type Algorithm1Mode } from './algorithm1.js';
 import { fitSphereSlabDefense, type SphereSlabDefense } from './defense.js';
@@ -167,7 +167,7 @@ export function resolveRecipe(dataset: string, options: CertifyOptions): Certify
     bound,
     ...(pointKind === 'rounded' ? { shrunkenPercentiles: base.shrunkenPercentiles ?? CERTIFY_RECIPES.imdb.shrunkenPercentiles! } : {}),
     ...(pointKind === 'integer' ? { integerEta: 'η = (0.008/ε)·√(ε/0.05), T = εn' } : {}),
-    seed: options.seed ?? DEFAULT_SEED,
+    seed: checkSeed('seed', options.seed ?? DEFAULT_SEED),
     svm: { tol: checkPositive('svmTol', options.svmTol ?? SVM_DEFAULT_TOL), maxIter: SVM_DEFAULT_MAX_ITER, band: NORM_MATCH_BAND, range: NORM_MATCH_RANGE },
   };
 }

@@ -19,6 +19,12 @@ export const CHECKPOINT_FORMAT = 'poisonguard-scan-checkpoint';
 export interface ScanIdentity {
   readonly modelSha256: string;
   readonly settings: Readonly<Record<string, unknown>>;
+  /**
+   * The scan's seeds (seed, seed+1, … with --repeat): scan.json holds one verdict over them, so
+   * another seed may not replace it. Checked when the folder records them (folders of older
+   * versions do not).
+   */
+  readonly seeds?: readonly number[];
 }
 
 /** Creates the folder's checkpoint.json, or checks that it matches; throws a clear error otherwise. */
@@ -29,7 +35,7 @@ export function claimOutFolder(out: string, identity: ScanIdentity, model: strin
     writeJsonAtomic(file, { format: CHECKPOINT_FORMAT, model, ...identity });
     return;
   }
-  let old: { format?: unknown; modelSha256?: unknown; settings?: Record<string, unknown>; model?: unknown };
+  let old: { format?: unknown; modelSha256?: unknown; settings?: Record<string, unknown>; model?: unknown; seeds?: unknown };
   try {
     old = JSON.parse(readFileSync(file, 'utf8'));
   } catch (e) {
@@ -38,6 +44,9 @@ export function claimOutFolder(out: string, identity: ScanIdentity, model: strin
   if (old.format !== CHECKPOINT_FORMAT) throw new DataFormatError(file, `not a scan checkpoint (format ${JSON.stringify(old.format)}).`);
   const differences: string[] = [];
   if (old.modelSha256 !== identity.modelSha256) differences.push(`the model differs (checkpoint of ${String(old.model)}, ${String(old.modelSha256).slice(0, 12)}…; now ${model}, ${identity.modelSha256.slice(0, 12)}…)`);
+  if (Array.isArray(old.seeds) && identity.seeds && JSON.stringify(old.seeds) !== JSON.stringify(identity.seeds)) {
+    differences.push(`seeds: ${JSON.stringify(old.seeds)} then, ${JSON.stringify(identity.seeds)} now (each --out folder holds the scan of one --seed and --repeat)`);
+  }
   const keys = new Set([...Object.keys(old.settings ?? {}), ...Object.keys(identity.settings)]);
   for (const k of [...keys].sort()) {
     const a = JSON.stringify(old.settings?.[k]);

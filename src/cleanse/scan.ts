@@ -16,10 +16,12 @@ import type { ModelEngineChoice, ModelEngineDecision } from '../nn/onnx-gradient
 import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import { checkNonNegativeInt, checkPositiveInt } from '../options.js';
-import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
+import { checkSeed, DEFAULT_SEED, MAX_SEED, mixSeeds, Random } from '../random.js';
+import { claimOutputDir, type OwnFiles } from '../outputs.js';
 import { hashModelFolder, writeJsonAtomic } from '../run-files.js';
 import { siblingModule, WorkerPool } from '../workers/pool.js';
 import {
+  CHECKPOINT_JSON,
   claimOutFolder,
   readLabelResult,
   readLabelState,
@@ -137,6 +139,12 @@ export interface Escalation {
 /** In the --out folder while fast mode escalates: the decision survives an interruption. */
 export const ESCALATION_JSON = 'escalation.json';
 
+/** Everything a scan writes into its out folder (checkpoint.ts, mask-images.ts): what a run folder's force may remove. */
+export const SCAN_FOLDER_FILES: OwnFiles = {
+  files: [CHECKPOINT_JSON, SCAN_JSON, ESCALATION_JSON],
+  dirs: [{ name: /^seed-\d+$/, holds: { files: [/^label-\d+(\.state)?\.json$/, /^label-\d+-(mask|pattern|fusion)\.png$/] } }],
+};
+
 export interface ScanReport {
   readonly kind: 'neural-cleanse-scan';
   readonly model: {
@@ -162,7 +170,10 @@ export interface ScanReport {
   readonly backend: string;
   /** Where the model's forward and backward passes ran, and why. */
   readonly modelEngine: ModelEngineDecision;
+  /** Worker threads used: the request capped at the labels to run (× repeats) and the cores. */
   readonly workers: number;
+  /** Worker threads asked for (default: the cores). */
+  readonly workersRequested: number;
   readonly seeds: readonly number[];
   readonly runs: readonly ScanRun[];
   /** Over the repeats: the model's anomaly index and each label's norm (mean, sd, min, max). */
@@ -219,9 +230,10 @@ export function resolveScanPlan(options: ScanOptions): ScanPlan {
   // Fast mode's budget is the recipe's own step limit, lowered.
   const fullRecipe = resolveReverseRecipe(options);
   const recipe = fast ? { ...fullRecipe, maxSteps: Math.min(fullRecipe.maxSteps, fast.budget) } : fullRecipe;
-  const seed = options.seed ?? DEFAULT_SEED;
-  if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
+  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
   const repeat = checkPositiveInt('repeat', options.repeat ?? DEFAULT_REPEAT);
+  // The repeats use seeds seed, seed+1, …: the last must be a seed too.
+  if (seed + repeat - 1 > MAX_SEED) throw new OptionError('repeat', `at most ${MAX_SEED - seed + 1} with seed ${seed} (seeds go up to ${MAX_SEED})`, repeat);
   const workers = checkNonNegativeInt('workers', options.workers ?? availableParallelism());
   const detectorName = options.detector ?? DEFAULT_DETECTOR;
   const detector = outlierDetector(detectorName);
@@ -239,7 +251,7 @@ export function resolveScanPlan(options: ScanOptions): ScanPlan {
 /** Runs the scan (see the module comment). */
 export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const start = performance.now();
-  const { fast, fullRecipe, recipe, seed, repeat, workers, detector, secondary, flagThreshold, verdict: verdictOptions } = resolveScanPlan(options);
+  const { fast, fullRecipe, recipe, seed, repeat, workers: workersRequested, detector, secondary, flagThreshold, verdict: verdictOptions } = resolveScanPlan(options);
   // A fast-mode label that the budget stopped short of the full recipe's own end.
   const budgetStopped = (r: LabelResult): boolean => fast !== null && r.stopReason === 'max-steps' && r.steps < fullRecipe.maxSteps;
 
@@ -248,6 +260,8 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
     throw new NotFoundError(modelDir, 'model folder', 'A model folder holds model.json, its weight files and metadata.json, as training writes them');
   }
+  // Claimed before the work; what it already holds is checked against this scan by claimOutFolder.
+  const out = options.out === undefined ? undefined : claimOutputDir(options.out, { option: 'out', existing: 'resume', notOver: [{ path: modelDir, what: 'the model folder' }] });
   const { readMetadata, loadModel, METADATA_JSON } = await import('../nn/model-io.js');
   const metadata = existsSync(resolve(modelDir, METADATA_JSON)) ? readMetadata(modelDir) : undefined;
   const preprocessing = metadata?.preprocessing ?? options.preprocessing;
@@ -285,6 +299,8 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   for (const l of labels) if (!Number.isInteger(l) || l < 0 || l >= numClasses) throw new OptionError('labels', `class indices in 0..${numClasses - 1}`, l);
   if (new Set(labels).size !== labels.length) throw new OptionError('labels', 'distinct labels', labels);
   if (labels.length < MIN_LABELS) throw new OptionError('labels', `at least ${MIN_LABELS} labels (the outlier test needs a median and a spread)`, labels);
+  // More engines than labels to run at once, or than cores, only cost memory and start-up.
+  const workers = Math.min(workersRequested, labels.length * repeat, availableParallelism());
 
   // The clean set: the dataset's test split (the release drew its mini-batches from the test set).
   const { loadImageDataset, loadModelDataset } = await import('../data/image-registry.js');
@@ -302,7 +318,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   if (clean.count < recipe.batchSize) throw new ShapeError('clean set', `at least ${recipe.batchSize} images`, `${clean.count}`);
 
   const sha = hashModelFolder(modelDir);
-  const out = options.out === undefined ? undefined : resolve(options.out);
+  const seeds = Array.from({ length: repeat }, (_, r) => seed + r);
   if (out) {
     claimOutFolder(
       out,
@@ -310,13 +326,13 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
         modelSha256: sha,
         // Escalating or not does not change the fast phase: a folder scanned either way can be resumed the other way.
         settings: { recipe, fast: fast && withoutEscalate(fast), dataset: data.name, dataSource: data.source, cleanImages: clean.count, preprocessing, backend: options.backend ?? 'auto' },
+        seeds,
       },
       modelDir,
     );
   }
 
   const realTrigger = metadata?.trigger ? (await import('../nn/trigger.js')).resolveTrigger(metadata.trigger, H, W, C).mask : undefined;
-  const seeds = Array.from({ length: repeat }, (_, r) => seed + r);
   const results = new Map<number, Map<number, LabelResult>>(seeds.map((s) => [s, new Map()]));
   const jobs: Job[] = [];
   for (const s of seeds) {
@@ -524,6 +540,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     backend: engine.backend,
     modelEngine,
     workers,
+    workersRequested,
     seeds,
     runs,
     spread: {

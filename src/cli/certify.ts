@@ -1,5 +1,5 @@
 /** `poisonguard certify`: the certified upper bound and attacks over an ε grid. */
-import { UnknownNameError } from '../errors.js';
+import { OptionError, UnknownNameError } from '../errors.js';
 import { ALGORITHM1_MODES } from '../certify/algorithm1.js';
 import { ALGORITHM_STARTS, BOUND_CANDIDATES, DATA_DEPENDENT_BOUND, DEFAULT_BOUND, DEFAULT_DEFENSE, DEFAULT_MODE, DEFAULT_START, DEFENSE_KINDS } from '../certify/certify.js';
 import { DATA_DEPENDENT_PERCENTILE } from '../certify/data-dependent.js';
@@ -8,7 +8,7 @@ import { CERTIFY_RECIPES, DEFAULT_RECIPE, POINT_KINDS } from '../certify/recipes
 import { checkOneOf } from '../options.js';
 import { DEFAULT_SEED } from '../random.js';
 import type { Command } from './command.js';
-import { intOption, numberListOption, numberOption } from './command.js';
+import { intOption, numberListOption, numberOption, seedOption } from './command.js';
 import { progressBar } from './progress.js';
 
 // Defaults and choices come from the library (certify.ts, eps-task.ts, recipes.ts): the help cannot drift from what runs.
@@ -51,6 +51,7 @@ const options = {
   workers: { type: 'string', value: 'K', help: 'Worker threads (default: number of cores; 0 = inline).' },
   json: { type: 'boolean', help: 'Print the full result (certify.json) to stdout instead of the table; --out DIR writes it to a file.' },
   out: { type: 'string', value: 'DIR', help: "Write a run folder (certify.json, projection.json) for 'poisonguard report DIR'." },
+  force: { type: 'boolean', help: 'Replace the certify files of an existing --out run.' },
 } as const;
 
 export const certifyCommand: Command<typeof options> = {
@@ -68,14 +69,19 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
     const { loadBinaryDataset, binaryDatasetNames } = await import('../data/registry.js');
     const { certify } = await import('../certify/certify.js');
     const { formatCertifyTable } = await import('../certify/format.js');
-    const seed = intOption('seed', v.seed)!;
+    const seed = seedOption('seed', v.seed)!;
     if (!binaryDatasetNames().includes(v.dataset)) throw new UnknownNameError('dataset', v.dataset, binaryDatasetNames());
     // 'none': the bounds alone (no attack runs, no SVM retraining).
     const attacks = v.attack.trim() === 'none' ? [] : v.attack.split(',').map((a) => a.trim());
+    if (attacks.includes('none')) throw new OptionError('--attack', "either 'none' (the bounds alone) or a list of attacks; none cannot be combined with attacks", v.attack);
     for (const a of attacks) if (!(ATTACK_NAMES as readonly string[]).includes(a)) throw new UnknownNameError('attack', a, ATTACK_NAMES);
     if (v.points !== undefined && !(POINT_KINDS as readonly string[]).includes(v.points)) throw new UnknownNameError('point kind', v.points, POINT_KINDS);
     const pointKind = v.points === undefined ? undefined : checkOneOf('--points', v.points, POINT_KINDS);
     const eps = numberListOption('eps', v.eps);
+    // The run folder is claimed before the work: a folder that cannot be used costs nothing, and an existing run is not replaced without --force.
+    const { claimOutputDir } = await import('../outputs.js');
+    const { CERTIFY_RUN_FILES } = await import('../report/run-folder.js');
+    const outDir = v.out === undefined ? undefined : claimOutputDir(v.out, { option: '--out', existing: 'shared', own: CERTIFY_RUN_FILES, force: v.force });
     const data = await loadBinaryDataset(v.dataset, v['data-dir'], seed);
     ctx.err(`${data.name}: ${data.train.X.rows} train / ${data.test.X.rows} test, d = ${data.train.X.cols}; +1 = ${data.positive}, -1 = ${data.negative}; source: ${data.source}`);
     const bars = new Map<number, number>();
@@ -101,7 +107,7 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
         if (!bar) bar = progressBar('certify', 1000, ctx.interactive, ' | ε={eps} {phase} U*={u}');
         bar.update(Math.round((1000 * done) / nEps), { eps: p.eps, phase: p.phase, u: Number.isFinite(p.upperBound) ? p.upperBound.toFixed(4) : '-' });
         const now = Date.now();
-        if (!ctx.interactive && p.phase !== 'algorithm1' && p.phase !== 'attack-run' && now - lastLog > 0) {
+        if (!ctx.interactive && !ctx.quiet && p.phase !== 'algorithm1' && p.phase !== 'attack-run' && now - lastLog > 0) {
           lastLog = now;
           ctx.err(`  ε=${p.eps}: Algorithm 1 done${Number.isFinite(p.upperBound) ? ` (U* = ${p.upperBound.toFixed(4)})` : ''}, evaluating ${p.phase}`);
         }
@@ -114,9 +120,9 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
     } else {
       ctx.out(formatCertifyTable(report));
     }
-    if (v.out) {
+    if (outDir) {
       const { writeCertifyRun } = await import('../report/run-folder.js');
-      const files = writeCertifyRun(v.out, data, report);
+      const files = writeCertifyRun(outDir, data, report);
       ctx.err(`wrote ${files.report} and ${files.projection}; make the page with: poisonguard report ${v.out}`);
     }
     // Rounded text points and the data-dependent attack may leave F: those are dropped and counted.

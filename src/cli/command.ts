@@ -4,6 +4,8 @@
  */
 import { parseArgs } from 'node:util';
 import { MissingOptionError, OptionError, PoisonguardError } from '../errors.js';
+import { OutputPathError } from '../outputs.js';
+import { checkSeed, MAX_SEED } from '../random.js';
 
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -31,6 +33,8 @@ export interface CommandContext {
   readonly err: (line: string) => void;
   /** Whether progress bars may be drawn (stderr is a terminal and not --quiet). */
   readonly interactive: boolean;
+  /** --quiet: no progress at all, neither bars nor the log lines written instead of them. */
+  readonly quiet?: boolean;
 }
 
 export interface Command<T extends OptionTable = OptionTable> {
@@ -49,7 +53,7 @@ export interface Command<T extends OptionTable = OptionTable> {
 export const COMMON_OPTIONS = {
   help: { type: 'boolean', short: 'h', help: 'Show this help.' },
   debug: { type: 'boolean', help: 'Print stack traces of errors.' },
-  quiet: { type: 'boolean', short: 'q', help: 'No progress bars.' },
+  quiet: { type: 'boolean', short: 'q', help: 'No progress output (bars, or the progress lines written when stderr is not a terminal); results and warnings still print.' },
 } as const satisfies OptionTable;
 
 /** Parses argv against a command's option table; a pure function (throws OptionError). */
@@ -120,6 +124,15 @@ export function intOption(name: string, raw: string | undefined): number | undef
   return v;
 }
 
+/** Parses a seed option: an integer the generator represents exactly (see {@link checkSeed}). */
+export function seedOption(name: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  // Digits are checked as text, and the text is what the error shows: beyond 2^53 a number has already lost some.
+  const value = /^\d+$/.test(raw.trim()) ? Number(raw.trim()) : NaN;
+  if (!(value <= MAX_SEED)) throw new OptionError(`--${name}`, `an integer in [0, ${MAX_SEED}] (the generator's 32-bit seeds)`, raw);
+  return checkSeed(`--${name}`, value);
+}
+
 /** Parses a comma-separated list of numbers ("0,0.01,0.05"). */
 export function numberListOption(name: string, raw: string | undefined): number[] | undefined {
   if (raw === undefined) return undefined;
@@ -138,6 +151,7 @@ export async function withFlagNames<T>(flags: Readonly<Record<string, string>>, 
   try {
     return await work();
   } catch (e) {
+    if (e instanceof OutputPathError) throw e.renamed(flags);
     if (!(e instanceof OptionError || e instanceof MissingOptionError) || e.details.path === undefined || flags[e.details.path] === undefined) throw e;
     const flag = flags[e.details.path];
     const renamed = e instanceof MissingOptionError ? new MissingOptionError(flag, String(e.details.expected)) : new OptionError(flag, String(e.details.expected), e.details.received);

@@ -3,10 +3,10 @@
  * few minutes on 2 cores — certify MNIST-1-7 on a short ε grid, train a small BadNets MNIST model,
  * scan it with Neural Cleanse (fast mode) and write one HTML report of everything.
  */
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Command, CommandContext } from './command.js';
-import { intOption } from './command.js';
+import { seedOption } from './command.js';
 import { DEFAULT_SEED } from '../random.js';
 
 /** The demo's recipe: short, so that it fits in a few minutes; every step says what it ran. */
@@ -23,11 +23,14 @@ export const DEMO_RECIPE = {
   quick: { eps: '0,0.02,0.05', iterations: 700, epochs: 1, cleanImages: 1000, maxSteps: 120 },
 } as const;
 
+/** The model's sub-folder of the demo's run folder. */
+const DEMO_MODEL_DIR = 'model';
+
 const options = {
   out: { type: 'string', value: 'DIR', default: 'runs/demo', help: 'Run folder for everything the demo writes.' },
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Random seed of every step.' },
   quick: { type: 'boolean', help: 'A smaller run (fewer iterations, images and scan steps), for tests.' },
-  force: { type: 'boolean', help: 'Start over when --out already holds a demo run.' },
+  force: { type: 'boolean', help: "Start over when --out already holds a demo run: removes the demo's own files only, and refuses a folder that holds anything else." },
 } as const;
 
 export const demoCommand: Command<typeof options> = {
@@ -42,17 +45,22 @@ Runs, in order, what these commands do (each step says what it runs):
 Re-running resumes a finished or interrupted run (the scan resumes label by label); --force restarts.`,
   options,
   async run(v, _pos, ctx) {
-    const out = resolve(v.out);
-    const seed = intOption('seed', v.seed) ?? 0;
+    const seed = seedOption('seed', v.seed) ?? 0;
     const q = v.quick ? DEMO_RECIPE.quick : undefined;
-    if (v.force && existsSync(out)) rmSync(out, { recursive: true, force: true });
-    mkdirSync(out, { recursive: true });
+    // --force removes only what a demo run writes, and nothing at all when the folder holds
+    // anything else: the folder may be someone's, given by mistake.
+    const { claimOutputDir, ownFiles } = await import('../outputs.js');
+    const { CERTIFY_RUN_FILES, REPORT_HTML } = await import('../report/run-folder.js');
+    const { SCAN_FOLDER_FILES } = await import('../cleanse/scan.js');
+    const { MODEL_FOLDER_FILES } = await import('../nn/model-io.js');
+    const own = ownFiles(CERTIFY_RUN_FILES, SCAN_FOLDER_FILES, { files: [REPORT_HTML], dirs: [{ name: DEMO_MODEL_DIR, holds: MODEL_FOLDER_FILES }] });
+    const out = claimOutputDir(v.out, { option: '--out', existing: 'resume', force: v.force, own, foreign: 'refuse' });
     const started = performance.now();
     const step = async <T>(title: string, what: string, work: () => Promise<T>): Promise<T> => {
       const t0 = performance.now();
-      ctx.err(`\n▶ ${title}\n  ${what}`);
+      if (!ctx.quiet) ctx.err(`\n▶ ${title}\n  ${what}`);
       const result = await work();
-      ctx.err(`  done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      if (!ctx.quiet) ctx.err(`  done in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       return result;
     };
     const eps = (q?.eps ?? DEMO_RECIPE.eps).split(',').map(Number);
@@ -68,7 +76,7 @@ Re-running resumes a finished or interrupted run (the scan resumes label by labe
       const files = writeCertifyRun(out, data, report);
       ctx.err(`wrote ${files.report} and ${files.projection}`);
     });
-    const modelDir = join(out, 'model');
+    const modelDir = join(out, DEMO_MODEL_DIR);
     const epochs = q?.epochs ?? DEMO_RECIPE.epochs;
     if (!existsSync(join(modelDir, 'metadata.json'))) {
       await step('2/4 train an MNIST model with a BadNets backdoor (target 7)', `train mnist, backdoor ${DEMO_RECIPE.backdoor}, ${epochs} epoch(s), seed ${seed}, into ${modelDir}`, async () => {

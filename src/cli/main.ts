@@ -48,7 +48,7 @@ export async function main(argv: readonly string[], ctxOverride?: Partial<Comman
       ctx.out(commandHelp(command));
       return 0;
     }
-    const runCtx = { ...ctx, interactive: ctx.interactive && !values.quiet };
+    const runCtx = { ...ctx, interactive: ctx.interactive && !values.quiet, quiet: Boolean(ctx.quiet) || values.quiet };
     return await command.run(values, positionals, runCtx);
   } catch (e) {
     if (e instanceof PoisonguardError && !debug) {

@@ -2,7 +2,7 @@
 import * as D from '../cleanse/mitigation/defaults.js';
 import { DEFAULT_SEED } from '../random.js';
 import type { Command } from './command.js';
-import { intOption, numberOption, withFlagNames } from './command.js';
+import { intOption, numberOption, seedOption, withFlagNames } from './command.js';
 import type { MitigateOptions } from '../cleanse/mitigation/mitigate.js';
 import { progressBar, type ProgressBar } from './progress.js';
 
@@ -34,6 +34,7 @@ const options = {
   batch: { type: 'string', value: 'B', help: `Unlearning and fine-tuning: mini-batch size (default ${D.DEFAULT_UNLEARN_BATCH_SIZE}).` },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
   json: { type: 'boolean', help: 'Print mitigation.json to stdout instead of the summary.' },
+  force: { type: 'boolean', help: 'Use a non-empty --out: the files a mitigation writes (model, filter.json, mitigation.json) are replaced there; other files are kept.' },
 } as const;
 
 /** The flag of each library option, to name it in errors. */
@@ -58,6 +59,7 @@ const FLAGS: Readonly<Partial<Record<keyof MitigateOptions, string>>> = {
   learningRate: '--learning-rate',
   batchSize: '--batch',
   out: '--out',
+  force: '--force',
   backend: '--backend',
 };
 
@@ -93,7 +95,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
   options,
   async run(v, _pos, ctx) {
     const { checkOneOf } = await import('../options.js');
-    const { MITIGATION_METHODS, MITIGATION_JSON, mitigateModel, combineReports } = await import('../cleanse/mitigation/mitigate.js');
+    const { MITIGATION_METHODS, MITIGATION_JSON, mitigateModel, combineReports, mitigationFolderFiles } = await import('../cleanse/mitigation/mitigate.js');
     const { optionsForMethod } = await import('../cleanse/mitigation/recipe.js');
     const method = checkOneOf('--method', v.method, [...MITIGATION_METHODS, 'all'] as const);
     const num = (name: keyof typeof options): number | undefined => numberOption(name, v[name] as string | undefined);
@@ -121,9 +123,10 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       model: v.model,
       scan: v.scan,
       method: m,
-      seed: intOption('seed', v.seed)!,
+      seed: seedOption('seed', v.seed)!,
       ...given('label', int('label')),
       ...given('out', out),
+      force: v.force,
       ...given('dataDir', v['data-dir']),
       ...(method === 'all' ? optionsForMethod(recipeOptions, m) : recipeOptions),
       ...(v.backend !== undefined ? { backend: v.backend as never } : {}),
@@ -132,7 +135,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
           if (current !== undefined) bars.get(current)?.stop();
           current = p.phase;
           // Without a terminal (a log file), one line per phase instead of a bar.
-          if (!ctx.interactive) ctx.err(`${new Date().toISOString()} ${PHASE_LABELS[p.phase] ?? p.phase} (${p.total})`);
+          if (!ctx.interactive && !ctx.quiet) ctx.err(`${new Date().toISOString()} ${PHASE_LABELS[p.phase] ?? p.phase} (${p.total})`);
           bars.set(p.phase, progressBar(PHASE_LABELS[p.phase] ?? p.phase, p.total, ctx.interactive));
         }
         bars.get(p.phase)!.update(Math.min(p.done, p.total));
@@ -143,6 +146,12 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       // Each method from the original model, into out/<method>; one combined mitigation.json in out.
       const { join } = await import('node:path');
       const { writeJsonAtomic } = await import('../run-files.js');
+      if (v.out !== undefined) {
+        // The whole folder is claimed before the first method runs (each method claims its own sub-folder).
+        const { claimOutputDir } = await import('../outputs.js');
+        const { MODEL_FOLDER_FILES } = await import('../nn/model-io.js');
+        claimOutputDir(v.out, { option: '--out', existing: 'fresh', force: v.force, own: mitigationFolderFiles(MODEL_FOLDER_FILES), foreign: 'keep', notOver: [{ path: v.model, what: 'the model folder' }] });
+      }
       const reports = [];
       for (const m of MITIGATION_METHODS) {
         current = undefined;

@@ -10,6 +10,7 @@ const options = {
   figures: { type: 'string', value: 'DIR', help: 'Also write every figure as SVG and PNG into DIR.' },
   eps: { type: 'string', value: 'E', help: 'The ε whose attack points the 2-D projection shows (default: the largest).' },
   title: { type: 'string', value: 'TEXT', help: "The page's title (default: poisonguard report: DATASET)." },
+  force: { type: 'boolean', help: 'Replace an existing page (and figures of the same names in --figures).' },
 } as const;
 
 export const reportCommand: Command<typeof options> = {
@@ -29,27 +30,31 @@ Example: poisonguard certify --dataset mnist17 --out runs/mnist17
     if (positionals.length === 0) throw new OptionError('RUN_DIR', 'a run folder (e.g. poisonguard report runs/mnist17)', undefined);
     const runPath = positionals[0];
     const projectionEps = numberOption('eps', v.eps);
-    const { readRunFolders } = await import('../report/run-folder.js');
+    const { readRunFolders, REPORT_HTML } = await import('../report/run-folder.js');
+    const { claimOutputDir, claimOutputFile } = await import('../outputs.js');
     const { buildReport } = await import('../report/build.js');
     const run = readRunFolders(positionals);
     if (projectionEps !== undefined && !run.projection) throw new OptionError('--eps', "used with a run folder that has projection.json (written by 'certify --out DIR')", v.eps);
     if (projectionEps !== undefined && run.projection && !run.projection.attacks.some((a) => Math.abs(a.eps - projectionEps) < 1e-12)) {
       throw new OptionError('--eps', `one of the run's ε values (${run.projection.attacks.map((a) => a.eps).join(', ')})`, v.eps);
     }
+    // The page (and the figures' folder) are claimed before the report is built. With --force,
+    // figures of the same names are overwritten; nothing else there is touched.
+    const out = claimOutputFile(v.out ?? join(statSync(runPath).isFile() ? dirname(runPath) : runPath, REPORT_HTML), { option: '--out', force: v.force });
+    const figures = v.figures === undefined ? undefined : claimOutputDir(v.figures, { option: '--figures', existing: 'fresh', foreign: 'keep', force: v.force });
     const built = await buildReport(run, {
       png: v.figures !== undefined,
       ...(projectionEps !== undefined ? { projectionEps } : {}),
       ...(v.title !== undefined ? { title: v.title } : {}),
       generator: 'poisonguard report',
     });
-    const out = v.out ?? join(statSync(runPath).isFile() ? dirname(runPath) : runPath, 'report.html');
     mkdirSync(dirname(out), { recursive: true });
     writeFileSync(out, built.html);
-    if (v.figures !== undefined) {
-      mkdirSync(v.figures, { recursive: true });
+    if (figures !== undefined) {
+      mkdirSync(figures, { recursive: true });
       for (const [name, fig] of built.figures) {
-        writeFileSync(join(v.figures, `${name}.svg`), fig.svg);
-        if (fig.png) writeFileSync(join(v.figures, `${name}.png`), fig.png);
+        writeFileSync(join(figures, `${name}.svg`), fig.svg);
+        if (fig.png) writeFileSync(join(figures, `${name}.png`), fig.png);
       }
       ctx.err(`wrote ${built.figures.size} figure(s) to ${v.figures}`);
     }

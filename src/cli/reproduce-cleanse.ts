@@ -17,7 +17,8 @@ export const REPRODUCE_BACKDOOR = 'square:size=4,pos=bottom-right,colour=white,t
 const EPOCHS = { full: 5, quick: 1 } as const;
 
 export async function reproduceCleanse(v: { quick?: boolean; out?: string; seed?: string; update?: string }, ctx: CommandContext): Promise<number> {
-  const { intOption } = await import('./command.js');
+  const { seedOption } = await import('./command.js');
+  const { claimOutputDir } = await import('../outputs.js');
   const { readMetadata } = await import('../nn/model-io.js');
   const { parseBackdoorSpec } = await import('../nn/trigger.js');
   const { runTraining } = await import('./train.js');
@@ -28,10 +29,13 @@ export async function reproduceCleanse(v: { quick?: boolean; out?: string; seed?
   const { compareCleanseToReference } = await import('../cleanse/reference.js');
   const root = resolve(v.out ?? 'runs/reproduce');
   const dir = join(root, 'cleanse-mnist');
-  mkdirSync(dir, { recursive: true });
-  const seed = intOption('seed', v.seed) ?? 0;
+  // A reproduction folder is re-run in place, resuming what it holds; it is claimed before the work.
+  mkdirSync(claimOutputDir(dir, { option: '--out', existing: 'resume' }), { recursive: true });
+  const seed = seedOption('seed', v.seed) ?? 0;
   const epochs = v.quick ? EPOCHS.quick : EPOCHS.full;
-  const step = (title: string): void => ctx.err(`\n▶ ${title}`);
+  const step = (title: string): void => {
+    if (!ctx.quiet) ctx.err(`\n▶ ${title}`);
+  };
 
   const train = async (out: string, backdoor: boolean): Promise<ModelMetadata> => {
     if (existsSync(join(out, 'metadata.json'))) return readMetadata(out);
@@ -61,7 +65,8 @@ export async function reproduceCleanse(v: { quick?: boolean; out?: string; seed?
     const reports: MitigationReport[] = [];
     for (const method of MITIGATION_METHODS) {
       step(`mitigate ${infected} (${method}) into ${join(mitigateDir, method)}`);
-      const r = await mitigateModel({ model: infected, scan: join(dir, 'scan-badnets'), method, seed, out: join(mitigateDir, method) });
+      // force: what an interrupted earlier run left there is the reproduction's own.
+      const r = await mitigateModel({ model: infected, scan: join(dir, 'scan-badnets'), method, seed, out: join(mitigateDir, method), force: true });
       reports.push(r);
       if (r.nothingToMitigate) break;
     }

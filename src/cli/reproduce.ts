@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PoisonguardError, UnknownNameError } from '../errors.js';
 import type { Command } from './command.js';
-import { intOption } from './command.js';
+import { seedOption } from './command.js';
 import { DEFAULT_SEED } from '../random.js';
 import { progressBar } from './progress.js';
 
@@ -39,11 +39,12 @@ export const reproduceCommand: Command<typeof options> = {
     const { certifyResultsSection, certifySectionHeading } = await import('../certify/results-markdown.js');
     const { sharedDataDir } = await import('../data/paths.js');
     const { replaceMarkdownSection } = await import('../report/markdown-section.js');
-    const seed = intOption('seed', v.seed) ?? 0;
+    const seed = seedOption('seed', v.seed) ?? 0;
     const root = v['data-dir'] ?? sharedDataDir();
     const names = v.datasets ? v.datasets.split(',').map((s) => s.trim()) : v.quick ? [...QUICK.datasets] : Object.keys(CERTIFY_DATASETS);
     for (const n of names) if (!(n in CERTIFY_DATASETS)) throw new UnknownNameError('dataset', n, Object.keys(CERTIFY_DATASETS));
-    if (v.out) mkdirSync(v.out, { recursive: true });
+    // A reproduction folder is re-run in place (its own files are rewritten); it is claimed before the work.
+    if (v.out) mkdirSync((await import('../outputs.js')).claimOutputDir(v.out, { option: '--out', existing: 'resume' }), { recursive: true });
     const summary: string[] = [];
     let met = 0;
     let total = 0;

@@ -8,7 +8,7 @@ import { DEFAULT_LOSS, DEFAULT_MASK_SHAPE, DEFAULT_MAX_STEPS, DEFAULT_NORM, LOSS
 import { DEFAULT_SEED } from '../random.js';
 import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
 import type { Command, CommandContext } from './command.js';
-import { intOption, numberListOption, numberOption, withFlagNames } from './command.js';
+import { intOption, numberListOption, numberOption, seedOption, withFlagNames } from './command.js';
 
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
 const EXIT_INTERRUPTED = 130;
@@ -96,7 +96,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
   async run(v, _pos, ctx) {
     const steps = intOption('steps', v.steps)!;
     const repeat = intOption('repeat', v.repeat)!;
-    const seed = intOption('seed', v.seed)!;
+    const seed = seedOption('seed', v.seed)!;
     const workers = intOption('workers', v.workers);
     const cleanImages = intOption('clean-images', v['clean-images']);
     const flagThreshold = numberOption('flag-threshold', v['flag-threshold'])!;
@@ -105,7 +105,8 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     const labels = numberListOption('labels', v.labels);
     if (steps <= 0) throw new OptionError('--steps', 'a positive integer', v.steps);
     const budget = intOption('budget', v.budget);
-    if (budget !== undefined && (budget <= 0 || !v.fast)) throw new OptionError('--budget', 'a positive integer, with --fast', v.budget);
+    if (budget !== undefined && !v.fast) throw new OptionError('--budget', 'used with --fast (the budget is fast mode\'s step limit per label; without --fast, --steps sets it)', v.budget);
+    if (budget !== undefined && budget <= 0) throw new OptionError('--budget', 'a positive integer', v.budget);
     if (v['no-escalate'] && !v.fast) throw new OptionError('--no-escalate', 'used with --fast', true);
     if (repeat <= 0) throw new OptionError('--repeat', 'a positive integer', v.repeat);
     if (workers !== undefined && workers < 0) throw new OptionError('--workers', 'a non-negative integer', v.workers);
@@ -196,6 +197,7 @@ export function scanProgressPrinter(ctx: CommandContext, repeat: number): (p: Sc
       ctx.err(`fast verdict ${p.why === 'near-threshold' ? 'clean but near the flag threshold' : 'suspicious'} (${p.reason}) — escalating: ${p.labels.length} budget-stopped label(s) continue with the full recipe`);
       return;
     }
+    if (ctx.quiet) return;
     const run = repeat > 1 ? `seed ${p.seed} ` : '';
     switch (p.kind) {
       case 'step':
@@ -229,7 +231,7 @@ export function scanProgressPrinter(ctx: CommandContext, repeat: number): (p: Sc
 
 /** The scan's summary: per-seed outlier statistics, the label table, escalation and verdict. */
 export function printScanSummary(report: ScanReport, ctx: CommandContext): void {
-  ctx.out(`model: ${report.model.dir} (${report.model.numClasses} classes, ${report.model.inputShape.join('x')}); model engine ${report.modelEngine.engine === 'onnx' ? 'onnxruntime (ONNX)' : `TF.js ${report.backend}`}, ${report.workers} worker(s)`);
+  ctx.out(`model: ${report.model.dir} (${report.model.numClasses} classes, ${report.model.inputShape.join('x')}); model engine ${report.modelEngine.engine === 'onnx' ? 'onnxruntime (ONNX)' : `TF.js ${report.backend}`}, ${report.workers} worker(s)${report.workers < report.workersRequested ? ` (of ${report.workersRequested} asked: capped at the labels to run and the ${availableParallelism()} cores)` : ''}`);
   for (const run of report.runs) {
     ctx.out(`seed ${run.seed}: median ${fmt(run.outliers.centre)}, MAD ${fmt(run.outliers.spread)}, anomaly index ${fmt(run.outliers.anomalyIndex)} (label ${run.outliers.minLabel}); flagged: ${run.outliers.flagged.join(', ') || 'none'}`);
     ctx.out('  label   norm  index  acc     steps  seconds' + (report.model.trigger ? '  jaccard' : ''));

@@ -19,7 +19,7 @@ import { DEFAULT_SEED } from '../random.js';
 import type { Sampling } from '../nn/train.js';
 import type { TrainRunOptions, TrainRunReport } from '../nn/train-run.js';
 import type { Command, CommandContext } from './command.js';
-import { intOption, numberOption, withFlagNames } from './command.js';
+import { intOption, numberOption, seedOption, withFlagNames } from './command.js';
 import { progressBar } from './progress.js';
 
 /** Without a progress bar (a log file), a progress line at most this often, besides one per epoch. */
@@ -104,7 +104,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     const epochs = intOption('epochs', v.epochs)!;
     const batchSize = intOption('batch', v.batch)!;
     const learningRate = numberOption('lr', v.lr)!;
-    const seed = intOption('seed', v.seed)!;
+    const seed = seedOption('seed', v.seed)!;
     if (epochs <= 0) throw new OptionError('--epochs', 'a positive integer', v.epochs);
     if (batchSize <= 0) throw new OptionError('--batch', 'a positive integer', v.batch);
     if (!(learningRate > 0)) throw new OptionError('--lr', 'a positive number', v.lr);
@@ -182,7 +182,7 @@ export async function runTraining(options: TrainRunOptions, ctx: CommandContext)
         }
         case 'batch': {
           bar?.update((e.epoch - 1) * e.batches + e.batch, { epoch: `${e.epoch}/${e.epochs}`, loss: e.loss.toFixed(4), acc: pct(e.accuracy), ips: Math.round(e.imagesPerSecond) });
-          if (ctx.interactive) break;
+          if (ctx.interactive || ctx.quiet) break;
           const now = performance.now();
           if (e.batch === e.batches || now - lastLog >= LOG_INTERVAL_MS) {
             lastLog = now;
@@ -192,7 +192,7 @@ export async function runTraining(options: TrainRunOptions, ctx: CommandContext)
           break;
         }
         case 'checkpoint':
-          if (!ctx.interactive && e.epoch < e.epochs) ctx.err(`checkpoint after epoch ${e.epoch} written to ${e.out}`);
+          if (!ctx.interactive && !ctx.quiet && e.epoch < e.epochs) ctx.err(`checkpoint after epoch ${e.epoch} written to ${e.out}`);
           break;
         case 'trained':
           bar?.stop();

@@ -18,7 +18,7 @@ export function loadMnist17(dataDir?: string): BinaryDataset {
     source: mnist.source,
     positive: `digit ${MNIST17_POSITIVE_DIGIT}`,
     negative: `digit ${MNIST17_NEGATIVE_DIGIT}`,
-    features: 'pixel / 255 (784 = 28x28)',
+    features: `pixel / 255 (${mnist.train.height * mnist.train.width * mnist.train.channels} = ${mnist.train.height}x${mnist.train.width}${mnist.train.channels === 1 ? '' : `x${mnist.train.channels}`})`,
     train: binaryDigits(mnist.train),
     test: binaryDigits(mnist.test),
   };

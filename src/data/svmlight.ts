@@ -19,6 +19,9 @@ import { checkFinite, checkPositiveInt } from '../options.js';
 import type { LabelledFeatures } from './binary.js';
 import type { CsrMatrix } from './matrix.js';
 
+/** The largest column index a CSR matrix holds (Int32Array indices). */
+export const MAX_SVMLIGHT_COLUMN = 2 ** 31 - 1;
+
 /** Options of {@link parseSvmlight}. */
 export interface SvmlightOptions {
   /** Index of the first feature: 1 in LIBSVM files (the default), 0 in aclImdb's `*.feat` files. */
@@ -97,6 +100,8 @@ export function parseSvmlight(text: string, name: string, options: SvmlightOptio
       if (raw < 0) fail(`the feature index ${raw} is negative.`, tok);
       if (raw < base) fail(`the feature index ${raw} is below ${base}, the first index of a ${base}-based file (pass indexBase: 0 for 0-based files).`, tok);
       const col = raw - base;
+      // Columns are stored as 32-bit integers: a larger index would wrap around silently.
+      if (col > MAX_SVMLIGHT_COLUMN) fail(`the feature index ${idxText} is too large (at most ${MAX_SVMLIGHT_COLUMN + base} in a ${base}-based file: columns are 32-bit integers).`, tok);
       if (options.cols !== undefined && col >= options.cols) {
         fail(`the feature index ${raw} is beyond the ${options.cols} columns of the data (${base}-based indices).`, tok);
       }

@@ -18,7 +18,7 @@
 import * as tf from '@tensorflow/tfjs-layers';
 import { OptionError } from '../errors.js';
 import { checkOneOf, checkPositiveInt } from '../options.js';
-import { Random, DEFAULT_SEED } from '../random.js';
+import { checkSeed, Random, DEFAULT_SEED } from '../random.js';
 
 /** Image shape [height, width, channels] (NHWC without the batch). */
 export type ImageShape = [number, number, number];
@@ -62,8 +62,7 @@ function resolve(options: NetOptions, defaultShape: ImageShape, defaultClasses: 
     throw new OptionError('inputShape', 'three positive integers [height, width, channels]', inputShape);
   }
   const numClasses = checkPositiveInt('numClasses', options.numClasses ?? defaultClasses);
-  const seed = options.seed ?? DEFAULT_SEED;
-  if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
+  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
   const outputActivation = checkOneOf('outputActivation', options.outputActivation ?? DEFAULT_OUTPUT_ACTIVATION, OUTPUT_ACTIVATIONS);
   const rng = new Random(seed);
   return { inputShape: [...inputShape] as ImageShape, numClasses, outputActivation, nextSeed: () => rng.nextUint32() };

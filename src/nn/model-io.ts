@@ -8,13 +8,14 @@
  * TF.js LayersModel folder (model.json + shards) loads; metadata.json is optional for loading.
  */
 import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
+import { dirname, isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** A named tensor, as optimizers save and restore their state. */
 export type NamedTensor = { name: string; tensor: tf.Tensor };
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
+import type { OwnFiles } from '../outputs.js';
 import { checkPreprocessing, type Preprocessing } from './preprocess.js';
 import { checkBackdoor, type Trigger } from './trigger.js';
 
@@ -124,6 +125,14 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   } finally {
     activeBudgets.delete(budget);
   }
+  if (metadata) {
+    try {
+      checkMetadataFits(metadata, model, metaPath);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+  }
   return { model, dir: root, ...(metadata ? { metadata } : {}) };
 }
 
@@ -194,6 +203,25 @@ function checkWeightBeforeAllocation(layer: string, weight: string, shape: reado
     budget?.created.push(built as BuiltWeight);
     return built;
   };
+}
+
+/**
+ * Cross-checks metadata.json against the model it describes: the input shape, and the classes
+ * (numClasses and the backdoor's target) against the output size. A contradiction is the
+ * metadata's fault, and the error says so (not the data's, which is checked against the model later).
+ */
+export function checkMetadataFits(metadata: ModelMetadata, model: tfl.LayersModel, metaPath: string): void {
+  const input = model.inputs[0]?.shape ?? [];
+  const output = model.outputs[0]?.shape ?? [];
+  const modelJson = join(dirname(metaPath), MODEL_JSON);
+  const [h, w, c] = metadata.inputShape;
+  if (input.length !== 4 || input[1] !== h || input[2] !== w || input[3] !== c) {
+    throw new DataFormatError(metaPath, `inputShape [${metadata.inputShape.join(', ')}] contradicts the model's input [${input.slice(1).join(', ')}] (${modelJson}); the metadata is wrong, not the data.`);
+  }
+  const classes = output[output.length - 1];
+  if (output.length !== 2 || classes !== metadata.numClasses) {
+    throw new DataFormatError(metaPath, `numClasses ${metadata.numClasses} contradicts the model's ${output.length === 2 ? `${classes} outputs` : `output [${output.join(', ')}]`} (${modelJson}); the metadata is wrong.`);
+  }
 }
 
 /** An IOHandler that writes model.json and a single weights.bin into `dir` (created if needed). */
@@ -401,6 +429,9 @@ function writeAtomic(path: string, data: string | Uint8Array): void {
 export const OPTIMIZER_JSON = 'optimizer.json';
 export const OPTIMIZER_BIN = 'optimizer.bin';
 const OPTIMIZER_FORMAT = 'poisonguard-optimizer';
+
+/** Everything a model folder written by the project holds (what `--force` may remove there). */
+export const MODEL_FOLDER_FILES: OwnFiles = { files: [MODEL_JSON, WEIGHTS_BIN, METADATA_JSON, OPTIMIZER_JSON, OPTIMIZER_BIN] };
 
 interface OptimizerManifest {
   readonly format: typeof OPTIMIZER_FORMAT;

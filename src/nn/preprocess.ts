@@ -104,8 +104,31 @@ export function checkChannels(p: Preprocessing, channels: number): void {
   }
 }
 
+/**
+ * Bounds of a sensible preprocessing: pixels 0..255 map into [−MAX_PREPROCESSED, MAX_PREPROCESSED],
+ * and black and white lie at least MIN_PREPROCESSED_SPAN apart. Outside them (a scale of 1e300, a
+ * std of 1e-300) float32 arithmetic overflows or loses the image, and a scan would blame its
+ * learning rate instead of the file.
+ */
+export const MAX_PREPROCESSED = 1e4;
+export const MIN_PREPROCESSED_SPAN = 1e-4;
+
 /** Validates a preprocessing read from a file (metadata.json); `where` names the file. */
 export function checkPreprocessing(value: unknown, where: string): Preprocessing {
+  const p = checkPreprocessingFields(value, where);
+  const { lo, hi } = intensityRange(p, p.kind === 'normalize' ? p.mean.length : 1);
+  for (let c = 0; c < lo.length; c++) {
+    if (!(Math.max(Math.abs(lo[c]), Math.abs(hi[c])) <= MAX_PREPROCESSED && hi[c] - lo[c] >= MIN_PREPROCESSED_SPAN)) {
+      throw new DataFormatError(
+        where,
+        `bad preprocessing: it maps pixels 0..255 to [${round(lo[c])}, ${round(hi[c])}]${lo.length > 1 ? ` in channel ${c}` : ''}; a usable one maps them within ±${MAX_PREPROCESSED}, at least ${MIN_PREPROCESSED_SPAN} apart (got ${JSON.stringify(value)}).`,
+      );
+    }
+  }
+  return p;
+}
+
+function checkPreprocessingFields(value: unknown, where: string): Preprocessing {
   const v = value as Record<string, unknown> | null;
   const bad = (what: string): never => {
     throw new DataFormatError(where, `bad preprocessing: ${what} (got ${JSON.stringify(value)}).`);

@@ -5,14 +5,15 @@
  * metadata.json, optimizer state) after every epoch, the test figures last. The epochs themselves
  * are a pluggable step ({@link TrainEngine}; TensorFlow.js's {@link trainModel} by default).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { loadImageDataset } from '../data/image-registry.js';
 import { OptionError, UnknownNameError } from '../errors.js';
 import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
-import { DEFAULT_SEED, Random } from '../random.js';
+import { checkSeed, DEFAULT_SEED, Random } from '../random.js';
+import { claimOutputDir } from '../outputs.js';
 import { gtsrbNet, mnistNet } from './architectures.js';
 import { initEngine, type BackendChoice, type EngineInfo } from './engine.js';
 import {
@@ -21,6 +22,7 @@ import {
   METADATA_FORMAT,
   METADATA_JSON,
   METADATA_VERSION,
+  MODEL_FOLDER_FILES,
   saveMetadata,
   saveModel,
   saveOptimizerState,
@@ -160,8 +162,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
   const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_EPOCHS);
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
   const learningRate = checkPositive('learningRate', options.learningRate ?? DEFAULT_LEARNING_RATE);
-  const seed = options.seed ?? DEFAULT_SEED;
-  if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
+  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
   const arch = options.arch ?? ((ARCH_NAMES as readonly string[]).includes(options.dataset) ? (options.dataset as ArchName) : undefined);
   if (arch === undefined) throw new OptionError('arch', `given when the dataset is a folder (one of ${ARCH_NAMES.join(', ')})`, undefined);
   if (!(ARCH_NAMES as readonly string[]).includes(arch)) throw new UnknownNameError('architecture', arch, ARCH_NAMES);
@@ -175,12 +176,19 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
   const preprocessing = options.preprocessing ?? preprocessingPreset(defaultPreprocessingPreset(generator));
   const engine = options.engine ?? TFJS_TRAIN_ENGINE;
   const { backdoor, resume = false, force = false } = options;
-  const out = resolve(options.out);
   if (resume && force) throw new OptionError('resume', 'not combined with force (one continues the model in out, the other replaces it)', true);
-  if (!resume && !force && existsSync(out) && readdirSync(out).length > 0) {
-    const hint = existsSync(join(out, METADATA_JSON)) ? '; continuing its training needs resume' : '';
-    throw new OptionError('out', `a new or empty folder (writing over it needs force${hint})`, options.out);
-  }
+  const trained = existsSync(join(resolve(options.out), METADATA_JSON));
+  if (resume && !trained) throw new OptionError('resume', `used with a model folder written by a training run (with ${METADATA_JSON})`, options.out);
+  // Claimed before any data is loaded: a folder that cannot be used costs nothing; with force,
+  // only a model folder's own files are replaced.
+  const out = claimOutputDir(options.out, {
+    option: 'out',
+    existing: resume ? 'resume' : 'fresh',
+    force,
+    own: MODEL_FOLDER_FILES,
+    foreign: 'keep',
+    hint: trained ? ', {resume} to continue its training' : '',
+  });
 
   const backend = await initEngine(options.backend !== undefined ? { backend: options.backend } : {});
   const data = loadImageDataset(options.dataset, options.dataDir, seed);

@@ -9,7 +9,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageSet } from '../data/images.js';
 import { OptionError, ShapeError } from '../errors.js';
 import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
-import { DEFAULT_SEED, mixSeeds, Random } from '../random.js';
+import { checkSeed, DEFAULT_SEED, mixSeeds, Random } from '../random.js';
 import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_TRAIN_ENGINE } from './recipe.js';
@@ -115,7 +115,7 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_EPOCHS);
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
   const learningRate = checkPositive('learningRate', options.learningRate ?? DEFAULT_LEARNING_RATE);
-  const seed = options.seed ?? DEFAULT_SEED;
+  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
   const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
   const numClasses = checkModelFits(model, set);
   if (set.count === 0) throw new ShapeError('training set', 'at least 1 image', '0 images');

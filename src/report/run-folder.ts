@@ -18,6 +18,7 @@ import { certifyReportJson, type CertifyReport } from '../certify/certify.js';
 import { PNG } from 'pngjs';
 import { checkBackdoor, resolveTrigger } from '../nn/trigger.js';
 import { DataFormatError, NotFoundError, OptionError, PoisonguardError } from '../errors.js';
+import type { OwnFiles } from '../outputs.js';
 import type { CertifyRunReport, MitigationSummary, ReportImage, RunContents, ScanSummary } from './inputs.js';
 import { projectCertifyRun, type CertifyProjection, type ProjectCertifyOptions } from './projection.js';
 import { isCleanseScanReport, scanSummaryFromCleanse } from './scan-adapter.js';
@@ -29,6 +30,12 @@ export const RUN_FILES = {
   scan: 'scan.json',
   mitigation: 'mitigation.json',
 } as const;
+
+/** The page `poisonguard report RUN_DIR` writes by default. */
+export const REPORT_HTML = 'report.html';
+
+/** What `certify --out DIR` writes there (what its --force replaces). */
+export const CERTIFY_RUN_FILES: OwnFiles = { files: [RUN_FILES.certify, RUN_FILES.projection] };
 
 /** Other names accepted for the certify report. */
 const CERTIFY_ALIASES = ['report.json'];

@@ -59,7 +59,7 @@ test('train writes a model folder with metadata; evaluate reads it back and agre
 
   const again = await run(['train', '--dataset', data, '--arch', 'mnist', '--epochs', '1', '--out', out]);
   assert.equal(again.code, 2);
-  assert.match(again.err, /Expected --out to be a new or empty folder \(writing over it needs force; continuing its training needs resume\)/);
+  assert.match(again.err, /--out \S+\/model: is not empty \(metadata.json, model.json, optimizer.bin and 2 more\); pass --force to replace the files this command writes there, --resume to continue its training, or choose a new folder\./);
 });
 
 test('an interrupted training resumes from its checkpoint to the same weights as one uninterrupted run', async () => {

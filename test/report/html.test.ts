@@ -275,7 +275,7 @@ test('several run folders make one page; the same section twice is refused', asy
   mkdirSync(followed);
   writeFileSync(join(followed, 'mitigation.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(mitDir, 'mitigation.json'), 'utf8')), scan: scanDir }));
   for (const args of [[followed], [certifyDir, followed]]) {
-    const f = await run(['report', ...args, '--out', join(base, 'followed.html')]);
+    const f = await run(['report', ...args, '--out', join(base, 'followed.html'), '--force']);
     assert.equal(f.code, 0, f.err);
     assert.match(f.out, /sections: .*scan, mitigation/, args.join(' '));
   }

@@ -26,6 +26,7 @@ import { Random } from '../../random.js';
 import type { PruneStop } from './defaults.js';
 import type { AccuracyAsr, MitigationSummary } from './summary.js';
 import { writeJsonAtomic } from '../../run-files.js';
+import { claimOutputDir, ownFiles, type OwnFiles } from '../../outputs.js';
 import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type FilterCurvePoint, type InputFilter } from './filter.js';
 import { computeFeatures, resolveLayer, type MitigationLayer } from './layers.js';
 import { evaluationSets, metricsOf, predictSets, type Metrics } from './measure.js';
@@ -39,6 +40,12 @@ import { MITIGATION_METHODS, resolveMitigationRecipe, type MitigationMethod, typ
 export { MITIGATION_METHODS, type MitigationMethod, type MitigationRecipe } from './recipe.js';
 export const MITIGATION_JSON = 'mitigation.json';
 export const FILTER_JSON = 'filter.json';
+
+/** What a mitigation writes into its output folder (what `force` replaces there), given a model folder's files; `all` writes one such folder per method. */
+export function mitigationFolderFiles(modelFiles: OwnFiles): OwnFiles {
+  const one = ownFiles(modelFiles, { files: [MITIGATION_JSON, FILTER_JSON] });
+  return ownFiles(one, { files: [], dirs: MITIGATION_METHODS.map((m) => ({ name: m, holds: one })) });
+}
 export { DEFAULT_DEFENSE_IMAGES } from './defaults.js';
 /** Neurons of the ranking listed in mitigation.json. */
 const RANKING_LISTED = 20;
@@ -55,8 +62,10 @@ export interface MitigateOptions extends MitigationRecipeOptions {
   readonly dataDir?: string;
   /** Images given directly instead of the model's dataset (raw uint8 NHWC). */
   readonly data?: { readonly train: ImageSet; readonly test: ImageSet; readonly name?: string };
-  /** Output folder; none: nothing written. */
+  /** Output folder; none: nothing written. Must be new or empty, unless `force`. */
   readonly out?: string;
+  /** Use a non-empty `out`: the files a mitigation writes are replaced there (others are kept). */
+  readonly force?: boolean;
   readonly backend?: BackendChoice;
   readonly onProgress?: (p: MitigateProgress) => void;
 }
@@ -167,9 +176,19 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
     throw new NotFoundError(modelDir, 'model folder', 'A model folder holds model.json, its weight files and metadata.json, as training writes them');
   }
-  const out = options.out === undefined ? undefined : resolve(options.out);
-  if (out !== undefined && out === modelDir) throw new OptionError('out', 'a folder other than the model folder (the original model is kept)', options.out);
-  const { readMetadata, loadModel, saveModel, METADATA_JSON } = await import('../../nn/model-io.js');
+  const { readMetadata, loadModel, saveModel, METADATA_JSON, MODEL_FOLDER_FILES } = await import('../../nn/model-io.js');
+  // Claimed before the work; compared by real path, so that a link to the model folder cannot replace the original.
+  const out =
+    options.out === undefined
+      ? undefined
+      : claimOutputDir(options.out, {
+          option: 'out',
+          existing: 'fresh',
+          force: options.force,
+          own: mitigationFolderFiles(MODEL_FOLDER_FILES),
+          foreign: 'keep',
+          notOver: [{ path: modelDir, what: 'the model folder' }],
+        });
   if (!existsSync(join(modelDir, METADATA_JSON))) {
     throw new NotFoundError(join(modelDir, METADATA_JSON), 'model metadata file', "mitigation needs the model's dataset and preprocessing, which `poisonguard train` records there");
   }

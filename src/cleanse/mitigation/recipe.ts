@@ -6,7 +6,7 @@
  */
 import { OptionError } from '../../errors.js';
 import { checkNonNegativeInt, checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../../options.js';
-import { DEFAULT_SEED } from '../../random.js';
+import { checkSeed, DEFAULT_SEED } from '../../random.js';
 import {
   DEFAULT_ASR_THRESHOLD,
   DEFAULT_CURVE_STEP,
@@ -110,8 +110,7 @@ export function optionsForMethod<T extends Partial<MitigationRecipeOptions>>(opt
 /** Resolves the recipe (see the module comment); throws an OptionError naming the first bad or contradictory option. */
 export function resolveMitigationRecipe(options: MitigationRecipeOptions): MitigationRecipe {
   const method = checkOneOf('method', options.method, MITIGATION_METHODS);
-  const seed = options.seed ?? DEFAULT_SEED;
-  if (!Number.isInteger(seed)) throw new OptionError('seed', 'an integer', seed);
+  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
   const reads = optionsRead(method, options);
   for (const key of new Set(Object.values(METHOD_OPTIONS).flat())) {
     if (options[key] !== undefined && !reads.has(key)) {
