@@ -10,7 +10,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { ImageSet } from '../data/images.js';
-import { DataFormatError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
+import { DataFormatError, MissingOptionError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
 import type { BackendChoice } from '../nn/engine.js';
 import type { ModelEngineChoice, ModelEngineDecision } from '../nn/onnx-gradient.js';
 import type { ModelMetadata } from '../nn/model-io.js';
@@ -266,14 +266,14 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const metadata = existsSync(resolve(modelDir, METADATA_JSON)) ? readMetadata(modelDir) : undefined;
   const preprocessing = metadata?.preprocessing ?? options.preprocessing;
   if (preprocessing === undefined) {
-    throw new OptionError('preprocessing', `given: ${modelDir} has no ${METADATA_JSON}, so the model's input preprocessing is unknown`, undefined);
+    throw new MissingOptionError('preprocessing', `${modelDir} has no ${METADATA_JSON}, so the model's input preprocessing is unknown`);
   }
   if (metadata && options.preprocessing && JSON.stringify(options.preprocessing) !== JSON.stringify(metadata.preprocessing)) {
     throw new OptionError('preprocessing', `absent or the model's own (${JSON.stringify(metadata.preprocessing)}, from ${METADATA_JSON})`, options.preprocessing);
   }
   const datasetName = options.dataset ?? metadata?.dataset;
   if (options.clean && options.dataset !== undefined) throw new OptionError('dataset', 'absent when clean images are given', options.dataset);
-  if (datasetName === undefined && !options.clean) throw new OptionError('dataset', `given: ${modelDir} has no ${METADATA_JSON} naming its dataset`, undefined);
+  if (datasetName === undefined && !options.clean) throw new MissingOptionError('dataset', `${modelDir} has no ${METADATA_JSON} naming its dataset`);
 
   // The engine of this thread: reads the model's shapes, and runs the labels when workers = 0.
   const { initEngine } = await import('../nn/engine.js');

@@ -7,7 +7,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { decodeImageFile } from '../data/image-files.js';
 import { imageSet, type ImageSet } from '../data/images.js';
-import { DataFormatError, OptionError, UnknownNameError } from '../errors.js';
+import { DataFormatError, MissingOptionError, OptionError, UnknownNameError } from '../errors.js';
 import { checkNonNegativeInt, checkPositiveInt, checkRange } from '../options.js';
 import type { Random } from '../random.js';
 
@@ -274,7 +274,7 @@ export function parseBackdoorSpec(spec: string, option = '--backdoor', cwd = pro
     return v;
   };
   const target = int('target', 0, 'a non-negative integer (a class index)');
-  if (target === undefined) throw new OptionError(`${option} target`, 'given (target=LABEL)', undefined);
+  if (target === undefined) throw new MissingOptionError(`${option} target`, 'target=LABEL, the label the trigger sends inputs to');
   const rateRaw = values.get('rate');
   const rate = rateRaw === undefined ? DEFAULT_POISON_RATE : parseRate(`${option} rate`, rateRaw);
 

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { imageSet, type ImageSet } from '../../src/data/images.js';
-import { OptionError, UnknownNameError } from '../../src/errors.js';
+import { MissingOptionError, OptionError, UnknownNameError } from '../../src/errors.js';
 import { Random } from '../../src/random.js';
 import {
   checkBackdoor,
@@ -110,13 +110,13 @@ test('the CLI spec parses with the release defaults and names bad keys and value
     ['square:colour=purple,target=1', /Expected --backdoor colour to be white, black, red, green, blue, #rrggbb, R:G:B or a grey level 0\.\.255, but got 'purple'/],
     ['square:target=1,rate=1.5', /Expected --backdoor rate to be a number in \[0, 1\], but got '1\.5'/],
     ['square:target=-1', /--backdoor target .* got '-1'/],
-    ['square:size=4', /Expected --backdoor target to be given/],
+    ['square:size=4', /Missing --backdoor target: target=LABEL/],
     ['square:target=1,target=2', /--backdoor target .* given once/],
     ['square:target=1,x=3', /x,y .* given together/],
     ['square:target=1,x=3,y=3,pos=top-left', /used without pos and margin/],
     ['square:target', /Expected --backdoor 'target' to be key=value/],
   ];
-  for (const [spec, re] of bad) assert.throws(() => parseBackdoorSpec(spec), (e: unknown) => e instanceof OptionError && re.test(e.message), spec);
+  for (const [spec, re] of bad) assert.throws(() => parseBackdoorSpec(spec), (e: unknown) => (e instanceof OptionError || e instanceof MissingOptionError) && re.test(e.message), spec);
   assert.throws(() => parseBackdoorSpec('blob:target=1'), (e: unknown) => e instanceof UnknownNameError && /square, pattern/.test(e.message));
 });
 

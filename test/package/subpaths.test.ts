@@ -19,7 +19,7 @@ const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { ex
 const sourceOf = (built: string): string => join(root, built.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));
 
 test('every subpath export has types and a source entry', () => {
-  assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './certify', './cleanse', './data', './nn', './report']);
+  for (const sub of ['.', './certify', './cleanse', './data', './nn', './report']) assert.ok(sub in pkg.exports, sub);
   for (const [name, e] of Object.entries(pkg.exports)) {
     assert.equal(e.types, e.import.replace(/\.js$/, '.d.ts'), name);
     assert.ok(existsSync(sourceOf(e.import)), `${name}: ${e.import}`);
