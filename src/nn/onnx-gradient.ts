@@ -6,8 +6,9 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { PoisonguardError } from '../errors.js';
 import { exportInputGradientModel, UnsupportedModelError, type InputGradientLoss } from './onnx-export.js';
+import { loadOrt, ONNXRUNTIME_PACKAGE } from '../graph/runtime.js';
 
-export const ONNXRUNTIME_PACKAGE = 'onnxruntime-node';
+export { ONNXRUNTIME_PACKAGE } from '../graph/runtime.js';
 
 /** Where the model's forward and backward passes run during a trigger search. */
 export const MODEL_ENGINES = ['auto', 'onnx', 'tfjs'] as const;
@@ -25,18 +26,6 @@ export interface InputGradientModel {
   /** `x`: N preprocessed images (NHWC); `target`: the class every image should reach. */
   run(x: Float32Array, batch: number, target: number): Promise<InputGradientResult>;
   dispose(): Promise<void>;
-}
-
-type Ort = typeof import('onnxruntime-node');
-let ortModule: Promise<Ort | { error: string }> | undefined;
-
-/** Loads onnxruntime-node once; an error message when it is not installed or does not load. */
-function loadOrt(): Promise<Ort | { error: string }> {
-  ortModule ??= import(ONNXRUNTIME_PACKAGE).then(
-    (m: Ort & { default?: Ort }) => (m.InferenceSession ? m : (m.default as Ort)),
-    (e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }),
-  );
-  return ortModule;
 }
 
 /**
