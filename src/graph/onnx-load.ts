@@ -14,6 +14,7 @@ import {
   defaultTrainable,
   formatShape,
   perItemCount,
+  SUPPORTED_ONNX_OPS,
   unsupportedOp,
   UnsupportedGraphError,
   type Attribute,
@@ -81,6 +82,8 @@ export function loadOnnxGraph(bytes: Uint8Array, options: OnnxLoadOptions = {}):
   for (const t of graph.initializer ?? []) consts.set(t.name ?? '', reader.read(t));
   for (const node of graph.node ?? []) {
     if ((node.domain ?? '') !== '' && node.domain !== 'ai.onnx') throw unsupportedOp({ name: node.name || node.opType || '?', opType: `${node.domain}.${node.opType}` });
+    // An operator the engine does not know is named before anything else can fail around it.
+    if (!SUPPORTED_ONNX_OPS.includes(node.opType ?? '')) throw unsupportedOp({ name: node.name || node.opType || '?', opType: node.opType ?? '?' });
   }
 
   const inputs = (graph.input ?? []).filter((v) => !consts.has(v.name ?? ''));
