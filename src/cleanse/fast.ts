@@ -30,7 +30,11 @@
  * whose anomaly index is within `escalationMargin` (0.5) of the flag threshold escalates as well;
  * clean answers far from it (the clean MNIST models: 0.89–0.93) stay fast.
  */
+import type { PoisonguardError } from '../errors.js';
 import { checkNonNegative, checkPositive, checkPositiveInt } from '../options.js';
+import type { LabelResult } from './label-result.js';
+import type { LabelState } from './reverse.js';
+import type { ScanOptions } from './scan-plan.js';
 
 /** Steps per round (a few, so that retiring decisions come early). */
 export const DEFAULT_FAST_CHUNK = 10;
@@ -103,4 +107,63 @@ export function shouldEscalate(status: string, anomalyIndices: readonly number[]
   if (status === 'suspicious') return 'suspicious';
   if (status === 'clean' && fast.escalationMargin > 0 && Math.max(...anomalyIndices) > flagThreshold - fast.escalationMargin) return 'near-threshold';
   return null;
+}
+
+/** One (seed, label) trigger search of a scan. */
+export interface ScanJob {
+  readonly seed: number;
+  readonly runDir: string | undefined;
+  state: LabelState;
+}
+
+/**
+ * Fast mode's rounds: each unfinished label runs a chunk of steps, the smallest norms first, then
+ * the labels that can no longer become the outlier are retired, run by run, until none is left.
+ */
+export async function runFastRounds(
+  jobs: ScanJob[],
+  fast: FastRecipe,
+  results: Map<number, Map<number, LabelResult>>,
+  labels: readonly number[],
+  lanes: number,
+  runChunk: (job: ScanJob, steps: number) => Promise<void>,
+  finish: (job: ScanJob) => void,
+  options: ScanOptions,
+  stopped: () => boolean,
+  interrupted: () => PoisonguardError,
+): Promise<void> {
+  let active = jobs.filter((j) => !j.state.done);
+  for (const j of jobs) if (j.state.done) finish(j);
+  while (active.length > 0) {
+    if (stopped()) throw interrupted();
+    // Bandit order: the smallest norms (the likeliest outliers) first.
+    const queue = [...active].sort((a, b) => a.state.schedule.bestNorm - b.state.schedule.bestNorm || a.state.label - b.state.label);
+    await Promise.all(
+      Array.from({ length: Math.min(lanes, queue.length) }, async () => {
+        for (let job = queue.shift(); job; job = queue.shift()) {
+          if (stopped()) throw interrupted();
+          await runChunk(job, fast.chunk);
+        }
+      }),
+    );
+    for (const j of active) if (j.state.done) finish(j);
+    active = active.filter((j) => !j.state.done);
+    // Retire, run by run, the labels that cannot become the outlier.
+    for (const [seed, done] of results) {
+      const standings: LabelStanding[] = labels.map((label) => {
+        const r = done.get(label);
+        if (r) return { label, norm: r.stepNorm, steps: r.steps, squeezed: true, done: true };
+        const j = active.find((x) => x.seed === seed && x.state.label === label)!;
+        return { label, norm: j.state.schedule.bestNorm, steps: j.state.schedule.step, squeezed: j.state.schedule.upFlag, done: false };
+      });
+      for (const label of labelsToRetire(standings, fast)) {
+        const j = active.find((x) => x.seed === seed && x.state.label === label)!;
+        j.state.done = true;
+        j.state.stopReason = 'retired';
+        options.onProgress?.({ kind: 'retired', seed, label, steps: j.state.schedule.step, norm: j.state.schedule.bestNorm });
+        finish(j);
+      }
+    }
+    active = active.filter((j) => !j.state.done);
+  }
 }

@@ -11,12 +11,11 @@ import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { ImageSet } from '../data/images.js';
 import { DataFormatError, MissingOptionError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
-import type { BackendChoice } from '../nn/engine.js';
-import type { ModelEngineChoice, ModelEngineDecision } from '../nn/onnx-gradient.js';
+import type { ModelEngineDecision } from '../nn/onnx-gradient.js';
 import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
-import { checkNonNegativeInt, checkPositiveInt } from '../options.js';
-import { checkSeed, DEFAULT_SEED, MAX_SEED, mixSeeds, Random } from '../random.js';
+import { checkPositiveInt } from '../options.js';
+import { mixSeeds, Random } from '../random.js';
 import { claimOutputDir, type OwnFiles } from '../outputs.js';
 import { hashModelFolder, writeJsonAtomic } from '../run-files.js';
 import { siblingModule, WorkerPool } from '../workers/pool.js';
@@ -29,78 +28,23 @@ import {
   writeLabelResult,
   writeLabelState,
 } from './checkpoint.js';
-import { labelsToRetire, resolveFast, shouldEscalate, type FastOptions, type FastRecipe, type LabelStanding } from './fast.js';
+import { runFastRounds, shouldEscalate, type FastRecipe, type ScanJob } from './fast.js';
+import { resolveScanPlan, type ScanOptions } from './scan-plan.js';
 import { labelResult, spatialMask, triggerOverlap, type LabelResult, type TriggerOverlap } from './label-result.js';
 import type { ChunkTask, LabelRunner, RunnerInit } from './label-runner.js';
 import { labelImageFiles, writeLabelImages } from './mask-images.js';
-import { DEFAULT_DETECTOR, DEFAULT_FLAG_THRESHOLD, outlierDetector, zscoreDetector, type OutlierDetector, type OutlierReport } from './outliers.js';
-import { resolveReverseRecipe, type ReverseOptions, type ReverseRecipe } from './recipe.js';
+import type { OutlierReport } from './outliers.js';
+import type { ReverseRecipe } from './recipe.js';
 import { createLabelState, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
-import { checkVerdictOptions, decideVerdict, DEFAULT_REPEAT, type Verdict, type VerdictOptions } from './verdict.js';
+import { decideVerdict, type Verdict } from './verdict.js';
 
 /** A label in progress is checkpointed every 10 steps (≈ 6 s on MNIST): an interruption loses little. */
 export const CHECKPOINT_STEPS = 10;
 /** The outlier test needs a few labels to estimate a median and a spread. */
 export const MIN_LABELS = 3;
 export const SCAN_JSON = 'scan.json';
+export { resolveScanPlan, type ScanOptions, type ScanPlan, type ScanProgress } from './scan-plan.js';
 
-export interface ScanOptions extends ReverseOptions, VerdictOptions {
-  /** Model folder (model.json + weights; metadata.json gives dataset and preprocessing). */
-  readonly model: string;
-  /** Image dataset ('mnist', 'gtsrb' or a folder); default: the model's metadata. */
-  readonly dataset?: string;
-  readonly dataDir?: string;
-  /** Clean images given directly (raw uint8 NHWC) instead of a dataset's test split. */
-  readonly clean?: ImageSet;
-  /** Preprocessing when the model folder has no metadata.json (otherwise it must match, or be absent). */
-  readonly preprocessing?: Preprocessing;
-  /** Labels to scan; default all. */
-  readonly labels?: readonly number[];
-  /** Clean images drawn from the test split (seeded); default all of them. */
-  readonly cleanImages?: number;
-  /** Worker threads; 0 runs in this thread. Default: the number of cores. */
-  readonly workers?: number;
-  /** Scans with seeds seed, seed+1, …; the verdict looks at all of them. Default 1. */
-  readonly repeat?: number;
-  /** Fast mode (see fast.ts); true for its defaults. */
-  readonly fast?: boolean | FastOptions;
-  readonly seed?: number;
-  /** Output folder (checkpoints, per-label JSON and PNGs, scan.json); none: nothing written, nothing resumed. */
-  readonly out?: string;
-  readonly backend?: BackendChoice;
-  /**
-   * Where the model's forward and backward passes run: 'auto' (default: onnxruntime's CPU kernels
-   * when onnxruntime-node loads and the model exports to ONNX, else TensorFlow.js), 'onnx' or 'tfjs'.
-   */
-  readonly engine?: ModelEngineChoice;
-  /** Outlier test: 'mad' (default) or 'zscore'. */
-  readonly detector?: string;
-  /** Index above which a label is flagged (default 2). */
-  readonly flagThreshold?: number;
-  readonly onProgress?: (p: ScanProgress) => void;
-  /** Stops the scan after the chunks in flight (which are checkpointed); the scan then throws an 'interrupted' error. */
-  readonly signal?: AbortSignal;
-  /**
-   * Quits at once: the chunks in flight are abandoned at their next mini-batch (each label keeps its
-   * last checkpoint), the engines are released and the scan throws an 'interrupted' error.
-   */
-  readonly halt?: AbortSignal;
-}
-
-export type ScanProgress =
-  | ({ readonly kind: 'step'; readonly seed: number } & StepProgress)
-  | { readonly kind: 'resumed'; readonly seed: number; readonly label: number; readonly steps: number }
-  | { readonly kind: 'skipped'; readonly seed: number; readonly label: number }
-  | { readonly kind: 'label-done'; readonly seed: number; readonly result: LabelSummary }
-  | { readonly kind: 'retired'; readonly seed: number; readonly label: number; readonly steps: number; readonly norm: number }
-  | {
-      readonly kind: 'escalate';
-      readonly why: 'suspicious' | 'near-threshold';
-      readonly reason: string;
-      readonly labels: readonly { readonly seed: number; readonly label: number }[];
-    };
-
-/** A label's figures in scan.json (the arrays stay in the per-label JSON). */
 export interface LabelSummary extends Omit<LabelResult, 'mask' | 'pattern' | 'history' | 'maskShape'> {
   /** Anomaly index under the scan's detector (set once every label is done). */
   readonly anomalyIndex?: number;
@@ -197,57 +141,6 @@ export interface Stats {
   readonly max: number;
 }
 
-interface Job {
-  readonly seed: number;
-  readonly runDir: string | undefined;
-  state: LabelState;
-}
-
-/** A scan's settings, resolved and checked before any model or data is loaded. */
-export interface ScanPlan {
-  readonly fast: FastRecipe | null;
-  /** The full recipe (fast mode's escalation continues with it). */
-  readonly fullRecipe: ReverseRecipe;
-  /** The recipe of the first phase: the full one, or fast mode's with its budget as the step limit. */
-  readonly recipe: ReverseRecipe;
-  readonly seed: number;
-  readonly repeat: number;
-  readonly workers: number;
-  readonly detector: OutlierDetector;
-  /** The other detector, whose view confirms a flag (verdict.ts). */
-  readonly secondary: OutlierDetector;
-  readonly flagThreshold: number;
-  readonly verdict: VerdictOptions;
-}
-
-/**
- * Resolves and checks every option that needs no model (scikit-learn's check at fit, before the
- * work): the recipe, fast mode, the outlier test and the verdict's thresholds against the flag
- * threshold given. The labels are checked once the model's class count is known, before any data.
- */
-export function resolveScanPlan(options: ScanOptions): ScanPlan {
-  const fast = options.fast ? resolveFast(options.fast === true ? {} : options.fast) : null;
-  // Fast mode's budget is the recipe's own step limit, lowered.
-  const fullRecipe = resolveReverseRecipe(options);
-  const recipe = fast ? { ...fullRecipe, maxSteps: Math.min(fullRecipe.maxSteps, fast.budget) } : fullRecipe;
-  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
-  const repeat = checkPositiveInt('repeat', options.repeat ?? DEFAULT_REPEAT);
-  // The repeats use seeds seed, seed+1, …: the last must be a seed too.
-  if (seed + repeat - 1 > MAX_SEED) throw new OptionError('repeat', `at most ${MAX_SEED - seed + 1} with seed ${seed} (seeds go up to ${MAX_SEED})`, repeat);
-  const workers = checkNonNegativeInt('workers', options.workers ?? availableParallelism());
-  const detectorName = options.detector ?? DEFAULT_DETECTOR;
-  const detector = outlierDetector(detectorName);
-  const secondary = detectorName === 'mad' ? zscoreDetector : outlierDetector('mad');
-  const flagThreshold = options.flagThreshold ?? DEFAULT_FLAG_THRESHOLD;
-  if (!(Number.isFinite(flagThreshold) && flagThreshold > 0)) throw new OptionError('flagThreshold', 'a positive number', flagThreshold);
-  const verdict: VerdictOptions = {
-    ...(options.decisionThreshold !== undefined ? { decisionThreshold: options.decisionThreshold } : {}),
-    ...(options.falsePositiveCost !== undefined ? { falsePositiveCost: options.falsePositiveCost } : {}),
-  };
-  checkVerdictOptions(verdict, flagThreshold);
-  return { fast, fullRecipe, recipe, seed, repeat, workers, detector, secondary, flagThreshold, verdict };
-}
-
 /** Runs the scan (see the module comment). */
 export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const start = performance.now();
@@ -285,7 +178,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const { resolveModelEngine } = await import('../nn/onnx-gradient.js');
   let modelEngine: ModelEngineDecision;
   try {
-    modelEngine = await resolveModelEngine(loaded.model, recipe.loss, options.engine ?? 'auto');
+    modelEngine = await resolveModelEngine(loaded.model, options.engine ?? 'auto');
   } finally {
     loaded.model.dispose();
   }
@@ -334,7 +227,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
 
   const realTrigger = metadata?.trigger ? (await import('../nn/trigger.js')).resolveTrigger(metadata.trigger, H, W, C).mask : undefined;
   const results = new Map<number, Map<number, LabelResult>>(seeds.map((s) => [s, new Map()]));
-  const jobs: Job[] = [];
+  const jobs: ScanJob[] = [];
   for (const s of seeds) {
     const runDir = out ? runFolder(out, s) : undefined;
     for (const label of labels) {
@@ -388,7 +281,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     if (engines) await (await engines).close();
   };
 
-  const finish = (job: Job): void => {
+  const finish = (job: ScanJob): void => {
     const r = labelResult(job.state, recipe, H, W, C);
     results.get(job.seed)!.set(r.label, r);
     if (job.runDir) {
@@ -399,7 +292,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     }
     options.onProgress?.({ kind: 'label-done', seed: job.seed, result: summarize(r, realTrigger) });
   };
-  const runChunk = async (job: Job, steps: number, maxSteps?: number): Promise<void> => {
+  const runChunk = async (job: ScanJob, steps: number, maxSteps?: number): Promise<void> => {
     const task: ChunkTask = maxSteps === undefined ? { state: job.state, steps } : { state: job.state, steps, maxSteps };
     job.state = await exec(task, (p) => options.onProgress?.({ kind: 'step', seed: job.seed, ...p }));
     if (job.runDir && !job.state.done) writeLabelState(job.runDir, job.state);
@@ -410,7 +303,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     });
 
   // Depth first: each lane takes the next label and runs it to the end, checkpointing as it goes.
-  const runDepthFirst = async (todo: readonly Job[], maxSteps?: number): Promise<void> => {
+  const runDepthFirst = async (todo: readonly ScanJob[], maxSteps?: number): Promise<void> => {
     if (todo.length > 0) await startEngines(todo.length);
     const queue = [...todo];
     const lanes = Math.max(1, Math.min(workers, todo.length));
@@ -449,7 +342,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       decided = decide();
     } else {
       if (jobs.length > 0) await startEngines(jobs.length);
-      await runFast(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, stopped, interrupted);
+      await runFastRounds(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, stopped, interrupted);
       decided = decide();
       // Escalation (fast.ts): a 'suspicious' fast verdict (or a clean one near the flag threshold) continues the budget-stopped labels with
       // the full recipe. Decided once: an interrupted escalation resumes from escalation.json.
@@ -457,7 +350,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       const saved = file && existsSync(file) ? readEscalation(file) : undefined;
       const why = shouldEscalate(decided.verdict.status, decided.runs.map((r) => r.outliers.anomalyIndex), flagThreshold, fast);
       if (saved || why) {
-        const todo: Job[] = [];
+        const todo: ScanJob[] = [];
         const missing: { seed: number; label: number }[] = [];
         const running = new Map(jobs.map((j) => [`${j.seed}/${j.state.label}`, j.state]));
         for (const [s, byLabel] of results) {
@@ -555,54 +448,6 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   };
   if (out) writeJsonAtomic(resolve(out, SCAN_JSON), report);
   return report;
-}
-
-async function runFast(
-  jobs: Job[],
-  fast: FastRecipe,
-  results: Map<number, Map<number, LabelResult>>,
-  labels: readonly number[],
-  lanes: number,
-  runChunk: (job: Job, steps: number) => Promise<void>,
-  finish: (job: Job) => void,
-  options: ScanOptions,
-  stopped: () => boolean,
-  interrupted: () => PoisonguardError,
-): Promise<void> {
-  let active = jobs.filter((j) => !j.state.done);
-  for (const j of jobs) if (j.state.done) finish(j);
-  while (active.length > 0) {
-    if (stopped()) throw interrupted();
-    // Bandit order: the smallest norms (the likeliest outliers) first.
-    const queue = [...active].sort((a, b) => a.state.schedule.bestNorm - b.state.schedule.bestNorm || a.state.label - b.state.label);
-    await Promise.all(
-      Array.from({ length: Math.min(lanes, queue.length) }, async () => {
-        for (let job = queue.shift(); job; job = queue.shift()) {
-          if (stopped()) throw interrupted();
-          await runChunk(job, fast.chunk);
-        }
-      }),
-    );
-    for (const j of active) if (j.state.done) finish(j);
-    active = active.filter((j) => !j.state.done);
-    // Retire, run by run, the labels that cannot become the outlier.
-    for (const [seed, done] of results) {
-      const standings: LabelStanding[] = labels.map((label) => {
-        const r = done.get(label);
-        if (r) return { label, norm: r.stepNorm, steps: r.steps, squeezed: true, done: true };
-        const j = active.find((x) => x.seed === seed && x.state.label === label)!;
-        return { label, norm: j.state.schedule.bestNorm, steps: j.state.schedule.step, squeezed: j.state.schedule.upFlag, done: false };
-      });
-      for (const label of labelsToRetire(standings, fast)) {
-        const j = active.find((x) => x.seed === seed && x.state.label === label)!;
-        j.state.done = true;
-        j.state.stopReason = 'retired';
-        options.onProgress?.({ kind: 'retired', seed, label, steps: j.state.schedule.step, norm: j.state.schedule.bestNorm });
-        finish(j);
-      }
-    }
-    active = active.filter((j) => !j.state.done);
-  }
 }
 
 function withoutEscalate(fast: FastRecipe): Omit<FastRecipe, 'escalate' | 'escalationMargin'> {

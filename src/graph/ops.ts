@@ -5,7 +5,7 @@
  * kernel, its weight gradient a convolution of the batch-transposed input by the batch-transposed
  * output gradient; MaxPool's gradient goes to each window's argmax through its indices).
  */
-import { BATCH, formatShape, UnsupportedGraphError, type GraphNode, type Shape } from './ir.js';
+import { BATCH, UnsupportedGraphError, type GraphNode, type Shape } from './ir.js';
 import { float, type GraphWriter } from './writer.js';
 
 /** What emitting a node needs to know about the graph around it. */
@@ -128,7 +128,7 @@ export function emitBackward(node: GraphNode, dy: string, need: readonly boolean
     case 'Conv':
       return convBackward(node, dy, need, ctx);
     case 'BatchNormalization': {
-      const [, scale, bias, mean, variance] = node.inputs;
+      const [, scale, , mean, variance] = node.inputs;
       const c = xs[1];
       const channel = xs.map((_, i) => (i === 1 ? c : 1));
       const axes = xs.map((_, i) => i).filter((i) => i !== 1);
@@ -141,7 +141,6 @@ export function emitBackward(node: GraphNode, dy: string, need: readonly boolean
       }
       if (need[2]) grads[2] = g.op('ReduceSum', [dy, g.ints(axes)], { keepdims: 0 });
       if (need[3] || need[4]) throw new UnsupportedGraphError(`node '${node.name}': BatchNorm statistics are not differentiable here`);
-      void bias;
       return grads;
     }
     case 'Relu':
@@ -274,10 +273,8 @@ export function emitBackward(node: GraphNode, dy: string, need: readonly boolean
     }
     case 'Pad': {
       const pads = nums(a.pads);
-      const rank = xs.length;
       const axes = xs.map((_, i) => i).filter((i) => xs[i] !== BATCH);
       grads[0] = g.op('Slice', [dy, g.ints(axes.map((i) => pads[i])), g.ints(axes.map((i) => pads[i] + xs[i])), g.ints(axes)]);
-      void rank;
       return grads;
     }
     default:
@@ -425,9 +422,4 @@ function averagePoolBackward(node: GraphNode, dy: string, ctx: EmitContext): str
     pads: [p[0], p[1], ph.end, pw.end],
     output_padding: [ph.outputPadding, pw.outputPadding],
   });
-}
-
-/** For messages. */
-export function describeNode(node: GraphNode, shape: (n: string) => Shape): string {
-  return `${node.name} (${node.op} ${node.inputs.map((i) => formatShape(shape(i))).join(' x ')})`;
 }

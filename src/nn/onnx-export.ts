@@ -12,7 +12,6 @@
  * outputs: logits, or probabilities when it ends in softmax) and `dx` [N, H, W, C].
  */
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { UnsupportedGraphError } from '../graph/ir.js';
 import { inputGradientProgram, type InputGradientLoss } from '../graph/programs.js';
 import { layersToGraph } from './layers-graph.js';
 
@@ -23,9 +22,8 @@ export { UnsupportedGraphError as UnsupportedModelError } from '../graph/ir.js';
 
 /**
  * Writes the model as an ONNX ModelProto (bytes) computing `out` and `dx` (see the module comment).
- * Throws {@link UnsupportedGraphError} for a model it cannot write.
+ * Throws UnsupportedGraphError for a model it cannot write.
  */
 export function exportInputGradientModel(model: tfl.LayersModel, loss: InputGradientLoss): Uint8Array {
   return inputGradientProgram(layersToGraph(model).graph, loss);
 }
-void UnsupportedGraphError;

@@ -5,18 +5,8 @@
  */
 import type * as OrtTypes from 'onnxruntime-node';
 
-type Ort = typeof OrtTypes;
-/** A variable, not a literal: the import stays optional at type-check time as well. */
-const ORT_PACKAGE: string = 'onnxruntime-node';
-let ortModule: Promise<Ort | { error: string }> | undefined;
-
-export function loadOrt(): Promise<Ort | { error: string }> {
-  ortModule ??= import(ORT_PACKAGE).then(
-    (m: Ort & { default?: Ort }) => (m.InferenceSession ? m : (m.default as Ort)),
-    (e: unknown) => ({ error: e instanceof Error ? e.message : String(e) }),
-  );
-  return ortModule;
-}
+export { loadOrt } from '../../src/graph/runtime.js';
+import { loadOrt } from '../../src/graph/runtime.js';
 
 export interface OrtFeed {
   data: ArrayLike<number>;

@@ -1,0 +1,108 @@
+/** A mitigation's result (what mitigation.json holds), and several runs' results as one. */
+import { OptionError } from '../../errors.js';
+import type { PruneStop } from './defaults.js';
+import type { FilterCurvePoint } from './filter.js';
+import type { Metrics } from './measure.js';
+import type { PruningPoint } from './prune.js';
+import type { MitigationMethod, MitigationRecipe } from './recipe.js';
+import type { MitigationSummary } from './summary.js';
+
+export interface MitigationReport extends MitigationSummary {
+  readonly kind: 'mitigation';
+  /** The method, or 'all' for the three run one after another from the same model ({@link combineReports}). */
+  readonly method: MitigationMethod | 'all';
+  /** The recipe run (every value, defaults included); 'all': one per method run. */
+  readonly recipe: MitigationRecipe | { readonly method: 'all'; readonly recipes: readonly MitigationRecipe[] };
+  readonly model: string;
+  readonly modelSha256: string;
+  readonly scan: string;
+  /** The label mitigated (null: nothing to mitigate). */
+  readonly targetLabel?: number;
+  readonly labelReason: string;
+  /** Nothing was done: the scan flagged no label and none was given. */
+  readonly nothingToMitigate: boolean;
+  readonly realTrigger: { readonly target: number; readonly description: string } | null;
+  /** Which trigger's ASR fills the report-facing `asr` fields (baseline, pruning points, unlearning). */
+  readonly asrShown: 'real' | 'reversed';
+  readonly layer?: { readonly name: string; readonly kind: 'dense' | 'conv'; readonly units: number; readonly index: number };
+  readonly before?: Metrics;
+  /** Prune/unlearn: the patched model; filter: through the filter (a rejected input counts as neither correct nor attacked). */
+  readonly after?: Metrics;
+  readonly ranking?: {
+    readonly images: number;
+    readonly top: readonly { readonly neuron: number; readonly score: number; readonly meanClean: number; readonly meanStamped: number }[];
+  };
+  readonly filter?: MitigationSummary['filter'] & {
+    readonly fnrReversed: number;
+    /**
+     * FNR among the real-trigger inputs the backdoor actually sends to the target (the attacks
+     * that work; a stamped input the model still classifies correctly needs no filtering); null
+     * without a real trigger.
+     */
+    readonly fnrSuccessful: number | null;
+    readonly measuredFpr: number;
+    readonly neuronIndices: readonly number[];
+    readonly calibrationImages: number;
+    readonly curve: readonly FilterCurvePoint[];
+    readonly file?: string;
+  };
+  readonly pruning?: Omit<NonNullable<MitigationSummary['pruning']>, 'points'> & {
+    readonly points: readonly ({ share: number; accuracy: number; asr: number } & PruningPoint)[];
+    readonly pruned: readonly number[];
+    readonly asrThreshold: PruneStop;
+    /** With the 'baseline' stop: the unstamped images' share sent to the target where the search stopped. */
+    readonly searchBaseline: number | null;
+    readonly maxShare: number;
+    readonly reachedThreshold: boolean;
+    /** The reversed trigger's ASR on the defender's images where the search stopped. */
+    readonly searchAsr: number;
+    readonly fineTuneEpochs: number;
+  };
+  readonly unlearning?: NonNullable<MitigationSummary['unlearning']> & {
+    readonly images: number;
+    readonly stamped: number;
+    readonly stampedFrom: string;
+    readonly learningRate: number;
+    readonly batchSize: number;
+    readonly keptPruned: number;
+  };
+  readonly output?: { readonly model?: string; readonly filter?: string };
+  readonly dataset: string;
+  readonly backend: string;
+  readonly seed: number;
+  readonly seconds: number;
+  readonly date: string;
+  readonly notes: readonly string[];
+}
+
+/**
+ * One report of several runs on the same model and scan (each from the original model): the
+ * filter, pruning and unlearning sections side by side, as the report's mitigation section shows
+ * them. `after` is left out (it differs per method; each section has its own).
+ */
+export function combineReports(reports: readonly MitigationReport[]): MitigationReport {
+  if (reports.length === 0) throw new OptionError('reports', 'at least one mitigation report', 0);
+  const first = reports[0];
+  for (const r of reports) {
+    if (r.modelSha256 !== first.modelSha256 || r.targetLabel !== first.targetLabel) {
+      throw new OptionError('reports', 'reports of the same model and label', `${r.model} label ${r.targetLabel}`);
+    }
+  }
+  const pick = <K extends 'filter' | 'pruning' | 'unlearning' | 'ranking'>(k: K): Partial<Pick<MitigationReport, K>> => {
+    const r = reports.find((x) => x[k] !== undefined);
+    return r ? ({ [k]: r[k] } as Partial<Pick<MitigationReport, K>>) : {};
+  };
+  const { after: _after, output: _output, filter: _f, pruning: _p, unlearning: _u, ranking: _r, ...common } = first;
+  return {
+    ...common,
+    method: 'all',
+    recipe: { method: 'all', recipes: reports.flatMap((r) => ('recipes' in r.recipe ? r.recipe.recipes : [r.recipe])) },
+    ...pick('ranking'),
+    ...pick('filter'),
+    ...pick('pruning'),
+    ...pick('unlearning'),
+    seconds: reports.reduce((a, r) => a + r.seconds, 0),
+    date: new Date().toISOString(),
+    notes: [...new Set(reports.flatMap((r) => r.notes.map((n) => `${r.method}: ${n}`)))],
+  };
+}
