@@ -22,6 +22,9 @@ function relative(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return a.length === b.length ? Math.sqrt(num / Math.max(den, 1e-30)) : Infinity;
 }
 
+/** The output count a fixture's shape declares. */
+const out0 = (f: { labels: number[]; classes: number }): number => f.labels.length * f.classes;
+
 const flat = (v: unknown): number[] => (Array.isArray(v) ? (v as unknown[]).flat(Infinity as 1) : ((v as { data: number[] }).data ?? [])) as number[];
 
 for (const { fixture, bytes } of torchFixtures()) {
@@ -42,6 +45,7 @@ for (const { fixture, bytes } of torchFixtures()) {
     const forward = await createForwardRunner(graph);
     const gradient = await createGradientRunner(graph, { trainable: new Set(Object.keys(fixture.grads ?? {}).filter((k) => graph.weights.has(k))) });
     try {
+      assert.ok(x.length > 0 && flat(fixture.outputs).length === out0(fixture), 'the fixture holds its numbers');
       const { out } = await forward.run(x, batch);
       assert.ok(relative(out, flat(fixture.outputs)) <= TOLERANCE, `outputs: ${relative(out, flat(fixture.outputs))}`);
       const weights = new Map([...graph.weights].map(([k, v]) => [k, v.data]));
@@ -49,6 +53,7 @@ for (const { fixture, bytes } of torchFixtures()) {
       if (fixture.loss !== undefined && fixture.output_kind === 'logits') assert.ok(Math.abs(g.loss - fixture.loss) <= 1e-4 * Math.max(1, fixture.loss), `loss ${g.loss} vs ${fixture.loss}`);
       for (const [name, want] of Object.entries(fixture.grads ?? {})) {
         const got = g.grads.get(name);
+        assert.ok(flat(want).length > 0, `${name}: the fixture holds its gradient`);
         assert.ok(got, `a gradient for ${name}`);
         const e = relative(got, flat(want));
         assert.ok(e <= (fixture.output_kind === 'logits' ? TOLERANCE : 1e-3), `d${name}: relative error ${e}`);
