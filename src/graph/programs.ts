@@ -50,6 +50,28 @@ export const dropoutMaskName = (name: string): string => `mask::${name}`;
 export const batchMeanName = (name: string): string => `mean::${name}`;
 export const batchVarianceName = (name: string): string => `var::${name}`;
 
+/**
+ * The prefix of the source graph's values inside a program, so that none of its names ('x', 'out',
+ * 'loss', a name like the writer's fresh ones) can collide with a program's inputs, outputs or
+ * intermediate values: a model whose input is named 'x' would otherwise define 'x' twice, which
+ * onnxruntime refuses. Weights keep their names: the training program takes and returns them so.
+ */
+const SOURCE_PREFIX = 'src::';
+
+/** `graph` with every value but the weights renamed under {@link SOURCE_PREFIX}. */
+function namespaced(graph: ClassifierGraph): ClassifierGraph {
+  const reserved = new Set<string>(Object.values(PROGRAM_NAMES));
+  for (const w of graph.weights.keys()) if (reserved.has(w)) throw new UnsupportedGraphError(`weight '${w}' has a name the engine's programs reserve (${[...reserved].join(', ')})`);
+  const rename = (n: string) => (n === '' || graph.weights.has(n) ? n : SOURCE_PREFIX + n);
+  return {
+    ...graph,
+    input: { ...graph.input, name: rename(graph.input.name) },
+    output: rename(graph.output),
+    nodes: graph.nodes.map((n) => ({ ...n, inputs: n.inputs.map(rename), outputs: n.outputs.map(rename) })),
+    shapes: new Map([...graph.shapes].map(([k, v]) => [rename(k), v])),
+  };
+}
+
 function context(graph: ClassifierGraph, g: GraphWriter, forGradient: boolean, extraShapes?: Map<string, Shape>): EmitContext {
   return {
     g,
@@ -90,7 +112,8 @@ export interface ForwardProgramOptions {
 }
 
 /** Program 1: `out` [N, K] and each named activation, under its own name. */
-export function forwardProgram(graph: ClassifierGraph, options: ForwardProgramOptions = {}): Uint8Array {
+export function forwardProgram(source: ClassifierGraph, options: ForwardProgramOptions = {}): Uint8Array {
+  const graph = namespaced(source);
   const g = new GraphWriter();
   const input = declareInput(graph, g);
   writeWeights(graph, g);
@@ -99,10 +122,12 @@ export function forwardProgram(graph: ClassifierGraph, options: ForwardProgramOp
   g.alias(graph.output, PROGRAM_NAMES.out);
   const outputs: ValueDeclaration[] = [{ name: PROGRAM_NAMES.out, dims: ['N', classes(graph)] }];
   for (const name of options.activations ?? []) {
-    const shape = graph.shapes.get(name);
-    if (shape === undefined || graph.weights.has(name) || name === graph.input.name) {
-      throw new UnsupportedGraphError(`'${name}' is not an activation of this graph (node outputs: ${graph.nodes.map((n) => n.outputs[0]).slice(0, 12).join(', ')}…)`);
+    const shape = source.shapes.get(name);
+    if (shape === undefined || source.weights.has(name) || name === source.input.name) {
+      throw new UnsupportedGraphError(`'${name}' is not an activation of this graph (node outputs: ${source.nodes.map((n) => n.outputs[0]).slice(0, 12).join(', ')}…)`);
     }
+    if (name === PROGRAM_NAMES.out) throw new UnsupportedGraphError(`activation '${name}' has the name of the forward program's output`);
+    g.alias(SOURCE_PREFIX + name, name);
     outputs.push({ name, dims: shape.map((d) => (d === BATCH ? 'N' : d)) });
   }
   return g.encode(graph.name, [input], outputs);
@@ -158,7 +183,8 @@ function throughSoftmax(g: GraphWriter, p: string, dp: string): string {
 }
 
 /** Program 2: `out` [N, K] and `dx` (the input's shape) for inputs `x`, `target` [N, K] one-hot, `scale` [1] (1/N). */
-export function inputGradientProgram(graph: ClassifierGraph, loss: InputGradientLoss): Uint8Array {
+export function inputGradientProgram(source: ClassifierGraph, loss: InputGradientLoss): Uint8Array {
+  const graph = namespaced(source);
   const g = new GraphWriter();
   const input = declareInput(graph, g);
   writeWeights(graph, g);
@@ -212,7 +238,8 @@ export interface TrainingProgram {
  * `out` [N, K], each trained weight's gradient (see {@link gradientName}), and with train-mode
  * BatchNorm each batch mean and variance.
  */
-export function trainingProgram(graph: ClassifierGraph, options: TrainingProgramOptions = {}): TrainingProgram {
+export function trainingProgram(source: ClassifierGraph, options: TrainingProgramOptions = {}): TrainingProgram {
+  const graph = namespaced(source);
   const mode = options.batchNorm ?? 'frozen';
   if (!(BATCH_NORM_MODES as readonly string[]).includes(mode)) throw new UnsupportedGraphError(`unknown BatchNorm mode '${mode}' (${BATCH_NORM_MODES.join(', ')})`);
   const parameters = [...(options.trainable ?? graph.trainable)];
