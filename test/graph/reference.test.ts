@@ -365,6 +365,47 @@ describe('reference vs onnxruntime: shapes', () => {
       }),
       t,
     ));
+  // The backward graphs use these two: Concat's gradient is a Split, overlapping MaxPool's a ScatterElements.
+  test('Split with sizes (opset 13) along a middle axis', (t) =>
+    agree(
+      opModel({
+        opset: 13,
+        operands: [{ name: 'x', dims: [2, 6, 3] }, i64('sizes', [1, 3, 2])],
+        nodes: [{ op: 'Split', inputs: ['x', 'sizes'], outputs: ['p', 'q', 'r'], attrs: { axis: 1 } }],
+        outputs: ['p', 'q', 'r'],
+      }),
+      t,
+    ));
+  test('Split into equal parts (opset 11, no sizes)', (t) =>
+    agree(opModel({ opset: 11, operands: [{ name: 'x', dims: [2, 3, 4] }], nodes: [{ op: 'Split', inputs: ['x'], outputs: ['p', 'q'], attrs: { axis: -1 } }], outputs: ['p', 'q'] }), t));
+  test('ScatterElements with repeated indices, reduction add (opset 16)', (t) =>
+    agree(
+      opModel({
+        opset: 16,
+        operands: [
+          { name: 'data', dims: [3, 4] },
+          { name: 'i', dims: [2, 3], init: true, type: 'int64', values: [0, 2, 0, 2, 2, -1] },
+          { name: 'u', dims: [2, 3] },
+        ],
+        nodes: [{ op: 'ScatterElements', inputs: ['data', 'i', 'u'], outputs: ['y'], attrs: { axis: 1, reduction: 'add' } }],
+        outputs: ['y'],
+      }),
+      t,
+    ));
+  test('ScatterElements without reduction along axis 0', (t) =>
+    agree(
+      opModel({
+        opset: 13,
+        operands: [
+          { name: 'data', dims: [3, 2] },
+          { name: 'i', dims: [2, 2], init: true, type: 'int64', values: [2, 0, 1, 1] },
+          { name: 'u', dims: [2, 2] },
+        ],
+        nodes: [{ op: 'ScatterElements', inputs: ['data', 'i', 'u'], outputs: ['y'], attrs: { axis: 0 } }],
+        outputs: ['y'],
+      }),
+      t,
+    ));
 });
 
 describe('reference: what it refuses and what differs by opset', () => {

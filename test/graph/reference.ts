@@ -665,6 +665,55 @@ function concat(xs: RefTensor[], axisAttr: number): RefTensor {
   return tensor(out, dims, xs[0].kind);
 }
 
+/** Split along `axis` into the sizes given (input from opset 13, attribute before), or equal parts. */
+function split(x: RefTensor, axisAttr: number, sizes: number[] | undefined, parts: number): RefTensor[] {
+  const axis = normAxis(axisAttr, x.dims.length, 'Split');
+  const len = x.dims[axis];
+  if (sizes === undefined) {
+    const each = Math.ceil(len / parts);
+    sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, len - i * each)));
+  }
+  if (sizes.reduce((a, b) => a + b, 0) !== len) throw new Error(`reference: Split: sizes [${sizes}] do not add up to ${len}`);
+  const outer = size(x.dims.slice(0, axis));
+  const inner = size(x.dims.slice(axis + 1));
+  let start = 0;
+  return sizes.map((n) => {
+    const dims = [...x.dims];
+    dims[axis] = n;
+    const out = new Float64Array(size(dims));
+    for (let o = 0; o < outer; o++) out.set(x.data.subarray((o * len + start) * inner, (o * len + start + n) * inner), o * n * inner);
+    start += n;
+    return tensor(out, dims, x.kind);
+  });
+}
+
+/** ScatterElements: a copy of `data` with `updates` written (or combined by `reduction`) at `indices` along `axis`. */
+function scatterElements(data: RefTensor, indices: RefTensor, updates: RefTensor, axisAttr: number, reduction: string): RefTensor {
+  const rank = data.dims.length;
+  const axis = normAxis(axisAttr, rank, 'ScatterElements');
+  if (indices.dims.join() !== updates.dims.join() || indices.dims.length !== rank) throw new Error(`reference: ScatterElements: indices [${indices.dims}] and updates [${updates.dims}]`);
+  const combine: Record<string, (a: number, b: number) => number> = { none: (_a, b) => b, add: (a, b) => a + b, mul: (a, b) => a * b, max: Math.max, min: Math.min };
+  const f = combine[reduction];
+  if (f === undefined) throw new Error(`reference: ScatterElements: reduction '${reduction}'`);
+  const out = data.data.slice();
+  const strides = data.dims.map((_, i) => size(data.dims.slice(i + 1)));
+  const idx = new Array<number>(rank).fill(0);
+  for (let k = 0; k < indices.data.length; k++) {
+    let rest = k;
+    for (let i = rank - 1; i >= 0; i--) {
+      idx[i] = rest % indices.dims[i];
+      rest = Math.floor(rest / indices.dims[i]);
+    }
+    let at = indices.data[k];
+    if (at < 0) at += data.dims[axis];
+    if (at < 0 || at >= data.dims[axis]) throw new Error(`reference: ScatterElements: index ${indices.data[k]} outside [0, ${data.dims[axis]})`);
+    let o = 0;
+    for (let i = 0; i < rank; i++) o += (i === axis ? at : idx[i]) * strides[i];
+    out[o] = f(out[o], updates.data[k]);
+  }
+  return tensor(out, [...data.dims], data.kind);
+}
+
 function gather(x: RefTensor, indices: RefTensor, axisAttr: number): RefTensor {
   const axis = normAxis(axisAttr, x.dims.length, 'Gather');
   const outer = size(x.dims.slice(0, axis));
@@ -979,6 +1028,12 @@ const OPS: Record<string, OpImpl> = {
   },
   Concat: (ctx, ins) => [concat(ins.filter((t): t is RefTensor => t !== undefined), ctx.attrs.int('axis'))],
   Gather: (ctx, ins) => [gather(need(ctx, ins, 0), need(ctx, ins, 1), ctx.attrs.int('axis', 0))],
+  Split: (ctx, ins) => {
+    const x = need(ctx, ins, 0);
+    const sizes = ctx.opset >= 13 ? ints(ins[1]) : ctx.attrs.ints('split');
+    return split(x, ctx.attrs.int('axis', 0), sizes, ctx.attrs.int('num_outputs', (ctx.node.output ?? []).length));
+  },
+  ScatterElements: (ctx, ins) => [scatterElements(need(ctx, ins, 0), need(ctx, ins, 1), need(ctx, ins, 2), ctx.attrs.int('axis', 0), ctx.attrs.string('reduction', 'none'))],
   Slice: (ctx, ins) => {
     const x = need(ctx, ins, 0);
     if (ctx.opset < 10) return [slice(x, ctx.attrs.ints('starts')!, ctx.attrs.ints('ends')!, ctx.attrs.ints('axes'), undefined)];
