@@ -380,7 +380,14 @@ function maxPoolBackward(node: GraphNode, dy: string, ctx: EmitContext): string 
   const overlapping = k.some((ki, i) => d[i] * (ki - 1) + 1 > s[i]);
   if (!overlapping) {
     // Windows that do not overlap: each input position is the argmax of one window at most.
-    return g.op('MaxUnpool', [dy, indices, g.op('Shape', [x])], { kernel_shape: k, strides: s, pads: nums(node.attrs.pads) });
+    // MaxUnpool refuses an output smaller than (out − 1)·s + k − pads, which a ceil_mode window
+    // past the input's edge makes; the excess goes to the trailing pads (they only size the check).
+    const pads = nums(node.attrs.pads);
+    const [, , h, w] = ctx.shape(x);
+    const [, , oh, ow] = ctx.shape(node.outputs[0]);
+    pads[2] += Math.max(0, (oh - 1) * s[0] + k[0] - pads[0] - pads[2] - h);
+    pads[3] += Math.max(0, (ow - 1) * s[1] + k[1] - pads[1] - pads[3] - w);
+    return g.op('MaxUnpool', [dy, indices, g.op('Shape', [x])], { kernel_shape: k, strides: s, pads });
   }
   // Overlapping windows (3x3 stride 2): one position can win several windows; add them up.
   const flatShape = g.op('Shape', [g.op('Reshape', [x, g.ints([-1])])]);
