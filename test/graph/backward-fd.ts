@@ -118,7 +118,10 @@ export async function checkBackward(c: FdCase): Promise<FdResult> {
   const p2 = inputGradientProgram(graph, 'cross-entropy');
   const p2Feeds: Record<string, RefFeed> = { x, target: { data: target, dims: [N, K] }, scale: { data: [inverseN], dims: [1] } };
   const r2 = loadReference(p2).run(p2Feeds);
-  assert.ok(relativeError(r2.out.data, sourceForward(x.data, {})) < 1e-12, 'program 2: its outputs are the source model\'s');
+  // The forwards agree to float32 rounding of constants (an attribute's default, 0.2, is a double
+  // in the source model and a float32 in the program).
+  const forwardError = relativeError(r2.out.data, sourceForward(x.data, {}));
+  assert.ok(forwardError < 1e-7, `program 2: its outputs differ from the source model's by ${forwardError.toExponential(2)}`);
   const meanScale = labels.map(() => inverseN);
   const fdx = finiteDifference((xv) => weightedCrossEntropy(sourceForward(xv, {}), labels, meanScale, K), Float64Array.from(x.data), H);
   check('x', r2.dx.data, fdx);
@@ -133,7 +136,7 @@ export async function checkBackward(c: FdCase): Promise<FdResult> {
   for (const [name, v] of Object.entries(c.extraFeeds ?? {})) p3Feeds[name] = v;
   const r3 = loadReference(tp.bytes).run(p3Feeds);
   const loss = weightedCrossEntropy(trainForward(x.data, values), labels, rowScale, K);
-  assert.ok(Math.abs(r3.loss.data[0] - loss) <= 1e-12 * Math.max(1, loss), `program 3: loss ${r3.loss.data[0]} against ${loss}`);
+  assert.ok(Math.abs(r3.loss.data[0] - loss) <= 1e-7 * Math.max(1, loss), `program 3: loss ${r3.loss.data[0]} against ${loss}`);
   for (const w of weights) {
     const fd = finiteDifference((wv) => weightedCrossEntropy(trainForward(x.data, { ...values, [w]: wv }), labels, rowScale, K), Float64Array.from(values[w]), H);
     check(w, r3[gradientName(w)].data, fd);
