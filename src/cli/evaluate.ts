@@ -1,11 +1,19 @@
 /** `poisonguard evaluate`: clean accuracy and attack success rate of a saved model. */
 import { OptionError } from '../errors.js';
-import type { Command } from './command.js';
+import type { Command, CommandContext } from './command.js';
 import { intOption } from './command.js';
+import { ONNX_MODEL_OPTIONS, onnxOnlyFlagsGiven, onnxStatements } from './model-options.js';
 import { progressBar } from './progress.js';
 
 const options = {
-  model: { type: 'string', required: true, value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights, metadata.json).' },
+  model: {
+    type: 'string',
+    required: true,
+    value: 'PATH',
+    help: 'Model folder written by `poisonguard train` (model.json, weights, metadata.json), or an ONNX model: a .onnx file or a folder holding model.onnx.',
+  },
+  dataset: { type: 'string', value: 'NAME|DIR', help: "ONNX models: the clean test set — 'mnist', 'gtsrb' or an image folder; saved in the sidecar." },
+  ...ONNX_MODEL_OPTIONS,
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives: embedded MNIST, ../shared/data, the image folder's path)." },
   batch: { type: 'string', value: 'B', help: 'Inference batch size (speed only; default 256).' },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
@@ -19,11 +27,21 @@ export const evaluateCommand: Command<typeof options> = {
 The dataset, preprocessing and trigger come from the model's metadata.json; the attack success
 rate is the share of test images whose label is not the target that go to the target once stamped.
 
-Example: poisonguard evaluate --model runs/mnist-badnets`,
+An ONNX model runs on the native engine; what its graph cannot say (--input-layout, --preprocess,
+--dataset, --trigger, --class-names) is stated once and saved in its sidecar (metadata.json in its
+folder, NAME.metadata.json beside NAME.onnx), which later commands reuse.
+
+Examples:
+  poisonguard evaluate --model runs/mnist-badnets
+  poisonguard evaluate --model resnet.onnx --dataset gtsrb --preprocess normalize:mean=0.34,0.31,0.32;std=0.27,0.26,0.27 --trigger square:size=4,target=33`,
   options,
   async run(v, _pos, ctx) {
     const batchSize = intOption('batch', v.batch);
     if (batchSize !== undefined && batchSize <= 0) throw new OptionError('--batch', 'a positive integer', v.batch);
+    const { isOnnxModelPath } = await import('../nn/onnx-model.js');
+    if (isOnnxModelPath(v.model)) return evaluateOnnx(v, batchSize, ctx);
+    const onnxOnly = [...onnxOnlyFlagsGiven(v), ...(v.dataset !== undefined ? ['--dataset'] : [])];
+    if (onnxOnly.length > 0) throw new OptionError(onnxOnly[0], `absent for a poisonguard model folder (its metadata.json says it)`, v[onnxOnly[0].slice(2) as 'dataset']);
     const { readMetadata, loadModel } = await import('../nn/model-io.js');
     const metadata = readMetadata(v.model);
     const { initEngine } = await import('../nn/engine.js');
@@ -70,6 +88,45 @@ Example: poisonguard evaluate --model runs/mnist-badnets`,
     return 0;
   },
 };
+
+async function evaluateOnnx(v: Parameters<typeof evaluateCommand.run>[0], batchSize: number | undefined, ctx: CommandContext): Promise<number> {
+  if (v.backend !== undefined) throw new OptionError('--backend', 'absent for an ONNX model (it runs on the native engine)', v.backend);
+  const { evaluateOnnxModel } = await import('../nn/onnx-evaluate.js');
+  // The total is known once the model and data are loaded: the bar starts with the first batch.
+  let bar: ReturnType<typeof progressBar> | undefined;
+  const start = performance.now();
+  const e = await evaluateOnnxModel(v.model, await onnxStatements(v), {
+    ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
+    ...(batchSize !== undefined ? { batchSize } : {}),
+    onProgress: (done, total) => {
+      bar ??= progressBar('evaluate', total, ctx.interactive);
+      bar.update(Math.min(done, total));
+    },
+  });
+  bar?.stop();
+  const seconds = (performance.now() - start) / 1000;
+  const r = e.result;
+  if (v.json) {
+    ctx.out(JSON.stringify({ model: e.file, modelSha256: e.sha256, dataset: e.dataset.name, engine: e.engine, metadata: e.metadata, ...r, seconds: Number(seconds.toFixed(2)) }, null, 2));
+    return 0;
+  }
+  const { describePreprocessing } = await import('../nn/preprocess.js');
+  const m = e.metadata;
+  ctx.out(`model: ${e.file} (ONNX, ${m.inputLayout.toUpperCase()} ${m.inputShape.join('x')} input, ${m.numClasses} classes, ${m.output}; native engine)`);
+  ctx.out(`preprocessing: ${describePreprocessing(m.preprocessing!, m.inputShape[2])}; clean set: ${e.dataset.name}`);
+  ctx.out(`clean accuracy: ${pct(r.cleanAccuracy)} (${r.count} test images)`);
+  if (r.attackSuccessRate !== null || m.trigger) {
+    const { describeTrigger } = await import('../nn/trigger.js');
+    ctx.out(`attack success rate: ${r.attackSuccessRate === null ? 'n/a' : pct(r.attackSuccessRate)} (${describeTrigger(m.trigger!)} -> label ${m.target}; ${r.attackCount} stamped test images of other labels)`);
+    const { UNCHANGED_STAMP } = await import('../nn/train.js');
+    if (r.attackUnchanged !== undefined && r.attackUnchanged > 0) ctx.out(unchangedLine(r.attackUnchanged, r.attackSuccessRateChanged ?? null, UNCHANGED_STAMP));
+  } else {
+    ctx.out('no trigger given (--trigger) or saved: no attack success rate.');
+  }
+  if (e.sidecarWritten) ctx.out(`saved what was stated in ${e.sidecar}`);
+  ctx.out(`evaluated in ${seconds.toFixed(1)} s`);
+  return 0;
+}
 
 /** The stamped images the stamp leaves as they were (a white square on a white corner), and the ASR on the others. */
 export function unchangedLine(unchanged: number, asrChanged: number | null, threshold: number): string {

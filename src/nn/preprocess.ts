@@ -45,6 +45,39 @@ export function preprocessingPreset(name: string): Preprocessing {
   return PREPROCESSING_PRESETS[name as PreprocessingPreset];
 }
 
+/**
+ * `none`: nothing outside the graph but torchvision's ToTensor (x/255), for a graph that normalises
+ * its input itself (a `Normalize` exported inside the model).
+ */
+export const NO_NORMALISATION_PRESET = 'none';
+
+/**
+ * Parses a `--preprocess` value: a preset name, `none`, or
+ * `normalize:mean=a,b,c;std=d,e,f` (the per-channel means and deviations of x/255, as
+ * torchvision's `Normalize` takes them; one value each for a grey model).
+ */
+export function parsePreprocessingSpec(spec: string, option = '--preprocess'): Preprocessing {
+  const text = spec.trim();
+  if (text === NO_NORMALISATION_PRESET) return PREPROCESSING_PRESETS.unit;
+  if (!text.startsWith('normalize:')) {
+    if (Object.hasOwn(PREPROCESSING_PRESETS, text)) return PREPROCESSING_PRESETS[text as PreprocessingPreset];
+    throw new UnknownNameError(option, text, [...Object.keys(PREPROCESSING_PRESETS), NO_NORMALISATION_PRESET, 'normalize:mean=…;std=…']);
+  }
+  const fields = new Map<string, number[]>();
+  for (const part of text.slice('normalize:'.length).split(';')) {
+    const eq = part.indexOf('=');
+    const key = part.slice(0, eq).trim();
+    if (eq < 0 || (key !== 'mean' && key !== 'std') || fields.has(key)) throw new OptionError(option, 'normalize:mean=a,b,c;std=d,e,f', spec);
+    const values = part.slice(eq + 1).split(',').map((v) => (v.trim() === '' ? NaN : Number(v)));
+    if (values.some((v) => !Number.isFinite(v))) throw new OptionError(`${option} ${key}`, 'a comma-separated list of numbers', part.slice(eq + 1));
+    fields.set(key, values);
+  }
+  const mean = fields.get('mean');
+  const std = fields.get('std');
+  if (!mean || !std) throw new OptionError(option, 'both mean=… and std=… (normalize:mean=a,b,c;std=d,e,f)', spec);
+  return checkPreprocessing({ kind: 'normalize', mean, std }, option);
+}
+
 /** Per-channel factors a, b of x ↦ a·x + b (both forms are affine). */
 export function affine(p: Preprocessing, channels: number): { a: Float64Array; b: Float64Array } {
   const a = new Float64Array(channels);

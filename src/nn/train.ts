@@ -15,6 +15,7 @@ import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './pre
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_TRAIN_ENGINE } from './recipe.js';
 import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
 import { KERAS_EPSILON } from './keras.js';
+import { argMaxRows, isScorer, type BatchScorer } from './scorer.js';
 
 /** Batch size for inference only (no effect on the results, only on speed and memory). */
 export const DEFAULT_EVAL_BATCH_SIZE = 256;
@@ -336,8 +337,8 @@ export interface PredictOptions {
   readonly onProgress?: (done: number, total: number) => void;
 }
 
-/** The predicted class of every image of `set` (raw pixels). */
-export async function predictLabels(model: tfl.LayersModel, set: ImageSet, options: PredictOptions = {}): Promise<Int32Array> {
+/** The predicted class of every image of `set` (raw pixels), by a TF.js model or a {@link BatchScorer}. */
+export async function predictLabels(model: tfl.LayersModel | BatchScorer, set: ImageSet, options: PredictOptions = {}): Promise<Int32Array> {
   const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_EVAL_BATCH_SIZE);
   const imageSize = set.height * set.width * set.channels;
@@ -346,12 +347,16 @@ export async function predictLabels(model: tfl.LayersModel, set: ImageSet, optio
   for (let start = 0; start < set.count; start += batchSize) {
     const n = Math.min(batchSize, set.count - start);
     preprocessInto(set.images.subarray(start * imageSize, (start + n) * imageSize), set.channels, preprocessing, floatBatch);
-    const pred = tf.tidy(() => {
-      const xs = tf.tensor4d(floatBatch.subarray(0, n * imageSize), [n, set.height, set.width, set.channels]);
-      return tf.argMax(model.predict(xs) as tf.Tensor2D, -1);
-    });
-    out.set(await pred.data(), start);
-    pred.dispose();
+    if (isScorer(model)) {
+      out.set(argMaxRows(await model.scores(floatBatch.subarray(0, n * imageSize), n), n), start);
+    } else {
+      const pred = tf.tidy(() => {
+        const xs = tf.tensor4d(floatBatch.subarray(0, n * imageSize), [n, set.height, set.width, set.channels]);
+        return tf.argMax(model.predict(xs) as tf.Tensor2D, -1);
+      });
+      out.set(await pred.data(), start);
+      pred.dispose();
+    }
     options.onProgress?.(start + n, set.count);
   }
   return out;
@@ -388,7 +393,7 @@ export interface EvaluationResult {
 export const UNCHANGED_STAMP = 5;
 
 /** Clean accuracy and, with a backdoor, the attack success rate on a test set (raw pixels). */
-export async function evaluateModel(model: tfl.LayersModel, test: ImageSet, options: EvaluateOptions = {}): Promise<EvaluationResult> {
+export async function evaluateModel(model: tfl.LayersModel | BatchScorer, test: ImageSet, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const { backdoor } = options;
   const attackIdx: number[] = [];
   if (backdoor) for (let i = 0; i < test.count; i++) if (test.labels[i] !== backdoor.target) attackIdx.push(i);
