@@ -7,6 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { PoisonguardError } from '../errors.js';
 import { affine } from '../nn/preprocess.js';
 import type { InputGradientModel } from '../nn/onnx-gradient.js';
 import { preprocessTensor } from '../nn/preprocess-tensor.js';
@@ -31,7 +32,9 @@ export interface BatchEngine {
 
 /** The whole mini-batch in TensorFlow.js: the model on the tape with the mask and the pattern. */
 export function tfBatchEngine(ctx: ReverseContext, state: LabelState): BatchEngine {
-  const { model, data, recipe, preprocessing, numClasses } = ctx;
+  const { data, recipe, preprocessing, numClasses } = ctx;
+  const model = ctx.model;
+  if (model === undefined) throw new PoisonguardError('invalid-option', 'The TensorFlow.js engine needs a TF.js model; an ONNX model runs on the native engine.', { path: 'engine' });
   const { height: H, width: W, channels: C } = data;
   const batch = recipe.batchSize;
   const softmaxOutput = endsInSoftmax(model);
@@ -107,10 +110,10 @@ export function tfBatchEngine(ctx: ReverseContext, state: LabelState): BatchEngi
  * (a super-pixel's gradient is the sum over its pixels).
  */
 export function nativeBatchEngine(ctx: ReverseContext, state: LabelState, gradient: InputGradientModel): BatchEngine {
-  const { model, data, recipe, preprocessing, numClasses: K } = ctx;
+  const { data, recipe, preprocessing, numClasses: K } = ctx;
   const { height: H, width: W, channels: C } = data;
   const N = recipe.batchSize;
-  const softmaxOutput = endsInSoftmax(model);
+  const softmaxOutput = ctx.softmaxOutput ?? endsInSoftmax(ctx.model!);
   const { a, b } = affine(preprocessing, C);
   const [, mw, cm] = state.maskShape; // cm: the mask's channels (1 shared, C full)
   const u = recipe.maskShape === 'full' ? 1 : recipe.upsample;

@@ -7,10 +7,11 @@ import type { BackendChoice } from '../nn/engine.js';
 import type { InputGradientModel } from '../nn/onnx-gradient.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import type { ReverseRecipe } from './recipe.js';
+import type { ScanModelRef } from './scan-model.js';
 import { runLabelSteps, type CleanImages, type LabelState, type StepProgress } from './reverse.js';
 
 export interface RunnerInit {
-  readonly modelDir: string;
+  readonly model: ScanModelRef;
   readonly data: CleanImages;
   readonly preprocessing: Preprocessing;
   readonly recipe: ReverseRecipe;
@@ -41,26 +42,47 @@ export async function createLabelRunner(init: RunnerInit, initEngineHere = true)
   const { initEngine } = await import('../nn/engine.js');
   const tf = await import('@tensorflow/tfjs-core');
   const backend = initEngineHere ? (await initEngine({ backend: init.backend })).backend : tf.getBackend();
-  const { loadModel } = await import('../nn/model-io.js');
-  const { model } = await loadModel(init.modelDir);
-  const m: tfl.LayersModel = model;
+  let m: tfl.LayersModel | undefined;
   let gradient: InputGradientModel | undefined;
-  if (init.modelEngine === 'onnx') {
-    const { createInputGradientModel } = await import('../nn/onnx-gradient.js');
-    const created = await createInputGradientModel(m, init.recipe.loss);
-    if ('unavailable' in created) throw new Error(`the ONNX engine failed in a scan worker: ${created.unavailable}`);
-    gradient = created;
+  let softmaxOutput: boolean;
+  if (init.model.kind === 'onnx') {
+    const { loadOnnxClassifier } = await import('../nn/onnx-model.js');
+    const { createInputGradientRunner } = await import('../graph/runtime.js');
+    const graph = loadOnnxClassifier(init.model.file, init.model.inputLayout, init.model.maxBytes);
+    gradient = await createInputGradientRunner(graph, init.recipe.loss);
+    softmaxOutput = graph.endsInSoftmax;
+  } else {
+    const { loadModel } = await import('../nn/model-io.js');
+    m = (await loadModel(init.model.dir)).model;
+    if (init.modelEngine === 'onnx') {
+      const { createInputGradientModel } = await import('../nn/onnx-gradient.js');
+      const created = await createInputGradientModel(m, init.recipe.loss);
+      if ('unavailable' in created) throw new Error(`the ONNX engine failed in a scan worker: ${created.unavailable}`);
+      gradient = created;
+    }
+    const { endsInSoftmax } = await import('./batch-engines.js');
+    softmaxOutput = endsInSoftmax(m);
   }
+  const { height, width, channels } = init.data;
   return {
     backend,
     run(task, onStep, signal) {
       const recipe = task.maxSteps === undefined ? init.recipe : { ...init.recipe, maxSteps: task.maxSteps };
-      const ctx = { model: m, data: init.data, preprocessing: init.preprocessing, recipe, numClasses: init.numClasses, ...(gradient ? { gradient } : {}) };
+      const ctx = {
+        ...(m ? { model: m } : {}),
+        softmaxOutput,
+        inputShape: [height, width, channels] as const,
+        data: init.data,
+        preprocessing: init.preprocessing,
+        recipe,
+        numClasses: init.numClasses,
+        ...(gradient ? { gradient } : {}),
+      };
       return runLabelSteps(ctx, task.state, task.steps, onStep, signal);
     },
     async dispose() {
       await gradient?.dispose();
-      m.dispose();
+      m?.dispose();
     },
   };
 }

@@ -35,11 +35,16 @@ export interface CleanImages {
 
 /** Everything one label's optimisation needs besides its state. */
 export interface ReverseContext {
-  readonly model: tfl.LayersModel;
+  /** The TF.js model; absent for a user's ONNX model, which runs on {@link gradient} only. */
+  readonly model?: tfl.LayersModel;
+  /** Whether the model's scores are probabilities (default: read from {@link model}'s last layer). */
+  readonly softmaxOutput?: boolean;
   readonly data: CleanImages;
   readonly preprocessing: Preprocessing;
   readonly recipe: ReverseRecipe;
   readonly numClasses: number;
+  /** [height, width, channels] of the model's input, when there is no {@link model} to read it from. */
+  readonly inputShape?: readonly [number, number, number];
   /**
    * Where the model's forward and backward passes run: absent, the whole step in TensorFlow.js;
    * else on this engine (onnx-gradient.ts), which returns the output and the loss's gradient to the
@@ -218,7 +223,8 @@ export async function runLabelSteps(ctx: ReverseContext, state: LabelState, step
 
 function checkContext(ctx: ReverseContext, state: LabelState): void {
   const { data, model, recipe } = ctx;
-  const input = model.inputs[0].shape;
+  if (model === undefined && ctx.gradient === undefined) throw new ShapeError('reverse context', 'a TF.js model or a native engine', 'neither');
+  const input = model ? model.inputs[0].shape : ['N', ...(ctx.inputShape ?? [])];
   if (input.length !== 4 || input[1] !== data.height || input[2] !== data.width || input[3] !== data.channels) {
     throw new ShapeError('model input', `[null, ${data.height}, ${data.width}, ${data.channels}] (the clean images)`, `[${input.join(', ')}]`);
   }

@@ -3,6 +3,7 @@
  * at fit): the recipe, fast mode, the outlier test and the verdict's thresholds.
  */
 import { availableParallelism } from 'node:os';
+import type { InputLayout } from '../graph/layout.js';
 import type { ImageSet } from '../data/images.js';
 import { OptionError } from '../errors.js';
 import type { BackendChoice } from '../nn/engine.js';
@@ -18,7 +19,10 @@ import type { LabelSummary } from './scan.js';
 import { checkVerdictOptions, DEFAULT_REPEAT, type VerdictOptions } from './verdict.js';
 
 export interface ScanOptions extends ReverseOptions, VerdictOptions {
-  /** Model folder (model.json + weights; metadata.json gives dataset and preprocessing). */
+  /**
+   * Model folder (model.json + weights; metadata.json gives dataset and preprocessing), or an ONNX
+   * model (a .onnx file or a folder holding model.onnx; its sidecar gives them, or the options below).
+   */
   readonly model: string;
   /** Image dataset ('mnist', 'gtsrb' or a folder); default: the model's metadata. */
   readonly dataset?: string;
@@ -27,6 +31,8 @@ export interface ScanOptions extends ReverseOptions, VerdictOptions {
   readonly clean?: ImageSet;
   /** Preprocessing when the model folder has no metadata.json (otherwise it must match, or be absent). */
   readonly preprocessing?: Preprocessing;
+  /** ONNX models: the input's layout (default: the sidecar's, else NCHW); refused for a TF.js folder. */
+  readonly inputLayout?: InputLayout;
   /** Labels to scan; default all. */
   readonly labels?: readonly number[];
   /** Clean images drawn from the test split (seeded); default all of them. */

@@ -17,7 +17,8 @@ import type { Preprocessing } from '../nn/preprocess.js';
 import { checkPositiveInt } from '../options.js';
 import { mixSeeds, Random } from '../random.js';
 import { claimOutputDir, type OwnFiles } from '../outputs.js';
-import { hashModelFolder, writeJsonAtomic } from '../run-files.js';
+import { writeJsonAtomic } from '../run-files.js';
+import { resolveScanModel } from './scan-model.js';
 import { siblingModule, WorkerPool } from '../workers/pool.js';
 import {
   CHECKPOINT_JSON,
@@ -93,6 +94,8 @@ export interface ScanReport {
   readonly kind: 'neural-cleanse-scan';
   readonly model: {
     readonly dir: string;
+    /** 'tfjs': a model folder poisonguard trained; 'onnx': a user's ONNX model. */
+    readonly kind: 'tfjs' | 'onnx';
     readonly sha256: string;
     readonly arch: string | null;
     readonly numClasses: number;
@@ -148,45 +151,13 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   // A fast-mode label that the budget stopped short of the full recipe's own end.
   const budgetStopped = (r: LabelResult): boolean => fast !== null && r.stopReason === 'max-steps' && r.steps < fullRecipe.maxSteps;
 
-  // The model folder and what it declares.
-  const modelDir = resolve(options.model);
-  if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
-    throw new NotFoundError(modelDir, 'model folder', 'A model folder holds model.json, its weight files and metadata.json, as training writes them');
-  }
-  // Claimed before the work; what it already holds is checked against this scan by claimOutFolder.
-  const out = options.out === undefined ? undefined : claimOutputDir(options.out, { option: 'out', existing: 'resume', notOver: [{ path: modelDir, what: 'the model folder' }] });
-  const { readMetadata, loadModel, METADATA_JSON } = await import('../nn/model-io.js');
-  const metadata = existsSync(resolve(modelDir, METADATA_JSON)) ? readMetadata(modelDir) : undefined;
-  const preprocessing = metadata?.preprocessing ?? options.preprocessing;
-  if (preprocessing === undefined) {
-    throw new MissingOptionError('preprocessing', `${modelDir} has no ${METADATA_JSON}, so the model's input preprocessing is unknown`);
-  }
-  if (metadata && options.preprocessing && JSON.stringify(options.preprocessing) !== JSON.stringify(metadata.preprocessing)) {
-    throw new OptionError('preprocessing', `absent or the model's own (${JSON.stringify(metadata.preprocessing)}, from ${METADATA_JSON})`, options.preprocessing);
-  }
-  const datasetName = options.dataset ?? metadata?.dataset;
-  if (options.clean && options.dataset !== undefined) throw new OptionError('dataset', 'absent when clean images are given', options.dataset);
-  if (datasetName === undefined && !options.clean) throw new MissingOptionError('dataset', `${modelDir} has no ${METADATA_JSON} naming its dataset`);
-
-  // The engine of this thread: reads the model's shapes, and runs the labels when workers = 0.
+  // The model and what it declares (scan-model.ts), then the output folder, before any work.
+  const model = await resolveScanModel(options, seed);
+  const out = options.out === undefined ? undefined : claimOutputDir(options.out, { option: 'out', existing: 'resume', notOver: [model.guard] });
+  const { preprocessing, numClasses, modelEngine } = model;
+  const [H, W, C] = model.inputShape;
   const { initEngine } = await import('../nn/engine.js');
   const engine = await initEngine({ backend: options.backend ?? 'auto' });
-  const loaded = await loadModel(modelDir);
-  const inputShape = loaded.model.inputs[0].shape;
-  const outputShape = loaded.model.outputs[0].shape;
-  // Where the labels' forward and backward passes run, decided once for every worker.
-  const { resolveModelEngine } = await import('../nn/onnx-gradient.js');
-  let modelEngine: ModelEngineDecision;
-  try {
-    modelEngine = await resolveModelEngine(loaded.model, options.engine ?? 'auto');
-  } finally {
-    loaded.model.dispose();
-  }
-  const [, H, W, C] = inputShape;
-  const numClasses = outputShape[1];
-  if (inputShape.length !== 4 || typeof H !== 'number' || typeof W !== 'number' || typeof C !== 'number' || typeof numClasses !== 'number') {
-    throw new ShapeError('model', 'an image classifier [null, H, W, C] → [null, classes]', `[${inputShape.join(', ')}] → [${outputShape.join(', ')}]`);
-  }
 
   const labels = options.labels ? [...options.labels] : Array.from({ length: numClasses }, (_, i) => i);
   for (const l of labels) if (!Number.isInteger(l) || l < 0 || l >= numClasses) throw new OptionError('labels', `class indices in 0..${numClasses - 1}`, l);
@@ -197,20 +168,20 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
 
   // The clean set: the dataset's test split (the release drew its mini-batches from the test set).
   const { loadImageDataset, loadModelDataset } = await import('../data/image-registry.js');
-  const dataSeed = metadata?.seed ?? seed;
   const data = options.clean
     ? { name: 'given', source: 'clean images given to scanModel', test: options.clean }
-    : options.dataset !== undefined
-      ? loadImageDataset(options.dataset, options.dataDir, dataSeed)
-      : loadModelDataset(datasetName!, options.dataDir, dataSeed);
+    : options.dataset !== undefined && model.kind === 'tfjs'
+      ? loadImageDataset(options.dataset, options.dataDir, model.dataSeed)
+      : loadModelDataset(model.dataset!, options.dataDir, model.dataSeed);
   const test = data.test;
   if (test.height !== H || test.width !== W || test.channels !== C) {
     throw new ShapeError(`dataset ${data.name}`, `${H}x${W}x${C} images (the model's input)`, `${test.height}x${test.width}x${test.channels}`);
   }
+  model.saveStatements();
   const clean = cleanSubset(test, options.cleanImages, seed);
   if (clean.count < recipe.batchSize) throw new ShapeError('clean set', `at least ${recipe.batchSize} images`, `${clean.count}`);
 
-  const sha = hashModelFolder(modelDir);
+  const sha = model.sha256();
   const seeds = Array.from({ length: repeat }, (_, r) => seed + r);
   if (out) {
     claimOutFolder(
@@ -221,11 +192,11 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
         settings: { recipe, fast: fast && withoutEscalate(fast), dataset: data.name, dataSource: data.source, cleanImages: clean.count, preprocessing, backend: options.backend ?? 'auto' },
         seeds,
       },
-      modelDir,
+      model.path,
     );
   }
 
-  const realTrigger = metadata?.trigger ? (await import('../nn/trigger.js')).resolveTrigger(metadata.trigger, H, W, C).mask : undefined;
+  const realTrigger = model.trigger ? (await import('../nn/trigger.js')).resolveTrigger(model.trigger, H, W, C).mask : undefined;
   const results = new Map<number, Map<number, LabelResult>>(seeds.map((s) => [s, new Map()]));
   const jobs: ScanJob[] = [];
   for (const s of seeds) {
@@ -243,7 +214,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     }
   }
 
-  const runnerInit: RunnerInit = { modelDir, data: clean, preprocessing, recipe, numClasses, backend: options.backend ?? 'auto', modelEngine: modelEngine.engine };
+  const runnerInit: RunnerInit = { model: model.ref, data: clean, preprocessing, recipe, numClasses, backend: options.backend ?? 'auto', modelEngine: modelEngine.engine };
   // The engines run the labels: started by the first phase that has labels to run (none for a
   // finished scan), as many as that phase can use (a scan's jobs, or an escalation's).
   type Exec = (task: ChunkTask, onStep: (p: StepProgress) => void) => Promise<LabelState>;
@@ -412,14 +383,15 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const report: ScanReport = {
     kind: 'neural-cleanse-scan',
     model: {
-      dir: modelDir,
+      dir: model.path,
+      kind: model.kind,
       sha256: sha,
-      arch: metadata?.arch ?? null,
+      arch: model.arch,
       numClasses,
       inputShape: [H, W, C],
       preprocessing,
-      trigger: metadata?.trigger ?? null,
-      target: metadata?.target ?? null,
+      trigger: model.trigger,
+      target: model.target,
     },
     dataset: { name: data.name, source: data.source, cleanImages: clean.count },
     recipe: {

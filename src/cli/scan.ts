@@ -9,6 +9,7 @@ import { DEFAULT_SEED } from '../random.js';
 import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
 import type { Command, CommandContext } from './command.js';
 import { intOption, numberListOption, numberOption, seedOption, withFlagNames } from './command.js';
+import { ONNX_MODEL_OPTIONS, onnxStatements } from './model-options.js';
 
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
 const EXIT_INTERRUPTED = 130;
@@ -17,8 +18,15 @@ const EXIT_INTERRUPTED = 130;
 const LOG_EVERY_STEPS = 10;
 
 const options = {
-  model: { type: 'string', required: true, value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
-  dataset: { type: 'string', value: 'NAME|DIR', help: "Clean images: 'mnist', 'gtsrb' or a folder (default: the model's dataset, from metadata.json); the test split is used." },
+  model: {
+    type: 'string',
+    required: true,
+    value: 'PATH',
+    help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json), or an ONNX model: a .onnx file or a folder holding model.onnx.',
+  },
+  dataset: { type: 'string', value: 'NAME|DIR', help: "Clean images: 'mnist', 'gtsrb' or a folder (default: the model's dataset, from metadata.json or the ONNX model's sidecar); the test split is used." },
+  'input-layout': ONNX_MODEL_OPTIONS['input-layout'],
+  preprocess: ONNX_MODEL_OPTIONS.preprocess,
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: embedded MNIST; GTSRB from ../shared/data or $POISONGUARD_DATA)." },
   labels: { type: 'string', value: 'L,L,…', help: 'Labels to scan (default: all).' },
   steps: { type: 'string', value: 'N', default: String(DEFAULT_MAX_STEPS), help: 'Maximum optimisation steps per label (31 mini-batches of 32 each).' },
@@ -56,6 +64,8 @@ const options = {
 /** The flag of each library option, to name it in errors. */
 const FLAGS: Readonly<Partial<Record<keyof ScanOptions, string>>> = {
   model: '--model',
+  inputLayout: '--input-layout',
+  preprocessing: '--preprocess',
   dataset: '--dataset',
   dataDir: '--data-dir',
   labels: '--labels',
@@ -119,6 +129,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     const maskShape = checkOneOf('--mask-shape', v['mask-shape'], MASK_SHAPES);
 
     const { scanModel } = await import('../cleanse/scan.js');
+    const statements = await onnxStatements({ 'input-layout': v['input-layout'], preprocess: v.preprocess });
     // Ctrl-C: finish the steps in flight and save; again: abandon them at the next mini-batch and
     // release the engines (a thread terminated under a live onnxruntime session aborts the process,
     // which is why a plain exit is only the third Ctrl-C's answer).
@@ -140,6 +151,8 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     try {
       report = await withFlagNames(FLAGS, () => scanModel({
         model: v.model,
+        ...(statements.inputLayout !== undefined ? { inputLayout: statements.inputLayout } : {}),
+        ...(statements.preprocessing !== undefined ? { preprocessing: statements.preprocessing } : {}),
         ...(v.dataset !== undefined ? { dataset: v.dataset } : {}),
         ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
         ...(labels ? { labels } : {}),

@@ -122,15 +122,9 @@ export function openOnnxModel(path: string, stated: OnnxStatements = {}, options
   }
   const inputLayout = agree('--input-layout', stated.inputLayout, saved?.inputLayout, sidecar) ?? DEFAULT_ONNX_INPUT_LAYOUT;
   const source = loadOnnxGraph(bytes, { baseDir: dir, source: file, maxWeightBytes: maxBytes });
-  const inputShape = imageShapeOf(source, inputLayout);
-  if (inputShape[2] > 4 && imageShapeOf(source, inputLayout === 'nchw' ? 'nhwc' : 'nchw')[2] <= 4) {
-    throw new PoisonguardError(
-      'shape-mismatch',
-      `${file}: read as ${inputLayout.toUpperCase()}, the input ${formatShape(source.input.shape)} would have ${inputShape[2]} channels; give --input-layout ${inputLayout === 'nchw' ? 'nhwc' : 'nchw'} if that is its layout`,
-      { path: 'inputLayout' },
-    );
-  }
+  checkLayout(source, inputLayout, file);
   const graph = withNhwcInput(source, inputLayout);
+  const inputShape = imageShapeOf(source, inputLayout);
   const outShape = graph.shapes.get(graph.output)!;
   if (outShape.length !== 2 || outShape[0] !== BATCH) throw new PoisonguardError('shape-mismatch', `${file}: the output is ${formatShape(outShape)}, not class scores [N, classes]`, { path: 'model' });
   const numClasses = outShape[1];
@@ -172,6 +166,30 @@ export function saveOnnxMetadata(model: OnnxModel): string | undefined {
   if (existsSync(model.sidecar)) readOnnxMetadata(model.sidecar);
   writeJsonAtomic(model.sidecar, model.metadata);
   return model.sidecar;
+}
+
+/**
+ * The classifier of an ONNX file already opened once (a scan worker's copy): its graph with an NHWC
+ * front, under the same size limits and checks as {@link openOnnxModel}.
+ */
+export function loadOnnxClassifier(file: string, inputLayout: InputLayout, maxBytes = DEFAULT_MAX_ONNX_BYTES): ClassifierGraph {
+  const size = statSync(file).size;
+  if (size > maxBytes) throw new DataFormatError(file, `${size} bytes, over the limit of ${maxBytes} bytes for a model file`);
+  const source = loadOnnxGraph(readFileSync(file), { baseDir: dirname(file), source: file, maxWeightBytes: maxBytes });
+  checkLayout(source, inputLayout, file);
+  return withNhwcInput(source, inputLayout);
+}
+
+/** Refuses a layout under which the input would have more than 4 channels while the other layout gives an image. */
+function checkLayout(source: ClassifierGraph, inputLayout: InputLayout, file: string): void {
+  const channels = imageShapeOf(source, inputLayout)[2];
+  if (channels > 4 && imageShapeOf(source, inputLayout === 'nchw' ? 'nhwc' : 'nchw')[2] <= 4) {
+    throw new PoisonguardError(
+      'shape-mismatch',
+      `${file}: read as ${inputLayout.toUpperCase()}, the input ${formatShape(source.input.shape)} would have ${channels} channels; give --input-layout ${inputLayout === 'nchw' ? 'nhwc' : 'nchw'} if that is its layout`,
+      { path: 'inputLayout' },
+    );
+  }
 }
 
 /** A registry name stays as it is; a folder is recorded by its absolute path. */
