@@ -6,11 +6,11 @@
  * progress every few steps) and the report; the per-label optimisation is reverse.ts, the cost
  * schedule cost-schedule.ts, the outlier tests outliers.ts, the verdict verdict.ts.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { ImageSet } from '../data/images.js';
-import { DataFormatError, MissingOptionError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
+import { DataFormatError, OptionError, PoisonguardError, ShapeError } from '../errors.js';
 import type { ModelEngineDecision } from '../nn/onnx-gradient.js';
 import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
@@ -152,12 +152,13 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const budgetStopped = (r: LabelResult): boolean => fast !== null && r.stopReason === 'max-steps' && r.steps < fullRecipe.maxSteps;
 
   // The model and what it declares (scan-model.ts), then the output folder, before any work.
+  // The TF.js engine of this thread reads a TF.js model's shapes, and runs the labels when workers = 0.
+  const { initEngine } = await import('../nn/engine.js');
+  const engine = await initEngine({ backend: options.backend ?? 'auto' });
   const model = await resolveScanModel(options, seed);
   const out = options.out === undefined ? undefined : claimOutputDir(options.out, { option: 'out', existing: 'resume', notOver: [model.guard] });
   const { preprocessing, numClasses, modelEngine } = model;
   const [H, W, C] = model.inputShape;
-  const { initEngine } = await import('../nn/engine.js');
-  const engine = await initEngine({ backend: options.backend ?? 'auto' });
 
   const labels = options.labels ? [...options.labels] : Array.from({ length: numClasses }, (_, i) => i);
   for (const l of labels) if (!Number.isInteger(l) || l < 0 || l >= numClasses) throw new OptionError('labels', `class indices in 0..${numClasses - 1}`, l);
