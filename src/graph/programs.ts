@@ -90,10 +90,12 @@ function declareInput(graph: ClassifierGraph, g: GraphWriter): ValueDeclaration 
   return { name: PROGRAM_NAMES.x, dims: graph.input.shape.map((d) => (d === BATCH ? 'N' : d)) };
 }
 
-function writeWeights(graph: ClassifierGraph, g: GraphWriter, asInputs: ReadonlySet<string> = new Set()): ValueDeclaration[] {
+function writeWeights(graph: ClassifierGraph, g: GraphWriter, asInputs: ReadonlySet<string> = new Set(), read?: ReadonlySet<string>): ValueDeclaration[] {
   const inputs: ValueDeclaration[] = [];
   for (const [name, w] of graph.weights) {
     if (asInputs.has(name)) inputs.push({ name, dims: [...w.dims] });
+    // A constant no node reads (train-mode BatchNorm's running statistics) is left out: onnxruntime warns of each.
+    else if (read && !read.has(name)) continue;
     else g.floats(w.data, [...w.dims], name);
   }
   return inputs;
@@ -246,7 +248,6 @@ export function trainingProgram(source: ClassifierGraph, options: TrainingProgra
   for (const p of parameters) if (!graph.weights.has(p)) throw new UnsupportedGraphError(`'${p}' is not a weight of this graph`);
   const g = new GraphWriter();
   const input = declareInput(graph, g);
-  const weightInputs = writeWeights(graph, g, new Set(parameters));
   const extraShapes = new Map<string, Shape>();
   const ctx = context(graph, g, true, extraShapes);
   const dropouts: { node: string; shape: Shape; rate: number }[] = [];
@@ -268,6 +269,7 @@ export function trainingProgram(source: ClassifierGraph, options: TrainingProgra
       nodes.push(...trainModeBatchNorm(node, graph, extraShapes, extraOutputs));
     } else nodes.push(node);
   }
+  const weightInputs = writeWeights(graph, g, new Set(parameters), new Set(nodes.flatMap((n) => n.inputs)));
   for (const node of nodes) emitForward(node, ctx);
   const K = classes(graph);
   const logits = logitsOf(graph);

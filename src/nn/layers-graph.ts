@@ -204,7 +204,7 @@ export function layersToGraph(model: tfl.LayersModel): LayersGraph {
         const beta = find('beta') >= 0 ? weight(layer, find('beta'), 'same') : constant('beta', 0);
         const mean = weight(layer, find('moving_mean'), 'same');
         const variance = weight(layer, find('moving_variance'), 'same');
-        out = add({ name: layer.name, op: 'BatchNormalization', inputs: [x, gamma, beta, mean, variance], attrs: { epsilon: (config.epsilon as number) ?? 1e-3 } }, s);
+        out = add({ name: layer.name, op: 'BatchNormalization', inputs: [x, gamma, beta, mean, variance], attrs: { epsilon: (config.epsilon as number) ?? 1e-3, momentum: (config.momentum as number) ?? 0.99 } }, s);
         break;
       }
       case 'Flatten': {

@@ -12,9 +12,9 @@ import { layersToGraph } from './layers-graph.js';
 
 export { ONNXRUNTIME_PACKAGE } from '../graph/runtime.js';
 
-/** Where the model's forward and backward passes run during a trigger search. */
-export const MODEL_ENGINES = ['auto', 'onnx', 'tfjs'] as const;
-export type ModelEngineChoice = (typeof MODEL_ENGINES)[number];
+import { MODEL_ENGINES, type ModelEngineChoice, type ModelEngineName } from './engine-choice.js';
+
+export { MODEL_ENGINES, type ModelEngineChoice } from './engine-choice.js';
 
 /** The ONNX engine of a trigger search: the graph runtime's input-gradient runner (NHWC inputs). */
 export type InputGradientModel = InputGradientRunner;
@@ -42,9 +42,9 @@ export async function createInputGradientModel(model: tfl.LayersModel, loss: Inp
   return createInputGradientRunner(graph, loss);
 }
 
-/** Which engine a scan's labels will use, and why (decided once, before the workers start). */
+/** Which engine a scan's labels (or a training) will use, and why (decided once, before the work starts). */
 export interface ModelEngineDecision {
-  readonly engine: 'onnx' | 'tfjs';
+  readonly engine: ModelEngineName;
   readonly reason: string;
 }
 
@@ -52,7 +52,7 @@ export interface ModelEngineDecision {
  * 'auto': the ONNX engine when onnxruntime-node loads and the engine takes the model, else TensorFlow.js;
  * 'onnx': the ONNX engine or an error saying why not; 'tfjs': TensorFlow.js.
  */
-export async function resolveModelEngine(model: tfl.LayersModel, choice: ModelEngineChoice): Promise<ModelEngineDecision> {
+export async function resolveModelEngine(model: tfl.LayersModel, choice: ModelEngineChoice, work = 'scan'): Promise<ModelEngineDecision> {
   if (!(MODEL_ENGINES as readonly string[]).includes(choice)) {
     throw new PoisonguardError('unknown-name', `Unknown model engine '${String(choice)}'; expected one of ${MODEL_ENGINES.join(', ')}.`, {
       path: 'engine',
@@ -70,7 +70,7 @@ export async function resolveModelEngine(model: tfl.LayersModel, choice: ModelEn
   }
   if (why === undefined) return { engine: 'onnx', reason: choice === 'onnx' ? 'asked for' : `${ONNXRUNTIME_PACKAGE} loaded and the engine takes the model` };
   if (choice === 'onnx') {
-    throw new PoisonguardError('invalid-option', `The ONNX engine cannot run this scan: ${why}. Use the engine 'tfjs' (or 'auto').`, { path: 'engine', received: choice });
+    throw new PoisonguardError('invalid-option', `The ONNX engine cannot run this ${work}: ${why}. Use the engine 'tfjs' (or 'auto').`, { path: 'engine', received: choice });
   }
   return { engine: 'tfjs', reason: `the ONNX engine is unavailable: ${why}` };
 }

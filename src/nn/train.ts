@@ -8,11 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { ImageSet } from '../data/images.js';
 import { OptionError, ShapeError } from '../errors.js';
-import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
-import { checkSeed, DEFAULT_SEED, mixSeeds, Random } from '../random.js';
+import { checkPositiveInt } from '../options.js';
 import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
-import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE, DEFAULT_TRAIN_ENGINE } from './recipe.js';
+import { ACC_BETA1, ACC_BETA2 } from './adam.js';
+import { BatchAssembler, dropoutSeed, EpochMeter, learningRateAt, resolveSchedule } from './train-batches.js';
 import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
 import { KERAS_EPSILON } from './keras.js';
 import { argMaxRows, isScorer, type BatchScorer } from './scorer.js';
@@ -78,7 +78,7 @@ export interface TrainOptions {
 }
 
 export type Sampling = 'permutation' | 'replacement';
-export const SAMPLINGS: readonly Sampling[] = ['permutation', 'replacement'];
+export { SAMPLINGS } from './train-batches.js';
 
 /** What an epoch-end hook can save to make the run resumable. */
 export interface TrainCheckpoint {
@@ -113,33 +113,11 @@ export interface TrainResult {
 
 /** Trains `model` in place on `set` (raw pixels; labels are class indices). */
 export async function trainModel(model: tfl.LayersModel, set: ImageSet, options: TrainOptions = {}): Promise<TrainResult> {
-  const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_EPOCHS);
-  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
-  const learningRate = checkPositive('learningRate', options.learningRate ?? DEFAULT_LEARNING_RATE);
-  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
-  const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
+  const schedule = resolveSchedule(set, options);
+  const { epochs, batchSize, learningRate, seed, batches, draws, startEpoch } = schedule;
   const numClasses = checkModelFits(model, set);
-  if (set.count === 0) throw new ShapeError('training set', 'at least 1 image', '0 images');
-  const rng = new Random(seed);
-  const sampling = checkOneOf('sampling', options.sampling ?? 'permutation', SAMPLINGS);
-  const draws = checkPositiveInt('drawsPerEpoch', options.drawsPerEpoch ?? set.count);
-  if (sampling === 'permutation' && draws !== set.count) {
-    throw new OptionError('drawsPerEpoch', `the training set's size (${set.count}) with 'permutation' sampling (other counts need 'replacement')`, String(draws));
-  }
-  const decay = checkRange('learningRateDecay', options.learningRateDecay ?? 0, 0, Infinity);
-  // The epoch's order of draws; every epoch consumes the generator the same way, so a resumed run
-  // can replay the epochs it skips.
-  const drawOrder = (): Int32Array => (sampling === 'replacement' ? rng.sampleWithReplacement(set.count, draws) : rng.permutation(set.count));
-  const batches = Math.ceil(draws / batchSize);
-  const imageSize = set.height * set.width * set.channels;
-  const rawBatch = new Uint8Array(batchSize * imageSize);
-  const floatBatch = new Float32Array(batchSize * imageSize);
-  const labelBatch = new Int32Array(batchSize);
+  const assembler = new BatchAssembler(set, schedule, options.poisonOnTheFly);
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const startEpoch = options.startEpoch ?? 0;
-  if (!Number.isInteger(startEpoch) || startEpoch < 0 || startEpoch >= epochs) {
-    throw new OptionError('startEpoch', `an integer in 0..${epochs - 1} (epochs already done)`, String(startEpoch));
-  }
   const optimizer = tf.train.adam(learningRate);
   if (options.optimizerState) await restoreAdam(optimizer, options.optimizerState);
   const checkpoint: TrainCheckpoint = {
@@ -155,45 +133,20 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   const lossOf = lossFunction(model);
   const history: EpochSummary[] = [];
   let trainingSeconds = 0;
-  for (let e = 0; e < startEpoch; e++) drawOrder();
   const adam = optimizer as unknown as { learningRate: number };
+  const { x: floatBatch, labels: labelBatch } = assembler;
+  const [height, width, channels] = [set.height, set.width, set.channels];
   try {
     for (let epoch = startEpoch + 1; epoch <= epochs; epoch++) {
-      const order = drawOrder();
-      const poison = options.poisonOnTheFly;
-      const poisonRng = poison ? new Random(epochSeed(poison.seed, epoch)) : undefined;
-      const stampRows: number[] = [];
-      let poisonedThisEpoch = 0;
-      const epochStart = performance.now();
-      let lossSum = 0;
-      let correctSum = 0;
-      let seen = 0;
+      assembler.beginEpoch(epoch);
+      const meter = new EpochMeter();
       for (let b = 0; b < batches; b++) {
-        const n = Math.min(batchSize, draws - b * batchSize);
         const step = (epoch - 1) * batches + b;
-        // Keras's decay counts the updates made before this one.
-        if (decay > 0) adam.learningRate = learningRate / (1 + decay * step);
-        // Dropout masks drawn from (seed, step, layer): a resumed run draws the masks the uninterrupted one did.
-        dropouts.forEach((layer, j) => (layer.seed = mixSeeds(mixSeeds(seed + DROPOUT_SEED_OFFSET, step), j)));
-        for (let r = 0; r < n; r++) {
-          const i = order[b * batchSize + r];
-          rawBatch.set(set.images.subarray(i * imageSize, (i + 1) * imageSize), r * imageSize);
-          labelBatch[r] = set.labels[i];
-        }
-        if (poison) {
-          stampRows.length = 0;
-          for (let r = 0; r < n; r++) {
-            if (poisonRng!.next() < poison.rate) {
-              stampRows.push(r);
-              labelBatch[r] = poison.target;
-            }
-          }
-          if (stampRows.length > 0) stampInPlace(rawBatch.subarray(0, n * imageSize), poison.trigger, stampRows);
-          poisonedThisEpoch += stampRows.length;
-        }
-        preprocessInto(rawBatch.subarray(0, n * imageSize), set.channels, preprocessing, floatBatch);
+        adam.learningRate = learningRateAt(schedule, step);
+        dropouts.forEach((layer, j) => (layer.seed = dropoutSeed(seed, step, j)));
+        const n = assembler.fill(b);
         const stats = tf.tidy(() => {
-          const xs = tf.tensor4d(floatBatch.subarray(0, n * imageSize), [n, set.height, set.width, set.channels]);
+          const xs = tf.tensor4d(floatBatch.subarray(0, n * height * width * channels), [n, height, width, channels]);
           const labels = tf.tensor1d(labelBatch.subarray(0, n), 'int32');
           const ys = tf.oneHot(labels, numClasses) as tf.Tensor2D;
           let correct: tf.Scalar | undefined;
@@ -212,22 +165,11 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
         for (const layer of dropouts) layer.seed = undefined;
         const [loss, correct] = await stats.data();
         stats.dispose();
-        lossSum += loss * n;
-        correctSum += correct;
-        seen += n;
-        const seconds = (performance.now() - epochStart) / 1000;
-        options.onProgress?.({
-          epoch,
-          epochs,
-          batch: b + 1,
-          batches,
-          loss: lossSum / seen,
-          accuracy: correctSum / seen,
-          imagesPerSecond: seen / Math.max(seconds, 1e-9),
-        });
+        meter.add(n, loss, correct);
+        options.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: meter.loss, accuracy: meter.accuracy, imagesPerSecond: meter.seen / Math.max(meter.seconds, 1e-9) });
       }
-      const seconds = (performance.now() - epochStart) / 1000;
-      const summary = { epoch, poisoned: poisonedThisEpoch, loss: lossSum / seen, accuracy: correctSum / seen, seconds, imagesPerSecond: seen / seconds };
+      const seconds = meter.seconds;
+      const summary = { epoch, poisoned: assembler.poisoned, loss: meter.loss, accuracy: meter.accuracy, seconds, imagesPerSecond: meter.seen / seconds };
       history.push(summary);
       trainingSeconds += seconds;
       await options.onEpochEnd?.(summary, checkpoint);
@@ -238,10 +180,6 @@ export async function trainModel(model: tfl.LayersModel, set: ImageSet, options:
   }
   return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: ((epochs - startEpoch) * draws) / trainingSeconds };
 }
-
-/** Names of Adam's running powers β1^t and β2^t in a checkpoint (TF.js's getWeights leaves them out). */
-const ACC_BETA1 = 'adam/accBeta1';
-const ACC_BETA2 = 'adam/accBeta2';
 
 /** The Adam optimizer's bias-correction state, which TF.js keeps private. */
 function adamInternals(optimizer: tf.AdamOptimizer): { accBeta1: tf.Variable; accBeta2: tf.Variable } {
@@ -262,9 +200,6 @@ async function restoreAdam(optimizer: tf.AdamOptimizer, state: readonly NamedTen
   for (const w of powers) (w.name === ACC_BETA1 ? accBeta1 : accBeta2).assign(w.tensor as tf.Scalar);
 }
 
-/** Offset of the dropout masks' seeds from the run's seed (apart from the shuffles' and the poisoning's streams). */
-const DROPOUT_SEED_OFFSET = 0xd4_0b07;
-
 /** The model's dropout layers (tf.layers Dropout and its subclasses), whose mask seed trainModel sets per step. */
 function dropoutLayers(model: tfl.LayersModel): { seed?: number }[] {
   return model.layers.filter((l) => typeof (l as { rate?: unknown }).rate === 'number' && 'seed' in l) as unknown as { seed?: number }[];
@@ -276,18 +211,13 @@ function dropoutLayers(model: tfl.LayersModel): { seed?: number }[] {
  * seed), so that another engine can take TF.js's place under {@link trainRun}.
  */
 export interface TrainEngine {
-  /** Recorded in metadata.json ('tfjs'); a checkpoint resumes only on the engine that wrote it. */
+  /** Recorded in metadata.json ('tfjs', 'onnx'); a checkpoint resumes only on the engine that wrote it. */
   readonly name: string;
   train(model: tfl.LayersModel, set: ImageSet, options: TrainOptions): Promise<TrainResult>;
 }
 
 /** TensorFlow.js running the epochs ({@link trainModel}). */
-export const TFJS_TRAIN_ENGINE: TrainEngine = { name: DEFAULT_TRAIN_ENGINE, train: trainModel };
-
-/** The seed of epoch `epoch`'s on-the-fly poisoning draws (offset from the streams a scan uses per label). */
-function epochSeed(seed: number, epoch: number): number {
-  return mixSeeds(seed + 0x51ed26, epoch - 1);
-}
+export const TFJS_TRAIN_ENGINE: TrainEngine = { name: 'tfjs', train: trainModel };
 
 /**
  * Softmax cross-entropy, from logits when the last layer is linear, from probabilities (clipped as

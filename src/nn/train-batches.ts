@@ -1,0 +1,178 @@
+/**
+ * What every training engine shares, so that the TensorFlow.js and the native trainer draw the very
+ * same batches for a seed: the options resolved and checked, the epoch's draw order (a seeded
+ * permutation or draws with replacement), the on-the-fly poisoning stream per epoch, the batch
+ * assembled from the raw pixels (copied, stamped, relabelled, preprocessed), Keras's learning-rate
+ * decay, and the seeds of the dropout masks per (step, layer).
+ */
+import type { ImageSet } from '../data/images.js';
+import { OptionError, ShapeError } from '../errors.js';
+import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
+import { checkSeed, DEFAULT_SEED, mixSeeds, Random } from '../random.js';
+import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
+import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
+import { stampInPlace } from './trigger.js';
+import type { Sampling, TrainOptions } from './train.js';
+
+export const SAMPLINGS: readonly Sampling[] = ['permutation', 'replacement'];
+
+/** A training's options with every default filled in and checked. */
+export interface TrainSchedule {
+  readonly epochs: number;
+  readonly batchSize: number;
+  readonly learningRate: number;
+  readonly seed: number;
+  readonly preprocessing: Preprocessing;
+  readonly sampling: Sampling;
+  /** Images drawn per epoch. */
+  readonly draws: number;
+  /** Batches per epoch (the last one may be short). */
+  readonly batches: number;
+  /** Keras's inverse-time decay per update. */
+  readonly decay: number;
+  /** Epochs already done (resuming). */
+  readonly startEpoch: number;
+}
+
+/** Resolves and checks `options` against the training set (the checks both engines make before any work). */
+export function resolveSchedule(
+  set: ImageSet,
+  options: Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'preprocessing' | 'sampling' | 'drawsPerEpoch' | 'learningRateDecay' | 'startEpoch'>,
+): TrainSchedule {
+  const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_EPOCHS);
+  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
+  const learningRate = checkPositive('learningRate', options.learningRate ?? DEFAULT_LEARNING_RATE);
+  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
+  const preprocessing = options.preprocessing ?? DEFAULT_PREPROCESSING;
+  if (set.count === 0) throw new ShapeError('training set', 'at least 1 image', '0 images');
+  const sampling = checkOneOf('sampling', options.sampling ?? 'permutation', SAMPLINGS);
+  const draws = checkPositiveInt('drawsPerEpoch', options.drawsPerEpoch ?? set.count);
+  if (sampling === 'permutation' && draws !== set.count) {
+    throw new OptionError('drawsPerEpoch', `the training set's size (${set.count}) with 'permutation' sampling (other counts need 'replacement')`, String(draws));
+  }
+  const decay = checkRange('learningRateDecay', options.learningRateDecay ?? 0, 0, Infinity);
+  const startEpoch = options.startEpoch ?? 0;
+  if (!Number.isInteger(startEpoch) || startEpoch < 0 || startEpoch >= epochs) {
+    throw new OptionError('startEpoch', `an integer in 0..${epochs - 1} (epochs already done)`, String(startEpoch));
+  }
+  return { epochs, batchSize, learningRate, seed, preprocessing, sampling, draws, batches: Math.ceil(draws / batchSize), decay, startEpoch };
+}
+
+/** Keras's decay counts the updates made before this one: lr/(1 + decay·step), step 0-based over the whole run. */
+export function learningRateAt(schedule: TrainSchedule, step: number): number {
+  return schedule.decay > 0 ? schedule.learningRate / (1 + schedule.decay * step) : schedule.learningRate;
+}
+
+/** Offset of the dropout masks' seeds from the run's seed (apart from the shuffles' and the poisoning's streams). */
+const DROPOUT_SEED_OFFSET = 0xd4_0b07;
+
+/** The seed of dropout layer `j`'s mask at update `step`: a resumed run draws the masks the uninterrupted one did. */
+export function dropoutSeed(seed: number, step: number, j: number): number {
+  return mixSeeds(mixSeeds(seed + DROPOUT_SEED_OFFSET, step), j);
+}
+
+/** The seed of epoch `epoch`'s on-the-fly poisoning draws (offset from the streams a scan uses per label). */
+function poisonSeed(seed: number, epoch: number): number {
+  return mixSeeds(seed + 0x51ed26, epoch - 1);
+}
+
+/**
+ * The batches of a run, epoch by epoch, in buffers reused from batch to batch: `x` holds the
+ * preprocessed images (NHWC), `labels` their classes (the target for a poisoned draw).
+ */
+export class BatchAssembler {
+  /** Preprocessed images of the current batch, NHWC (the first `n` rows). */
+  readonly x: Float32Array;
+  readonly labels: Int32Array;
+  /** Images poisoned on the fly in the current epoch. */
+  poisoned = 0;
+  private readonly raw: Uint8Array;
+  private readonly rng: Random;
+  private readonly imageSize: number;
+  private order: Int32Array = new Int32Array(0);
+  private poisonRng: Random | undefined;
+  private readonly stampRows: number[] = [];
+
+  constructor(
+    private readonly set: ImageSet,
+    private readonly schedule: TrainSchedule,
+    private readonly poison?: TrainOptions['poisonOnTheFly'],
+  ) {
+    this.imageSize = set.height * set.width * set.channels;
+    this.raw = new Uint8Array(schedule.batchSize * this.imageSize);
+    this.x = new Float32Array(schedule.batchSize * this.imageSize);
+    this.labels = new Int32Array(schedule.batchSize);
+    this.rng = new Random(schedule.seed);
+    // Every epoch consumes the generator the same way, so a resumed run replays the epochs it skips.
+    for (let e = 0; e < schedule.startEpoch; e++) this.drawOrder();
+  }
+
+  private drawOrder(): Int32Array {
+    const { set, schedule } = this;
+    return schedule.sampling === 'replacement' ? this.rng.sampleWithReplacement(set.count, schedule.draws) : this.rng.permutation(set.count);
+  }
+
+  /** Starts epoch `epoch` (1-based; epochs are started in order from startEpoch + 1). */
+  beginEpoch(epoch: number): void {
+    this.order = this.drawOrder();
+    this.poisonRng = this.poison ? new Random(poisonSeed(this.poison.seed, epoch)) : undefined;
+    this.poisoned = 0;
+  }
+
+  /** The training-set indices of batch `b`'s `n` rows. */
+  drawn(b: number, n: number): Int32Array {
+    const start = b * this.schedule.batchSize;
+    return this.order.subarray(start, start + n);
+  }
+
+  /** Fills `x` and `labels` with batch `b` of the epoch; returns its size. */
+  fill(b: number): number {
+    const { set, schedule, imageSize, raw, labels, order, poison } = this;
+    const n = Math.min(schedule.batchSize, schedule.draws - b * schedule.batchSize);
+    for (let r = 0; r < n; r++) {
+      const i = order[b * schedule.batchSize + r];
+      raw.set(set.images.subarray(i * imageSize, (i + 1) * imageSize), r * imageSize);
+      labels[r] = set.labels[i];
+    }
+    if (poison) {
+      const rows = this.stampRows;
+      rows.length = 0;
+      for (let r = 0; r < n; r++) {
+        if (this.poisonRng!.next() < poison.rate) {
+          rows.push(r);
+          labels[r] = poison.target;
+        }
+      }
+      if (rows.length > 0) stampInPlace(raw.subarray(0, n * imageSize), poison.trigger, rows);
+      this.poisoned += rows.length;
+    }
+    preprocessInto(raw.subarray(0, n * imageSize), set.channels, schedule.preprocessing, this.x);
+    return n;
+  }
+}
+
+/** Running loss, accuracy and throughput of an epoch, as progress reports them. */
+export class EpochMeter {
+  private lossSum = 0;
+  private correct = 0;
+  seen = 0;
+  private readonly start = performance.now();
+
+  add(n: number, meanLoss: number, correct: number): void {
+    this.lossSum += meanLoss * n;
+    this.correct += correct;
+    this.seen += n;
+  }
+
+  get loss(): number {
+    return this.lossSum / this.seen;
+  }
+
+  get accuracy(): number {
+    return this.correct / this.seen;
+  }
+
+  get seconds(): number {
+    return (performance.now() - this.start) / 1000;
+  }
+}
