@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { batchMeanName, batchVarianceName } from '../../src/graph/programs.js';
 import { Random } from '../../src/random.js';
 import { loadReference } from './reference.js';
-import type { AttrValue, OperandSpec, PadSpec } from './op-models.js';
+import { opModel, type AttrValue, type OperandSpec, type PadSpec } from './op-models.js';
 import { checkBackward, expectGradients, flattened } from './backward-fd.js';
 
 interface ConvCase {
@@ -69,6 +69,9 @@ const convCases: [string, ConvCase][] = [
   ['depthwise, multiplier 2, k2 s2 SAME_UPPER', { input: [2, 3, 6, 6], out: 6, k: [2, 2], stride: [2, 2], group: 3, pad: 'SAME_UPPER' }],
   ['depthwise, k3 s1 asymmetric pads', { input: [2, 4, 5, 5], out: 4, k: [3, 3], group: 4, pad: [1, 0, 1, 2] }],
   ['depthwise, 8 channels, k3 s1 pads 1', { input: [1, 8, 4, 4], out: 8, k: [3, 3], group: 8, pad: [1, 1, 1, 1] }],
+  // Pads wider than the kernel reach (outputs that see only padding and the bias).
+  ['k1 pads 1, 8 channels', { input: [1, 8, 3, 3], out: 2, k: [1, 1], pad: [1, 1, 1, 1] }],
+  ['k2 s2 pads [2,1,2,0]', { input: [2, 2, 4, 4], out: 2, k: [2, 2], stride: [2, 2], pad: [2, 1, 2, 0] }],
 ];
 
 for (const [name, c] of convCases) {
@@ -144,4 +147,26 @@ test('backward vs finite differences: BatchNormalization in train mode (batch st
     Math.abs(result.training[batchVarianceName(node)].data.reduce((m, v, i) => Math.max(m, Math.abs(v - expected.variance[i])), 0)),
   );
   assert.ok(e < 1e-12, `batch mean/variance off by ${e}`);
+});
+
+test('backward vs finite differences: BatchNormalization of features [N, C] after a Gemm, frozen and in train mode', async () => {
+  const operands: OperandSpec[] = [{ name: 'x', dims: [4, 2, 2, 2] }, { name: 'fc', dims: [3, 8], init: true, scale: 0.5 }, ...bnOperands(3, 4)];
+  const nodes = [{ op: 'Flatten', inputs: ['x'], outputs: ['f'] }, { op: 'Gemm', inputs: ['f', 'fc'], outputs: ['h'], attrs: { transB: 1 } }, bnNode('h', 'logits')];
+  const model = opModel({ operands, nodes, outputs: ['logits'] });
+  await expectGradients({ model });
+  const ref = loadReference(model.bytes);
+  const eps = Math.fround(1e-3);
+  // Per feature, the mean and biased variance over the batch.
+  const trainForward = (x: Float64Array, w: Record<string, Float64Array>) => {
+    const h = ref.run({ x: { data: x, dims: [4, 2, 2, 2] } }, { fc: w.fc }, { keep: ['h'] }).h.data;
+    const out = new Float64Array(h.length);
+    for (let ch = 0; ch < 3; ch++) {
+      const column = [0, 1, 2, 3].map((n) => h[n * 3 + ch]);
+      const mean = column.reduce((a, b) => a + b) / 4;
+      const variance = column.reduce((a, b) => a + (b - mean) ** 2, 0) / 4;
+      column.forEach((v, n) => (out[n * 3 + ch] = (w['bn.scale'][ch] * (v - mean)) / Math.sqrt(variance + eps) + w['bn.bias'][ch]));
+    }
+    return out;
+  };
+  await expectGradients({ model, batchNorm: 'train', trainForward, seed: 4 });
 });

@@ -21,7 +21,7 @@
 import assert from 'node:assert/strict';
 import { loadOnnxGraph } from '../../src/graph/onnx-load.js';
 import type { ClassifierGraph } from '../../src/graph/ir.js';
-import { batchMeanName, batchVarianceName, gradientName, inputGradientProgram, trainingProgram, type BatchNormMode } from '../../src/graph/programs.js';
+import { batchMeanName, batchVarianceName, gradientName, inputGradientProgram, PROBABILITY_EPSILON, trainingProgram, type BatchNormMode, type InputGradientLoss } from '../../src/graph/programs.js';
 import { Random } from '../../src/random.js';
 import { loadReference, type RefFeed } from './reference.js';
 import { finiteDifference, opModel, relativeError, type OpModel, type OpModelSpec, type Values } from './op-models.js';
@@ -30,6 +30,7 @@ import { loadOrt, runOrt } from './ort.js';
 export const FD_TOLERANCE = 1e-6;
 export const ORT_TOLERANCE = 1e-4;
 const H = 1e-5;
+const EPSILON = PROBABILITY_EPSILON;
 
 export interface FdCase {
   /** The source model: input `x` [N, C, H, W], one output [N, K]; float initializers are weights. */
@@ -44,6 +45,8 @@ export interface FdCase {
   readonly extraFeeds?: Record<string, Values>;
   /** Weights whose gradient is checked (default: every weight but BatchNorm's statistics). */
   readonly weights?: readonly string[];
+  /** The input-gradient program's loss (default cross-entropy). */
+  readonly inputLoss?: InputGradientLoss;
   /** Also run both programs on onnxruntime (default true). */
   readonly ort?: boolean;
   readonly seed?: number;
@@ -58,16 +61,37 @@ export interface FdResult {
   readonly training: Record<string, { data: Float64Array; dims: number[] }>;
 }
 
-/** Σᵢ sᵢ·(logsumexp(zᵢ) − z_{i,labelᵢ}) in float64. */
-function weightedCrossEntropy(logits: Float64Array, labels: readonly number[], scale: readonly number[], K: number): number {
+/** Softmax of each row of logits [N, K], in float64. */
+function softmaxRows(logits: Float64Array, K: number): Float64Array {
+  const p = new Float64Array(logits.length);
+  for (let i = 0; i < logits.length / K; i++) {
+    const row = logits.subarray(i * K, (i + 1) * K);
+    const max = Math.max(...row);
+    let sum = 0;
+    for (let k = 0; k < K; k++) sum += (p[i * K + k] = Math.exp(row[k] - max));
+    for (let k = 0; k < K; k++) p[i * K + k] /= sum;
+  }
+  return p;
+}
+
+/**
+ * The programs' loss in float64: Σᵢ sᵢ·(−log pᵢ,labelᵢ) — on logits through their softmax, or, for a
+ * model ending in softmax, on its probabilities clipped to [1e-7, 1 − 1e-7] as Keras's; with
+ * 'release-swapped', the Neural Cleanse release's Σᵢ sᵢ·−(pₜ·log(1 − 1e-7) + (1 − pₜ)·log 1e-7).
+ */
+function programLoss(out: Float64Array, labels: readonly number[], scale: readonly number[], K: number, probabilities: boolean, kind: InputGradientLoss = 'cross-entropy'): number {
+  const p = probabilities ? out : softmaxRows(out, K);
   let loss = 0;
   for (let i = 0; i < labels.length; i++) {
-    const row = logits.subarray(i * K, (i + 1) * K);
-    let max = -Infinity;
-    for (const v of row) max = Math.max(max, v);
-    let sum = 0;
-    for (const v of row) sum += Math.exp(v - max);
-    loss += scale[i] * (Math.log(sum) + max - row[labels[i]]);
+    const pt = p[i * K + labels[i]];
+    if (kind === 'release-swapped') loss -= scale[i] * (pt * Math.log(1 - EPSILON) + (1 - pt) * Math.log(EPSILON));
+    else if (probabilities) loss -= scale[i] * Math.log(Math.min(1 - EPSILON, Math.max(EPSILON, pt)));
+    else {
+      // logsumexp − z_label rather than −log p, so that a small probability keeps its precision.
+      const row = out.subarray(i * K, (i + 1) * K);
+      const max = Math.max(...row);
+      loss += scale[i] * (Math.log(row.reduce((t, v) => t + Math.exp(v - max), 0)) + max - row[labels[i]]);
+    }
   }
   return loss;
 }
@@ -115,7 +139,7 @@ export async function checkBackward(c: FdCase): Promise<FdResult> {
 
   // Program 2: the input gradient of the mean cross-entropy (frozen BatchNorm, dropout as identity).
   const inverseN = Math.fround(1 / N);
-  const p2 = inputGradientProgram(graph, 'cross-entropy');
+  const p2 = inputGradientProgram(graph, c.inputLoss ?? 'cross-entropy');
   const p2Feeds: Record<string, RefFeed> = { x, target: { data: target, dims: [N, K] }, scale: { data: [inverseN], dims: [1] } };
   const r2 = loadReference(p2).run(p2Feeds);
   // The forwards agree to float32 rounding of constants (an attribute's default, 0.2, is a double
@@ -123,7 +147,7 @@ export async function checkBackward(c: FdCase): Promise<FdResult> {
   const forwardError = relativeError(r2.out.data, sourceForward(x.data, {}));
   assert.ok(forwardError < 1e-7, `program 2: its outputs differ from the source model's by ${forwardError.toExponential(2)}`);
   const meanScale = labels.map(() => inverseN);
-  const fdx = finiteDifference((xv) => weightedCrossEntropy(sourceForward(xv, {}), labels, meanScale, K), Float64Array.from(x.data), H);
+  const fdx = finiteDifference((xv) => programLoss(sourceForward(xv, {}), labels, meanScale, K, graph.endsInSoftmax, c.inputLoss), Float64Array.from(x.data), H);
   check('x', r2.dx.data, fdx);
 
   // Program 3: every weight's gradient of Σ sᵢ·cross-entropyᵢ.
@@ -135,10 +159,10 @@ export async function checkBackward(c: FdCase): Promise<FdResult> {
   for (const w of weights) p3Feeds[w] = { data: values[w], dims: [...graph.weights.get(w)!.dims] };
   for (const [name, v] of Object.entries(c.extraFeeds ?? {})) p3Feeds[name] = v;
   const r3 = loadReference(tp.bytes).run(p3Feeds);
-  const loss = weightedCrossEntropy(trainForward(x.data, values), labels, rowScale, K);
+  const loss = programLoss(trainForward(x.data, values), labels, rowScale, K, graph.endsInSoftmax);
   assert.ok(Math.abs(r3.loss.data[0] - loss) <= 1e-7 * Math.max(1, loss), `program 3: loss ${r3.loss.data[0]} against ${loss}`);
   for (const w of weights) {
-    const fd = finiteDifference((wv) => weightedCrossEntropy(trainForward(x.data, { ...values, [w]: wv }), labels, rowScale, K), Float64Array.from(values[w]), H);
+    const fd = finiteDifference((wv) => programLoss(trainForward(x.data, { ...values, [w]: wv }), labels, rowScale, K, graph.endsInSoftmax), Float64Array.from(values[w]), H);
     check(w, r3[gradientName(w)].data, fd);
   }
 
@@ -194,5 +218,6 @@ export function distinct(n: number, gap = 0.05, seed = 13): Float64Array {
 /** A classifier around `spec`'s nodes: its (first) output flattened into the logits [N, K]. */
 export function flattened(spec: OpModelSpec): OpModel {
   const last = spec.outputs[0];
+  if (last === 'logits') throw new Error("flattened: the model's output is already called 'logits'");
   return opModel({ ...spec, nodes: [...spec.nodes, { op: 'Flatten', inputs: [last], outputs: ['logits'] }], outputs: ['logits'] });
 }
