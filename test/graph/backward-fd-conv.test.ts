@@ -10,8 +10,8 @@ import assert from 'node:assert/strict';
 import { batchMeanName, batchVarianceName } from '../../src/graph/programs.js';
 import { Random } from '../../src/random.js';
 import { loadReference } from './reference.js';
-import { opModel, type AttrValue, type OperandSpec, type PadSpec } from './op-models.js';
-import { checkBackward, expectGradients, flattened } from './backward-fd.js';
+import { opModel, residualBlock, type AttrValue, type OperandSpec, type PadSpec } from './op-models.js';
+import { checkBackward, expectGradients, flattened, withBatchStatistics } from './backward-fd.js';
 
 interface ConvCase {
   input: [number, number, number, number];
@@ -170,3 +170,17 @@ test('backward vs finite differences: BatchNormalization of features [N, C] afte
   };
   await expectGradients({ model, batchNorm: 'train', trainForward, seed: 4 });
 });
+
+for (const mode of ['frozen', 'train'] as const) {
+  test(`backward vs finite differences: a residual block (Conv, BatchNorm ${mode}, Relu, Add, GlobalAveragePool, Gemm), every parameter`, () => {
+    const model = residualBlock({ input: [3, 2, 4, 4], classes: 3, seed: 5 });
+    const train = loadReference(withBatchStatistics(model.bytes));
+    const dims = model.feeds.x.dims;
+    return expectGradients({
+      model,
+      batchNorm: mode,
+      ...(mode === 'train' ? { trainForward: (x: Float64Array, w: Record<string, Float64Array>) => train.run({ x: { data: x, dims } }, w).logits.data } : {}),
+      seed: 5,
+    });
+  });
+}

@@ -19,6 +19,7 @@
  * drawn at least a margin ≫ h away from their kinks, so that the finite differences see one side.
  */
 import assert from 'node:assert/strict';
+import onnxProto from 'onnx-proto';
 import { loadOnnxGraph } from '../../src/graph/onnx-load.js';
 import type { ClassifierGraph } from '../../src/graph/ir.js';
 import { batchMeanName, batchVarianceName, gradientName, inputGradientProgram, PROBABILITY_EPSILON, trainingProgram, type BatchNormMode, type InputGradientLoss } from '../../src/graph/programs.js';
@@ -30,6 +31,7 @@ import { loadOrt, runOrt } from './ort.js';
 export const FD_TOLERANCE = 1e-6;
 export const ORT_TOLERANCE = 1e-4;
 const H = 1e-5;
+const { onnx } = onnxProto;
 const EPSILON = PROBABILITY_EPSILON;
 
 export interface FdCase {
@@ -220,4 +222,48 @@ export function flattened(spec: OpModelSpec): OpModel {
   const last = spec.outputs[0];
   if (last === 'logits') throw new Error("flattened: the model's output is already called 'logits'");
   return opModel({ ...spec, nodes: [...spec.nodes, { op: 'Flatten', inputs: [last], outputs: ['logits'] }], outputs: ['logits'] });
+}
+
+/**
+ * `bytes` with every BatchNormalization of images written out in training form — batch mean and biased
+ * batch variance over all axes but the channels', y = γ·(x − μ)/√(σ² + ε) + β — as plain ONNX nodes
+ * for the reference: the forward that a train-mode training program differentiates.
+ */
+export function withBatchStatistics(bytes: Uint8Array): Uint8Array {
+  const model = onnx.ModelProto.decode(bytes);
+  const graph = model.graph!;
+  const nodes: InstanceType<typeof onnx.NodeProto>[] = [];
+  const ints = (name: string, values: number[]) => {
+    graph.initializer!.push(onnx.TensorProto.create({ name, dims: [values.length], dataType: onnx.TensorProto.DataType.INT64, rawData: new Uint8Array(BigInt64Array.from(values.map(BigInt)).buffer) }));
+    return name;
+  };
+  const node = (opType: string, input: string[], output: string, attribute: InstanceType<typeof onnx.AttributeProto>[] = []) => nodes.push(onnx.NodeProto.create({ opType, input, output: [output], attribute, name: output }));
+  for (const n of graph.node ?? []) {
+    if (n.opType !== 'BatchNormalization') {
+      nodes.push(n as InstanceType<typeof onnx.NodeProto>);
+      continue;
+    }
+    const [x, scale, bias] = n.input!;
+    const y = n.output![0];
+    const epsilon = n.attribute?.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+    const channels = graph.initializer!.find((t) => t.name === scale)!.dims!.map(Number)[0];
+    // Images [N, C, H, W] only (the feature case [N, C] has its own check).
+    const axes = onnx.AttributeProto.create({ name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [0, 2, 3] });
+    const p = (s: string) => `${y}/${s}`;
+    const shape = ints(p('shape'), [1, channels, 1, 1]);
+    graph.initializer!.push(onnx.TensorProto.create({ name: p('eps'), dims: [], dataType: onnx.TensorProto.DataType.FLOAT, floatData: [epsilon] }));
+    node('ReduceMean', [x], p('mean'), [axes]);
+    node('Sub', [x, p('mean')], p('centred'));
+    node('Mul', [p('centred'), p('centred')], p('square'));
+    node('ReduceMean', [p('square')], p('var'), [axes]);
+    node('Add', [p('var'), p('eps')], p('varEps'));
+    node('Sqrt', [p('varEps')], p('std'));
+    node('Div', [p('centred'), p('std')], p('normal'));
+    node('Reshape', [scale, shape], p('gamma'));
+    node('Reshape', [bias, shape], p('beta'));
+    node('Mul', [p('normal'), p('gamma')], p('scaled'));
+    node('Add', [p('scaled'), p('beta')], y);
+  }
+  graph.node = nodes;
+  return onnx.ModelProto.encode(model).finish();
 }
