@@ -42,6 +42,8 @@ const maxCases: [string, PoolCase][] = [
   ['k4 s3 SAME_LOWER (even kernel, overlapping)', { input: [1, 2, 8, 7], k: [4, 4], stride: [3, 3], pad: 'SAME_LOWER' }],
   ['k3 s2 ceil_mode (overlapping)', { input: [1, 2, 6, 6], k: [3, 3], stride: [2, 2], ceil: true }],
   ['k2 s2 dilation 2 (windows interleave)', { input: [1, 2, 6, 6], k: [2, 2], stride: [2, 2], dilation: [2, 2] }],
+  ['k2 s[3,4] dilation [2,3] (dilated, non-overlapping: MaxUnpool)', { input: [2, 1, 8, 9], k: [2, 2], stride: [3, 4], dilation: [2, 3] }],
+  ['k2 s3 dilation 2 ceil_mode pads 1 (dilated, non-overlapping, past the edge)', { input: [1, 2, 7, 8], k: [2, 2], stride: [3, 3], dilation: [2, 2], pad: [1, 1, 1, 1], ceil: true }],
 ];
 for (const [name, c] of maxCases) test(`backward vs finite differences: MaxPool ${name}`, () => expectGradients({ model: poolModel('MaxPool', c) }));
 
