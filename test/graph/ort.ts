@@ -15,11 +15,19 @@ export interface OrtFeed {
   type?: 'float' | 'int64';
 }
 
-/** One run of `bytes` on onnxruntime (one thread); every output as float64 numbers with its dims. */
-export async function runOrt(bytes: Uint8Array, feeds: Record<string, OrtFeed>, outputs?: string[]): Promise<Record<string, { data: Float64Array; dims: number[] }>> {
+/**
+ * One run of `bytes` on onnxruntime (one thread); every output as float64 numbers with its dims.
+ * Graph optimisations are off unless asked for ('all' is what the engine's sessions use).
+ */
+export async function runOrt(
+  bytes: Uint8Array,
+  feeds: Record<string, OrtFeed>,
+  outputs?: string[],
+  optimization: 'disabled' | 'all' = 'disabled',
+): Promise<Record<string, { data: Float64Array; dims: number[] }>> {
   const ort = await loadOrt();
   if ('error' in ort) throw new Error(`onnxruntime-node is not available: ${ort.error}`);
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' });
+  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: optimization });
   try {
     const input: Record<string, OrtTypes.Tensor> = {};
     for (const [name, f] of Object.entries(feeds)) {
