@@ -5,7 +5,10 @@
  * its trigger code, against what PyTorch recorded (training.json, predictions.json): clean accuracy,
  * ASR, and the images where the two predictions differ.
  *
- *   node --import tsx bench/torch/onnx-accuracy.ts [--data-dir DIR] [--threads 1] MODEL_DIR...
+ *   node --import tsx bench/torch/onnx-accuracy.ts [--data-dir DIR] [--threads 1] [--onnx model.onnx] MODEL_DIR...
+ *
+ * --onnx names the file in each folder (e.g. model-torch-default.onnx, export_default.py's export
+ * with BatchNorm folded into the Convs, against the same PyTorch predictions).
  *
  * Prints one JSON document on stdout (one line per model on stderr). It is a check of the export and
  * of the data path (layout, preprocessing, trigger), not a command: `poisonguard evaluate` is the tool.
@@ -77,7 +80,7 @@ async function predict(modelPath: string, set: ImageSet, p: Preprocessing, threa
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { 'data-dir': { type: 'string' }, threads: { type: 'string', default: '1' } },
+    options: { 'data-dir': { type: 'string' }, threads: { type: 'string', default: '1' }, onnx: { type: 'string', default: 'model.onnx' } },
   });
   const dataDir = values['data-dir'] ?? sharedDataDir();
   if (!dataDir) throw new Error('no data folder: pass --data-dir (the shared data folder, holding mnist/ and gtsrb/)');
@@ -92,8 +95,9 @@ async function main(): Promise<void> {
     const test = info.training.limit ? subset(data.test, Array.from({ length: Math.min(info.training.limit, data.test.count) }, (_, i) => i)) : data.test;
     const p = preprocessingOf(info);
     const t0 = performance.now();
-    const clean = await predict(join(dir, 'model.onnx'), test, p, threads);
-    const stamped = await predict(join(dir, 'model.onnx'), stamp(test, info.trigger_for_asr.trigger), p, threads);
+    const modelPath = join(dir, values.onnx!);
+    const clean = await predict(modelPath, test, p, threads);
+    const stamped = await predict(modelPath, stamp(test, info.trigger_for_asr.trigger), p, threads);
     const seconds = (performance.now() - t0) / 1000;
     let correct = 0;
     let cleanDiffer = 0;
@@ -116,7 +120,7 @@ async function main(): Promise<void> {
       asr = { target, hits, of, rate: hits / of, torch: info.test.asr.rate, difference_points: 100 * (hits / of - info.test.asr.rate) };
     }
     const result = {
-      model: dir,
+      model: modelPath,
       images: test.count,
       accuracy: correct / test.count,
       torch_accuracy: info.test.accuracy,
@@ -127,7 +131,7 @@ async function main(): Promise<void> {
     };
     results.push(result);
     process.stderr.write(
-      `${dir}: accuracy ${(100 * result.accuracy).toFixed(2)}% (PyTorch ${(100 * info.test.accuracy).toFixed(2)}%), ` +
+      `${modelPath}: accuracy ${(100 * result.accuracy).toFixed(2)}% (PyTorch ${(100 * info.test.accuracy).toFixed(2)}%), ` +
         `${cleanDiffer} clean / ${stampedDiffer} stamped predictions differ` +
         (asr ? `, ASR ${(100 * asr.rate).toFixed(2)}% (PyTorch ${(100 * asr.torch).toFixed(2)}%)` : '') +
         `, ${result.seconds} s\n`,
