@@ -34,8 +34,9 @@ Preprocessing (how raw pixels 0..255 become the model's input):
 - unit: x/255 outside the graph (poisonguard's preset `unit`).
 - normalize: (x/255 - mean)/std per channel outside the graph, mean/std computed on the clean
   training set and rounded to 4 digits (poisonguard's `normalize:mean=...;std=...`).
-- inside: the graph takes the raw pixel values 0..255 as floats and divides by 255, subtracts the
-  mean and divides by the std itself (Div, Sub, Div nodes); nothing is done outside the graph.
+- inside: x/255 outside the graph (torchvision's ToTensor), and the graph subtracts the mean and
+  divides by the std itself (Sub, Div nodes): the torchvision Normalize exported inside the model,
+  poisonguard's `--preprocess none`.
 
 Deterministic as far as torch allows: seeded torch and numpy generators, deterministic algorithms,
 one thread by default (the result can still differ across torch builds and CPUs).
@@ -123,7 +124,7 @@ def trigger_spec(target):
 # Networks.
 
 class Normalize(nn.Module):
-    """Raw pixels 0..255 to (x/255 - mean)/std per channel, inside the graph."""
+    """torchvision's Normalize inside the graph: (x - mean)/std per channel on x/255."""
 
     def __init__(self, mean, std):
         super().__init__()
@@ -131,7 +132,7 @@ class Normalize(nn.Module):
         self.register_buffer('std', torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1))
 
     def forward(self, x):
-        return (x / 255.0 - self.mean) / self.std
+        return (x - self.mean) / self.std
 
 
 class MnistBn(nn.Module):
@@ -219,10 +220,7 @@ class WithInput(nn.Module):
 
 def to_input(images, preprocess, mean, std):
     """uint8 N x H x W x C to the float32 NCHW tensor the exported graph takes."""
-    x = torch.from_numpy(images).permute(0, 3, 1, 2).float()
-    if preprocess == 'inside':
-        return x
-    x = x / 255.0
+    x = torch.from_numpy(images).permute(0, 3, 1, 2).float() / 255.0
     if preprocess == 'normalize':
         x = (x - torch.tensor(mean).view(1, -1, 1, 1)) / torch.tensor(std).view(1, -1, 1, 1)
     return x
@@ -359,8 +357,8 @@ def main():
         spec = f"normalize:mean={','.join(map(str, mean))};std={','.join(map(str, std))}"
         preprocessing = {'kind': 'normalize', 'mean': mean, 'std': std, 'spec': spec}
     else:
-        preprocessing = {'preset': 'raw', 'spec': 'raw', 'in_graph': {'divide': 255, 'mean': mean, 'std': std},
-                         'note': 'the graph takes raw pixel values 0..255 and normalises them itself'}
+        preprocessing = {'preset': 'unit', 'spec': 'none', 'in_graph': {'mean': mean, 'std': std},
+                         'note': 'x/255 outside the graph (ToTensor); the graph subtracts the mean and divides by the std'}
     pred_bytes = clean_pred.astype(np.uint8).tobytes()
     info = {
         'net': args.net,
