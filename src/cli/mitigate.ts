@@ -1,6 +1,7 @@
 /** `poisonguard mitigate`: Neural Cleanse mitigation — input filter, neuron pruning or unlearning. */
 import * as D from '../cleanse/mitigation/defaults.js';
 import { DEFAULT_SEED } from '../random.js';
+import { engineHelp } from '../nn/engine-choice.js';
 import type { Command } from './command.js';
 import { intOption, numberOption, seedOption, withFlagNames } from './command.js';
 import type { MitigateOptions } from '../cleanse/mitigation/mitigate.js';
@@ -33,6 +34,7 @@ const options = {
   'learning-rate': { type: 'string', value: 'X', help: `Unlearning and fine-tuning: Adam's learning rate (default ${D.DEFAULT_UNLEARN_LEARNING_RATE}, the training recipe's).` },
   batch: { type: 'string', value: 'B', help: `Unlearning and fine-tuning: mini-batch size (default ${D.DEFAULT_UNLEARN_BATCH_SIZE}).` },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
+  engine: { type: 'string', value: 'NAME', help: `Unlearning and fine-tuning: ${engineHelp('training steps')}` },
   json: { type: 'boolean', help: 'Print mitigation.json to stdout instead of the summary.' },
   force: { type: 'boolean', help: 'Use a non-empty --out: the files a mitigation writes (model, filter.json, mitigation.json) are replaced there; other files are kept.' },
 } as const;
@@ -61,6 +63,7 @@ const FLAGS: Readonly<Partial<Record<keyof MitigateOptions, string>>> = {
   out: '--out',
   force: '--force',
   backend: '--backend',
+  engine: '--engine',
 };
 
 const PHASE_LABELS: Readonly<Record<string, string>> = {
@@ -130,6 +133,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       ...given('dataDir', v['data-dir']),
       ...(method === 'all' ? optionsForMethod(recipeOptions, m) : recipeOptions),
       ...(v.backend !== undefined ? { backend: v.backend as never } : {}),
+      ...(v.engine !== undefined ? { engine: v.engine as never } : {}),
       onProgress: (p) => {
         if (current !== p.phase) {
           if (current !== undefined) bars.get(current)?.stop();
@@ -193,6 +197,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       const pr = report.pruning;
       ctx.out(`pruned ${pr.pruned.length} of ${report.layer?.units} neurons (${pct(pr.stopShare)}); reversed-trigger ASR on the defender's images ${pct(pr.searchAsr)}${pr.searchBaseline !== null ? ` (unstamped: ${pct(pr.searchBaseline)})` : ''}${pr.reachedThreshold ? '' : ' (stop NOT reached)'}`);
     }
+    if (report.trainingEngine) ctx.out(`fine-tuning engine: ${report.trainingEngine.engine === 'onnx' ? 'onnxruntime (native graph engine)' : 'TF.js'} (${report.trainingEngine.reason})`);
     if (report.unlearning) ctx.out(`unlearned on ${report.unlearning.images} training images, ${report.unlearning.stamped} stamped (true labels kept), ${report.unlearning.epochs} epoch(s)`);
     if (report.after && !report.filter) ctx.out(line('after', report.after));
     for (const n of report.notes) ctx.out(`note: ${n}`);

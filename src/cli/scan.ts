@@ -6,6 +6,7 @@ import { DEFAULT_DECISION_THRESHOLD, DEFAULT_REPEAT } from '../cleanse/verdict.j
 import { DEFAULT_FLAG_THRESHOLD, OUTLIER_DETECTORS, DEFAULT_DETECTOR } from '../cleanse/outliers.js';
 import { DEFAULT_LOSS, DEFAULT_MASK_SHAPE, DEFAULT_MAX_STEPS, DEFAULT_NORM, LOSS_KINDS, MASK_SHAPES, NORMS } from '../cleanse/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
+import { engineHelp } from '../nn/engine-choice.js';
 import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
 import type { Command, CommandContext } from './command.js';
 import { intOption, numberListOption, numberOption, seedOption, withFlagNames } from './command.js';
@@ -53,11 +54,7 @@ const options = {
   'mask-shape': { type: 'string', value: 'NAME', default: DEFAULT_MASK_SHAPE, help: `Mask: ${MASK_SHAPES.join(' (H×W, the release) or ')} (H×W×C).` },
   'no-warmup': { type: 'boolean', help: 'Start the cost at its initial value instead of 0 (some ports).' },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
-  engine: {
-    type: 'string',
-    value: 'NAME',
-    help: "Where the model's forward and backward passes run: auto (default: onnxruntime's CPU kernels when the model exports to ONNX, else TF.js), onnx or tfjs.",
-  },
+  engine: { type: 'string', value: 'NAME', help: engineHelp('forward and backward passes') },
   json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary.' },
 } as const;
 

@@ -16,6 +16,7 @@ import {
   type Poisoning,
 } from '../nn/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
+import { engineHelp } from '../nn/engine-choice.js';
 import type { Sampling } from '../nn/train.js';
 import type { TrainRunOptions, TrainRunReport } from '../nn/train-run.js';
 import type { Command, CommandContext } from './command.js';
@@ -59,6 +60,7 @@ const options = {
       .join(', ')}. Default: ${RELEASE_PREPROCESSING_PRESET} with --generator release (as the release fed GTSRB), else ${DEFAULT_PREPROCESSING_PRESET}.`,
   },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
+  engine: { type: 'string', value: 'NAME', help: `${engineHelp('training steps')} A resume stays on the engine its checkpoint was written by.` },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: embedded MNIST; GTSRB from ../shared/data or $POISONGUARD_DATA)." },
   out: { type: 'string', required: true, value: 'DIR', help: 'Folder to write the model to (model.json, weights.bin, metadata.json).' },
   force: { type: 'boolean', help: 'Overwrite a model already in --out.' },
@@ -85,6 +87,7 @@ const FLAGS: Readonly<Partial<Record<keyof TrainRunOptions, string>>> = {
   seed: '--seed',
   preprocessing: '--preprocess',
   backend: '--backend',
+  engine: '--engine',
   out: '--out',
   force: '--force',
   resume: '--resume',
@@ -125,6 +128,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
       ...(learningRateDecay !== undefined ? { learningRateDecay } : {}),
       ...(v.preprocess !== undefined ? { preprocessing: preprocessingPreset(v.preprocess) } : {}),
       ...(v.backend !== undefined ? { backend: v.backend as never } : {}),
+      ...(v.engine !== undefined ? { engine: v.engine as never } : {}),
       epochs,
       batchSize,
       learningRate,
@@ -176,7 +180,8 @@ export async function runTraining(options: TrainRunOptions, ctx: CommandContext)
                 (p.resume.optimizerState ? ' (with the optimizer state)' : ' (no optimizer state saved with it: Adam restarts with zero moments)'),
             );
           }
-          ctx.out(`training the ${p.arch} net: ${p.epochs} epochs, batch ${p.batchSize}, Adam lr ${p.learningRate}, seed ${p.seed}${p.engine === 'tfjs' ? '' : ` (${p.engine} engine)`}`);
+          ctx.out(`engine: ${p.engine === 'onnx' ? 'onnxruntime (native graph engine)' : p.engine === 'tfjs' ? 'TF.js' : p.engine} (${p.engineReason})`);
+          ctx.out(`training the ${p.arch} net: ${p.epochs} epochs, batch ${p.batchSize}, Adam lr ${p.learningRate}, seed ${p.seed}`);
           bar = progressBar('train', p.epochs * Math.ceil(p.drawsPerEpoch / p.batchSize), ctx.interactive, ' | epoch {epoch} loss {loss} acc {acc} {ips} img/s');
           break;
         }

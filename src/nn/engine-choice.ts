@@ -10,3 +10,8 @@ export type ModelEngineChoice = (typeof MODEL_ENGINES)[number];
 export type ModelEngineName = Exclude<ModelEngineChoice, 'auto'>;
 /** Every neural command's default: the native engine where it can run. */
 export const DEFAULT_MODEL_ENGINE: ModelEngineChoice = 'auto';
+
+/** The `--engine` option's help for a command whose model runs `what` (e.g. 'forward and backward passes'). */
+export function engineHelp(what: string): string {
+  return `Where the model's ${what} run: auto (default: onnxruntime's CPU kernels when the native engine takes the model, else TF.js, with the reason recorded), onnx or tfjs.`;
+}

@@ -48,5 +48,5 @@ export function defaultPreprocessingPreset(generator: GeneratorName): Preprocess
   return generator === 'release' ? RELEASE_PREPROCESSING_PRESET : DEFAULT_PREPROCESSING_PRESET;
 }
 
-/** The engine that runs the training epochs when none is given: TensorFlow.js. */
-export const DEFAULT_TRAIN_ENGINE = 'tfjs';
+/** The engine that runs the training epochs when none is given: the native one where it takes the model (engine-choice.ts). */
+export { DEFAULT_MODEL_ENGINE as DEFAULT_TRAIN_ENGINE } from './engine-choice.js';

@@ -94,7 +94,7 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
   const runner = await createGradientRunner(program, { batchNorm, trainable, threads: options.threads ?? 1 });
   try {
     const params = new Map(runner.parameters.map((p) => [p, weights.get(p)!]));
-    const state = options.optimizerState ? copyAdamState(options.optimizerState) : newAdamState(params);
+    const state = options.optimizerState ? byParameter(copyAdamState(options.optimizerState), runner.parameters) : newAdamState(params);
     for (const p of runner.parameters) {
       if (state.m.get(p)?.length !== params.get(p)!.length || state.v.get(p)?.length !== params.get(p)!.length) {
         throw new OptionError('optimizerState', `Adam moments for every trained weight ('${p}' is missing or of another size)`, 'another model');
@@ -150,6 +150,19 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
   } finally {
     await runner.dispose();
   }
+}
+
+/**
+ * A saved state's moments keyed by the trained weights: by name, or by position when the names
+ * differ (a model loaded again gets other variable names from TF.js: a repeated name is suffixed;
+ * the order of its weights is its own).
+ */
+function byParameter(state: AdamState, parameters: readonly string[]): AdamState {
+  if (parameters.every((p) => state.m.has(p) && state.v.has(p))) return state;
+  const m = [...state.m.values()];
+  const v = [...state.v.values()];
+  if (m.length !== parameters.length || v.length !== parameters.length) return state;
+  return { ...state, m: new Map(parameters.map((p, i) => [p, m[i]])), v: new Map(parameters.map((p, i) => [p, v[i]])) };
 }
 
 function correctCount(out: Float32Array, labels: Int32Array, n: number, K: number): number {

@@ -3,7 +3,8 @@
  * recipe resolved and checked (the release's generator and decay, the poisoning, the resume
  * checks), every input checked against the model before the first epoch, a checkpoint (model,
  * metadata.json, optimizer state) after every epoch, the test figures last. The epochs themselves
- * are a pluggable step ({@link TrainEngine}; TensorFlow.js's {@link trainModel} by default).
+ * are a pluggable step ({@link TrainEngine}): the native engine on onnxruntime where it takes the
+ * model ('auto', the default), TensorFlow.js's {@link trainModel} otherwise or when asked for.
  */
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -16,6 +17,7 @@ import { checkSeed, DEFAULT_SEED, Random } from '../random.js';
 import { claimOutputDir } from '../outputs.js';
 import { gtsrbNet, mnistNet } from './architectures.js';
 import { initEngine, type BackendChoice, type EngineInfo } from './engine.js';
+import { DEFAULT_MODEL_ENGINE, MODEL_ENGINES, type ModelEngineChoice } from './engine-choice.js';
 import {
   loadModel,
   loadOptimizerState,
@@ -57,6 +59,7 @@ import {
   type TrainEngine,
   type TrainProgress,
 } from './train.js';
+import { resolveTrainEngine } from './train-onnx.js';
 import { checkBackdoorFits, poisonBadNets, resolveTrigger, type Backdoor } from './trigger.js';
 
 export interface TrainRunOptions {
@@ -96,16 +99,22 @@ export interface TrainRunOptions {
   readonly force?: boolean;
   /** Continue the training checkpointed in `out` up to `epochs`, with the same recipe. */
   readonly resume?: boolean;
-  /** What runs the epochs (default: TensorFlow.js). */
-  readonly engine?: TrainEngine;
+  /**
+   * What runs the epochs: 'auto' (default {@link DEFAULT_MODEL_ENGINE}: the native engine when
+   * onnxruntime loads and the engine takes the model, else TF.js; a resume stays on the engine its
+   * checkpoint was written by), 'onnx', 'tfjs', or an engine of one's own.
+   */
+  readonly engine?: TrainEngine | ModelEngineChoice;
   /** Called as the run goes (the library never prints). */
   readonly onProgress?: (event: TrainRunEvent) => void;
 }
 
 /** Everything a run resolved before its first epoch. */
 export interface TrainPlan {
-  /** The engine running the epochs ('tfjs'). */
+  /** The engine running the epochs ('onnx', 'tfjs'). */
   readonly engine: string;
+  /** Why that engine (asked for, or why 'auto' chose it). */
+  readonly engineReason: string;
   /** The TF.js backend holding the model. */
   readonly backend: EngineInfo;
   readonly dataset: {
@@ -174,7 +183,10 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
   const sampling = checkOneOf('sampling', options.sampling ?? (release ? 'replacement' : 'permutation'), SAMPLINGS);
   const learningRateDecay = checkRange('learningRateDecay', options.learningRateDecay ?? (release ? RELEASE_LR_DECAY : 0), 0, Infinity);
   const preprocessing = options.preprocessing ?? preprocessingPreset(defaultPreprocessingPreset(generator));
-  const engine = options.engine ?? TFJS_TRAIN_ENGINE;
+  const engineChoice = options.engine ?? DEFAULT_MODEL_ENGINE;
+  let engine: TrainEngine = typeof engineChoice === 'object' ? engineChoice : TFJS_TRAIN_ENGINE;
+  let engineReason = typeof engineChoice === 'object' ? 'given' : '';
+  if (typeof engineChoice === 'string' && !(MODEL_ENGINES as readonly string[]).includes(engineChoice)) throw new UnknownNameError('engine', engineChoice, MODEL_ENGINES);
   const { backdoor, resume = false, force = false } = options;
   if (resume && force) throw new OptionError('resume', 'not combined with force (one continues the model in out, the other replaces it)', true);
   const trained = existsSync(join(resolve(options.out), METADATA_JSON));
@@ -230,6 +242,11 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
     learningRateDecay,
     engine: engine.name,
   });
+  const chooseEngine = async (choice: ModelEngineChoice): Promise<void> => {
+    const chosen = await resolveTrainEngine(model, choice);
+    engine = chosen.engine;
+    engineReason = chosen.decision.reason;
+  };
   let model: tfl.LayersModel;
   let startEpoch = 0;
   let previousSeconds = 0;
@@ -241,6 +258,10 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
     try {
       const m = loaded.metadata;
       if (!m) throw new OptionError('resume', `used with a model folder written by a training run (with ${METADATA_JSON})`, out);
+      // 'auto' continues on the checkpoint's engine (a checkpoint resumes only on the engine that wrote it).
+      // (An engine of one's own recorded there: 'auto' resolves as for a new run, and the check below refuses it.)
+      const recorded = (m.engine ?? 'tfjs') as ModelEngineChoice;
+      if (typeof engineChoice === 'string') await chooseEngine(engineChoice === 'auto' && MODEL_ENGINES.includes(recorded) ? recorded : engineChoice);
       checkSameRecipe(m, recipeOf(), train.count);
       if (m.epochs >= epochs) throw new OptionError('epochs', `more than the ${m.epochs} epochs the model in ${out} already has`, epochs);
       startEpoch = m.epochs;
@@ -253,6 +274,12 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
   } else {
     const build = arch === 'mnist' ? mnistNet : gtsrbNet;
     model = build({ inputShape: [...inputShape], numClasses: data.numClasses, seed });
+    try {
+      if (typeof engineChoice === 'string') await chooseEngine(engineChoice);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
   }
 
   try {
@@ -263,6 +290,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
     if (resume) optimizerState = loadOptimizerState(out, startEpoch);
     const plan: TrainPlan = {
       engine: engine.name,
+      engineReason,
       backend,
       dataset: { name: data.name, source: data.source, numClasses: data.numClasses, trainCount: train.count, testCount: test.count, inputShape },
       arch,

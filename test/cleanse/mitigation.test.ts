@@ -16,6 +16,7 @@ import { main } from '../../src/cli/main.js';
 import type { ImageSet } from '../../src/data/images.js';
 import { PoisonguardError } from '../../src/errors.js';
 import { initEngine } from '../../src/nn/engine.js';
+import { loadOrt } from '../../src/graph/runtime.js';
 import { loadModel, readMetadata } from '../../src/nn/model-io.js';
 import { stampInPlace, resolveTrigger } from '../../src/nn/trigger.js';
 import { checkMitigationJson } from '../../src/report/run-folder.js';
@@ -61,6 +62,11 @@ test('unlearning removes the backdoor, keeps accuracy, and writes the model and 
   const meta = readMetadata(out) as ReturnType<typeof readMetadata> & { mitigation?: { method: string; source: { sha256: string } } };
   assert.equal(meta.mitigation?.method, 'unlearn');
   assert.equal(meta.mitigation?.source.sha256, r.modelSha256);
+  // The fine-tuning ran on the native engine by default, and both files say so.
+  const native = !('error' in (await loadOrt()));
+  assert.equal(r.trainingEngine?.engine, native ? 'onnx' : 'tfjs', r.trainingEngine?.reason);
+  assert.equal(json.trainingEngine.engine, r.trainingEngine?.engine);
+  assert.equal((meta.mitigation as unknown as { details: { engine: string } }).details.engine, r.trainingEngine?.engine);
 });
 
 test('pruning stops when the reversed trigger fails; the saved model has those neurons at zero', async () => {
@@ -98,6 +104,7 @@ test('pruning stops when the reversed trigger fails; the saved model has those n
   const out2 = scratchDir('mitigation-prune-unlearn');
   const r2 = await mitigateModel({ model: out, scan: scan2, method: 'unlearn', data, out: out2, unlearnShare: 0.5 });
   assert.equal(r2.unlearning!.keptPruned, pr.pruned.length);
+  assert.ok(r2.trainingEngine !== undefined);
   const again = await loadModel(out2);
   const b2 = again.model.getLayer('hidden').getWeights()[1].dataSync();
   for (const j of pr.pruned) assert.ok(b2[j] === 0);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { trainModel, type TrainEngine } from '../../src/nn/train.js';
 import { trainRun, type TrainRunEvent } from '../../src/nn/train-run.js';
 import { scratchDir } from '../helpers.js';
+import { loadOrt } from '../../src/graph/runtime.js';
 
 /** An IDX file (uint8, raw): magic 0 0 8 rank, big-endian dimensions, the bytes. */
 function idx(path: string, shape: number[], data: Uint8Array): void {
@@ -98,4 +99,23 @@ test('the engine running the epochs is pluggable and recorded; a checkpoint resu
   await assert.rejects(trainRun({ ...recipe, dataDir, out, resume: true, force: true }), /Expected resume to be not combined with force/);
   await assert.rejects(trainRun({ ...recipe, dataDir, out: join(out, 'x'), learningRateDecay: -1 }), /Expected learningRateDecay to be in \[0, Infinity/);
   await assert.rejects(trainRun({ ...recipe, dataDir, out }), /^OutputPathError: out \S+: is not empty \(.*\); pass force to replace the files this command writes there, resume to continue its training, or choose a new folder\.$/);
+});
+
+test('by default the native engine trains where it takes the model, records it, and a resume stays on it', async (t) => {
+  const ort = await loadOrt();
+  if ('error' in ort) return t.skip(`onnxruntime-node is not available: ${ort.error}`);
+  const dataDir = tinyMnist();
+  const out = join(scratchDir('train-run'), 'model');
+  const report = await trainRun({ ...recipe, dataDir, out });
+  assert.equal(report.plan.engine, 'onnx');
+  assert.match(report.plan.engineReason, /onnxruntime-node loaded and the engine takes the model/);
+  assert.equal(JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8')).engine, 'onnx');
+  const resumed = await trainRun({ ...recipe, epochs: 3, dataDir, out, resume: true });
+  assert.equal(resumed.metadata.engine, 'onnx');
+  assert.deepEqual(resumed.plan.resume, { fromEpoch: 2, optimizerState: true });
+  await assert.rejects(trainRun({ ...recipe, epochs: 4, dataDir, out, resume: true, engine: 'tfjs' }), /Expected engine to be the checkpoint's training engine \("onnx"\)/);
+  await assert.rejects(trainRun({ ...recipe, dataDir, out: join(out, 'x'), engine: 'torch' as never }), /engine/);
+  const tfjs = await trainRun({ ...recipe, dataDir, out: join(out, 'tfjs'), engine: 'tfjs' });
+  assert.equal(tfjs.plan.engine, 'tfjs');
+  assert.equal(tfjs.plan.engineReason, 'asked for');
 });

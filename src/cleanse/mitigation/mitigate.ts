@@ -19,9 +19,11 @@ import type { ImageSet } from '../../data/images.js';
 import { subset } from '../../data/images.js';
 import { NotFoundError, ShapeError } from '../../errors.js';
 import type { BackendChoice } from '../../nn/engine.js';
+import type { ModelEngineChoice } from '../../nn/engine-choice.js';
 import { describeTrigger } from '../../nn/trigger.js';
 import { Random } from '../../random.js';
 import type { AccuracyAsr } from './summary.js';
+import type { ModelEngineDecision } from '../../nn/onnx-gradient.js';
 import { writeJsonAtomic } from '../../run-files.js';
 import { claimOutputDir, ownFiles, type OwnFiles } from '../../outputs.js';
 import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type InputFilter } from './filter.js';
@@ -66,6 +68,8 @@ export interface MitigateOptions extends MitigationRecipeOptions {
   /** Use a non-empty `out`: the files a mitigation writes are replaced there (others are kept). */
   readonly force?: boolean;
   readonly backend?: BackendChoice;
+  /** Where unlearning's and pruning's fine-tuning steps run (default 'auto': native where the engine takes the model, else TF.js). */
+  readonly engine?: ModelEngineChoice;
   readonly onProgress?: (p: MitigateProgress) => void;
 }
 
@@ -139,6 +143,8 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   const engine = await initEngine({ backend: options.backend ?? 'auto' });
   const { model } = await loadModel(modelDir);
   let pruned: PrunedWeights | undefined;
+  // The engine of the fine-tuning steps (unlearning, pruning's fine-tune), recorded in the report.
+  let trainingEngine: ModelEngineDecision | undefined;
   try {
     const [, H, W, C] = model.inputs[0].shape;
     if (H !== reversed.height || W !== reversed.width || C !== reversed.channels) {
@@ -295,7 +301,8 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       if (recipe.fineTune) {
         const { share, learningRate, batchSize } = recipe.fineTune;
         const ft = subset(data.train, rng.sampleWithoutReplacement(data.train.count, Math.max(1, Math.round(share * data.train.count))));
-        await fineTune(model, ft, {
+        const tuned = await fineTune(model, ft, {
+          ...(options.engine !== undefined ? { engine: options.engine } : {}),
           epochs: fineTuneEpochs,
           learningRate,
           batchSize,
@@ -304,6 +311,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
           pruned,
           onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
         });
+        trainingEngine = tuned.engine;
       }
       const after = metricsOf(await predictSets(model, sets, metadata.preprocessing, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal })), sets);
       const prior = recordedPruning(metadata);
@@ -335,7 +343,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
           scan: scan.dir,
           source: { dir: modelDir, sha256: sha },
           pruned: { layer: L.name, neurons: keptNeurons },
-          details: { pruned: neurons.length, share: search.share, asrThreshold, maxShare, reachedThreshold: search.reachedThreshold, fineTuneEpochs },
+          details: { pruned: neurons.length, share: search.share, asrThreshold, maxShare, reachedThreshold: search.reachedThreshold, fineTuneEpochs, ...(trainingEngine ? { engine: trainingEngine.engine } : {}) },
           previous: previousRecord(metadata),
           date: new Date().toISOString(),
         }, saveModel);
@@ -349,7 +357,8 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
         pruned = prune(model, resolveLayer(model, prior.layer), prior.neurons);
         notes.push(`${prior.neurons.length} neurons of layer ${prior.layer} pruned by an earlier mitigation are kept at zero during unlearning.`);
       }
-      await fineTune(model, ul.set, {
+      const tuned = await fineTune(model, ul.set, {
+        ...(options.engine !== undefined ? { engine: options.engine } : {}),
         epochs,
         learningRate,
         batchSize,
@@ -358,6 +367,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
         ...(pruned ? { pruned } : {}),
         onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
       });
+      trainingEngine = tuned.engine;
       const after = metricsOf(await predictSets(model, sets, metadata.preprocessing, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal })), sets);
       report = {
         ...common,
@@ -385,7 +395,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
           scan: scan.dir,
           source: { dir: modelDir, sha256: sha },
           pruned: prior,
-          details: { images: ul.set.count, stamped: ul.stamped.length, epochs, learningRate, batchSize, unlearnShare, stampedShare },
+          details: { images: ul.set.count, stamped: ul.stamped.length, epochs, learningRate, batchSize, unlearnShare, stampedShare, engine: trainingEngine.engine },
           previous: previousRecord(metadata),
           date: new Date().toISOString(),
         }, saveModel);
@@ -393,7 +403,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       }
     }
     if (asrShown === 'reversed') notes.push("The model's metadata names no trigger: every 'asr' shown for the report is the reversed trigger's.");
-    report = { ...report, after: report.after ?? before, seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes };
+    report = { ...report, ...(trainingEngine ? { trainingEngine } : {}), after: report.after ?? before, seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes };
     if (out) {
       mkdirSync(out, { recursive: true });
       writeJsonAtomic(join(out, MITIGATION_JSON), report);

@@ -16,6 +16,7 @@ import { checkRange } from '../../options.js';
 import { DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE, type PruneStop } from './defaults.js';
 import { layerChain, predictFromFeatures, type MitigationLayer } from './layers.js';
 import { shareEqual } from './measure.js';
+import type { ZeroedVariable } from '../../nn/train-onnx.js';
 
 export { DEFAULT_ASR_THRESHOLD, DEFAULT_CURVE_STEP, DEFAULT_MAX_SHARE, type PruneStop } from './defaults.js';
 
@@ -180,6 +181,8 @@ export function curveCounts(units: number, step: number, maxShare: number, stop:
 export interface PrunedWeights {
   readonly layer: string;
   readonly neurons: readonly number[];
+  /** The same masks by variable name, for an engine that holds the weights itself (the native trainer). */
+  readonly zeroed: readonly ZeroedVariable[];
   apply(): void;
   dispose(): void;
 }
@@ -191,8 +194,12 @@ export function prune(model: tfl.LayersModel, layer: MitigationLayer, neurons: r
   for (const u of neurons) if (!Number.isInteger(u) || u < 0 || u >= layer.units) throw new OptionError('pruned neurons', `indices in 0..${layer.units - 1}`, u);
   const keep = keepVector(layer.units, neurons, neurons.length);
   const masked: { variable: tfl.LayerVariable; mask: tf.Tensor }[] = [];
+  const zeroed: ZeroedVariable[] = [];
   // Incoming: the kernel's last axis and the bias are the layer's units (dense [in, units], conv [kh, kw, in, units]).
-  for (const w of target.weights) masked.push({ variable: w, mask: tf.tensor1d(keep) });
+  for (const w of target.weights) {
+    masked.push({ variable: w, mask: tf.tensor1d(keep) });
+    zeroed.push({ variable: w.name, keep, axis: 'last' });
+  }
   // Outgoing, for a dense layer feeding a dense layer (through dropout/activation): the kernel's rows.
   if (layer.kind === 'dense') {
     let j = layer.index + 1;
@@ -200,7 +207,10 @@ export function prune(model: tfl.LayersModel, layer: MitigationLayer, neurons: r
     const next = chain[j];
     if (next && next.getClassName() === 'Dense') {
       const kernel = next.weights.find((w) => w.shape.length === 2);
-      if (kernel && kernel.shape[0] === layer.units) masked.push({ variable: kernel, mask: tf.tensor2d(keep, [layer.units, 1]) });
+      if (kernel && kernel.shape[0] === layer.units) {
+        masked.push({ variable: kernel, mask: tf.tensor2d(keep, [layer.units, 1]) });
+        zeroed.push({ variable: kernel.name, keep, axis: 'first' });
+      }
     }
   }
   const apply = (): void => {
@@ -212,6 +222,7 @@ export function prune(model: tfl.LayersModel, layer: MitigationLayer, neurons: r
   return {
     layer: layer.name,
     neurons: [...neurons],
+    zeroed,
     apply,
     dispose: () => {
       for (const { mask } of masked) mask.dispose();

@@ -4,6 +4,7 @@ import type { PruneStop } from './defaults.js';
 import type { FilterCurvePoint } from './filter.js';
 import type { Metrics } from './measure.js';
 import type { PruningPoint } from './prune.js';
+import type { ModelEngineDecision } from '../../nn/onnx-gradient.js';
 import type { MitigationMethod, MitigationRecipe } from './recipe.js';
 import type { MitigationSummary } from './summary.js';
 
@@ -69,6 +70,8 @@ export interface MitigationReport extends MitigationSummary {
   readonly output?: { readonly model?: string; readonly filter?: string };
   readonly dataset: string;
   readonly backend: string;
+  /** Unlearning and pruning's fine-tuning: the engine that ran the steps ('onnx' or 'tfjs') and why. */
+  readonly trainingEngine?: ModelEngineDecision;
   readonly seed: number;
   readonly seconds: number;
   readonly date: string;

@@ -14,6 +14,9 @@ import { imageSet, subset, type ImageSet } from '../../data/images.js';
 import { OptionError } from '../../errors.js';
 import type { Preprocessing } from '../../nn/preprocess.js';
 import { trainModel, type TrainProgress, type TrainResult } from '../../nn/train.js';
+import { DEFAULT_MODEL_ENGINE, type ModelEngineChoice } from '../../nn/engine-choice.js';
+import type { ModelEngineDecision } from '../../nn/onnx-gradient.js';
+import { resolveTrainEngine, trainLayersNative } from '../../nn/train-onnx.js';
 import { checkPositive, checkPositiveInt, checkRange } from '../../options.js';
 import { Random } from '../../random.js';
 import { DEFAULT_STAMPED_SHARE, DEFAULT_UNLEARN_BATCH_SIZE, DEFAULT_UNLEARN_EPOCHS, DEFAULT_UNLEARN_LEARNING_RATE, DEFAULT_UNLEARN_SHARE } from './defaults.js';
@@ -60,25 +63,31 @@ export interface FineTuneOptions {
   readonly preprocessing: Preprocessing;
   /** Pruned neurons to keep at zero: their masks are re-applied after every optimizer step. */
   readonly pruned?: PrunedWeights;
+  /** Where the steps run (default {@link DEFAULT_MODEL_ENGINE}: native where the engine takes the model, else TF.js). */
+  readonly engine?: ModelEngineChoice;
   readonly onProgress?: (p: TrainProgress) => void;
 }
 
-/** Fine-tunes `model` in place on `set` (Adam on cross-entropy, the project's trainer). */
-export async function fineTune(model: tfl.LayersModel, set: ImageSet, options: FineTuneOptions): Promise<TrainResult> {
+/** Fine-tunes `model` in place on `set` (Adam on cross-entropy, the project's trainer); says which engine ran it and why. */
+export async function fineTune(model: tfl.LayersModel, set: ImageSet, options: FineTuneOptions): Promise<TrainResult & { readonly engine: ModelEngineDecision }> {
   const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_UNLEARN_EPOCHS);
   const learningRate = checkPositive('learningRate', options.learningRate ?? DEFAULT_UNLEARN_LEARNING_RATE);
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_UNLEARN_BATCH_SIZE);
   const { pruned } = options;
-  return trainModel(model, set, {
-    epochs,
-    learningRate,
-    batchSize,
-    preprocessing: options.preprocessing,
-    ...(options.seed !== undefined ? { seed: options.seed } : {}),
+  const { decision } = await resolveTrainEngine(model, options.engine ?? DEFAULT_MODEL_ENGINE);
+  const common = { epochs, learningRate, batchSize, preprocessing: options.preprocessing, ...(options.seed !== undefined ? { seed: options.seed } : {}) };
+  if (decision.engine === 'onnx') {
+    // The native trainer holds the weights itself: the masks go with it, re-applied after every step.
+    const result = await trainLayersNative(model, set, { ...common, ...(pruned ? { zeroed: pruned.zeroed } : {}), ...(options.onProgress ? { onProgress: options.onProgress } : {}) });
+    return { ...result, engine: decision };
+  }
+  const result = await trainModel(model, set, {
+    ...common,
     // trainModel calls onProgress right after each optimizer step: the place to re-apply the masks.
     onProgress: (p) => {
       pruned?.apply();
       options.onProgress?.(p);
     },
   });
+  return { ...result, engine: decision };
 }
