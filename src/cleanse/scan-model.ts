@@ -23,8 +23,6 @@ export interface ScanModel {
   readonly ref: ScanModelRef;
   /** The model folder or file, for messages and the report. */
   readonly path: string;
-  /** Outputs must lie neither in nor over this path. */
-  readonly guard: { readonly path: string; readonly what: string };
   readonly kind: 'tfjs' | 'onnx';
   /** TF.js models trained by poisonguard: their metadata.json. */
   readonly metadata?: ModelMetadata;
@@ -71,7 +69,6 @@ async function resolveOnnx(options: ScanOptions): Promise<ScanModel> {
   return {
     ref: { kind: 'onnx', file: model.file, inputLayout: m.inputLayout },
     path: model.file,
-    guard: { path: model.file, what: 'the model file' },
     kind: 'onnx',
     arch: null,
     preprocessing: m.preprocessing,
@@ -123,7 +120,6 @@ async function resolveTfjs(options: ScanOptions, seed: number): Promise<ScanMode
   return {
     ref: { kind: 'tfjs', dir: modelDir },
     path: modelDir,
-    guard: { path: modelDir, what: 'the model folder' },
     kind: 'tfjs',
     ...(metadata ? { metadata } : {}),
     arch: metadata?.arch ?? null,

@@ -155,8 +155,9 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   // The TF.js engine of this thread reads a TF.js model's shapes, and runs the labels when workers = 0.
   const { initEngine } = await import('../nn/engine.js');
   const engine = await initEngine({ backend: options.backend ?? 'auto' });
+  // Claimed before anything is read; what it already holds is checked against this scan by claimOutFolder.
+  const out = options.out === undefined ? undefined : claimOutputDir(options.out, { option: 'out', existing: 'resume', notOver: [{ path: options.model, what: 'the model' }] });
   const model = await resolveScanModel(options, seed);
-  const out = options.out === undefined ? undefined : claimOutputDir(options.out, { option: 'out', existing: 'resume', notOver: [model.guard] });
   const { preprocessing, numClasses, modelEngine } = model;
   const [H, W, C] = model.inputShape;
 

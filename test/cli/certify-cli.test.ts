@@ -109,7 +109,7 @@ test('a missing required option is named as missing, with what it wants; help ma
     assert.match(r.err, re);
     assert.doesNotMatch(r.err, /but got undefined/);
   }
-  assert.match((await run(['scan', '--help'])).out, /--model DIR +Model folder .*\(required\)/);
+  assert.match((await run(['scan', '--help'])).out, /--model PATH +Model folder .*\(required\)/);
 });
 
 test("library errors name the library's options; the CLI shows its flags", async () => {
