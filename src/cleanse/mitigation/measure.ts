@@ -4,6 +4,7 @@
  * ASR = share of the test images whose label is not the trigger's target that go to the target
  * once stamped (raw pixel domain, then the model's preprocessing), as `evaluate` measures it.
  */
+import type { BatchScorer } from '../../nn/scorer.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { imageSet, subset, type ImageSet } from '../../data/images.js';
 import type { Preprocessing } from '../../nn/preprocess.js';
@@ -75,7 +76,7 @@ export interface Predictions {
   readonly reversed: Int32Array;
 }
 
-export async function predictSets(model: tfl.LayersModel, sets: EvaluationSets, preprocessing: Preprocessing, onProgress?: (done: number, total: number) => void): Promise<Predictions> {
+export async function predictSets(model: tfl.LayersModel | BatchScorer, sets: EvaluationSets, preprocessing: Preprocessing, onProgress?: (done: number, total: number) => void): Promise<Predictions> {
   const total = sets.clean.count + (sets.real?.count ?? 0) + sets.reversed.count;
   let offset = 0;
   const run = async (s: ImageSet): Promise<Int32Array> => {

@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ImageSet } from '../../data/images.js';
 import { subset } from '../../data/images.js';
-import { NotFoundError, ShapeError } from '../../errors.js';
+import { NotFoundError, OptionError, ShapeError } from '../../errors.js';
 import type { BackendChoice } from '../../nn/engine.js';
 import type { ModelEngineChoice } from '../../nn/engine-choice.js';
 import { describeTrigger } from '../../nn/trigger.js';
@@ -81,6 +81,13 @@ export interface MitigateProgress {
 
 /** Runs one mitigation (see the module comment). */
 export async function mitigateModel(options: MitigateOptions): Promise<MitigationReport> {
+  const { isOnnxModelPath } = await import('../../nn/onnx-model.js');
+  if (isOnnxModelPath(options.model)) {
+    if (options.backend !== undefined) throw new OptionError('backend', 'absent for an ONNX model (it runs on the native engine)', options.backend);
+    if (options.engine === 'tfjs') throw new OptionError('engine', "'onnx' or 'auto' for an ONNX model (it runs on the native engine only)", options.engine);
+    const { unlearnOnnxModel } = await import('./onnx-unlearn.js');
+    return unlearnOnnxModel(options);
+  }
   const start = performance.now();
   const recipe = resolveMitigationRecipe(options);
   const { method, seed } = recipe;
