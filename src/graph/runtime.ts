@@ -43,6 +43,11 @@ export async function requireOrt(): Promise<Ort> {
 export interface RunnerOptions {
   /** Compute threads of the session (default 1). */
   readonly threads?: number;
+  /**
+   * Turns on onnxruntime's profiler (for benchmarks: where a program's time goes, per kernel). The
+   * trace is written to `<prefix>_<date>.json` when the runner is disposed.
+   */
+  readonly profileFilePrefix?: string;
 }
 
 async function createSession(bytes: Uint8Array, options: RunnerOptions): Promise<{ ort: Ort; session: Session }> {
@@ -53,8 +58,15 @@ async function createSession(bytes: Uint8Array, options: RunnerOptions): Promise
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
+    ...(options.profileFilePrefix === undefined ? {} : { enableProfiling: true, profileFilePrefix: options.profileFilePrefix }),
   });
   return { ort, session };
+}
+
+/** Releases a session, writing its profiler trace first when it was profiling. */
+async function release(session: Session, options: RunnerOptions): Promise<void> {
+  if (options.profileFilePrefix !== undefined) session.endProfiling();
+  await session.release();
 }
 
 function checkBatch(graph: ClassifierGraph, x: Float32Array, batch: number): number[] {
@@ -91,7 +103,7 @@ export async function createForwardRunner(graph: ClassifierGraph, options: Runne
       for (const name of options.activations ?? []) activations[name] = result[name].data as Float32Array;
       return { out: result[PROGRAM_NAMES.out].data as Float32Array, activations };
     },
-    dispose: () => session.release(),
+    dispose: () => release(session, options),
   };
 }
 
@@ -127,7 +139,7 @@ export async function createInputGradientRunner(graph: ClassifierGraph, loss: In
       });
       return { out: result[PROGRAM_NAMES.out].data as Float32Array, dx: result[PROGRAM_NAMES.dx].data as Float32Array };
     },
-    dispose: () => session.release(),
+    dispose: () => release(session, options),
   };
 }
 
@@ -207,6 +219,6 @@ export async function createGradientRunner(graph: ClassifierGraph, options: Runn
       }
       return { loss: (result[PROGRAM_NAMES.loss].data as Float32Array)[0], out: result[PROGRAM_NAMES.out].data as Float32Array, grads, batchStatistics };
     },
-    dispose: () => session.release(),
+    dispose: () => release(session, options),
   };
 }
