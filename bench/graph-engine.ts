@@ -8,9 +8,9 @@
  *    stamping, preprocessing, the input-gradient program on onnxruntime, chain rule to the mask and
  *    pattern, Adam on arrays; the release recipe's defaults);
  *  - "train": one training step at batch 32 and 128 with BatchNorm frozen (eval mode, dropout off)
- *    and in train mode (batch statistics, running averages updated, dropout on): the training
- *    program's loss and every weight's gradient on onnxruntime, then Adam (lr 1e-3, PyTorch's
- *    defaults) on the weight arrays.
+ *    and in train mode (batch statistics, running averages updated, dropout on), by the project's
+ *    trainer (trainGraph: batch assembly and preprocessing, the training program's loss and every
+ *    weight's gradient on onnxruntime, Adam with lr 1e-3 on the weight arrays).
  * The nets are peer.py's own, exported by `peer.py --export-dir DIR` (same seeded weights, ONNX) and
  * read with loadOnnxGraph: the MNIST net, the GTSRB net and the CIFAR ResNet-18. The scan step is
  * also measured on the project's tf.layers MNIST and GTSRB nets (the path a scan of a model folder
@@ -260,6 +260,57 @@ async function measureTrain(spec: Spec, runner: RunnerOptions): Promise<() => Pr
   };
 }
 
+/** Thrown from the trainer's progress hook to end a measurement once its budget is spent. */
+class BudgetSpent extends Error {}
+
+/**
+ * The project's trainer (trainGraph) on a set of random images, one epoch of warm-up + timed steps,
+ * timed between its progress calls (one per step): what `train` runs, batch assembly and
+ * preprocessing included, where peer.py reuses one input tensor. It cannot be told to stop after a
+ * budget, so the progress hook ends the epoch by throwing once the budget is spent.
+ */
+async function timedTrainer(spec: Spec): Promise<{ wall: number; cpu: number; done: number }> {
+  const { trainGraph } = await import('../src/nn/train-native.js');
+  const { graph } = await graphOf(spec);
+  const [H, W, C] = imageShape(graph, spec.source);
+  const K = classCount(graph);
+  const rng = new Random(SEED);
+  const count = (warmup + iters) * spec.batch;
+  const images = new Uint8Array(count * H * W * C);
+  for (let i = 0; i < images.length; i++) images[i] = Math.floor(rng.next() * 256);
+  const labels = Int32Array.from({ length: count }, () => Math.floor(rng.next() * K));
+  let steps = 0;
+  // Reset after the warm-up steps (with none, the session's creation is timed too).
+  let w0 = performance.now();
+  let c0 = process.cpuUsage();
+  let last = { wall: 0, cpu: 0, done: 0 };
+  try {
+    await trainGraph(graph, new Map(), { images, labels, count, height: H, width: W, channels: C }, {
+      epochs: 1,
+      batchSize: spec.batch,
+      learningRate: TRAIN.lr,
+      seed: SEED,
+      batchNorm: spec.mode === 'train' ? 'train' : 'frozen',
+      threads: spec.threads,
+      onProgress: () => {
+        steps += 1;
+        if (steps === warmup) {
+          w0 = performance.now();
+          c0 = process.cpuUsage();
+          return;
+        }
+        if (steps < warmup) return;
+        const c = process.cpuUsage(c0);
+        last = { wall: (performance.now() - w0) / 1000, cpu: (c.user + c.system) / 1e6, done: steps - warmup };
+        if (last.done >= MIN_TIMED_STEPS && last.wall > budget) throw new BudgetSpent();
+      },
+    });
+  } catch (e) {
+    if (!(e instanceof BudgetSpent)) throw e;
+  }
+  return last;
+}
+
 /** Top operators and nodes by kernel time in an onnxruntime trace. */
 function summariseProfile(file: string): string {
   const events = JSON.parse(readFileSync(file, 'utf8')) as { cat?: string; name?: string; dur?: number; args?: { op_name?: string } }[];
@@ -297,8 +348,10 @@ async function engineSide(): Promise<void> {
   if (!(MODES as readonly string[]).includes(spec.mode)) throw new Error(`--mode must be one of ${MODES.join(', ')}`);
   if (spec.source !== 'onnx' && spec.source !== 'layers') throw new Error('--source must be onnx or layers');
   const runner: RunnerOptions = { threads: spec.threads, ...(values.profile ? { profileFilePrefix: values.profile } : {}) };
-  const step = spec.task === 'nc' ? await measureNc(spec, runner) : await measureTrain(spec, runner);
-  const { wall, cpu, done } = await timed(step);
+  // Training: the project's trainer; under the profiler, its training program with Adam written
+  // here (trainGraph takes no profiler option; the program on onnxruntime is the same).
+  const { wall, cpu, done } =
+    spec.task === 'train' && !values.profile ? await timedTrainer(spec) : await timed(spec.task === 'nc' ? await measureNc(spec, runner) : await measureTrain(spec, runner));
   const batch = spec.task === 'nc' ? NC_BATCH : spec.batch;
   const result: Result = {
     net: spec.net,
@@ -445,7 +498,8 @@ function summary(p: Pair) {
   const e = (f: keyof Result) => median(p.engine.map((r) => r[f] as number));
   const q = (f: keyof Result) => median(p.peer.map((r) => r[f] as number));
   const speed = median(p.engine.map((r, i) => p.peer[i].ms_per_step / r.ms_per_step));
-  return { eMs: e('ms_per_step'), eCpu: e('cpu_ms_per_step'), eImg: e('img_per_s'), eRss: e('max_rss_mb'), pMs: q('ms_per_step'), pCpu: q('cpu_ms_per_step'), pImg: q('img_per_s'), pRss: q('max_rss_mb'), speed };
+  const cpuSpeed = median(p.engine.map((r, i) => p.peer[i].cpu_ms_per_step / r.cpu_ms_per_step));
+  return { cpuSpeed, eMs: e('ms_per_step'), eCpu: e('cpu_ms_per_step'), eImg: e('img_per_s'), eRss: e('max_rss_mb'), pMs: q('ms_per_step'), pCpu: q('cpu_ms_per_step'), pImg: q('img_per_s'), pRss: q('max_rss_mb'), speed };
 }
 
 const work = (s: Spec): string => (s.task === 'nc' ? 'NC step, batch 32' : `training, batch ${s.batch}, ${s.mode === 'eval' ? 'BN frozen' : 'BN train mode'}`);
@@ -459,12 +513,12 @@ const fmt = (v: number, d = 1): string => v.toLocaleString('en-US', { minimumFra
 
 function table(report: Report): string {
   const head =
-    '| net | work | threads | poisonguard ms/step (CPU ms) | PyTorch ms/step (CPU ms) | poisonguard img/s | PyTorch img/s | speed vs PyTorch | goal | peak RSS MB poisonguard / PyTorch |\n' +
-    '|---|---|---|---|---|---|---|---|---|---|';
+    '| net | work | threads | poisonguard ms/step (CPU ms) | PyTorch ms/step (CPU ms) | poisonguard img/s | PyTorch img/s | speed vs PyTorch (wall) | goal | by CPU time | peak RSS MB poisonguard / PyTorch |\n' +
+    '|---|---|---|---|---|---|---|---|---|---|---|';
   const rows = report.pairs.map((p) => {
     const s = summary(p);
     const met = s.speed >= 1 ? 'met' : `missed (${fmt((1 / s.speed - 1) * 100, 0)}% slower)`;
-    return `| ${p.spec.net} | ${work(p.spec)} | ${p.spec.threads} | **${fmt(s.eMs)}** (${fmt(s.eCpu)}) | ${fmt(s.pMs)} (${fmt(s.pCpu)}) | ${fmt(s.eImg, 0)} | ${fmt(s.pImg, 0)} | **${s.speed.toFixed(2)}x** | ${met} | ${fmt(s.eRss, 0)} / ${fmt(s.pRss, 0)} |`;
+    return `| ${p.spec.net} | ${work(p.spec)} | ${p.spec.threads} | **${fmt(s.eMs)}** (${fmt(s.eCpu)}) | ${fmt(s.pMs)} (${fmt(s.pCpu)}) | ${fmt(s.eImg, 0)} | ${fmt(s.pImg, 0)} | **${s.speed.toFixed(2)}x** | ${met} | ${s.cpuSpeed.toFixed(2)}x | ${fmt(s.eRss, 0)} / ${fmt(s.pRss, 0)} |`;
   });
   return [head, ...rows].join('\n');
 }
@@ -483,10 +537,10 @@ function writeDocs(report: Report): void {
     `Machine: ${m.nproc} cores (${m.cpu}), Node ${m.node}, onnxruntime-node ${ortVersion()}, PyTorch ${report.torchVersion} (Debian's python3-torch); ${m.date.slice(0, 16).replace('T', ' ')}–${report.finished.slice(11, 16)} UTC; load average ${m.load.join(' / ')} at the start, ${report.loadAtEnd.join(' / ')} at the end (the machine is shared: other people's jobs ran beside this one).
 Rerun: \`node --import tsx bench/graph-engine.ts --warmup ${w} --iters ${it} --budget ${b}${rounds > 1 ? ` --rounds ${rounds}` : ''} --write-docs\` (exports peer.py's nets to /tmp/pg-bench first if they are not there; \`--python /usr/bin/python3\` if \`python3\` is another Python).
 
-The same nets on both sides: peer.py's MNIST net, GTSRB net and CIFAR ResNet-18 (11 173 962 parameters), exported by \`peer.py --export-dir\` and read by loadOnnxGraph. Each measurement is a process of its own (its peak resident memory is its own); the two sides run one after the other, measurement by measurement, the first side alternating. Per measurement: ${w} warm-up steps, then up to ${it} timed steps (fewer once ${b} s have passed, at least 3)${rounds > 1 ? `; ${rounds} rounds, medians` : ''}. "Speed" is PyTorch's wall time per step over poisonguard's (above 1: poisonguard is faster; for training, the ratio of images/s). CPU ms count every thread of the process (two-thread runs include the thread pools' spinning).
+The same nets on both sides: peer.py's MNIST net, GTSRB net and CIFAR ResNet-18 (11 173 962 parameters), exported by \`peer.py --export-dir\` and read by loadOnnxGraph. Each measurement is a process of its own (its peak resident memory is its own); the two sides run one after the other, measurement by measurement, the first side alternating. Per measurement: ${w} warm-up steps, then up to ${it} timed steps (fewer once ${b} s have passed, at least 3)${rounds > 1 ? `; ${rounds} rounds, medians` : ''}. "Speed" is PyTorch's wall time per step over poisonguard's (above 1: poisonguard is faster; for training, the ratio of images/s), the median of the pairs' ratios; "by CPU time" the same with CPU time, which on one thread is what a dedicated core would take and moves less with the other jobs on the machine. CPU ms count every thread of the process (two-thread runs include the thread pools' spinning).
 
 - Neural Cleanse step: the scan's batch engine (stamping and preprocessing on arrays, the input-gradient program on onnxruntime, chain rule to the mask and pattern, Adam on arrays); PyTorch: the same step with autograd. The engine stamps in NHWC order and the exports read NCHW (same work, other numbers; a scan of an NCHW model adds a Transpose in front of the graph, not in these figures).
-- Training: the training program (loss and every weight's gradient) on onnxruntime, then Adam (lr 1e-3) on the weight arrays in JavaScript; train mode: batch statistics, running averages updated. peer.py's GTSRB export has no Dropout nodes (exported in eval mode), so in train mode only PyTorch runs dropout there.
+- Training: the project's trainer, \`trainGraph\` (src/nn/train-native.ts): each step assembles and preprocesses the batch from raw pixels (transposed to NCHW for these exports), runs the training program (loss and every weight's gradient) on onnxruntime and Adam (lr 1e-3) on the weight arrays; train mode: batch statistics, running averages updated. PyTorch reuses one input tensor. peer.py's GTSRB export has no Dropout nodes (exported in eval mode), so in train mode only PyTorch runs dropout there.
 
 ${table(report)}
 ${layers}
