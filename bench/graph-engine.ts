@@ -22,7 +22,7 @@
  *
  * Run: node --import tsx bench/graph-engine.ts [--models /tmp/pg-bench] [--python python3]
  *        [--nets mnist,gtsrb,resnet18] [--threads 1,2] [--tasks nc,train] [--warmup 5] [--iters 30]
- *        [--budget 30] [--rounds 1] [--write-docs]
+ *        [--budget 30] [--rounds 1] [--peer-blas DIR] [--write-docs]
  *      node --import tsx bench/graph-engine.ts --from-json   (the docs section again from bench/out/graph-engine.json)
  *      node --import tsx bench/graph-engine.ts --side engine --net resnet18 --task train --mode eval
  *        --batch 32 --threads 1 [--profile /tmp/pg-prof/resnet18]   (one measurement; with --profile,
@@ -62,6 +62,7 @@ const { values } = parseArgs({
     side: { type: 'string', default: 'driver' },
     models: { type: 'string', default: '/tmp/pg-bench' },
     python: { type: 'string', default: 'python3' },
+    'peer-blas': { type: 'string' },
     nets: { type: 'string', default: NETS.join(',') },
     threads: { type: 'string', default: '1,2' },
     tasks: { type: 'string', default: 'nc,train' },
@@ -407,7 +408,11 @@ function common(): string[] {
 
 function peer(spec: Spec): Result {
   const args = [join(packageRoot(), 'bench', 'torch', 'peer.py'), '--nets', spec.net, '--threads', String(spec.threads), '--tasks', spec.task, '--modes', spec.mode, '--batches', String(spec.batch), ...common()];
-  const doc = JSON.parse(spawnChecked(values.python!, args)) as { results: Result[]; torch_version: string };
+  // Debian's python3-torch calls the BLAS that libblas.so.3 resolves to: the reference BLAS unless
+  // an optimised one is chosen. --peer-blas DIR (e.g. OpenBLAS's folder) gives the peer that one
+  // without changing the machine's default, with as many BLAS threads as the measurement's.
+  const env = values['peer-blas'] ? { ...process.env, LD_LIBRARY_PATH: values['peer-blas'], OPENBLAS_NUM_THREADS: String(spec.threads) } : process.env;
+  const doc = JSON.parse(spawnChecked(values.python!, args, env)) as { results: Result[]; torch_version: string };
   torchVersion = doc.torch_version;
   return doc.results[0];
 }
@@ -417,8 +422,8 @@ function engine(spec: Spec): Result {
   return JSON.parse(spawnChecked(process.execPath, args).trim().split('\n').pop()!) as Result;
 }
 
-function spawnChecked(cmd: string, args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26 });
+function spawnChecked(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, env });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${(r.stderr ?? '').slice(-2000)}`);
   return r.stdout;
 }
@@ -448,7 +453,7 @@ interface Pair {
 interface Report {
   machine: ReturnType<typeof machineInfo>;
   torchVersion: string;
-  settings: { warmup: number; iters: number; budget: number; rounds: number };
+  settings: { warmup: number; iters: number; budget: number; rounds: number; peerBlas?: string };
   pairs: Pair[];
   /** The scan step on the project's tf.layers nets (engine only). */
   layers: Result[];
@@ -482,7 +487,7 @@ async function driver(): Promise<void> {
       }
     }
   }
-  const report: Report = { machine, torchVersion, settings: { warmup, iters, budget, rounds }, pairs, layers, finished: new Date().toISOString(), loadAtEnd: machineInfo().load };
+  const report: Report = { machine, torchVersion, settings: { warmup, iters, budget, rounds, ...(values['peer-blas'] ? { peerBlas: values['peer-blas'] } : {}) }, pairs, layers, finished: new Date().toISOString(), loadAtEnd: machineInfo().load };
   const file = writeBenchJson('graph-engine', report);
   process.stdout.write(`${table(report)}\n\nRaw figures: ${file}\n`);
   if (values['write-docs']) writeDocs(report);
@@ -525,7 +530,7 @@ function table(report: Report): string {
 
 function writeDocs(report: Report): void {
   const m = report.machine;
-  const { warmup: w, iters: it, budget: b, rounds } = report.settings;
+  const { warmup: w, iters: it, budget: b, rounds, peerBlas } = report.settings;
   const layers = report.layers.length
     ? `\nThe scan step on the project's own tf.layers nets (the path a scan of a model folder takes today: NHWC, other weights, same layers), engine only:\n\n| net | threads | ms/step (CPU ms) | peak RSS MB |\n|---|---|---|---|\n${report.layers
         .map((r) => `| ${r.net} | ${r.threads} | ${fmt(r.ms_per_step)} (${fmt(r.cpu_ms_per_step)}) | ${fmt(r.max_rss_mb, 0)} |`)
@@ -534,8 +539,8 @@ function writeDocs(report: Report): void {
   replaceSection(
     join(packageRoot(), 'docs', 'BENCHMARKS.md'),
     SECTION,
-    `Machine: ${m.nproc} cores (${m.cpu}), Node ${m.node}, onnxruntime-node ${ortVersion()}, PyTorch ${report.torchVersion} (Debian's python3-torch); ${m.date.slice(0, 16).replace('T', ' ')}–${report.finished.slice(11, 16)} UTC; load average ${m.load.join(' / ')} at the start, ${report.loadAtEnd.join(' / ')} at the end (the machine is shared: other people's jobs ran beside this one).
-Rerun: \`node --import tsx bench/graph-engine.ts --warmup ${w} --iters ${it} --budget ${b}${rounds > 1 ? ` --rounds ${rounds}` : ''} --write-docs\` (exports peer.py's nets to /tmp/pg-bench first if they are not there; \`--python /usr/bin/python3\` if \`python3\` is another Python).
+    `Machine: ${m.nproc} cores (${m.cpu}), Node ${m.node}, onnxruntime-node ${ortVersion()}, PyTorch ${report.torchVersion} (Debian's python3-torch${peerBlas ? `, BLAS from ${peerBlas}` : ', the BLAS libblas.so.3 resolves to'}); ${m.date.slice(0, 16).replace('T', ' ')}–${report.finished.slice(11, 16)} UTC; load average ${m.load.join(' / ')} at the start, ${report.loadAtEnd.join(' / ')} at the end (the machine is shared: other people's jobs ran beside this one).
+Rerun: \`node --import tsx bench/graph-engine.ts --warmup ${w} --iters ${it} --budget ${b}${rounds > 1 ? ` --rounds ${rounds}` : ''}${peerBlas ? ` --peer-blas ${peerBlas}` : ''} --write-docs\` (exports peer.py's nets to /tmp/pg-bench first if they are not there; \`--python /usr/bin/python3\` if \`python3\` is another Python).
 
 The same nets on both sides: peer.py's MNIST net, GTSRB net and CIFAR ResNet-18 (11 173 962 parameters), exported by \`peer.py --export-dir\` and read by loadOnnxGraph. Each measurement is a process of its own (its peak resident memory is its own); the two sides run one after the other, measurement by measurement, the first side alternating. Per measurement: ${w} warm-up steps, then up to ${it} timed steps (fewer once ${b} s have passed, at least 3)${rounds > 1 ? `; ${rounds} rounds, medians` : ''}. "Speed" is PyTorch's wall time per step over poisonguard's (above 1: poisonguard is faster; for training, the ratio of images/s), the median of the pairs' ratios; "by CPU time" the same with CPU time, which on one thread is what a dedicated core would take and moves less with the other jobs on the machine. CPU ms count every thread of the process (two-thread runs include the thread pools' spinning).
 
