@@ -410,8 +410,9 @@ function peer(spec: Spec): Result {
   const args = [join(packageRoot(), 'bench', 'torch', 'peer.py'), '--nets', spec.net, '--threads', String(spec.threads), '--tasks', spec.task, '--modes', spec.mode, '--batches', String(spec.batch), ...common()];
   // Debian's python3-torch calls the BLAS that libblas.so.3 resolves to: the reference BLAS unless
   // an optimised one is chosen. --peer-blas DIR (e.g. OpenBLAS's folder) gives the peer that one
-  // without changing the machine's default, with as many BLAS threads as the measurement's.
-  const env = values['peer-blas'] ? { ...process.env, LD_LIBRARY_PATH: values['peer-blas'], OPENBLAS_NUM_THREADS: String(spec.threads) } : process.env;
+  // without changing the machine's default. Its BLAS runs on one thread, so that the threads the
+  // measurement adds are torch's own (set_num_threads), not a second pool beside them.
+  const env = values['peer-blas'] ? { ...process.env, LD_LIBRARY_PATH: values['peer-blas'], OPENBLAS_NUM_THREADS: '1' } : process.env;
   const doc = JSON.parse(spawnChecked(values.python!, args, env)) as { results: Result[]; torch_version: string };
   torchVersion = doc.torch_version;
   return doc.results[0];
