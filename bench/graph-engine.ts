@@ -313,14 +313,17 @@ async function timedTrainer(spec: Spec): Promise<{ wall: number; cpu: number; do
 }
 
 /** Top operators and nodes by kernel time in an onnxruntime trace. */
-function summariseProfile(file: string): string {
-  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat?: string; name?: string; dur?: number; args?: { op_name?: string } }[];
+function summariseProfile(file: string, batch: number): string {
+  const events = JSON.parse(readFileSync(file, 'utf8')) as { cat?: string; name?: string; dur?: number; args?: { op_name?: string; input_type_shape?: Record<string, number[]>[] } }[];
   const byOp = new Map<string, number>();
   const byNode = new Map<string, number>();
   let total = 0;
   for (const e of events) {
     if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || e.dur === undefined) continue;
-    const op = e.args?.op_name ?? '?';
+    // A weight gradient is a Conv of the input by the output gradient, both with the batch as their
+    // second dimension (ops.ts): told apart from the forward and input-gradient convolutions.
+    const shapes = (e.args?.input_type_shape ?? []).map((s) => Object.values(s)[0] ?? []);
+    const op = e.args?.op_name === 'Conv' && shapes.length >= 2 && shapes[0][1] === batch && shapes[1][1] === batch ? 'Conv (weight gradient)' : (e.args?.op_name ?? '?');
     byOp.set(op, (byOp.get(op) ?? 0) + e.dur);
     const node = `${e.name.replace(/_kernel_time$/, '')} (${op})`;
     byNode.set(node, (byNode.get(node) ?? 0) + e.dur);
@@ -376,7 +379,7 @@ async function engineSide(): Promise<void> {
     await releaseAll();
     const prefix = basename(values.profile);
     const traces = readdirSync(dir).filter((f) => f.startsWith(prefix) && f.endsWith('.json')).sort();
-    if (traces.length > 0) process.stderr.write(summariseProfile(join(dir, traces[traces.length - 1])));
+    if (traces.length > 0) process.stderr.write(summariseProfile(join(dir, traces[traces.length - 1]), spec.task === 'nc' ? NC_BATCH : spec.batch));
   }
 }
 
