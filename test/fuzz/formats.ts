@@ -301,6 +301,21 @@ export const FORMATS: readonly FuzzFormat[] = [
     text: true,
   },
   {
+    // A user's model: the committed PyTorch exports (small graphs with BatchNorm, depthwise Conv,
+    // normalisation constants, Softmax). Protobuf sizes are varints, so the mutations' byte flips
+    // and splices reach them without fixed header fields.
+    name: 'ONNX model',
+    seeds: async () => {
+      const { readFileSync } = await import('node:fs');
+      const { TORCH_FIXTURES_DIR } = await import('../graph/torch-fixtures.js');
+      return ['mobile_block', 'normalized_inside', 'softmax_out'].map((n) => readFileSync(join(TORCH_FIXTURES_DIR, `${n}.onnx`)));
+    },
+    load: async (b) => {
+      const { openOnnxModel } = await import('../../src/nn/onnx-model.js');
+      return openOnnxModel(file('onnx/net.onnx', b)).graph;
+    },
+  },
+  {
     name: 'metadata.json',
     seeds: async () => {
       const { readFileSync } = await import('node:fs');
