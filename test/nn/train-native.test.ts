@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { imageSet, subset, type ImageSet } from '../../src/data/images.js';
 import { loadMnist } from '../../src/data/mnist.js';
-import { mnistNet } from '../../src/nn/architectures.js';
+import { gtsrbNet, mnistNet } from '../../src/nn/architectures.js';
 import { initEngine } from '../../src/nn/engine.js';
 import { layersToGraph } from '../../src/nn/layers-graph.js';
 import type { NamedTensor } from '../../src/nn/model-io.js';
@@ -208,4 +208,20 @@ test('the native trainer refuses a state that does not fit, labels out of range,
   await assert.rejects(trainGraph(graph, weights, set, { epochs: 1, optimizerState: bad }), /Adam moments for every trained weight/);
   await assert.rejects(trainGraph(graph, weights, imageSet(set.images, new Int32Array(8).fill(10), 28, 28, 1), { epochs: 1 }), /class indices in 0\.\.9/);
   await assert.rejects(trainGraph(graph, weights, set, { epochs: 1, sampleWeights: new Float32Array(3) }), /one weight per training image/);
+});
+
+test('the GTSRB net (dropout after convolutions and dense layers) trains natively: the loss falls on a repeated batch', async (t) => {
+  if (skip) return t.skip(skip);
+  const rng = new Random(3);
+  // Class c: noise with channel c (c < 3) bright, or all channels dark (c = 3).
+  const labels = Int32Array.from({ length: 16 }, (_, i) => i % 4);
+  const images = Uint8Array.from({ length: 16 * 32 * 32 * 3 }, (_, j) => {
+    const c = labels[Math.floor(j / 3072)];
+    return (j % 3 === c ? 150 : 0) + rng.int(100);
+  });
+  const model = gtsrbNet({ seed: 2, numClasses: 4 });
+  const r = await trainLayersNative(model, imageSet(images, labels, 32, 32, 3), { epochs: 8, batchSize: 16, seed: 1, learningRate: 3e-3 });
+  model.dispose();
+  const losses = r.history.map((h) => h.loss);
+  assert.ok(losses[7] < losses[0] / 2, `loss ${losses.map((l) => l.toFixed(3)).join(' → ')}`);
 });
