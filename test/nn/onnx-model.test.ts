@@ -195,3 +195,19 @@ test('unlearning an ONNX model writes an ONNX file that reloads to the numbers r
   await assert.rejects(mitigateModel({ model: dir, scan: scanDir, label: 0, method: 'unlearn', data, out }), /--out|out/);
   await assert.rejects(mitigateModel({ model: dir, scan: scanDir, label: 0, method: 'prune', data }), /unlearning for now/);
 });
+
+test('a weight the file shares through an Identity (torch.onnx.export ties equal parameters) is written back as its own initializer', async () => {
+  const { onnx } = await import('../../src/graph/onnx-values.js');
+  const { replaceInitializers } = await import('../../src/graph/onnx-rewrite.js');
+  const model = onnx.ModelProto.decode(readFileSync(join(TORCH_FIXTURES_DIR, 'bn_cnn_mnist.onnx')));
+  const shared = model.graph!.initializer![0];
+  model.graph!.node = [onnx.NodeProto.create({ opType: 'Identity', input: [shared.name!], output: ['tied'] }), ...(model.graph!.node ?? [])];
+  const count = (shared.dims ?? []).reduce((p: number, d) => p * Number(d), 1);
+  const values = Float32Array.from({ length: count }, (_, i) => i / 7);
+  const out = onnx.ModelProto.decode(replaceInitializers(onnx.ModelProto.encode(model).finish(), new Map([['tied', values]]), 'm.onnx', () => (shared.dims ?? []).map(Number)));
+  assert.equal(out.graph!.node!.some((n) => n.output?.[0] === 'tied'), false, 'the Identity is gone');
+  const tied = out.graph!.initializer!.find((t) => t.name === 'tied')!;
+  assert.deepEqual(Array.from(new Float32Array(Uint8Array.from(tied.rawData!).buffer)), Array.from(values));
+  assert.deepEqual(out.graph!.initializer!.find((t) => t.name === shared.name)!.rawData, shared.rawData, 'the original stays');
+  assert.throws(() => replaceInitializers(onnx.ModelProto.encode(model).finish(), new Map([['nowhere', values]]), 'm.onnx'), /not an initializer of m\.onnx/);
+});

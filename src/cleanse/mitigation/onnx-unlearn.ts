@@ -114,7 +114,7 @@ export async function unlearnOnnxModel(options: OnnxUnlearnOptions): Promise<Mit
     batchNorm: 'frozen',
     onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
   });
-  const repaired = replaceInitializers(readFileSync(model.file), weights, model.file);
+  const repaired = replaceInitializers(readFileSync(model.file), weights, model.file, (name) => model.graph.weights.get(name)?.dims);
   // The file as written, read back: its numbers are the report's.
   const { loadOnnxGraph } = await import('../../graph/onnx-load.js');
   const { withNhwcInput } = await import('../../graph/layout.js');
