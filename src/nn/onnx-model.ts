@@ -112,19 +112,16 @@ export function onnxModelPaths(path: string): { file: string; dir: string; sidec
 export function openOnnxModel(path: string, stated: OnnxStatements = {}, options: OpenOnnxOptions = {}): OnnxModel {
   const { file, dir, sidecar } = onnxModelPaths(path);
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_ONNX_BYTES;
-  const size = statSync(file).size;
-  if (size > maxBytes) throw new DataFormatError(file, `${size} bytes, over the limit of ${maxBytes} bytes for a model file (raise it with the model size limit option if the file is trusted)`);
-  const bytes = readFileSync(file);
-  const sha256 = createHash('sha256').update(bytes).digest('hex');
+  const bytes = readModelFile(file, maxBytes);
+  const sha256 = sha256Of(bytes);
   const saved = existsSync(sidecar) ? readOnnxMetadata(sidecar) : undefined;
   if (saved && saved.modelSha256 !== sha256) {
     throw new DataFormatError(sidecar, `describes another model file (SHA-256 ${saved.modelSha256.slice(0, 12)}…, but ${basename(file)} is ${sha256.slice(0, 12)}…); move it away if the model was replaced`);
   }
   const inputLayout = agree('--input-layout', stated.inputLayout, saved?.inputLayout, sidecar) ?? DEFAULT_ONNX_INPUT_LAYOUT;
-  const source = loadOnnxGraph(bytes, { baseDir: dir, source: file, maxWeightBytes: maxBytes });
-  checkLayout(source, inputLayout, file);
-  const graph = withNhwcInput(source, inputLayout);
-  const inputShape = imageShapeOf(source, inputLayout);
+  const graph = classifierFromBytes(bytes, inputLayout, { file, dir, maxBytes });
+  const [, H, W, C] = graph.input.shape;
+  const inputShape: [number, number, number] = [H, W, C];
   const outShape = graph.shapes.get(graph.output)!;
   if (outShape.length !== 2 || outShape[0] !== BATCH) throw new PoisonguardError('shape-mismatch', `${file}: the output is ${formatShape(outShape)}, not class scores [N, classes]`, { path: 'model' });
   const numClasses = outShape[1];
@@ -173,11 +170,29 @@ export function saveOnnxMetadata(model: OnnxModel): string | undefined {
  * front, under the same size limits and checks as {@link openOnnxModel}.
  */
 export function loadOnnxClassifier(file: string, inputLayout: InputLayout, maxBytes = DEFAULT_MAX_ONNX_BYTES): ClassifierGraph {
+  return classifierFromBytes(readModelFile(file, maxBytes), inputLayout, { file, dir: dirname(file), maxBytes });
+}
+
+/**
+ * The classifier in an ONNX ModelProto's bytes, with an NHWC front; external data only from `dir`.
+ * (Also how a repaired model is read back from the bytes about to be written.)
+ */
+export function classifierFromBytes(bytes: Uint8Array, inputLayout: InputLayout, where: { readonly file: string; readonly dir: string; readonly maxBytes?: number }): ClassifierGraph {
+  const source = loadOnnxGraph(bytes, { baseDir: where.dir, source: where.file, maxWeightBytes: where.maxBytes ?? DEFAULT_MAX_ONNX_BYTES });
+  checkLayout(source, inputLayout, where.file);
+  return withNhwcInput(source, inputLayout);
+}
+
+/** The hex SHA-256 a sidecar records of its model file. */
+export function sha256Of(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** An ONNX file's bytes, its size checked against the limit before anything is read. */
+function readModelFile(file: string, maxBytes: number): Buffer {
   const size = statSync(file).size;
   if (size > maxBytes) throw new DataFormatError(file, `${size} bytes, over the limit of ${maxBytes} bytes for a model file`);
-  const source = loadOnnxGraph(readFileSync(file), { baseDir: dirname(file), source: file, maxWeightBytes: maxBytes });
-  checkLayout(source, inputLayout, file);
-  return withNhwcInput(source, inputLayout);
+  return readFileSync(file);
 }
 
 /** Refuses a layout under which the input would have more than 4 channels while the other layout gives an image. */

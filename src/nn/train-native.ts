@@ -9,6 +9,7 @@
  * and weights held at zero (pruned neurons) on top. Works on any graph the engine takes, so a
  * user's ONNX model trains as a tf.layers one does.
  */
+import { argMaxRows } from './scorer.js';
 import type { ImageSet } from '../data/images.js';
 import { OptionError, ShapeError } from '../errors.js';
 import { Random } from '../random.js';
@@ -137,7 +138,7 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
         adamStep(params, result.grads, state, learningRateAt(schedule, step));
         for (const z of zeroed) z();
         for (const r of runningStats) r(result.batchStatistics);
-        meter.add(n, result.loss, correctCount(result.out, assembler.labels, n, K));
+        meter.add(n, result.loss, correctCount(result.out, assembler.labels, n));
         options.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: meter.loss, accuracy: meter.accuracy, imagesPerSecond: meter.seen / Math.max(meter.seconds, 1e-9) });
       }
       const seconds = meter.seconds;
@@ -165,13 +166,10 @@ function byParameter(state: AdamState, parameters: readonly string[]): AdamState
   return { ...state, m: new Map(parameters.map((p, i) => [p, m[i]])), v: new Map(parameters.map((p, i) => [p, v[i]])) };
 }
 
-function correctCount(out: Float32Array, labels: Int32Array, n: number, K: number): number {
+function correctCount(out: Float32Array, labels: Int32Array, n: number): number {
+  const predicted = argMaxRows(out, n);
   let correct = 0;
-  for (let r = 0; r < n; r++) {
-    let best = 0;
-    for (let k = 1; k < K; k++) if (out[r * K + k] > out[r * K + best]) best = k;
-    if (best === labels[r]) correct++;
-  }
+  for (let r = 0; r < n; r++) if (predicted[r] === labels[r]) correct++;
   return correct;
 }
 

@@ -21,6 +21,7 @@ import type { AdamState } from '../../src/nn/adam.js';
 import { squareTrigger, resolveTrigger } from '../../src/nn/trigger.js';
 import { Random } from '../../src/random.js';
 import { loadOrt } from '../../src/graph/runtime.js';
+import type { ClassifierGraph } from '../../src/graph/ir.js';
 
 let skip: string | false = false;
 let mnist: ImageSet;
@@ -148,11 +149,16 @@ test('a resumed native run is bit-identical to an uninterrupted one (poisoning, 
   part.dispose();
 });
 
-test('memory stays flat over hundreds of native steps (process RSS; TF.js tensor count unchanged)', async (t) => {
-  if (skip) return t.skip(skip);
-  const model = mnistNet({ seed: 8 });
+/** A tf.layers model's graph (the model itself disposed). */
+function graphOf(model: tfl.LayersModel): ClassifierGraph {
   const { graph } = layersToGraph(model);
   model.dispose();
+  return graph;
+}
+
+test('memory stays flat over hundreds of native steps (process RSS; TF.js tensor count unchanged)', async (t) => {
+  if (skip) return t.skip(skip);
+  const graph = graphOf(mnistNet({ seed: 8 }));
   const weights = new Map([...graph.weights].map(([k, w]) => [k, w.data]));
   const set = subset(mnist, Int32Array.from({ length: 128 }, (_, i) => i));
   const tensors = tf.memory().numTensors;
@@ -166,9 +172,7 @@ test('memory stays flat over hundreds of native steps (process RSS; TF.js tensor
 
 test('per-sample weights scale each image\'s loss; zeroed weights stay zero; BatchNorm can be frozen', async (t) => {
   if (skip) return t.skip(skip);
-  const model = batchNormNet(4);
-  const { graph } = layersToGraph(model);
-  model.dispose();
+  const graph = graphOf(batchNormNet(4));
   const set = subset(mnist, Int32Array.from({ length: 32 }, (_, i) => 500 + i));
   const run = async (options: Parameters<typeof trainGraph>[3]) => {
     const weights = new Map([...graph.weights].map(([k, w]) => [k, Float32Array.from(w.data)]));
@@ -199,9 +203,7 @@ test('per-sample weights scale each image\'s loss; zeroed weights stay zero; Bat
 
 test('the native trainer refuses a state that does not fit, labels out of range, and sample weights of another count', async (t) => {
   if (skip) return t.skip(skip);
-  const model = mnistNet({ seed: 1 });
-  const { graph } = layersToGraph(model);
-  model.dispose();
+  const graph = graphOf(mnistNet({ seed: 1 }));
   const weights = new Map([...graph.weights].map(([k, w]) => [k, w.data]));
   const set = subset(mnist, Int32Array.from({ length: 8 }, (_, i) => i));
   const bad: AdamState = { step: 1, accBeta1: 0.81, accBeta2: 0.998, m: new Map(), v: new Map() };

@@ -39,7 +39,8 @@ import type { MitigationReport } from './report.js';
 import { MITIGATION_METHODS, resolveMitigationRecipe, type MitigationRecipeOptions } from './recipe.js';
 
 export { MITIGATION_METHODS, type MitigationMethod, type MitigationRecipe } from './recipe.js';
-export const MITIGATION_JSON = 'mitigation.json';
+export { MITIGATION_JSON } from './report.js';
+import { MITIGATION_JSON, shownFigures, unlearningSummary } from './report.js';
 export const FILTER_JSON = 'filter.json';
 
 /** What a mitigation writes into its output folder (what `force` replaces there), given a model folder's files; `all` writes one such folder per method. */
@@ -177,7 +178,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     const evalTotal = sets.clean.count + (sets.real?.count ?? 0) + sets.reversed.count;
     const beforePred = await predictSets(model, sets, metadata.preprocessing, (d) => progress({ phase: 'evaluate-before', done: d, total: evalTotal }));
     const before = metricsOf(beforePred, sets);
-    const shown = (m: Metrics): AccuracyAsr => ({ accuracy: m.cleanAccuracy, asr: (asrShown === 'real' ? m.asrReal : m.asrReversed) ?? 0 });
+    const shown = (m: Metrics): AccuracyAsr => shownFigures(m, asrShown);
     const common = {
       ...base,
       dataset: data.name,
@@ -379,18 +380,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       report = {
         ...common,
         after,
-        unlearning: {
-          before: shown(before),
-          after: shown(after),
-          epochs,
-          stampedShare: ul.set.count > 0 ? ul.stamped.length / ul.set.count : 0,
-          images: ul.set.count,
-          stamped: ul.stamped.length,
-          stampedFrom: `images whose true label is not ${label}, stamped with the reversed trigger and kept under their true labels`,
-          learningRate,
-          batchSize,
-          keptPruned: prior?.neurons.length ?? 0,
-        },
+        unlearning: unlearningSummary(ul, label, { before, after, asrShown }, recipe, prior?.neurons.length ?? 0),
         seconds: 0,
         date: '',
         notes,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { loadModelDataset } from '../../data/image-registry.js';
 import { PoisonguardError, ShapeError } from '../../errors.js';
 import { replaceInitializers } from '../../graph/onnx-rewrite.js';
-import { openOnnxModel, ONNX_MODEL_FILE, ONNX_SIDECAR_IN_FOLDER, type OnnxModelMetadata } from '../../nn/onnx-model.js';
+import { classifierFromBytes, openOnnxModel, ONNX_MODEL_FILE, sha256Of, ONNX_SIDECAR_IN_FOLDER, type OnnxModelMetadata } from '../../nn/onnx-model.js';
 import { graphScorer } from '../../nn/scorer.js';
 import { describeTrigger } from '../../nn/trigger.js';
 import { claimOutputDir } from '../../outputs.js';
@@ -21,11 +21,9 @@ import type { ClassifierGraph } from '../../graph/ir.js';
 import { evaluationSets, metricsOf, predictSets, type EvaluationSets, type Metrics } from './measure.js';
 import type { ImageSet } from '../../data/images.js';
 import { resolveMitigationRecipe, type MitigationRecipeOptions } from './recipe.js';
-import type { MitigationReport } from './report.js';
+import { MITIGATION_JSON, shownFigures, unlearningSummary, type MitigationReport } from './report.js';
 import { chooseLabel, readReversedTrigger, readScanSource } from './reversed-trigger.js';
 import { unlearningSet } from './unlearn.js';
-
-const MITIGATION_JSON = 'mitigation.json';
 
 /** What an ONNX unlearning writes into its output folder. */
 export const ONNX_MITIGATION_FILES = { files: [ONNX_MODEL_FILE, ONNX_SIDECAR_IN_FOLDER, MITIGATION_JSON] };
@@ -116,11 +114,7 @@ export async function unlearnOnnxModel(options: OnnxUnlearnOptions): Promise<Mit
   });
   const repaired = replaceInitializers(readFileSync(model.file), weights, model.file, (name) => model.graph.weights.get(name)?.dims);
   // The file as written, read back: its numbers are the report's.
-  const { loadOnnxGraph } = await import('../../graph/onnx-load.js');
-  const { withNhwcInput } = await import('../../graph/layout.js');
-  const reloaded = withNhwcInput(loadOnnxGraph(repaired, { baseDir: model.dir, source: `${model.file} (repaired)` }), m.inputLayout);
-  const after = await measureGraph(reloaded, 'evaluate-after');
-  const shown = (x: Metrics) => ({ accuracy: x.cleanAccuracy, asr: (base.asrShown === 'real' ? x.asrReal : x.asrReversed) ?? 0 });
+  const after = await measureGraph(classifierFromBytes(repaired, m.inputLayout, { file: `${model.file} (repaired)`, dir: model.dir }), 'evaluate-after');
   const notes: string[] = [];
   if (realTrigger && realTrigger.target !== label) notes.push(`The scan's label ${label} is not the known trigger's target ${realTrigger.target}: the known trigger's ASR is measured to ${realTrigger.target}.`);
   if (!realTrigger) notes.push("The model's sidecar names no trigger: every 'asr' shown is the reversed trigger's.");
@@ -129,21 +123,10 @@ export async function unlearnOnnxModel(options: OnnxUnlearnOptions): Promise<Mit
     dataset: data.name,
     targetLabel: label,
     nothingToMitigate: false,
-    baseline: shown(before),
+    baseline: shownFigures(before, base.asrShown),
     before,
     after,
-    unlearning: {
-      before: shown(before),
-      after: shown(after),
-      epochs,
-      stampedShare: ul.set.count > 0 ? ul.stamped.length / ul.set.count : 0,
-      images: ul.set.count,
-      stamped: ul.stamped.length,
-      stampedFrom: `images whose true label is not ${label}, stamped with the reversed trigger and kept under their true labels`,
-      learningRate,
-      batchSize,
-      keptPruned: 0,
-    },
+    unlearning: unlearningSummary(ul, label, { before, after, asrShown: base.asrShown }, recipe, 0),
     trainingEngine: { engine: 'onnx', reason: 'an ONNX model is fine-tuned on the native engine (BatchNorm frozen)' },
     seconds: 0,
     date: '',
@@ -153,8 +136,7 @@ export async function unlearnOnnxModel(options: OnnxUnlearnOptions): Promise<Mit
     mkdirSync(out, { recursive: true });
     const file = join(out, ONNX_MODEL_FILE);
     writeFileAtomic(file, repaired);
-    const { createHash } = await import('node:crypto');
-    const sidecar: OnnxModelMetadata = { ...m, modelSha256: createHash('sha256').update(repaired).digest('hex') };
+    const sidecar: OnnxModelMetadata = { ...m, modelSha256: sha256Of(repaired) };
     writeJsonAtomic(join(out, ONNX_SIDECAR_IN_FOLDER), sidecar);
     report = { ...report, output: { model: file } };
   }

@@ -6,7 +6,11 @@ import type { Metrics } from './measure.js';
 import type { PruningPoint } from './prune.js';
 import type { ModelEngineDecision } from '../../nn/onnx-gradient.js';
 import type { MitigationMethod, MitigationRecipe } from './recipe.js';
-import type { MitigationSummary } from './summary.js';
+import type { AccuracyAsr, MitigationSummary } from './summary.js';
+import type { UnlearningSet } from './unlearn.js';
+
+/** The file a mitigation writes its report to. */
+export const MITIGATION_JSON = 'mitigation.json';
 
 export interface MitigationReport extends MitigationSummary {
   readonly kind: 'mitigation';
@@ -107,5 +111,32 @@ export function combineReports(reports: readonly MitigationReport[]): Mitigation
     seconds: reports.reduce((a, r) => a + r.seconds, 0),
     date: new Date().toISOString(),
     notes: [...new Set(reports.flatMap((r) => r.notes.map((n) => `${r.method}: ${n}`)))],
+  };
+}
+
+/** The accuracy and the ASR a report shows: the real trigger's ASR when the model names one, else the reversed trigger's. */
+export function shownFigures(m: Metrics, asrShown: MitigationReport['asrShown']): AccuracyAsr {
+  return { accuracy: m.cleanAccuracy, asr: (asrShown === 'real' ? m.asrReal : m.asrReversed) ?? 0 };
+}
+
+/** What an unlearning report says of its run (a TF.js model's or an ONNX model's). */
+export function unlearningSummary(
+  ul: UnlearningSet,
+  label: number,
+  figures: { readonly before: Metrics; readonly after: Metrics; readonly asrShown: MitigationReport['asrShown'] },
+  recipe: { readonly epochs: number; readonly learningRate: number; readonly batchSize: number },
+  keptPruned: number,
+): NonNullable<MitigationReport['unlearning']> {
+  return {
+    before: shownFigures(figures.before, figures.asrShown),
+    after: shownFigures(figures.after, figures.asrShown),
+    epochs: recipe.epochs,
+    stampedShare: ul.set.count > 0 ? ul.stamped.length / ul.set.count : 0,
+    images: ul.set.count,
+    stamped: ul.stamped.length,
+    stampedFrom: `images whose true label is not ${label}, stamped with the reversed trigger and kept under their true labels`,
+    learningRate: recipe.learningRate,
+    batchSize: recipe.batchSize,
+    keptPruned,
   };
 }
