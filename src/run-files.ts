@@ -53,8 +53,11 @@ export function writeJsonAtomic(file: string, value: unknown): void {
   writeFileAtomic(file, `${JSON.stringify(value, replaceNumbers, 1)}\n`);
 }
 
-/** Reads a JSON file: a missing or unreadable file is a NotFoundError, bad JSON a DataFormatError naming it. */
-export function readJsonFile(path: string, reviver?: (key: string, value: unknown) => unknown): unknown {
+/**
+ * Reads a JSON file: a missing or unreadable file is a NotFoundError, bad JSON a DataFormatError
+ * naming it and, when given, what the user can do (`advice`, e.g. "delete it to rerun label 3").
+ */
+export function readJsonFile(path: string, reviver?: (key: string, value: unknown) => unknown, advice?: string): unknown {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -64,8 +67,13 @@ export function readJsonFile(path: string, reviver?: (key: string, value: unknow
   try {
     return JSON.parse(text, reviver) as unknown;
   } catch (e) {
-    throw new DataFormatError(path, `not valid JSON (${(e as Error).message}).`);
+    throw new DataFormatError(path, `not valid JSON (${(e as Error).message})${advice === undefined ? '' : `; ${advice}`}.`);
   }
+}
+
+/** The hex SHA-256 of a model file's bytes (an ONNX model's sidecar records it, as scans record a folder's {@link hashModelFolder}). */
+export function sha256Of(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** Bytes read at a time by {@link hashModelFolder}: a file of any size is hashed in constant memory. */

@@ -4,10 +4,10 @@
  * every chunk of steps. Re-running the same scan skips finished labels and resumes the others;
  * a folder from a different model or recipe is refused.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DataFormatError, PoisonguardError } from '../errors.js';
-import { reviveNumbers, writeJsonAtomic } from '../run-files.js';
+import { isObject, readJsonFile, reviveNumbers, writeJsonAtomic } from '../run-files.js';
 import type { LabelResult } from './label-result.js';
 import { pad } from './mask-images.js';
 import type { LabelState } from './reverse.js';
@@ -35,13 +35,9 @@ export function claimOutFolder(out: string, identity: ScanIdentity, model: strin
     writeJsonAtomic(file, { format: CHECKPOINT_FORMAT, model, ...identity });
     return;
   }
-  let old: { format?: unknown; modelSha256?: unknown; settings?: Record<string, unknown>; model?: unknown; seeds?: unknown };
-  try {
-    old = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new DataFormatError(file, `not valid JSON (${(e as Error).message}); delete the folder to start the scan over.`);
-  }
-  if (old.format !== CHECKPOINT_FORMAT) throw new DataFormatError(file, `not a scan checkpoint (format ${JSON.stringify(old.format)}).`);
+  const read = readJsonFile(file, undefined, 'delete the folder to start the scan over');
+  if (!isObject(read) || read.format !== CHECKPOINT_FORMAT) throw new DataFormatError(file, `not a scan checkpoint (format ${JSON.stringify(isObject(read) ? read.format : read)}).`);
+  const old = read as { modelSha256?: unknown; settings?: Record<string, unknown>; model?: unknown; seeds?: unknown };
   const differences: string[] = [];
   if (old.modelSha256 !== identity.modelSha256) differences.push(`the model differs (checkpoint of ${String(old.model)}, ${String(old.modelSha256).slice(0, 12)}…; now ${model}, ${identity.modelSha256.slice(0, 12)}…)`);
   if (Array.isArray(old.seeds) && identity.seeds && JSON.stringify(old.seeds) !== JSON.stringify(identity.seeds)) {
@@ -80,11 +76,7 @@ export function labelStateFile(runDir: string, label: number): string {
 export function readLabelResult(runDir: string, label: number): LabelResult | undefined {
   const file = labelResultFile(runDir, label);
   if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'), reviveNumbers) as LabelResult;
-  } catch (e) {
-    throw new DataFormatError(file, `not valid JSON (${(e as Error).message}); delete it to rerun label ${label}.`);
-  }
+  return readJsonFile(file, reviveNumbers, `delete it to rerun label ${label}`) as LabelResult;
 }
 
 export function writeLabelResult(runDir: string, r: LabelResult): void {
@@ -100,9 +92,5 @@ export function writeLabelState(runDir: string, s: LabelState): void {
 export function readLabelState(runDir: string, label: number): LabelState | undefined {
   const file = labelStateFile(runDir, label);
   if (!existsSync(file)) return undefined;
-  try {
-    return JSON.parse(readFileSync(file, 'utf8'), reviveNumbers) as LabelState;
-  } catch (e) {
-    throw new DataFormatError(file, `not a valid label state (${(e as Error).message}); delete it to restart label ${label}.`);
-  }
+  return readJsonFile(file, reviveNumbers, `delete it to restart label ${label}`) as LabelState;
 }

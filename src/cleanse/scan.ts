@@ -6,7 +6,7 @@
  * progress every few steps) and the report; the per-label optimisation is reverse.ts, the cost
  * schedule cost-schedule.ts, the outlier tests outliers.ts, the verdict verdict.ts.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { ImageSet } from '../data/images.js';
@@ -17,7 +17,7 @@ import type { Preprocessing } from '../nn/preprocess.js';
 import { checkPositiveInt } from '../options.js';
 import { mixSeeds, Random } from '../random.js';
 import { claimOutputDir, type OwnFiles } from '../outputs.js';
-import { writeJsonAtomic } from '../run-files.js';
+import { isObject, readJsonFile, writeJsonAtomic } from '../run-files.js';
 import { resolveScanModel } from './scan-model.js';
 import { siblingModule, WorkerPool } from '../workers/pool.js';
 import {
@@ -430,13 +430,10 @@ function withoutEscalate(fast: FastRecipe): Omit<FastRecipe, 'escalate' | 'escal
 }
 
 function readEscalation(file: string): Escalation {
-  try {
-    const e = JSON.parse(readFileSync(file, 'utf8')) as Escalation;
-    if (!e || typeof e !== 'object' || !e.fastVerdict || !Array.isArray(e.fastRuns) || !Array.isArray(e.labels)) throw new Error('missing fields');
-    return e;
-  } catch (err) {
-    throw new DataFormatError(file, `not a valid escalation record (${(err as Error).message}); delete it to decide the escalation again.`);
-  }
+  const advice = 'delete it to decide the escalation again';
+  const e = readJsonFile(file, undefined, advice);
+  if (!isObject(e) || !e.fastVerdict || !Array.isArray(e.fastRuns) || !Array.isArray(e.labels)) throw new DataFormatError(file, `not a valid escalation record (missing fields); ${advice}.`);
+  return e as unknown as Escalation;
 }
 
 function cleanSubset(test: ImageSet, count: number | undefined, seed: number): CleanImages {

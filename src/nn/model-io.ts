@@ -7,7 +7,7 @@
  * built, and checks each layer's weights against the manifest before TF.js allocates them. Any
  * TF.js LayersModel folder (model.json + shards) loads; metadata.json is optional for loading.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep, win32 } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 
@@ -16,6 +16,7 @@ export type NamedTensor = { name: string; tensor: tf.Tensor };
 import * as tfl from '@tensorflow/tfjs-layers';
 import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
 import type { OwnFiles } from '../outputs.js';
+import { readJsonFile, writeFileAtomic } from '../run-files.js';
 import { checkPreprocessing, type Preprocessing } from './preprocess.js';
 import { checkBackdoor, type Trigger } from './trigger.js';
 
@@ -102,7 +103,7 @@ export async function saveModel(model: tfl.LayersModel, dir: string, metadata?: 
 
 /** Writes (replaces) a model folder's metadata.json. */
 export function saveMetadata(dir: string, metadata: ModelMetadata): void {
-  writeAtomic(join(resolve(dir), METADATA_JSON), `${JSON.stringify(metadata, null, 2)}\n`);
+  writeFileAtomic(join(resolve(dir), METADATA_JSON), `${JSON.stringify(metadata, null, 2)}\n`);
 }
 
 /** Loads a model folder: the model through {@link fileLoadHandler}, and metadata.json when present. */
@@ -243,8 +244,8 @@ export function fileSaveHandler(dir: string): tf.io.IOHandler {
         ...(artifacts.trainingConfig ? { trainingConfig: artifacts.trainingConfig } : {}),
         ...(artifacts.userDefinedMetadata ? { userDefinedMetadata: artifacts.userDefinedMetadata } : {}),
       };
-      writeAtomic(join(root, WEIGHTS_BIN), new Uint8Array(weightData));
-      writeAtomic(join(root, MODEL_JSON), JSON.stringify(modelJson));
+      writeFileAtomic(join(root, WEIGHTS_BIN), new Uint8Array(weightData));
+      writeFileAtomic(join(root, MODEL_JSON), JSON.stringify(modelJson));
       return {
         modelArtifactsInfo: {
           dateSaved: new Date(),
@@ -270,7 +271,7 @@ export function fileLoadHandler(dir: string, options: LoadModelOptions = {}): tf
       const modelPath = join(root, MODEL_JSON);
       if (!existsSync(root) || !statSync(root).isDirectory()) throw new NotFoundError(root, 'model folder');
       if (!existsSync(modelPath)) throw new NotFoundError(modelPath, 'model file', 'A model folder holds model.json and its weight files');
-      const json = parseJson(modelPath) as Partial<tf.io.ModelJSON> | null;
+      const json = readJsonFile(modelPath) as Partial<tf.io.ModelJSON> | null;
       if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new DataFormatError(modelPath, 'expected a JSON object.');
       if (typeof json.modelTopology !== 'object' || json.modelTopology === null) {
         throw new DataFormatError(modelPath, 'no modelTopology: not a TF.js LayersModel file.');
@@ -386,7 +387,7 @@ export function safeWeightPath(root: string, p: string, modelPath: string): stri
 export function readMetadata(dir: string): ModelMetadata {
   const path = join(resolve(dir), METADATA_JSON);
   if (!existsSync(path)) throw new NotFoundError(path, 'model metadata file');
-  const m = parseJson(path) as Record<string, unknown> | null;
+  const m = readJsonFile(path) as Record<string, unknown> | null;
   const bad = (what: string): never => {
     throw new DataFormatError(path, what);
   };
@@ -411,20 +412,6 @@ export function readMetadata(dir: string): ModelMetadata {
   return { ...(m as unknown as ModelMetadata), preprocessing, trigger };
 }
 
-function parseJson(path: string): unknown {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch (e) {
-    throw new DataFormatError(path, `not valid JSON (${(e as Error).message}).`);
-  }
-}
-
-function writeAtomic(path: string, data: string | Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, path);
-}
-
 /** The optimizer's state saved beside a training checkpoint (so that a resumed run continues Adam exactly). */
 export const OPTIMIZER_JSON = 'optimizer.json';
 export const OPTIMIZER_BIN = 'optimizer.bin';
@@ -447,8 +434,8 @@ export async function saveOptimizerState(dir: string, epoch: number, weights: re
   mkdirSync(root, { recursive: true });
   const { data, specs } = await tf.io.encodeWeights([...weights]);
   const manifest: OptimizerManifest = { format: OPTIMIZER_FORMAT, epoch, specs };
-  writeAtomic(join(root, OPTIMIZER_BIN), new Uint8Array(data));
-  writeAtomic(join(root, OPTIMIZER_JSON), `${JSON.stringify(manifest)}\n`);
+  writeFileAtomic(join(root, OPTIMIZER_BIN), new Uint8Array(data));
+  writeFileAtomic(join(root, OPTIMIZER_JSON), `${JSON.stringify(manifest)}\n`);
 }
 
 /**
@@ -461,7 +448,7 @@ export function loadOptimizerState(dir: string, epoch: number): NamedTensor[] | 
   const jsonPath = join(root, OPTIMIZER_JSON);
   const binPath = join(root, OPTIMIZER_BIN);
   if (!existsSync(jsonPath) || !existsSync(binPath)) return undefined;
-  const m = parseJson(jsonPath) as Partial<OptimizerManifest> | null;
+  const m = readJsonFile(jsonPath) as Partial<OptimizerManifest> | null;
   if (typeof m !== 'object' || m === null || m.format !== OPTIMIZER_FORMAT || !Number.isInteger(m.epoch)) {
     throw new DataFormatError(jsonPath, `not a ${OPTIMIZER_FORMAT} manifest.`);
   }

@@ -10,14 +10,13 @@
  * {@link DEFAULT_MAX_ONNX_BYTES}), the graph loader checks every tensor's declared size against the
  * bytes present and reads external data only from inside the model's folder.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DataFormatError, NotFoundError, OptionError, PoisonguardError } from '../errors.js';
 import { BATCH, formatShape, type ClassifierGraph } from '../graph/ir.js';
 import { imageShapeOf, INPUT_LAYOUTS, withNhwcInput, type InputLayout } from '../graph/layout.js';
 import { DEFAULT_MAX_WEIGHT_BYTES, loadOnnxGraph } from '../graph/onnx-load.js';
-import { isObject, readJsonFile, writeJsonAtomic } from '../run-files.js';
+import { isObject, readJsonFile, sha256Of, writeJsonAtomic } from '../run-files.js';
 import { checkPreprocessing, describePreprocessing, type Preprocessing } from './preprocess.js';
 import { checkBackdoor, type Trigger } from './trigger.js';
 
@@ -181,11 +180,6 @@ export function classifierFromBytes(bytes: Uint8Array, inputLayout: InputLayout,
   const source = loadOnnxGraph(bytes, { baseDir: where.dir, source: where.file, maxWeightBytes: where.maxBytes ?? DEFAULT_MAX_ONNX_BYTES });
   checkLayout(source, inputLayout, where.file);
   return withNhwcInput(source, inputLayout);
-}
-
-/** The hex SHA-256 a sidecar records of its model file. */
-export function sha256Of(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 /** An ONNX file's bytes, its size checked against the limit before anything is read. */
