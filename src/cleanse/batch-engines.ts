@@ -11,7 +11,7 @@ import { PoisonguardError } from '../errors.js';
 import { affine } from '../nn/preprocess.js';
 import type { InputGradientModel } from '../nn/onnx-gradient.js';
 import { preprocessTensor } from '../nn/preprocess-tensor.js';
-import { KERAS_EPSILON } from '../nn/keras.js';
+import { KERAS_EPSILON } from '../keras.js';
 import type { ReverseRecipe } from './recipe.js';
 import type { LabelState, ReverseContext } from './reverse.js';
 

@@ -6,7 +6,7 @@
  */
 import { OptionError } from '../errors.js';
 import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../options.js';
-import { KERAS_EPSILON } from '../nn/keras.js';
+import { KERAS_EPSILON } from '../keras.js';
 
 /** Adam learning rate 0.1 (release: LR). */
 export const DEFAULT_LEARNING_RATE = 0.1;

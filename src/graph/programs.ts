@@ -16,7 +16,7 @@
 import { BATCH, formatShape, UnsupportedGraphError, type ClassifierGraph, type GraphNode, type Shape } from './ir.js';
 import { emitBackward, emitForward, type EmitContext } from './ops.js';
 import { GraphWriter, type ValueDeclaration } from './writer.js';
-import { KERAS_EPSILON } from '../nn/keras.js';
+import { KERAS_EPSILON } from '../keras.js';
 
 /** Probability clip of Keras's categorical cross-entropy (K.epsilon()), for models ending in softmax. */
 export const PROBABILITY_EPSILON = KERAS_EPSILON;

@@ -5,11 +5,12 @@
  * moments and gradient gives TF.js's weights to float32 rounding, and a saved state continues bit
  * for bit (the state is all float32).
  */
+import { KERAS_EPSILON } from '../keras.js';
 
-/** tf.train.adam's defaults (Keras's): β1, β2; ε is TF.js's float32 backend epsilon. */
+/** tf.train.adam's defaults (Keras's): β1, β2; ε is TF.js's float32 backend epsilon, Keras's 1e-7. */
 export const ADAM_BETA1 = 0.9;
 export const ADAM_BETA2 = 0.999;
-export const ADAM_EPSILON = 1e-7;
+export const ADAM_EPSILON = KERAS_EPSILON;
 
 /** Adam's state: the updates made, the running powers β^(t+1) (float32) and each weight's moments. */
 export interface AdamState {

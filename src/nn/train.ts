@@ -14,7 +14,7 @@ import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './pre
 import { ACC_BETA1, ACC_BETA2 } from './adam.js';
 import { BatchAssembler, dropoutSeed, EpochMeter, learningRateAt, resolveSchedule } from './train-batches.js';
 import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
-import { KERAS_EPSILON } from './keras.js';
+import { KERAS_EPSILON } from '../keras.js';
 import { argMaxRows, isScorer, type BatchScorer } from './scorer.js';
 
 /** Batch size for inference only (no effect on the results, only on speed and memory). */
