@@ -36,3 +36,12 @@ export type { CertifyOptions, CertifyReport, CertifyRow, CertifyRecipeRecord, De
 export { ATTACK_NAMES, DEFAULT_ATTACKS } from './eps-task.js';
 export type { AttackName, EpsProgress } from './eps-task.js';
 export { formatCertifyTable } from './format.js';
+export { certifyAggregation, defaultLearner, checkBudgets } from './aggregation/aggregate.js';
+export type { AggregationOptions, AggregationReport, AggregationRecipe, AggregationProgress } from './aggregation/aggregate.js';
+export { partitionTrainingSet, contentHash, faShifts } from './aggregation/partition.js';
+export type { PartitionPlan, SampleSource } from './aggregation/partition.js';
+export { voteWinner, voteCounts, dpaRadius, faRadius, certifiedAccuracy, medianCertifiedRadius } from './aggregation/vote.js';
+export type { CertifiedPoint, FaLayout } from './aggregation/vote.js';
+export { AGGREGATION_METHODS, AGGREGATION_LEARNERS, PARTITION_HASHES, DEFAULT_FA_SPREAD, DEFAULT_BUDGETS, DPA_EPOCHS, DPA_BATCH_SIZE, BASE_NET_LEARNING_RATE } from './aggregation/recipe.js';
+export type { AggregationMethod, AggregationLearner, PartitionHash } from './aggregation/recipe.js';
+export { formatAggregationTable } from './aggregation/format.js';

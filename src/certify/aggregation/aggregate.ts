@@ -1,0 +1,261 @@
+/**
+ * Deep Partition Aggregation and Finite Aggregation end to end: partition the training set by
+ * content, train one base classifier per subset (in parallel on worker threads, each finished one
+ * saved so that an interrupted run resumes), let them vote on every test point, and certify each
+ * prediction. Works for any learner: the hinge SVM on features or a network on images.
+ */
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { OptionError } from '../../errors.js';
+import { checkNonNegativeInt, checkOneOf, checkPositive, checkPositiveInt } from '../../options.js';
+import { checkSeed, DEFAULT_SEED } from '../../random.js';
+import { writeJsonAtomic } from '../../run-files.js';
+import { WorkerPool, siblingModule } from '../../workers/pool.js';
+import { CERTIFY_RECIPES, DEFAULT_RECIPE } from '../recipes.js';
+import { defaultHash, loadAggregationData, numClasses, sampleSource, testLabels, trainCount, type DataRef } from './data.js';
+import { partitionTrainingSet } from './partition.js';
+import {
+  AGGREGATION_LEARNERS,
+  AGGREGATION_METHODS,
+  BASE_NET_LEARNING_RATE,
+  DEFAULT_BUDGETS,
+  DEFAULT_FA_SPREAD,
+  DPA_BATCH_SIZE,
+  DPA_EPOCHS,
+  PARTITION_HASHES,
+  type AggregationLearner,
+  type AggregationMethod,
+  type PartitionHash,
+} from './recipe.js';
+import { AGGREGATION_JSON, loadPartitionPredictions, membersDigest, openStore } from './store.js';
+import { runPartitionTask, type PartitionOutcome, type PartitionTask, type PartitionTaskInit } from './task.js';
+import { certifiedAccuracy, dpaRadius, faRadius, medianCertifiedRadius, voteCounts, voteWinner, type CertifiedPoint } from './vote.js';
+
+export interface AggregationOptions {
+  readonly method: AggregationMethod;
+  /** k: DPA's partitions, FA's k (k·d subsets). At least 2 and at most the training set's size. */
+  readonly partitions: number;
+  /** FA's d (default {@link DEFAULT_FA_SPREAD}); DPA takes none. */
+  readonly spread?: number;
+  /** Base learner (default: 'svm' for a feature dataset, the dataset's own net for 'mnist' and 'gtsrb'). */
+  readonly learner?: AggregationLearner;
+  /** Dataset name: a binary feature dataset for the SVM (mnist17, …), an image dataset for the nets. */
+  readonly dataset: string;
+  readonly dataDir?: string;
+  /** Content hash of the partitioning (default: the pixel sum on pixels, as both releases; SHA-256 otherwise). */
+  readonly hash?: PartitionHash;
+  /** Base seed: subset j's classifier is seeded seed + j (DPA's release: the partition index). Default {@link DEFAULT_SEED}. */
+  readonly seed?: number;
+  /** Budgets (poison points) at which certified accuracy is reported. Default {@link DEFAULT_BUDGETS}. */
+  readonly budgets?: readonly number[];
+  /** The nets' epochs (default {@link DPA_EPOCHS}), batch size ({@link DPA_BATCH_SIZE}), Adam's rate ({@link BASE_NET_LEARNING_RATE}). */
+  readonly epochs?: number;
+  readonly batchSize?: number;
+  readonly learningRate?: number;
+  /** Worker threads (default: the number of cores; 0 trains inline). */
+  readonly workers?: number;
+  /** Run folder: each finished classifier is saved there, and a rerun with the same recipe resumes. */
+  readonly out?: string;
+  /** With `out`: start over when the folder holds another recipe's classifiers. */
+  readonly force?: boolean;
+  readonly onProgress?: (p: AggregationProgress) => void;
+}
+
+export interface AggregationProgress {
+  /** Classifiers done (trained now or found in the run folder), of `total`. */
+  readonly done: number;
+  readonly total: number;
+  /** Of `done`, found in the run folder. */
+  readonly resumed: number;
+  /** Seconds the last classifier took (training + test labels). */
+  readonly lastSeconds?: number;
+}
+
+/** Everything that determines the numbers; a run folder resumes only under the same recipe. */
+export interface AggregationRecipe {
+  readonly method: AggregationMethod;
+  readonly partitions: number;
+  readonly spread: number;
+  /** k·d base classifiers (k for DPA). */
+  readonly classifiers: number;
+  readonly shifts: readonly number[];
+  readonly hash: PartitionHash;
+  readonly learner: AggregationLearner;
+  readonly dataset: string;
+  readonly seed: number;
+  /** What trains the base classifiers. */
+  readonly engine: string;
+  readonly svm?: { readonly rho2: number; readonly note: string };
+  readonly net?: { readonly arch: string; readonly epochs: number; readonly batchSize: number; readonly learningRate: number; readonly optimizer: string; readonly preprocessing: string };
+}
+
+export interface AggregationReport {
+  readonly kind: 'aggregation';
+  readonly recipe: AggregationRecipe;
+  readonly dataset: { readonly name: string; readonly source: string; readonly numClasses: number; readonly n: number; readonly nTest: number; readonly classes?: readonly string[] };
+  /** Every test point: votes, prediction, true label, radius. */
+  readonly points: readonly CertifiedPoint[];
+  /** The vote's accuracy (budget 0). */
+  readonly cleanAccuracy: number;
+  /** The base classifiers' mean test accuracy. */
+  readonly baseAccuracy: number;
+  /** The largest budget at which at least half the test points are certified correct. */
+  readonly medianRadius: number;
+  readonly budgets: readonly number[];
+  readonly certifiedAccuracy: readonly number[];
+  /** Sizes of the subsets: smallest, median, largest. */
+  readonly subsetSizes: { readonly min: number; readonly median: number; readonly max: number };
+  readonly timing: {
+    /** Classifiers trained in this run, and their summed training and test-labelling seconds. */
+    readonly trained: number;
+    readonly trainSeconds: number;
+    readonly evalSeconds: number;
+    /** Classifiers found in the run folder. */
+    readonly resumed: number;
+    readonly workers: number;
+    /** Wall-clock seconds of this run's training. */
+    readonly wallSeconds: number;
+  };
+}
+
+/** The learner a dataset takes when none is named. */
+export function defaultLearner(dataset: string): AggregationLearner {
+  return dataset === 'mnist' || dataset === 'gtsrb' ? dataset : 'svm';
+}
+
+/** Checks a budget list: non-negative integers. */
+export function checkBudgets(option: string, budgets: readonly number[]): number[] {
+  if (budgets.length === 0) throw new OptionError(option, 'a non-empty list of non-negative integers', '');
+  return budgets.map((b) => {
+    if (!Number.isInteger(b) || b < 0) throw new OptionError(option, 'a list of non-negative integers (numbers of poison points)', budgets.join(','));
+    return b;
+  });
+}
+
+export async function certifyAggregation(options: AggregationOptions): Promise<AggregationReport> {
+  const method = checkOneOf('method', options.method, AGGREGATION_METHODS);
+  const learner = checkOneOf('learner', options.learner ?? defaultLearner(options.dataset), AGGREGATION_LEARNERS);
+  const k = options.partitions;
+  if (!Number.isInteger(k) || k < 2) throw new OptionError('partitions', 'an integer of at least 2 (one partition certifies nothing)', k);
+  if (method === 'dpa' && options.spread !== undefined) throw new OptionError('spread', "absent with DPA (d is Finite Aggregation's)", options.spread);
+  const d = method === 'fa' ? checkPositiveInt('spread', options.spread ?? DEFAULT_FA_SPREAD) : 1;
+  const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
+  const budgets = checkBudgets('budgets', options.budgets ?? DEFAULT_BUDGETS);
+  const workers = checkNonNegativeInt('workers', options.workers ?? availableParallelism());
+  const isNet = learner !== 'svm';
+  const epochs = checkPositiveInt('epochs', options.epochs ?? DPA_EPOCHS);
+  const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DPA_BATCH_SIZE);
+  const learningRate = checkPositive('learningRate', options.learningRate ?? BASE_NET_LEARNING_RATE);
+  if (options.hash !== undefined) checkOneOf('hash', options.hash, PARTITION_HASHES);
+
+  const ref: DataRef = { learner, dataset: options.dataset, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), seed };
+  const data = await loadAggregationData(ref);
+  const n = trainCount(data);
+  if (k > n) throw new OptionError('partitions', `at most the training set's size (${n})`, k);
+  const hash = options.hash ?? defaultHash(data);
+  const plan = partitionTrainingSet(sampleSource(data), { method, partitions: k, ...(method === 'fa' ? { spread: d } : {}), hash });
+  const K = numClasses(data);
+  const labels = testLabels(data);
+  const rho2 = (CERTIFY_RECIPES[options.dataset] ?? DEFAULT_RECIPE).rho2;
+  const recipe: AggregationRecipe = {
+    method,
+    partitions: k,
+    spread: d,
+    classifiers: plan.subsets.length,
+    shifts: plan.shifts,
+    hash,
+    learner,
+    dataset: options.dataset,
+    seed,
+    engine: isNet ? 'onnx (native engine on onnxruntime, 1 thread per classifier)' : 'linear SVM (dual coordinate descent)',
+    ...(isNet
+      ? { net: { arch: learner, epochs, batchSize, learningRate, optimizer: 'adam', preprocessing: 'pixels / 255' } }
+      : { svm: { rho2, note: "norm-matched to the certify recipe's ρ² (the U* defender); a one-class or empty subset votes its class (empty: class 0)" } }),
+  };
+
+  const init: PartitionTaskInit = { data: ref, rho2, ...(isNet ? { schedule: { arch: learner as 'mnist' | 'gtsrb', epochs, batchSize, learningRate } } : {}), ...(options.out !== undefined ? { store: options.out } : {}) };
+  if (options.out !== undefined) openStore(options.out, { ...recipe, dataDir: options.dataDir ?? null }, options.force ?? false);
+
+  const predictions: Uint8Array[] = new Array(plan.subsets.length);
+  const tasks: PartitionTask[] = [];
+  let resumed = 0;
+  plan.subsets.forEach((members, index) => {
+    const digest = membersDigest(members);
+    const saved = options.out !== undefined ? loadPartitionPredictions(options.out, index, digest, labels.length) : undefined;
+    if (saved) {
+      predictions[index] = saved.predictions;
+      resumed++;
+    } else tasks.push({ index, members, digest, seed: (seed + index) >>> 0 });
+  });
+  const total = plan.subsets.length;
+  let done = resumed;
+  let trainSeconds = 0;
+  let evalSeconds = 0;
+  options.onProgress?.({ done, total, resumed });
+  const finish = (o: PartitionOutcome): void => {
+    predictions[o.index] = o.predictions;
+    trainSeconds += o.trainSeconds;
+    evalSeconds += o.evalSeconds;
+    done++;
+    options.onProgress?.({ done, total, resumed, lastSeconds: o.trainSeconds + o.evalSeconds });
+  };
+  const t0 = performance.now();
+  const threads = Math.min(workers, tasks.length);
+  if (threads === 0) {
+    for (const t of tasks) finish(await runPartitionTask(init, data, t));
+  } else {
+    const pool = new WorkerPool<PartitionTaskInit, PartitionTask, PartitionOutcome>(siblingModule(import.meta.url, 'aggregation-worker'), init, threads);
+    let failed = false;
+    try {
+      await Promise.all(
+        tasks.map((t) =>
+          pool.run(t).then(finish, (e: unknown) => {
+            failed = true;
+            throw e;
+          }),
+        ),
+      );
+    } finally {
+      await pool.close({ abort: failed });
+    }
+  }
+  const wallSeconds = (performance.now() - t0) / 1000;
+
+  const points: CertifiedPoint[] = [];
+  const column = new Uint8Array(total);
+  let baseCorrect = 0;
+  for (let t = 0; t < labels.length; t++) {
+    for (let j = 0; j < total; j++) {
+      column[j] = predictions[j][t];
+      if (column[j] === labels[t]) baseCorrect++;
+    }
+    const votes = voteCounts(column, K);
+    const prediction = voteWinner(votes);
+    const radius = method === 'dpa' ? dpaRadius(votes) : faRadius(column, K, { subsets: total, shifts: plan.shifts });
+    points.push({ votes: [...votes], prediction, label: labels[t], radius });
+  }
+  const sizes = plan.subsets.map((s) => s.length).sort((a, b) => a - b);
+  const trained = tasks.length;
+  const report: AggregationReport = {
+    kind: 'aggregation',
+    recipe,
+    dataset: {
+      name: options.dataset,
+      source: data.dataset.source,
+      numClasses: K,
+      n,
+      nTest: labels.length,
+      ...(data.kind === 'features' ? { classes: [data.dataset.negative, data.dataset.positive] } : {}),
+    },
+    points,
+    cleanAccuracy: certifiedAccuracy(points, [0])[0],
+    baseAccuracy: baseCorrect / Math.max(1, labels.length * total),
+    medianRadius: medianCertifiedRadius(points),
+    budgets,
+    certifiedAccuracy: certifiedAccuracy(points, budgets),
+    subsetSizes: { min: sizes[0], median: sizes[Math.floor(sizes.length / 2)], max: sizes[sizes.length - 1] },
+    timing: { trained, trainSeconds, evalSeconds, resumed, workers: threads, wallSeconds },
+  };
+  if (options.out !== undefined) writeJsonAtomic(join(options.out, AGGREGATION_JSON), report);
+  return report;
+}

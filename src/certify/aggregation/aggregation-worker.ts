@@ -1,0 +1,9 @@
+/** Worker thread of an aggregation certificate: loads the data once, then trains base classifiers one after another. */
+import { serveWorker } from '../../workers/pool.js';
+import { loadAggregationData, type AggregationData } from './data.js';
+import { runPartitionTask, type PartitionOutcome, type PartitionTask, type PartitionTaskInit } from './task.js';
+
+serveWorker<PartitionTaskInit, PartitionTask, PartitionOutcome, { init: PartitionTaskInit; data: AggregationData }>(
+  async (init) => ({ init, data: await loadAggregationData(init.data) }),
+  (state, task) => runPartitionTask(state.init, state.data, task),
+);
