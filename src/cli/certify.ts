@@ -5,6 +5,7 @@ import { ALGORITHM_STARTS, BOUND_CANDIDATES, DATA_DEPENDENT_BOUND, DEFAULT_BOUND
 import { DATA_DEPENDENT_PERCENTILE } from '../certify/data-dependent.js';
 import { ATTACK_NAMES, DEFAULT_ATTACKS } from '../certify/eps-task.js';
 import { CERTIFY_RECIPES, DEFAULT_RECIPE, POINT_KINDS } from '../certify/recipes.js';
+import { AGGREGATION_LEARNERS, DEFAULT_BUDGETS, DEFAULT_FA_SPREAD, DPA_EPOCHS, PARTITION_HASHES } from '../certify/aggregation/recipe.js';
 import { checkOneOf } from '../options.js';
 import { DEFAULT_SEED } from '../random.js';
 import type { Command } from './command.js';
@@ -13,6 +14,18 @@ import { progressBar } from './progress.js';
 
 // Defaults and choices come from the library (certify.ts, eps-task.ts, recipes.ts): the help cannot drift from what runs.
 const options = {
+  method: {
+    type: 'string',
+    value: 'M',
+    default: 'bound',
+    help: "bound: Steinhardt et al.'s U* for the SVM behind sphere + slab sanitization; dpa: Deep Partition Aggregation (Levine & Feizi 2021); fa: Finite Aggregation (Wang et al. 2022): a certified radius for every test prediction, for any learner.",
+  },
+  partitions: { type: 'string', value: 'K', help: 'dpa/fa: the number k of partitions (at least 2, at most the training set; DPA on MNIST: 1200).' },
+  spread: { type: 'string', value: 'D', help: `fa: the spread d, each sample in d of the k·d subsets (default ${DEFAULT_FA_SPREAD}).` },
+  learner: { type: 'string', value: 'L', help: `dpa/fa: the base learner, ${AGGREGATION_LEARNERS.join(', ')} (default: svm on a feature dataset, the dataset's own net on mnist and gtsrb).` },
+  budgets: { type: 'string', value: 'LIST', help: `dpa/fa: numbers of poison points at which to print certified accuracy (default ${DEFAULT_BUDGETS.join(',')}).` },
+  hash: { type: 'string', value: 'H', help: `dpa/fa: the content hash of the partitioning, ${PARTITION_HASHES.join(' or ')} (default: the pixel sum on pixels, as the releases; sha256 otherwise).` },
+  epochs: { type: 'string', value: 'N', help: `dpa/fa with a net: epochs per base net (default ${DPA_EPOCHS}, DPA's).` },
   dataset: { type: 'string', value: 'NAME', default: 'mnist17', help: 'Dataset (mnist17, or see --help of the registry).' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder or file (default: embedded MNIST / ../shared/data)." },
   defense: {
@@ -54,18 +67,32 @@ const options = {
   force: { type: 'boolean', help: 'Replace the certify files of an existing --out run.' },
 } as const;
 
+/** 'bound' is the certified-defense bound U*; the aggregation certificates are in certify/aggregation/. */
+const CERTIFY_METHODS = ['bound', 'dpa', 'fa'] as const;
+const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'budgets', 'hash', 'epochs'] as const;
+
 export const certifyCommand: Command<typeof options> = {
   name: 'certify',
-  summary: 'Certified upper bound on poisoning loss (Steinhardt et al. 2017) with candidate and label-flip attacks.',
+  summary: 'Certified upper bound on poisoning loss (Steinhardt et al. 2017) with candidate and label-flip attacks; --method dpa|fa: per-prediction certificates by partition aggregation.',
   description: `
 For each ε, Algorithm 1 computes U*, an upper bound on the training hinge loss (units of n) that any
 attacker adding εn points inside the sphere + slab feasible set can force, and a candidate attack;
 the defender's norm-matched SVM is retrained on clean + poison data to measure each attack.
 
 Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/mnist17
-         poisonguard report runs/mnist17`,
+         poisonguard report runs/mnist17
+
+--method dpa|fa trains one base classifier per content-hash partition (--partitions k; FA: k·d
+overlapping subsets, --spread d) and certifies every test prediction: the number of training
+samples an attacker may insert or delete without changing it. --out DIR saves each finished
+classifier there, and the same command resumes an interrupted run.
+         poisonguard certify --method dpa --partitions 50 --dataset mnist17 --learner svm
+         poisonguard certify --method dpa --partitions 1200 --dataset mnist --out runs/dpa-mnist`,
   options,
   async run(v, _pos, ctx) {
+    const method = checkOneOf('--method', v.method, CERTIFY_METHODS);
+    if (method !== 'bound') return (await import('./certify-aggregation.js')).runAggregationCertify({ ...v, method }, ctx);
+    for (const o of AGGREGATION_ONLY_OPTIONS) if (v[o] !== undefined) throw new OptionError(`--${o}`, 'absent with --method bound (it sets DPA or FA)', v[o]);
     const { loadBinaryDataset, binaryDatasetNames } = await import('../data/registry.js');
     const { certify } = await import('../certify/certify.js');
     const { formatCertifyTable } = await import('../certify/format.js');

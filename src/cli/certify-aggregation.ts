@@ -1,0 +1,88 @@
+/**
+ * `poisonguard certify --method dpa|fa`: the aggregation certificates (Deep Partition Aggregation,
+ * Finite Aggregation). The options are declared in certify.ts; this file turns them into the
+ * library's and renders the progress and the result.
+ */
+import { MissingOptionError, OptionError } from '../errors.js';
+import { AGGREGATION_LEARNERS, PARTITION_HASHES } from '../certify/aggregation/recipe.js';
+import { checkOneOf } from '../options.js';
+import type { CommandContext } from './command.js';
+import { intOption, numberListOption, seedOption, withFlagNames } from './command.js';
+import { progressBar } from './progress.js';
+
+/** The certify options this method reads (a subset of certify.ts's table). */
+export interface AggregationValues {
+  readonly method: string;
+  readonly dataset: string;
+  readonly 'data-dir'?: string | undefined;
+  readonly partitions?: string | undefined;
+  readonly spread?: string | undefined;
+  readonly learner?: string | undefined;
+  readonly budgets?: string | undefined;
+  readonly hash?: string | undefined;
+  readonly epochs?: string | undefined;
+  readonly seed: string;
+  readonly workers?: string | undefined;
+  readonly json: boolean;
+  readonly out?: string | undefined;
+  readonly force: boolean;
+  readonly eps?: string | undefined;
+  readonly iters?: string | undefined;
+  readonly percentile?: string | undefined;
+  readonly points?: string | undefined;
+  readonly bound?: string | undefined;
+}
+
+/** The U* options that mean nothing to an aggregation certificate: given with one, they are refused rather than ignored. */
+export const BOUND_ONLY_OPTIONS = ['eps', 'iters', 'percentile', 'points', 'bound'] as const;
+
+export async function runAggregationCertify(v: AggregationValues, ctx: CommandContext): Promise<number> {
+  for (const o of BOUND_ONLY_OPTIONS) if (v[o] !== undefined) throw new OptionError(`--${o}`, `absent with --method ${v.method} (it sets Steinhardt et al.'s bound)`, v[o]);
+  const { certifyAggregation, checkBudgets } = await import('../certify/aggregation/aggregate.js');
+  if (v.partitions === undefined) throw new MissingOptionError('--partitions', `the number k of partitions (--method ${v.method})`);
+  const partitions = intOption('partitions', v.partitions)!;
+  const budgets = v.budgets === undefined ? undefined : checkBudgets('--budgets', numberListOption('budgets', v.budgets)!);
+  const learner = v.learner === undefined ? undefined : checkOneOf('--learner', v.learner, AGGREGATION_LEARNERS);
+  const hash = v.hash === undefined ? undefined : checkOneOf('--hash', v.hash, PARTITION_HASHES);
+  let outDir: string | undefined;
+  if (v.out !== undefined) {
+    const { claimOutputDir } = await import('../outputs.js');
+    outDir = claimOutputDir(v.out, { option: '--out', existing: 'resume' });
+  }
+  let bar: ReturnType<typeof progressBar> | undefined;
+  let lastLog = 0;
+  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', dataset: '--dataset', epochs: '--epochs', seed: '--seed', workers: '--workers', out: '--out' }, () =>
+    certifyAggregation({
+      method: checkOneOf('--method', v.method, ['dpa', 'fa'] as const),
+      partitions,
+      ...(v.spread !== undefined ? { spread: intOption('spread', v.spread)! } : {}),
+      ...(learner !== undefined ? { learner } : {}),
+      dataset: v.dataset,
+      ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
+      ...(hash !== undefined ? { hash } : {}),
+      seed: seedOption('seed', v.seed)!,
+      ...(budgets !== undefined ? { budgets } : {}),
+      ...(v.epochs !== undefined ? { epochs: intOption('epochs', v.epochs)! } : {}),
+      ...(v.workers !== undefined ? { workers: intOption('workers', v.workers)! } : {}),
+      ...(outDir !== undefined ? { out: outDir, force: v.force } : {}),
+      onProgress: (p) => {
+        bar ??= progressBar('classifiers', p.total, ctx.interactive, ' | resumed {resumed} | last {last}s');
+        bar.update(p.done, { resumed: p.resumed, last: p.lastSeconds === undefined ? '-' : p.lastSeconds.toFixed(1) });
+        const now = Date.now();
+        if (!ctx.interactive && !ctx.quiet && (now - lastLog > 30_000 || p.done === p.total)) {
+          lastLog = now;
+          ctx.err(`  ${p.done}/${p.total} classifiers (${p.resumed} from the run folder)`);
+        }
+      },
+    }),
+  );
+  bar?.stop();
+  if (v.json) {
+    ctx.out(JSON.stringify(report));
+  } else {
+    const { formatAggregationTable } = await import('../certify/aggregation/format.js');
+    ctx.out(formatAggregationTable(report));
+  }
+  if (outDir !== undefined) ctx.err(`wrote ${outDir}/aggregation.json and the ${report.recipe.classifiers} classifiers under ${outDir}/partitions (a rerun resumes)`);
+  return 0;
+}
