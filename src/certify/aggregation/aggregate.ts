@@ -155,6 +155,8 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   const hash = options.hash ?? defaultHash(data);
   const plan = partitionTrainingSet(sampleSource(data), { method, partitions: k, ...(method === 'fa' ? { spread: d } : {}), hash });
   const K = numClasses(data);
+  // Each classifier's test labels are kept as bytes (10 000 MNIST test points × 1 200 classifiers).
+  if (K > 256) throw new OptionError('dataset', 'at most 256 classes (the base classifiers\' labels are stored as bytes)', `${K} classes`);
   const labels = testLabels(data);
   const rho2 = (CERTIFY_RECIPES[options.dataset] ?? DEFAULT_RECIPE).rho2;
   const recipe: AggregationRecipe = {
