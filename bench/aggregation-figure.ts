@@ -32,7 +32,7 @@ if (values.bound !== undefined) {
 }
 const spec = lineChartSpec({
   title: values.title,
-  subtitle: `n = ${n}; dashed: U* read as accuracy, 1 − U* (insertions inside sphere + slab; train–test assumption; average, not per point)`,
+  subtitle: `n = ${n} training points; dashed: U* read as accuracy, 1 − U* (assumptions in the text)`,
   series,
   xTitle: 'poison points (DPA/FA: insertions + deletions; U*: insertions)',
   yTitle: 'certified accuracy',
