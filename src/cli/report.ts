@@ -19,7 +19,7 @@ export const reportCommand: Command<typeof options> = {
   positionals: 'RUN_DIR [RUN_DIR …]',
   description: `
 Reads what RUN_DIR holds — certify.json and projection.json (written by 'certify --out RUN_DIR'),
-scan.json, mitigation.json — and writes one HTML file with everything inline (no network, no
+scan.json, mitigation.json, aggregation.json (written by 'certify --method dpa|fa --out RUN_DIR') — and writes one HTML file with everything inline (no network, no
 scripts). RUN_DIR may also be a single JSON file, e.g. the output of 'certify --json > FILE'.
 Several folders make one page, e.g. a scan folder and the mitigate command's output folder.
 
@@ -58,7 +58,7 @@ Example: poisonguard certify --dataset mnist17 --out runs/mnist17
       }
       ctx.err(`wrote ${built.figures.size} figure(s) to ${v.figures}`);
     }
-    ctx.out(`wrote ${out} (${(built.html.length / 1024).toFixed(0)} KB; sections: ${[run.certify && 'certify', run.scan && 'scan', run.mitigation && 'mitigation'].filter(Boolean).join(', ')})`);
+    ctx.out(`wrote ${out} (${(built.html.length / 1024).toFixed(0)} KB; sections: ${[run.certify && 'certify', run.aggregation && 'aggregation', run.scan && 'scan', run.mitigation && 'mitigation'].filter(Boolean).join(', ')})`);
     return 0;
   },
 };

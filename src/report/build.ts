@@ -4,7 +4,7 @@
  */
 import { renderReportHtml, type ReportPage, type ScanStatistics } from './html.js';
 import type { RunContents, ScanSummary } from './inputs.js';
-import { barChartSpec, certifyEpsSpec, defaultProjectionEps, lineChartSpec, projectionSpec, renderPlot, type Figure } from './plots.js';
+import { aggregationSpec, barChartSpec, certifyEpsSpec, defaultProjectionEps, lineChartSpec, projectionSpec, renderPlot, type Figure } from './plots.js';
 // The scan's own definitions: one median (mean of the two middle values), one MAD, one index, one threshold.
 import { anomalyIndex as indexOf, DEFAULT_FLAG_THRESHOLD, madSpread, median } from '../cleanse/outliers.js';
 
@@ -120,6 +120,13 @@ export async function buildReport(run: RunContents, options: BuildReportOptions 
       figures.set('mitigation-pruning', pruning);
     }
     page.mitigation = { summary: run.mitigation, figures: pruning ? { pruning } : {} };
+  }
+  if (run.aggregation) {
+    // U* on the same axes when the page also holds a certify run of the same dataset (see bound-view.ts for what the reading assumes).
+    const bound = run.certify && run.certify.dataset.name === run.aggregation.dataset.name ? run.certify : undefined;
+    const accuracy = await renderPlot(aggregationSpec(run.aggregation, bound), render);
+    figures.set('aggregation-accuracy', accuracy);
+    page.aggregation = { report: run.aggregation, ...(bound ? { bound } : {}), figures: { accuracy } };
   }
   return { html: renderReportHtml(page), figures };
 }

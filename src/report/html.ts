@@ -10,6 +10,7 @@
  */
 import { compareToReference, REFERENCE_TOLERANCE, type ReferenceComparison } from '../certify/reference.js';
 import type { AttackMetrics } from '../certify/evaluate.js';
+import type { AggregationReport } from '../certify/aggregation/aggregate.js';
 import { REAL_TRIGGER_IMAGE } from './run-folder.js';
 import type { AccuracyAsr, CertifyRunReport, MitigationSummary, ReportImage, ScanLabel, ScanSummary } from './inputs.js';
 import type { Figure } from './plots.js';
@@ -52,6 +53,13 @@ export interface MitigationSectionInput {
   readonly figures: { readonly pruning?: Figure };
 }
 
+/** Input of the aggregation-certificate section (DPA / FA), with a certify run of the same dataset when the page has one. */
+export interface AggregationSectionInput {
+  readonly report: AggregationReport;
+  readonly bound?: CertifyRunReport;
+  readonly figures: { readonly accuracy?: Figure };
+}
+
 /** Everything on the page. */
 export interface ReportPage {
   readonly title?: string;
@@ -66,6 +74,7 @@ export interface ReportPage {
   readonly certify?: CertifySectionInput;
   readonly scan?: ScanSectionInput;
   readonly mitigation?: MitigationSectionInput;
+  readonly aggregation?: AggregationSectionInput;
 }
 
 // ---------------------------------------------------------------- small helpers
@@ -285,6 +294,43 @@ an upper bound L(θ; clean)/n + ε·max<sub>F</sub> ℓ(θ), and U* is the small
   return parts.join('\n');
 }
 
+// ---------------------------------------------------------------- aggregation certificates (DPA, FA)
+
+function aggregationSection(a: AggregationSectionInput): string {
+  const r = a.report;
+  const rc = r.recipe;
+  const name = rc.method === 'dpa' ? 'Deep Partition Aggregation' : 'Finite Aggregation';
+  const half = r.budgets.map((b, i) => [b, r.certifiedAccuracy[i]] as const);
+  const parts: string[] = [];
+  parts.push(`<section id="aggregation"><h2>Per-prediction certificate: ${name}</h2>`);
+  parts.push(`<div class="summary"><p>The vote of ${int(rc.classifiers)} ${escapeHtml(rc.learner)} classifiers is right on <strong>${pct(r.cleanAccuracy)}</strong> of the ${int(r.dataset.nTest)} test points. Half of the test points are right and stay right against any <strong>${int(Math.max(0, r.medianRadius))}</strong> poison points (the median certified radius).</p></div>`);
+  parts.push(`<h3 id="aggregation-meaning">What this certificate means</h3>
+<p>The training set was split into ${rc.method === 'dpa' ? `${int(rc.partitions)} disjoint partitions` : `${int(rc.classifiers)} overlapping subsets (k = ${int(rc.partitions)}, each sample in d = ${int(rc.spread)} of them)`} by a hash of each sample's content, one classifier was trained on each, and they vote (the smaller label wins a tie).
+An attacker who inserts or deletes one training sample changes ${rc.method === 'dpa' ? 'one partition, hence at most one vote' : `the ${int(rc.spread)} subsets fed by that sample's hash bucket`}.
+<strong>A test point certified for r keeps its prediction whatever r training samples are inserted or deleted</strong> — any samples, no sanitizer, no assumption on the data or the learner.
+Certified accuracy at r counts the points that are right and certified for r (${rc.method === 'dpa' ? 'Levine &amp; Feizi, ICLR 2021' : 'Wang, Levine &amp; Feizi, ICML 2022'}).</p>
+<ul><li><strong>Per point, not on average.</strong> Unlike U*, which bounds the training loss of a linear SVM against inserted points that pass a sanitizer, and speaks of test error only on average and under the paper's train–test assumption.</li>
+<li><strong>The price is accuracy.</strong> Each classifier sees about ${int(Math.round(r.dataset.n / rc.partitions))} samples, and no radius exceeds about k/2.</li></ul>`);
+  parts.push(`<h3 id="aggregation-table">Certified accuracy</h3>${table(['poison points', 'certified accuracy'], half.map(([b, x]) => [int(b), pct(x)]))}`);
+  if (a.figures.accuracy) {
+    const boundText = a.bound ? ' The dashed line is 1 − U* of the certify run on the same page at εn inserted points: what U* says about test error only if the clean training loss stands for the test loss, for points that pass the sphere + slab sanitizer, on average over the test set.' : '';
+    parts.push(figureHtml(a.figures.accuracy, 'certified accuracy against poison points', `Share of test points right and certified for each number of poison points.${boundText}`, 'fig-aggregation'));
+  }
+  parts.push(
+    `<h3 id="aggregation-recipe">Recipe and seed</h3>${keyValues([
+      ['method', escapeHtml(rc.method)],
+      ['k, d, classifiers', `${int(rc.partitions)}, ${int(rc.spread)}, ${int(rc.classifiers)}`],
+      ['hash', escapeHtml(rc.hash)],
+      ['learner', escapeHtml(rc.learner)],
+      ['engine', escapeHtml(rc.engine)],
+      ['seed', `${int(rc.seed)} (classifier j: seed + j)`],
+      ['base-classifier accuracy', pct(r.baseAccuracy)],
+    ])}`,
+  );
+  parts.push('</section>');
+  return parts.join('\n');
+}
+
 // ---------------------------------------------------------------- scan (Neural Cleanse)
 
 function scanSection(s: ScanSectionInput): string {
@@ -477,6 +523,10 @@ export function renderReportHtml(page: ReportPage): string {
     sections.push(certifySection(page.certify));
     nav.push('<a href="#certify">Certified defense</a>');
   }
+  if (page.aggregation) {
+    sections.push(aggregationSection(page.aggregation));
+    nav.push('<a href="#aggregation">Per-prediction certificate</a>');
+  }
   if (page.scan) {
     sections.push(scanSection(page.scan));
     nav.push('<a href="#scan">Backdoor scan</a>');
@@ -485,7 +535,7 @@ export function renderReportHtml(page: ReportPage): string {
     sections.push(mitigationSection(page.mitigation));
     nav.push('<a href="#mitigation">Mitigation</a>');
   }
-  const dataset = page.certify?.report.dataset.name ?? page.scan?.summary.dataset;
+  const dataset = page.certify?.report.dataset.name ?? page.aggregation?.report.dataset.name ?? page.scan?.summary.dataset;
   const title = page.title ?? `poisonguard report${dataset ? `: ${dataset}` : ''}`;
   const absent = [!page.certify && 'certify', !page.scan && 'scan', !page.mitigation && 'mitigation'].filter(Boolean);
   return `<!DOCTYPE html>
@@ -507,7 +557,7 @@ ${page.source ? `<p>Run folder: <code>${escapeHtml(page.source)}</code>${page.fi
 <main>
 ${sections.join('\n')}
 </main>
-<footer>Certified defense: Steinhardt, Koh &amp; Liang, “Certified Defenses for Data Poisoning Attacks”, NeurIPS 2017. Backdoor scan: Wang et al., “Neural Cleanse: Identifying and Mitigating Backdoor Attacks in Neural Networks”, IEEE S&amp;P 2019. This page is self-contained: it loads nothing from the network.</footer>
+<footer>Certified defense: Steinhardt, Koh &amp; Liang, “Certified Defenses for Data Poisoning Attacks”, NeurIPS 2017. Per-prediction certificates: Levine &amp; Feizi, “Deep Partition Aggregation”, ICLR 2021; Wang, Levine &amp; Feizi, “Finite Aggregation”, ICML 2022. Backdoor scan: Wang et al., “Neural Cleanse: Identifying and Mitigating Backdoor Attacks in Neural Networks”, IEEE S&amp;P 2019. This page is self-contained: it loads nothing from the network.</footer>
 </body>
 </html>
 `;

@@ -6,6 +6,7 @@
  */
 import type { CertifyReport } from '../certify/certify.js';
 import type { CertifyProjection } from './projection.js';
+import type { AggregationReport } from '../certify/aggregation/aggregate.js';
 
 /** A certify report as saved to disk: everything but the attack points and the fitted defense's vectors. */
 export type CertifyRunReport = Omit<CertifyReport, 'attacks' | 'fittedDefense'>;
@@ -93,6 +94,8 @@ export interface RunContents {
   /** Images of the scan, by the relative path written in scan.json. */
   readonly scanImages?: ReadonlyMap<string, ReportImage>;
   readonly mitigation?: MitigationSummary;
+  /** An aggregation certificate (DPA / FA): aggregation.json of `certify --method dpa|fa --out DIR`. */
+  readonly aggregation?: AggregationReport;
   /** File names that were read. */
   readonly files: readonly string[];
 }

@@ -8,7 +8,11 @@
  * - {@link barChartSpec}: bars with horizontal reference lines (Neural Cleanse mask norms with the
  *   median and the flagging threshold).
  * - {@link lineChartSpec}: several series against one x (mitigation: accuracy and ASR vs share pruned).
+ * - {@link aggregationSpec}: an aggregation certificate's certified accuracy against poison points, with 1 − U*.
  */
+import type { AggregationReport } from '../certify/aggregation/aggregate.js';
+import { boundAsAccuracy } from '../certify/aggregation/bound-view.js';
+import { certifiedAccuracy } from '../certify/aggregation/vote.js';
 import { compareToReference } from '../certify/reference.js';
 import type { CertifyRunReport } from './inputs.js';
 import type { CertifyProjection } from './projection.js';
@@ -465,6 +469,20 @@ export function lineChartSpec(o: LineChartOptions): VegaLiteSpec {
     height: o.height ?? 280,
     layer: layers,
   });
+}
+
+/**
+ * Certified accuracy of an aggregation certificate against the number of poison points, with a
+ * certify run's U* read as 1 − U* at εn points when one is given (src/certify/aggregation/bound-view.ts).
+ */
+export function aggregationSpec(r: AggregationReport, bound?: CertifyRunReport): VegaLiteSpec {
+  const top = Math.max(1, ...r.points.map((p) => p.radius)) + 1;
+  const grid = [...new Set(Array.from({ length: 101 }, (_, i) => Math.round((i * top) / 100)))];
+  const acc = certifiedAccuracy(r.points, grid);
+  const name = r.recipe.method === 'dpa' ? `DPA, k = ${r.recipe.partitions}` : `FA, k = ${r.recipe.partitions}, d = ${r.recipe.spread}`;
+  const series: LineSeries[] = [{ name: `${name} (${r.recipe.learner})`, points: grid.map((x, i) => ({ x, y: acc[i] })) }];
+  if (bound) series.push({ name: '1 − U*', dashed: true, color: '#555', points: boundAsAccuracy(bound.rows, bound.dataset.n).filter((p) => p.points <= top).map((p) => ({ x: p.points, y: p.accuracy })) });
+  return lineChartSpec({ title: 'Certified accuracy against poison points', series, xTitle: 'poison points (insertions + deletions)', yTitle: 'certified accuracy', yFormat: '.0%', yDomain: [0, 1] });
 }
 
 // ---------------------------------------------------------------- rendering

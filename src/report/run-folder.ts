@@ -15,6 +15,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSy
 import { basename, dirname, extname, isAbsolute, join, relative, resolve } from 'node:path';
 import type { BinaryDataset } from '../data/binary.js';
 import { certifyReportJson, type CertifyReport } from '../certify/certify.js';
+import type { AggregationReport } from '../certify/aggregation/aggregate.js';
+import { AGGREGATION_JSON } from '../certify/aggregation/store.js';
 import { PNG } from 'pngjs';
 import { checkBackdoor, resolveTrigger } from '../nn/trigger.js';
 import { DataFormatError, NotFoundError, OptionError, PoisonguardError } from '../errors.js';
@@ -80,6 +82,24 @@ function need(file: string, obj: Json, key: string, type: 'number' | 'string' | 
   const v = obj[key];
   const ok = type === 'array' ? Array.isArray(v) : type === 'object' ? isObject(v) : typeof v === type && (type !== 'number' || Number.isFinite(v as number));
   if (!ok) throw new DataFormatError(file, `expected "${where}${key}" to be ${type === 'array' || type === 'object' ? `an ${type}` : `a ${type}`}, but it is ${v === undefined ? 'missing' : JSON.stringify(v).slice(0, 40)}.`);
+}
+
+/** An aggregation certificate as `certify --method dpa|fa` writes it; every test point checked. */
+export function checkAggregationJson(file: string, x: unknown): AggregationReport {
+  if (!isObject(x) || x.kind !== 'aggregation') throw new DataFormatError(file, 'not an aggregation certificate (expected "kind": "aggregation").');
+  for (const k of ['recipe', 'dataset', 'timing'] as const) need(file, x, k, 'object');
+  for (const k of ['points', 'budgets', 'certifiedAccuracy'] as const) need(file, x, k, 'array');
+  for (const k of ['cleanAccuracy', 'medianRadius'] as const) need(file, x, k, 'number');
+  const recipe = x.recipe as Json;
+  for (const k of ['method', 'learner', 'engine'] as const) need(file, recipe, k, 'string', 'recipe.');
+  for (const k of ['partitions', 'classifiers', 'seed'] as const) need(file, recipe, k, 'number', 'recipe.');
+  need(file, x.dataset as Json, 'n', 'number', 'dataset.');
+  (x.points as unknown[]).forEach((p, i) => {
+    if (!isObject(p)) throw new DataFormatError(file, `points[${i}] is not an object.`);
+    for (const k of ['prediction', 'label', 'radius'] as const) need(file, p, k, 'number', `points[${i}].`);
+    need(file, p, 'votes', 'array', `points[${i}].`);
+  });
+  return x as unknown as AggregationReport;
 }
 
 export function checkCertifyJson(file: string, x: unknown): CertifyRunReport {
@@ -199,6 +219,7 @@ export function readRunFolder(path: string, options: { readonly followScan?: boo
   let projection: CertifyProjection | undefined;
   let scan: ScanSummary | undefined;
   let mitigation: MitigationSummary | undefined;
+  let aggregation: AggregationReport | undefined;
   const load = (name: string): unknown => {
     files.push(name);
     return readJsonFile(join(dir, name));
@@ -210,15 +231,17 @@ export function readRunFolder(path: string, options: { readonly followScan?: boo
     if (kind === 'certify') certify = checkCertifyJson(file, x);
     else if (kind === 'scan' || kind === 'neural-cleanse-scan') scan = checkScanJson(file, x);
     else if (kind === 'mitigation') mitigation = checkMitigationJson(file, x);
-    else throw new DataFormatError(file, `cannot tell what this file holds ("kind" is ${JSON.stringify(kind)}; expected "certify", "neural-cleanse-scan", "scan" or "mitigation").`);
+    else if (kind === 'aggregation') aggregation = checkAggregationJson(file, x);
+    else throw new DataFormatError(file, `cannot tell what this file holds ("kind" is ${JSON.stringify(kind)}; expected "certify", "neural-cleanse-scan", "scan", "mitigation" or "aggregation").`);
   } else {
     const certName = [RUN_FILES.certify, ...CERTIFY_ALIASES].find((n) => names.includes(n));
     if (certName) certify = checkCertifyJson(join(dir, certName), load(certName));
     if (names.includes(RUN_FILES.projection)) projection = checkProjectionJson(join(dir, RUN_FILES.projection), load(RUN_FILES.projection));
     if (names.includes(RUN_FILES.scan)) scan = checkScanJson(join(dir, RUN_FILES.scan), load(RUN_FILES.scan));
     if (names.includes(RUN_FILES.mitigation)) mitigation = checkMitigationJson(join(dir, RUN_FILES.mitigation), load(RUN_FILES.mitigation));
+    if (names.includes(AGGREGATION_JSON)) aggregation = checkAggregationJson(join(dir, AGGREGATION_JSON), load(AGGREGATION_JSON));
   }
-  if (!certify && !scan && !mitigation) {
+  if (!certify && !scan && !mitigation && !aggregation) {
     throw new PoisonguardError(
       'not-found',
       `${path}: nothing to report; expected ${RUN_FILES.certify}, ${RUN_FILES.scan} or ${RUN_FILES.mitigation} (written by 'poisonguard certify --out ${path}').`,
@@ -253,6 +276,7 @@ export function readRunFolder(path: string, options: { readonly followScan?: boo
     ...(scan ? { scan } : {}),
     ...(scanImages ? { scanImages } : {}),
     ...(mitigation ? { mitigation } : {}),
+    ...(aggregation ? { aggregation } : {}),
   };
 }
 
@@ -285,7 +309,7 @@ export function readRunFolders(paths: readonly string[]): RunContents {
   if (paths.length === 0) throw new PoisonguardError('invalid-option', 'no run folder given.');
   if (paths.length === 1) return readRunFolder(paths[0]);
   const runs = paths.map((p) => readRunFolder(p, { followScan: false }));
-  const pick = <K extends 'certify' | 'scan' | 'mitigation'>(key: K): RunContents | undefined => {
+  const pick = <K extends 'certify' | 'scan' | 'mitigation' | 'aggregation'>(key: K): RunContents | undefined => {
     const having = runs.filter((r) => r[key] !== undefined);
     if (having.length > 1) {
       throw new PoisonguardError('invalid-option', `${having.map((r) => r.dir).join(' and ')} both hold a ${key} result; give one of them.`, { path: key });
@@ -294,6 +318,7 @@ export function readRunFolders(paths: readonly string[]): RunContents {
   };
   const certify = pick('certify');
   const mitigation = pick('mitigation');
+  const aggregation = pick('aggregation');
   // No folder given holds a scan: the one the mitigation used, where mitigation.json says.
   const scan = pick('scan') ?? (mitigation ? readRunFolder(paths[runs.indexOf(mitigation)]) : undefined);
   return {
@@ -304,5 +329,6 @@ export function readRunFolders(paths: readonly string[]): RunContents {
     ...(scan?.scan ? { scan: scan.scan } : {}),
     ...(scan?.scanImages ? { scanImages: scan.scanImages } : {}),
     ...(mitigation?.mitigation ? { mitigation: mitigation.mitigation } : {}),
+    ...(aggregation?.aggregation ? { aggregation: aggregation.aggregation } : {}),
   };
 }
