@@ -79,7 +79,9 @@ export type ScanProgress =
       readonly labels: readonly { readonly seed: number; readonly label: number }[];
     };
 
-/** A label's figures in scan.json (the arrays stay in the per-label JSON). */
+/** The outlier test needs a few labels to estimate a median and a spread. */
+export const MIN_LABELS = 3;
+
 /** A scan's settings, resolved and checked before any model or data is loaded. */
 export interface ScanPlan {
   readonly fast: FastRecipe | null;
@@ -95,12 +97,16 @@ export interface ScanPlan {
   readonly secondary: OutlierDetector;
   readonly flagThreshold: number;
   readonly verdict: VerdictOptions;
+  /** The labels asked for (their range is checked once the model's class count is known); default all. */
+  readonly labels?: readonly number[];
+  readonly cleanImages?: number;
 }
 
 /**
  * Resolves and checks every option that needs no model (scikit-learn's check at fit, before the
  * work): the recipe, fast mode, the outlier test and the verdict's thresholds against the flag
- * threshold given. The labels are checked once the model's class count is known, before any data.
+ * threshold given, the labels' form and the clean set's size. The labels' range is checked once the
+ * model's class count is known, before any data.
  */
 export function resolveScanPlan(options: ScanOptions): ScanPlan {
   const fast = options.fast ? resolveFast(options.fast === true ? {} : options.fast) : null;
@@ -122,6 +128,16 @@ export function resolveScanPlan(options: ScanOptions): ScanPlan {
     ...(options.falsePositiveCost !== undefined ? { falsePositiveCost: options.falsePositiveCost } : {}),
   };
   checkVerdictOptions(verdict, flagThreshold);
-  return { fast, fullRecipe, recipe, seed, repeat, workers, detector, secondary, flagThreshold, verdict };
+  const labels = options.labels === undefined ? undefined : checkLabels(options.labels);
+  const cleanImages = options.cleanImages === undefined ? undefined : checkPositiveInt('cleanImages', options.cleanImages);
+  return { fast, fullRecipe, recipe, seed, repeat, workers, detector, secondary, flagThreshold, verdict, ...(labels ? { labels } : {}), ...(cleanImages !== undefined ? { cleanImages } : {}) };
+}
+
+/** The labels asked for, as far as they can be checked without the model: indices, distinct, enough for the outlier test. */
+function checkLabels(labels: readonly number[]): readonly number[] {
+  for (const l of labels) if (!Number.isInteger(l) || l < 0) throw new OptionError('labels', 'class indices (non-negative integers)', l);
+  if (new Set(labels).size !== labels.length) throw new OptionError('labels', 'distinct labels', labels);
+  if (labels.length < MIN_LABELS) throw new OptionError('labels', `at least ${MIN_LABELS} labels (the outlier test needs a median and a spread)`, labels);
+  return [...labels];
 }
 

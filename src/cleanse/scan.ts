@@ -14,7 +14,6 @@ import { DataFormatError, OptionError, PoisonguardError, ShapeError } from '../e
 import type { ModelEngineDecision } from '../nn/onnx-gradient.js';
 import type { ModelMetadata } from '../nn/model-io.js';
 import type { Preprocessing } from '../nn/preprocess.js';
-import { checkPositiveInt } from '../options.js';
 import { mixSeeds, Random } from '../random.js';
 import { claimOutputDir, type OwnFiles } from '../outputs.js';
 import { isObject, readJsonFile, writeJsonAtomic } from '../run-files.js';
@@ -30,7 +29,7 @@ import {
   writeLabelState,
 } from './checkpoint.js';
 import { runFastRounds, shouldEscalate, type FastRecipe, type ScanJob } from './fast.js';
-import { resolveScanPlan, type ScanOptions } from './scan-plan.js';
+import { MIN_LABELS, resolveScanPlan, type ScanOptions } from './scan-plan.js';
 import { labelResult, spatialMask, triggerOverlap, type LabelResult, type TriggerOverlap } from './label-result.js';
 import type { ChunkTask, LabelRunner, RunnerInit } from './label-runner.js';
 import { labelImageFiles, writeLabelImages } from './mask-images.js';
@@ -41,10 +40,8 @@ import { decideVerdict, type Verdict } from './verdict.js';
 
 /** A label in progress is checkpointed every 10 steps (≈ 6 s on MNIST): an interruption loses little. */
 export const CHECKPOINT_STEPS = 10;
-/** The outlier test needs a few labels to estimate a median and a spread. */
-export const MIN_LABELS = 3;
 export const SCAN_JSON = 'scan.json';
-export { resolveScanPlan, type ScanOptions, type ScanPlan, type ScanProgress } from './scan-plan.js';
+export { MIN_LABELS, resolveScanPlan, type ScanOptions, type ScanPlan, type ScanProgress } from './scan-plan.js';
 
 export interface LabelSummary extends Omit<LabelResult, 'mask' | 'pattern' | 'history' | 'maskShape'> {
   /** Anomaly index under the scan's detector (set once every label is done). */
@@ -147,7 +144,8 @@ export interface Stats {
 /** Runs the scan (see the module comment). */
 export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const start = performance.now();
-  const { fast, fullRecipe, recipe, seed, repeat, workers: workersRequested, detector, secondary, flagThreshold, verdict: verdictOptions } = resolveScanPlan(options);
+  const plan = resolveScanPlan(options);
+  const { fast, fullRecipe, recipe, seed, repeat, workers: workersRequested, detector, secondary, flagThreshold, verdict: verdictOptions } = plan;
   // A fast-mode label that the budget stopped short of the full recipe's own end.
   const budgetStopped = (r: LabelResult): boolean => fast !== null && r.stopReason === 'max-steps' && r.steps < fullRecipe.maxSteps;
 
@@ -161,9 +159,9 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const { preprocessing, numClasses, modelEngine } = model;
   const [H, W, C] = model.inputShape;
 
-  const labels = options.labels ? [...options.labels] : Array.from({ length: numClasses }, (_, i) => i);
-  for (const l of labels) if (!Number.isInteger(l) || l < 0 || l >= numClasses) throw new OptionError('labels', `class indices in 0..${numClasses - 1}`, l);
-  if (new Set(labels).size !== labels.length) throw new OptionError('labels', 'distinct labels', labels);
+  // The labels' form was checked with the plan; their range needs the model.
+  const labels = plan.labels ? [...plan.labels] : Array.from({ length: numClasses }, (_, i) => i);
+  for (const l of labels) if (l >= numClasses) throw new OptionError('labels', `class indices in 0..${numClasses - 1}`, l);
   if (labels.length < MIN_LABELS) throw new OptionError('labels', `at least ${MIN_LABELS} labels (the outlier test needs a median and a spread)`, labels);
   // More engines than labels to run at once, or than cores, only cost memory and start-up.
   const workers = Math.min(workersRequested, labels.length * repeat, availableParallelism());
@@ -180,7 +178,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
     throw new ShapeError(`dataset ${data.name}`, `${H}x${W}x${C} images (the model's input)`, `${test.height}x${test.width}x${test.channels}`);
   }
   model.saveStatements();
-  const clean = cleanSubset(test, options.cleanImages, seed);
+  const clean = cleanSubset(test, plan.cleanImages, seed);
   if (clean.count < recipe.batchSize) throw new ShapeError('clean set', `at least ${recipe.batchSize} images`, `${clean.count}`);
 
   const sha = model.sha256();
@@ -439,7 +437,6 @@ function readEscalation(file: string): Escalation {
 function cleanSubset(test: ImageSet, count: number | undefined, seed: number): CleanImages {
   const base = { height: test.height, width: test.width, channels: test.channels };
   if (count === undefined || count >= test.count) return { ...base, images: test.images, count: test.count };
-  checkPositiveInt('cleanImages', count);
   const idx = new Random(seed).sampleWithoutReplacement(test.count, count);
   const size = test.height * test.width * test.channels;
   const images = new Uint8Array(count * size);

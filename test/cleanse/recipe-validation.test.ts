@@ -25,6 +25,17 @@ test("the scan checks the decision threshold against the caller's flag threshold
   assert.equal(resolveScanPlan({ model: NO_MODEL, flagThreshold: 2.5, falsePositiveCost: 19 }).verdict.falsePositiveCost, 19);
 });
 
+test('the scan checks the labels asked for and the clean set size before loading the model', async () => {
+  await assert.rejects(scanModel({ model: NO_MODEL, labels: [0, 1, 1.5] }), optionError('labels', /class indices/));
+  await assert.rejects(scanModel({ model: NO_MODEL, labels: [0, 1, -1] }), optionError('labels', /class indices/));
+  await assert.rejects(scanModel({ model: NO_MODEL, labels: [0, 1, 1] }), optionError('labels', /distinct/));
+  await assert.rejects(scanModel({ model: NO_MODEL, labels: [0, 1] }), optionError('labels', /at least 3 labels/));
+  // The clean set's size was checked only after the model and the whole dataset had loaded.
+  await assert.rejects(scanModel({ model: NO_MODEL, cleanImages: 0 }), optionError('cleanImages'));
+  await assert.rejects(scanModel({ model: NO_MODEL, labels: [0, 1, 2], cleanImages: 500 }), (e: unknown) => e instanceof PoisonguardError && e.code === 'not-found');
+  assert.deepEqual(resolveScanPlan({ model: NO_MODEL, labels: [4, 2, 9], cleanImages: 500 }).labels, [4, 2, 9]);
+});
+
 test("the verdict's thresholds never fall below the flag threshold given", () => {
   assert.deepEqual(resolveDecisionThreshold({}, 10), { threshold: 3, source: 'default (paper: infected models > 3)' });
   assert.equal(resolveDecisionThreshold({}, 10, 3.5).threshold, 3.5);
