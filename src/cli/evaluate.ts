@@ -1,5 +1,6 @@
 /** `poisonguard evaluate`: clean accuracy and attack success rate of a saved model. */
 import { OptionError } from '../errors.js';
+import { DEFAULT_EVAL_BATCH_SIZE } from '../nn/recipe.js';
 import type { Command, CommandContext } from './command.js';
 import { intOption } from './command.js';
 import { ONNX_MODEL_OPTIONS, onnxOnlyFlagsGiven, onnxStatements } from './model-options.js';
@@ -15,7 +16,7 @@ const options = {
   dataset: { type: 'string', value: 'NAME|DIR', help: "ONNX models: the clean test set — 'mnist', 'gtsrb' or an image folder; saved in the sidecar." },
   ...ONNX_MODEL_OPTIONS,
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives: embedded MNIST, ../shared/data, the image folder's path)." },
-  batch: { type: 'string', value: 'B', help: 'Inference batch size (speed only; default 256).' },
+  batch: { type: 'string', value: 'B', help: `Inference batch size (speed only; default ${DEFAULT_EVAL_BATCH_SIZE}).` },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (auto: tensorflow if installed, else wasm, else cpu).' },
   json: { type: 'boolean', help: 'Print the result as JSON.' },
 } as const;

@@ -3,6 +3,7 @@
  * what the graph cannot say, stated once and saved in the model's sidecar (onnx-model.ts).
  */
 import { OptionError } from '../errors.js';
+import { DEFAULT_ONNX_INPUT_LAYOUT } from '../graph/layout.js';
 import type { OnnxStatements } from '../nn/onnx-model.js';
 import type { OptionTable } from './command.js';
 
@@ -10,7 +11,7 @@ export const ONNX_MODEL_OPTIONS = {
   'input-layout': {
     type: 'string',
     value: 'nchw|nhwc',
-    help: "ONNX models: the input's layout (default nchw, what torch.onnx.export writes); saved in the model's sidecar.",
+    help: `ONNX models: the input's layout (default ${DEFAULT_ONNX_INPUT_LAYOUT}, what torch.onnx.export writes); saved in the model's sidecar.`,
   },
   preprocess: {
     type: 'string',

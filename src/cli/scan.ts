@@ -1,10 +1,23 @@
 /** `poisonguard scan`: Neural Cleanse detection — reverse-engineer every label's trigger, flag outliers, give a verdict. */
 import { availableParallelism } from 'node:os';
-import { DEFAULT_FAST_BUDGET, DEFAULT_FAST_MIN_STEPS } from '../cleanse/fast.js';
+import { DEFAULT_ESCALATION_MARGIN, DEFAULT_FAST_BUDGET, DEFAULT_FAST_MIN_STEPS } from '../cleanse/fast.js';
 import { OptionError, PoisonguardError } from '../errors.js';
 import { DEFAULT_DECISION_THRESHOLD, DEFAULT_REPEAT } from '../cleanse/verdict.js';
 import { DEFAULT_FLAG_THRESHOLD, OUTLIER_DETECTORS, DEFAULT_DETECTOR } from '../cleanse/outliers.js';
-import { DEFAULT_LOSS, DEFAULT_MASK_SHAPE, DEFAULT_MAX_STEPS, DEFAULT_NORM, LOSS_KINDS, MASK_SHAPES, NORMS } from '../cleanse/recipe.js';
+import {
+  DEFAULT_BATCH_SIZE,
+  DEFAULT_BETA1,
+  DEFAULT_BETA2,
+  DEFAULT_LEARNING_RATE,
+  DEFAULT_LOSS,
+  DEFAULT_MASK_SHAPE,
+  DEFAULT_MAX_STEPS,
+  DEFAULT_MINI_BATCHES,
+  DEFAULT_NORM,
+  LOSS_KINDS,
+  MASK_SHAPES,
+  NORMS,
+} from '../cleanse/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
 import { engineHelp } from '../nn/engine-choice.js';
 import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
@@ -30,7 +43,7 @@ const options = {
   preprocess: ONNX_MODEL_OPTIONS.preprocess,
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: embedded MNIST; GTSRB from ../shared/data or $POISONGUARD_DATA)." },
   labels: { type: 'string', value: 'L,L,…', help: 'Labels to scan (default: all).' },
-  steps: { type: 'string', value: 'N', default: String(DEFAULT_MAX_STEPS), help: 'Maximum optimisation steps per label (31 mini-batches of 32 each).' },
+  steps: { type: 'string', value: 'N', default: String(DEFAULT_MAX_STEPS), help: `Maximum optimisation steps per label (${DEFAULT_MINI_BATCHES} mini-batches of ${DEFAULT_BATCH_SIZE} each).` },
   workers: { type: 'string', value: 'K', help: `Worker threads, each with its own engine (default: the cores, here ${availableParallelism()}; 0 = this thread).` },
   repeat: { type: 'string', value: 'R', default: String(DEFAULT_REPEAT), help: 'Scans with seeds S, S+1, …; the verdict needs a majority, and the spread is reported.' },
   fast: {
@@ -89,12 +102,12 @@ export const scanCommand: Command<typeof options> = {
   description: `
 For every label, finds the smallest mask and pattern that send clean test images to it (stamped in
 the raw pixel domain, then the model's preprocessing from metadata.json), with the release's
-recipe (Adam 0.1/0.5/0.9, 31 mini-batches of 32 per step, cost schedule with warm-up and early
-stop). The mask norms go through a one-sided MAD test (anomaly index > 2 flags a label). The
+recipe (Adam ${DEFAULT_LEARNING_RATE}/${DEFAULT_BETA1}/${DEFAULT_BETA2}, ${DEFAULT_MINI_BATCHES} mini-batches of ${DEFAULT_BATCH_SIZE} per step, cost schedule with warm-up and early
+stop). The mask norms go through a one-sided MAD test (anomaly index > ${DEFAULT_FLAG_THRESHOLD} flags a label). The
 verdict 'backdoored' needs more than a flag: index > the decision threshold (default ${DEFAULT_DECISION_THRESHOLD}), or a flag
 confirmed by the second statistic (z-score of log norms > the decision threshold), for the same
 label in a majority of the --repeat scans; a flag without that is 'suspicious' (rescan). In fast
-mode a 'suspicious' answer, or a clean one with an index within 0.5 of the flag threshold, continues
+mode a 'suspicious' answer, or a clean one with an index within ${DEFAULT_ESCALATION_MARGIN} of the flag threshold, continues
 the budget-stopped labels with the full recipe (--no-escalate keeps the budget's answer).
 Each finished label is written at once to --out; run the same command again to resume.
 

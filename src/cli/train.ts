@@ -16,6 +16,7 @@ import {
   type Poisoning,
 } from '../nn/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
+import { DEFAULT_POISON_RATE, DEFAULT_TRIGGER_COLOUR, DEFAULT_TRIGGER_MARGIN, DEFAULT_TRIGGER_POSITION, DEFAULT_TRIGGER_SIZE } from '../nn/trigger.js';
 import { engineHelp } from '../nn/engine-choice.js';
 import type { Sampling } from '../nn/train.js';
 import type { TrainRunOptions, TrainRunReport } from '../nn/train-run.js';
@@ -26,13 +27,18 @@ import { progressBar } from './progress.js';
 /** Without a progress bar (a log file), a progress line at most this often, besides one per epoch. */
 const LOG_INTERVAL_MS = 60_000;
 
+/** The help's name of a square trigger's colour. */
+function colourName(rgb: readonly number[]): string {
+  return rgb.every((c) => c === 255) ? 'white' : rgb.every((c) => c === 0) ? 'black' : rgb.join(',');
+}
+
 const options = {
   dataset: { type: 'string', required: true, value: 'NAME|DIR', help: "Image dataset: 'mnist', 'gtsrb', or a folder with one sub-folder per class." },
   arch: { type: 'string', value: 'NAME', help: `Network: ${ARCH_NAMES.map((a) => `'${a}'`).join(' or ')} (default: the dataset's own net; required for a folder).` },
   backdoor: {
     type: 'string',
     value: 'SPEC',
-    help: 'Plant a BadNets backdoor: square:size=4,pos=bottom-right,colour=white,target=7,rate=0.091 (defaults: 4x4 white, bottom-right, margin 1, rate 0.1/1.1; target required) or pattern:image=FILE,mask=FILE,target=N.',
+    help: `Plant a BadNets backdoor: square:size=4,pos=bottom-right,colour=white,target=7,rate=0.091 (defaults: ${DEFAULT_TRIGGER_SIZE}x${DEFAULT_TRIGGER_SIZE} ${colourName(DEFAULT_TRIGGER_COLOUR)}, ${DEFAULT_TRIGGER_POSITION}, margin ${DEFAULT_TRIGGER_MARGIN}, rate ≈ ${DEFAULT_POISON_RATE.toFixed(3)}; target required) or pattern:image=FILE,mask=FILE,target=N.`,
   },
   poisoning: {
     type: 'string',

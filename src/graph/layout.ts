@@ -11,6 +11,8 @@ import { BATCH, UnsupportedGraphError, type ClassifierGraph, type GraphNode } fr
 /** How a graph's image input is laid out. */
 export const INPUT_LAYOUTS = ['nchw', 'nhwc'] as const;
 export type InputLayout = (typeof INPUT_LAYOUTS)[number];
+/** torch.onnx.export's layout, the default for ONNX models. */
+export const DEFAULT_ONNX_INPUT_LAYOUT: InputLayout = 'nchw';
 
 /** The input's [height, width, channels] under a layout. */
 export function imageShapeOf(graph: ClassifierGraph, layout: InputLayout): [number, number, number] {

@@ -14,7 +14,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { DataFormatError, NotFoundError, OptionError, PoisonguardError } from '../errors.js';
 import { BATCH, formatShape, type ClassifierGraph } from '../graph/ir.js';
-import { imageShapeOf, INPUT_LAYOUTS, withNhwcInput, type InputLayout } from '../graph/layout.js';
+import { DEFAULT_ONNX_INPUT_LAYOUT, imageShapeOf, INPUT_LAYOUTS, withNhwcInput, type InputLayout } from '../graph/layout.js';
 import { DEFAULT_MAX_WEIGHT_BYTES, loadOnnxGraph } from '../graph/onnx-load.js';
 import { isObject, readJsonFile, sha256Of, writeJsonAtomic } from '../run-files.js';
 import { checkPreprocessing, describePreprocessing, type Preprocessing } from './preprocess.js';
@@ -27,8 +27,6 @@ export const ONNX_SIDECAR_IN_FOLDER = 'metadata.json';
 /** The `format` tag of an ONNX model's sidecar. */
 export const ONNX_METADATA_FORMAT = 'poisonguard-onnx-model';
 export const ONNX_METADATA_VERSION = 1;
-/** torch.onnx.export's layout, the default for ONNX models. */
-export const DEFAULT_ONNX_INPUT_LAYOUT: InputLayout = 'nchw';
 /** Largest ONNX file read (its weights are bounded again, tensor by tensor, by the loader). */
 export const DEFAULT_MAX_ONNX_BYTES = DEFAULT_MAX_WEIGHT_BYTES;
 

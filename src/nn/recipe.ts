@@ -10,6 +10,8 @@ export const DEFAULT_EPOCHS = 10;
 export const DEFAULT_BATCH_SIZE = 32;
 /** Adam learning rate of the release (Keras default 1e-3). */
 export const DEFAULT_LEARNING_RATE = 1e-3;
+/** Batch size for inference only (no effect on the results, only on speed and memory). */
+export const DEFAULT_EVAL_BATCH_SIZE = 256;
 
 /** The Neural Cleanse release's GTSRB injection: Adam(lr = 0.001, decay = 1e-4). */
 export const RELEASE_LR_DECAY = 1e-4;

@@ -16,9 +16,10 @@ import { BatchAssembler, dropoutSeed, EpochMeter, learningRateAt, resolveSchedul
 import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
 import { KERAS_EPSILON } from '../keras.js';
 import { argMaxRows, isScorer, type BatchScorer } from './scorer.js';
+import { DEFAULT_EVAL_BATCH_SIZE } from './recipe.js';
 
-/** Batch size for inference only (no effect on the results, only on speed and memory). */
-export const DEFAULT_EVAL_BATCH_SIZE = 256;
+// Declared with the recipe's other defaults (free of TensorFlow.js, so that help texts can show it).
+export { DEFAULT_EVAL_BATCH_SIZE };
 /** Probability clip of Keras's categorical cross-entropy. */
 const PROBABILITY_EPSILON = KERAS_EPSILON;
 
