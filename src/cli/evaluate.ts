@@ -2,8 +2,8 @@
 import { OptionError } from '../errors.js';
 import { DEFAULT_EVAL_BATCH_SIZE } from '../nn/recipe.js';
 import type { Command, CommandContext } from './command.js';
-import { intOption } from './command.js';
-import { ONNX_MODEL_OPTIONS, onnxOnlyFlagsGiven, onnxStatements } from './model-options.js';
+import { intOption, withFlagNames } from './command.js';
+import { ONNX_MODEL_OPTIONS, ONNX_STATEMENT_FLAGS, onnxOnlyFlagsGiven, onnxStatements } from './model-options.js';
 import { progressBar } from './progress.js';
 
 const options = {
@@ -96,14 +96,15 @@ async function evaluateOnnx(v: Parameters<typeof evaluateCommand.run>[0], batchS
   // The total is known once the model and data are loaded: the bar starts with the first batch.
   let bar: ReturnType<typeof progressBar> | undefined;
   const start = performance.now();
-  const e = await evaluateOnnxModel(v.model, await onnxStatements(v), {
+  const statements = await onnxStatements(v);
+  const e = await withFlagNames(ONNX_STATEMENT_FLAGS, () => evaluateOnnxModel(v.model, statements, {
     ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
     ...(batchSize !== undefined ? { batchSize } : {}),
     onProgress: (done, total) => {
       bar ??= progressBar('evaluate', total, ctx.interactive);
       bar.update(Math.min(done, total));
     },
-  });
+  }));
   bar?.stop();
   const seconds = (performance.now() - start) / 1000;
   const r = e.result;

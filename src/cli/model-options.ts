@@ -26,6 +26,16 @@ export const ONNX_MODEL_OPTIONS = {
   'class-names': { type: 'string', value: 'A,B,…', help: "ONNX models: the classes' names, in output order; saved in the sidecar." },
 } as const satisfies OptionTable;
 
+/** The flag of each statement's library option (OnnxStatements), to name it in errors. */
+export const ONNX_STATEMENT_FLAGS: Readonly<Record<string, string>> = {
+  inputLayout: '--input-layout',
+  preprocessing: '--preprocess',
+  dataset: '--dataset',
+  classNames: '--class-names',
+  'backdoor.trigger': '--trigger',
+  'backdoor.target': '--trigger target',
+};
+
 type Values = { readonly [K in keyof typeof ONNX_MODEL_OPTIONS]?: string | undefined } & { readonly dataset?: string | undefined };
 
 /** What the flags state about an ONNX model. */

@@ -23,7 +23,7 @@ import { engineHelp } from '../nn/engine-choice.js';
 import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
 import type { Command, CommandContext } from './command.js';
 import { intOption, numberListOption, numberOption, seedOption, withFlagNames } from './command.js';
-import { ONNX_MODEL_OPTIONS, onnxStatements } from './model-options.js';
+import { ONNX_MODEL_OPTIONS, ONNX_STATEMENT_FLAGS, onnxStatements } from './model-options.js';
 
 /** Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it). */
 const EXIT_INTERRUPTED = 130;
@@ -159,7 +159,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     process.on('SIGTERM', onSignal);
     let report;
     try {
-      report = await withFlagNames(FLAGS, () => scanModel({
+      report = await withFlagNames({ ...ONNX_STATEMENT_FLAGS, ...FLAGS }, () => scanModel({
         model: v.model,
         ...(statements.inputLayout !== undefined ? { inputLayout: statements.inputLayout } : {}),
         ...(statements.preprocessing !== undefined ? { preprocessing: statements.preprocessing } : {}),

@@ -34,8 +34,8 @@ export interface OnnxEvaluation {
 export async function evaluateOnnxModel(path: string, stated: OnnxStatements, options: OnnxEvaluateOptions = {}): Promise<OnnxEvaluation> {
   const model = openOnnxModel(path, stated, options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {});
   const { metadata } = model;
-  if (metadata.preprocessing === undefined) throw new MissingOptionError('--preprocess', `how raw pixels become ${model.file}'s input (not yet saved in ${model.sidecar})`);
-  if (metadata.dataset === undefined) throw new MissingOptionError('--dataset', `the clean test set of ${model.file} (not yet saved in ${model.sidecar})`);
+  if (metadata.preprocessing === undefined) throw new MissingOptionError('preprocessing', `how raw pixels become ${model.file}'s input (not yet saved in ${model.sidecar})`);
+  if (metadata.dataset === undefined) throw new MissingOptionError('dataset', `the clean test set of ${model.file} (not yet saved in ${model.sidecar})`);
   const data = loadModelDataset(metadata.dataset, options.dataDir, DEFAULT_SEED);
   const { test } = data;
   checkImagesFit(metadata, test, data.name);

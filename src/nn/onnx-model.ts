@@ -115,7 +115,7 @@ export function openOnnxModel(path: string, stated: OnnxStatements = {}, options
   if (saved && saved.modelSha256 !== sha256) {
     throw new DataFormatError(sidecar, `describes another model file (SHA-256 ${saved.modelSha256.slice(0, 12)}…, but ${basename(file)} is ${sha256.slice(0, 12)}…); move it away if the model was replaced`);
   }
-  const inputLayout = agree('--input-layout', stated.inputLayout, saved?.inputLayout, sidecar) ?? DEFAULT_ONNX_INPUT_LAYOUT;
+  const inputLayout = agree('inputLayout', stated.inputLayout, saved?.inputLayout, sidecar) ?? DEFAULT_ONNX_INPUT_LAYOUT;
   const graph = classifierFromBytes(bytes, inputLayout, { file, dir, maxBytes });
   const [, H, W, C] = graph.input.shape;
   const inputShape: [number, number, number] = [H, W, C];
@@ -123,13 +123,13 @@ export function openOnnxModel(path: string, stated: OnnxStatements = {}, options
   if (outShape.length !== 2 || outShape[0] !== BATCH) throw new PoisonguardError('shape-mismatch', `${file}: the output is ${formatShape(outShape)}, not class scores [N, classes]`, { path: 'model' });
   const numClasses = outShape[1];
   const backdoor = stated.backdoor;
-  if (backdoor && backdoor.target >= numClasses) throw new OptionError('--trigger target', `a class of the model (0..${numClasses - 1})`, backdoor.target);
-  const preprocessing = agree('--preprocess', stated.preprocessing, saved?.preprocessing, sidecar, (p) => describePreprocessing(p, inputShape[2]));
-  const dataset = agree('--dataset', stated.dataset === undefined ? undefined : normaliseDataset(stated.dataset), saved?.dataset, sidecar);
-  const classNames = agree('--class-names', stated.classNames, saved?.classNames, sidecar, (n) => n.join(','));
-  if (classNames && classNames.length !== numClasses) throw new OptionError('--class-names', `${numClasses} names (the model's classes)`, classNames.length);
-  const trigger = agree('--trigger', backdoor?.trigger, saved?.trigger ?? undefined, sidecar);
-  const target = agree('--trigger target', backdoor?.target, saved?.target ?? undefined, sidecar);
+  if (backdoor && backdoor.target >= numClasses) throw new OptionError('backdoor.target', `a class of the model (0..${numClasses - 1})`, backdoor.target);
+  const preprocessing = agree('preprocessing', stated.preprocessing, saved?.preprocessing, sidecar, (p) => describePreprocessing(p, inputShape[2]));
+  const dataset = agree('dataset', stated.dataset === undefined ? undefined : normaliseDataset(stated.dataset), saved?.dataset, sidecar);
+  const classNames = agree('classNames', stated.classNames, saved?.classNames, sidecar, (n) => n.join(','));
+  if (classNames && classNames.length !== numClasses) throw new OptionError('classNames', `${numClasses} names (the model's classes)`, classNames.length);
+  const trigger = agree('backdoor.trigger', backdoor?.trigger, saved?.trigger ?? undefined, sidecar);
+  const target = agree('backdoor.target', backdoor?.target, saved?.target ?? undefined, sidecar);
   const metadata: OnnxModelMetadata = {
     format: ONNX_METADATA_FORMAT,
     formatVersion: ONNX_METADATA_VERSION,

@@ -11,6 +11,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { scanModel } from '../../src/cleanse/scan.js';
+import { main } from '../../src/cli/main.js';
 import { mitigateModel } from '../../src/cleanse/mitigation/mitigate.js';
 import { subset } from '../../src/data/images.js';
 import { evaluateModel } from '../../src/nn/train.js';
@@ -83,8 +84,18 @@ test('the sidecar: statements saved once, reused, never contradicted, never beli
   assert.deepEqual(again.metadata, first.metadata, 'a later load reuses what was stated');
   assert.equal(again.unsaved, false);
   assert.equal(saveOnnxMetadata(again), undefined, 'nothing new: nothing written');
-  throwsLine(() => openOnnxModel(dir, { preprocessing: PREPROCESSING_PRESETS.unit }), /--preprocess.*saved in/);
-  throwsLine(() => openOnnxModel(dir, { inputLayout: 'nhwc' }), /--input-layout/);
+  // The library names its own options; the commands name their flags.
+  throwsLine(() => openOnnxModel(dir, { preprocessing: PREPROCESSING_PRESETS.unit }), /^Expected preprocessing to be absent or the one saved in/);
+  throwsLine(() => openOnnxModel(dir, { inputLayout: 'nhwc' }), /^Expected inputLayout to be/);
+  throwsLine(() => openOnnxModel(dir, { classNames: ['a', 'b'] }), /^Expected classNames to be 10 names/);
+  const err: string[] = [];
+  const run = (args: string[]) => main(['evaluate', '--model', dir, ...args], { out: () => {}, err: (l) => err.push(l), interactive: false });
+  assert.notEqual(await run(['--preprocess', 'unit']), 0);
+  assert.match(err.join('\n'), /Expected --preprocess to be absent or the one saved in/);
+  assert.notEqual(await run(['--class-names', 'a,b']), 0);
+  assert.match(err.join('\n'), /Expected --class-names to be 10 names/);
+  assert.notEqual(await run(['--trigger', 'square:target=12']), 0);
+  assert.match(err.join('\n'), /Expected --trigger target to be a class of the model \(0\.\.9\)/);
   // The model replaced under its sidecar: the sidecar is not believed.
   copyFileSync(join(TORCH_FIXTURES_DIR, 'softmax_out.onnx'), join(dir, 'model.onnx'));
   throwsLine(() => openOnnxModel(dir), /describes another model file/);
