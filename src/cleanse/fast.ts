@@ -34,7 +34,6 @@ import type { PoisonguardError } from '../errors.js';
 import { checkNonNegative, checkPositive, checkPositiveInt } from '../options.js';
 import type { LabelResult } from './label-result.js';
 import type { LabelState } from './reverse.js';
-import type { ScanOptions } from './scan-plan.js';
 
 /** Steps per round (a few, so that retiring decisions come early). */
 export const DEFAULT_FAST_CHUNK = 10;
@@ -116,6 +115,15 @@ export interface ScanJob {
   state: LabelState;
 }
 
+/** A label fast mode retired: it could no longer become the outlier (a scan's progress event). */
+export interface RetiredProgress {
+  readonly kind: 'retired';
+  readonly seed: number;
+  readonly label: number;
+  readonly steps: number;
+  readonly norm: number;
+}
+
 /**
  * Fast mode's rounds: each unfinished label runs a chunk of steps, the smallest norms first, then
  * the labels that can no longer become the outlier are retired, run by run, until none is left.
@@ -128,7 +136,7 @@ export async function runFastRounds(
   lanes: number,
   runChunk: (job: ScanJob, steps: number) => Promise<void>,
   finish: (job: ScanJob) => void,
-  options: ScanOptions,
+  onProgress: ((p: RetiredProgress) => void) | undefined,
   stopped: () => boolean,
   interrupted: () => PoisonguardError,
 ): Promise<void> {
@@ -160,7 +168,7 @@ export async function runFastRounds(
         const j = active.find((x) => x.seed === seed && x.state.label === label)!;
         j.state.done = true;
         j.state.stopReason = 'retired';
-        options.onProgress?.({ kind: 'retired', seed, label, steps: j.state.schedule.step, norm: j.state.schedule.bestNorm });
+        onProgress?.({ kind: 'retired', seed, label, steps: j.state.schedule.step, norm: j.state.schedule.bestNorm });
         finish(j);
       }
     }

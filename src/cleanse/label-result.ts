@@ -10,6 +10,22 @@ import type { ReverseRecipe } from './recipe.js';
 /** Mask values at or above this count as "in the trigger" for the Jaccard overlap (stated in results). */
 export const JACCARD_MASK_THRESHOLD = 0.5;
 
+/** A label's figures in scan.json and in progress events (the arrays stay in the per-label JSON). */
+export interface LabelSummary extends Omit<LabelResult, 'mask' | 'pattern' | 'history' | 'maskShape'> {
+  /** Anomaly index under the scan's detector (set once every label is done). */
+  readonly anomalyIndex?: number;
+  readonly flagged?: boolean;
+  /** Overlap with the real trigger, when the model's metadata names it. */
+  readonly overlap?: TriggerOverlap;
+  readonly files?: { readonly json: string; readonly mask: string; readonly pattern: string; readonly fusion: string };
+}
+
+/** A label's result without its arrays, with its overlap with the real trigger when that is known. */
+export function summarize(r: LabelResult, realTrigger: Float32Array | undefined): LabelSummary {
+  const { mask: _m, pattern: _p, history: _h, maskShape: _s, ...rest } = r;
+  return realTrigger ? { ...rest, overlap: triggerOverlap(spatialMask(r), realTrigger) } : rest;
+}
+
 export interface LabelResult {
   readonly label: number;
   /**

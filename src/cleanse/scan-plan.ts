@@ -11,11 +11,11 @@ import type { ModelEngineChoice } from '../nn/onnx-gradient.js';
 import type { Preprocessing } from '../nn/preprocess.js';
 import { checkNonNegativeInt, checkPositiveInt } from '../options.js';
 import { checkSeed, DEFAULT_SEED, MAX_SEED } from '../random.js';
-import { resolveFast, type FastOptions, type FastRecipe } from './fast.js';
+import { resolveFast, type FastOptions, type FastRecipe, type RetiredProgress } from './fast.js';
 import { DEFAULT_DETECTOR, DEFAULT_FLAG_THRESHOLD, outlierDetector, zscoreDetector, type OutlierDetector } from './outliers.js';
 import { resolveReverseRecipe, type ReverseOptions, type ReverseRecipe } from './recipe.js';
 import type { StepProgress } from './reverse.js';
-import type { LabelSummary } from './scan.js';
+import type { LabelSummary } from './label-result.js';
 import { checkVerdictOptions, DEFAULT_REPEAT, type VerdictOptions } from './verdict.js';
 
 export interface ScanOptions extends ReverseOptions, VerdictOptions {
@@ -71,7 +71,7 @@ export type ScanProgress =
   | { readonly kind: 'resumed'; readonly seed: number; readonly label: number; readonly steps: number }
   | { readonly kind: 'skipped'; readonly seed: number; readonly label: number }
   | { readonly kind: 'label-done'; readonly seed: number; readonly result: LabelSummary }
-  | { readonly kind: 'retired'; readonly seed: number; readonly label: number; readonly steps: number; readonly norm: number }
+  | RetiredProgress
   | {
       readonly kind: 'escalate';
       readonly why: 'suspicious' | 'near-threshold';

@@ -30,7 +30,7 @@ import {
 } from './checkpoint.js';
 import { runFastRounds, shouldEscalate, type FastRecipe, type ScanJob } from './fast.js';
 import { MIN_LABELS, resolveScanPlan, type ScanOptions } from './scan-plan.js';
-import { labelResult, spatialMask, triggerOverlap, type LabelResult, type TriggerOverlap } from './label-result.js';
+import { labelResult, summarize, type LabelResult, type LabelSummary } from './label-result.js';
 import type { ChunkTask, LabelRunner, RunnerInit } from './label-runner.js';
 import { labelImageFiles, writeLabelImages } from './mask-images.js';
 import type { OutlierReport } from './outliers.js';
@@ -43,14 +43,7 @@ export const CHECKPOINT_STEPS = 10;
 export const SCAN_JSON = 'scan.json';
 export { MIN_LABELS, resolveScanPlan, type ScanOptions, type ScanPlan, type ScanProgress } from './scan-plan.js';
 
-export interface LabelSummary extends Omit<LabelResult, 'mask' | 'pattern' | 'history' | 'maskShape'> {
-  /** Anomaly index under the scan's detector (set once every label is done). */
-  readonly anomalyIndex?: number;
-  readonly flagged?: boolean;
-  /** Overlap with the real trigger, when the model's metadata names it. */
-  readonly overlap?: TriggerOverlap;
-  readonly files?: { readonly json: string; readonly mask: string; readonly pattern: string; readonly fusion: string };
-}
+export type { LabelSummary } from './label-result.js';
 
 export interface ScanRun {
   readonly seed: number;
@@ -313,7 +306,7 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
       decided = decide();
     } else {
       if (jobs.length > 0) await startEngines(jobs.length);
-      await runFastRounds(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options, stopped, interrupted);
+      await runFastRounds(jobs, fast, results, labels, Math.max(1, workers), runChunk, finish, options.onProgress, stopped, interrupted);
       decided = decide();
       // Escalation (fast.ts): a 'suspicious' fast verdict (or a clean one near the flag threshold) continues the budget-stopped labels with
       // the full recipe. Decided once: an interrupted escalation resumes from escalation.json.
@@ -442,11 +435,6 @@ function cleanSubset(test: ImageSet, count: number | undefined, seed: number): C
   const images = new Uint8Array(count * size);
   idx.forEach((i, r) => images.set(test.images.subarray(i * size, (i + 1) * size), r * size));
   return { ...base, images, count };
-}
-
-function summarize(r: LabelResult, realTrigger: Float32Array | undefined): LabelSummary {
-  const { mask: _m, pattern: _p, history: _h, maskShape: _s, ...rest } = r;
-  return realTrigger ? { ...rest, overlap: triggerOverlap(spatialMask(r), realTrigger) } : rest;
 }
 
 function prefix<T extends Record<string, string>>(p: string, files: T): T {
