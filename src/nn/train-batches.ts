@@ -12,9 +12,46 @@ import { checkSeed, DEFAULT_SEED, mixSeeds, Random } from '../random.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
 import { stampInPlace } from './trigger.js';
-import type { Sampling, TrainOptions } from './train.js';
+import type { ResolvedTrigger } from './trigger.js';
 
+export type Sampling = 'permutation' | 'replacement';
 export const SAMPLINGS: readonly Sampling[] = ['permutation', 'replacement'];
+
+/** The options that decide which batches a training draws, shared by both engines (see TrainOptions). */
+export interface ScheduleOptions {
+  /** Passes over the training set. */
+  readonly epochs?: number;
+  /** Images per gradient step. */
+  readonly batchSize?: number;
+  /** Adam's learning rate. */
+  readonly learningRate?: number;
+  /** Seed of the per-epoch shuffles. */
+  readonly seed?: number;
+  /** The model's input preprocessing (applied to the raw pixels of each batch). */
+  readonly preprocessing?: Preprocessing;
+  /**
+   * Epochs already done (resuming from a checkpoint): training runs epochs `startEpoch + 1 ..
+   * epochs`, with the shuffles those epochs would have had in one uninterrupted run.
+   */
+  readonly startEpoch?: number;
+  /**
+   * How an epoch's images are drawn: 'permutation' (default: every image once, in a seeded random
+   * order) or 'replacement' (uniform random draws, as the Neural Cleanse release's data generator).
+   */
+  readonly sampling?: Sampling;
+  /** Images drawn per epoch with 'replacement' (default: the training set's size; the release: n/(1 − rate), in whole batches). */
+  readonly drawsPerEpoch?: number;
+  /** Keras's inverse-time decay of the learning rate per update, lr/(1 + decay·t) (default 0; the release's GTSRB injection: 1e-4). */
+  readonly learningRateDecay?: number;
+}
+
+/** BadNets poisoning as the batches are drawn (TrainOptions.poisonOnTheFly). */
+export interface OnTheFlyPoisoning {
+  readonly trigger: ResolvedTrigger;
+  readonly target: number;
+  readonly rate: number;
+  readonly seed: number;
+}
 
 /** A training's options with every default filled in and checked. */
 export interface TrainSchedule {
@@ -37,7 +74,7 @@ export interface TrainSchedule {
 /** Resolves and checks `options` against the training set (the checks both engines make before any work). */
 export function resolveSchedule(
   set: ImageSet,
-  options: Pick<TrainOptions, 'epochs' | 'batchSize' | 'learningRate' | 'seed' | 'preprocessing' | 'sampling' | 'drawsPerEpoch' | 'learningRateDecay' | 'startEpoch'>,
+  options: ScheduleOptions,
 ): TrainSchedule {
   const epochs = checkPositiveInt('epochs', options.epochs ?? DEFAULT_EPOCHS);
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DEFAULT_BATCH_SIZE);
@@ -96,7 +133,7 @@ export class BatchAssembler {
   constructor(
     private readonly set: ImageSet,
     private readonly schedule: TrainSchedule,
-    private readonly poison?: TrainOptions['poisonOnTheFly'],
+    private readonly poison?: OnTheFlyPoisoning,
   ) {
     this.imageSize = set.height * set.width * set.channels;
     this.raw = new Uint8Array(schedule.batchSize * this.imageSize);

@@ -12,7 +12,7 @@ import { checkPositiveInt } from '../options.js';
 import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { ACC_BETA1, ACC_BETA2 } from './adam.js';
-import { BatchAssembler, dropoutSeed, EpochMeter, learningRateAt, resolveSchedule } from './train-batches.js';
+import { BatchAssembler, dropoutSeed, EpochMeter, learningRateAt, resolveSchedule, type OnTheFlyPoisoning, type ScheduleOptions } from './train-batches.js';
 import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
 import { KERAS_EPSILON } from '../keras.js';
 import { argMaxRows, isScorer, type BatchScorer } from './scorer.js';
@@ -38,48 +38,24 @@ export interface TrainProgress {
   readonly imagesPerSecond: number;
 }
 
-export interface TrainOptions {
-  /** Passes over the training set. */
-  readonly epochs?: number;
-  /** Images per gradient step. */
-  readonly batchSize?: number;
-  /** Adam's learning rate. */
-  readonly learningRate?: number;
-  /** Seed of the per-epoch shuffles. */
-  readonly seed?: number;
-  /** The model's input preprocessing (applied to the raw pixels of each batch). */
-  readonly preprocessing?: Preprocessing;
+/** A training's options: the schedule both engines share (train-batches.ts), the poisoning, the hooks. */
+export interface TrainOptions extends ScheduleOptions {
   /** Called after every batch. */
   readonly onProgress?: (p: TrainProgress) => void;
   /** Awaited after every epoch (e.g. to save a checkpoint); its time is not counted as training. */
   readonly onEpochEnd?: (summary: EpochSummary, checkpoint: TrainCheckpoint) => Promise<void> | void;
-  /**
-   * Epochs already done (resuming from a checkpoint): training runs epochs `startEpoch + 1 ..
-   * epochs`, with the shuffles those epochs would have had in one uninterrupted run.
-   */
-  readonly startEpoch?: number;
   /**
    * BadNets poisoning as the batches are drawn (the Neural Cleanse release's data generator): every
    * drawn image is stamped and relabelled to the target with probability `rate`, so each epoch
    * poisons a fresh subset. Draws come from a stream seeded by (seed, epoch): a resumed run poisons
    * exactly as an uninterrupted one.
    */
-  readonly poisonOnTheFly?: { readonly trigger: ResolvedTrigger; readonly target: number; readonly rate: number; readonly seed: number };
+  readonly poisonOnTheFly?: OnTheFlyPoisoning;
   /** The optimizer's saved state to continue from (from {@link TrainCheckpoint.optimizerWeights}); the caller keeps ownership. */
   readonly optimizerState?: readonly NamedTensor[];
-  /**
-   * How an epoch's images are drawn: 'permutation' (default: every image once, in a seeded random
-   * order) or 'replacement' (uniform random draws, as the Neural Cleanse release's data generator).
-   */
-  readonly sampling?: Sampling;
-  /** Images drawn per epoch with 'replacement' (default: the training set's size; the release: n/(1 − rate), in whole batches). */
-  readonly drawsPerEpoch?: number;
-  /** Keras's inverse-time decay of the learning rate per update, lr/(1 + decay·t) (default 0; the release's GTSRB injection: 1e-4). */
-  readonly learningRateDecay?: number;
 }
 
-export type Sampling = 'permutation' | 'replacement';
-export { SAMPLINGS } from './train-batches.js';
+export { SAMPLINGS, type Sampling } from './train-batches.js';
 
 /** What an epoch-end hook can save to make the run resumable. */
 export interface TrainCheckpoint {
