@@ -13,7 +13,7 @@ import type { InputGradientModel } from '../nn/onnx-gradient.js';
 import { preprocessTensor } from '../nn/preprocess-tensor.js';
 import { KERAS_EPSILON } from '../keras.js';
 import type { ReverseRecipe } from './recipe.js';
-import type { LabelState, ReverseContext } from './reverse.js';
+import type { LabelState, ReverseContext } from './label-state.js';
 
 /** Raw-pixel maximum: patterns live in 0..255 before preprocessing (release: `pattern_tensor * 255`). */
 export const RAW_MAX = 255;
