@@ -2,10 +2,10 @@
 import type { Command } from './command.js';
 
 const options = {
-  model: { type: 'string', required: true, value: 'DIR', help: 'The model folder the filter was made for (checked by the SHA-256 over its files).' },
+  model: { type: 'string', required: true, value: 'DIR|FILE', help: 'The model the filter was made for: a model folder, or an ONNX file or folder holding model.onnx (checked by its SHA-256).' },
   filter: { type: 'string', required: true, value: 'FILE', help: 'filter.json written by `poisonguard mitigate --method filter --out DIR`.' },
   input: { type: 'string', required: true, value: 'FILE|DIR', help: 'An image (PNG, PPM/PGM, JPEG) or a folder of images, of the model input size.' },
-  backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
+  backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (TF.js model folders only).' },
   json: { type: 'boolean', help: 'Print the verdicts as JSON.' },
 } as const;
 
@@ -20,25 +20,13 @@ and the profile. Exit code 0 either way.
 Example: poisonguard filter --model runs/mnist-badnets --filter runs/mnist-filter/filter.json --input images/`,
   options,
   async run(v, _pos, ctx) {
-    const { readFilter, checkFilterModel } = await import('../cleanse/mitigation/filter.js');
-    const { inputFiles, readInputs, applyFilter } = await import('../cleanse/mitigation/filter-apply.js');
-    const { hashModelFolder } = await import('../run-files.js');
+    const { readFilter } = await import('../cleanse/mitigation/filter.js');
+    const { inputFiles, readInputs, applyFilterWithModel } = await import('../cleanse/mitigation/filter-apply.js');
     const { resolve } = await import('node:path');
     const filter = readFilter(v.filter);
-    const modelDir = resolve(v.model);
-    const { loadModel } = await import('../nn/model-io.js');
-    const { initEngine } = await import('../nn/engine.js');
     const files = inputFiles(v.input);
     const images = readInputs(files, filter.inputShape);
-    await initEngine({ ...(v.backend !== undefined ? { backend: v.backend as never } : {}) });
-    const { model } = await loadModel(modelDir);
-    checkFilterModel(filter, hashModelFolder(modelDir), modelDir);
-    let result;
-    try {
-      result = await applyFilter(model, filter, images);
-    } finally {
-      model.dispose();
-    }
+    const result = await applyFilterWithModel(v.model, filter, images, v.backend as never);
     const rows = files.map((file, i) => ({ file, profile: result.profiles[i], flagged: result.flagged[i] }));
     if (v.json) {
       ctx.out(JSON.stringify({ filter: resolve(v.filter), threshold: filter.threshold, inputs: rows }, null, 2));

@@ -9,13 +9,13 @@ import { progressBar, type ProgressBar } from './progress.js';
 
 // Defaults shown in the help come from the library's tf-free defaults module.
 const options = {
-  model: { type: 'string', required: true, value: 'DIR', help: 'Model folder written by `poisonguard train` (model.json, weights.bin, metadata.json).' },
+  model: { type: 'string', required: true, value: 'DIR|FILE', help: 'Model folder written by `poisonguard train`, or an ONNX file (or a folder holding model.onnx) scanned before, whose sidecar says its preprocessing and dataset.' },
   scan: { type: 'string', required: true, value: 'DIR', help: 'Scan folder of this model, written by `poisonguard scan --out DIR` (scan.json, seed-S/label-NN.json).' },
   method: { type: 'string', required: true, value: 'NAME', help: "'filter' (input filter), 'prune' (neuron pruning), 'unlearn' (fine-tuning with the reversed trigger under true labels), or 'all' (each from the original model into OUT/<method>, one combined mitigation.json in OUT)." },
   label: { type: 'string', value: 'L', help: "Label to mitigate (default: the scan's flagged label)." },
   out: { type: 'string', value: 'DIR', help: 'Output folder: the patched model (prune, unlearn) or filter.json (filter), and mitigation.json.' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives)." },
-  layer: { type: 'string', value: 'NAME', help: `Layer of the filter and pruning: 'penultimate' (the paper's), 'last-conv', or a layer name (default ${D.DEFAULT_LAYER}).` },
+  layer: { type: 'string', value: 'NAME', help: `Layer of the filter and pruning: 'penultimate' (the paper's; for an ONNX model the input of the last Gemm/MatMul — pruning takes the last convolution's output when that one is a residual sum), 'last-conv', or a layer name (ONNX: a value or node name) (default ${D.DEFAULT_LAYER}).` },
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Seed of the data draws and the fine-tuning order.' },
   'defense-images': { type: 'string', value: 'N', help: `Clean training images for the neuron ranking, and as many again for the filter calibration (default ${D.DEFAULT_DEFENSE_IMAGES}).` },
   fpr: { type: 'string', value: 'X', help: `Filter: false positive rate of the threshold on clean inputs (default ${D.DEFAULT_FPR}, the paper's).` },
@@ -33,7 +33,7 @@ const options = {
   epochs: { type: 'string', value: 'N', help: `Unlearning: epochs (default ${D.DEFAULT_UNLEARN_EPOCHS}, the paper).` },
   'learning-rate': { type: 'string', value: 'X', help: `Unlearning and fine-tuning: Adam's learning rate (default ${D.DEFAULT_UNLEARN_LEARNING_RATE}, the training recipe's).` },
   batch: { type: 'string', value: 'B', help: `Unlearning and fine-tuning: mini-batch size (default ${D.DEFAULT_UNLEARN_BATCH_SIZE}).` },
-  backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
+  backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu (TF.js model folders only).' },
   engine: { type: 'string', value: 'NAME', help: `Unlearning and fine-tuning: ${engineHelp('training steps')}` },
   json: { type: 'boolean', help: 'Print mitigation.json to stdout instead of the summary.' },
   force: { type: 'boolean', help: 'Use a non-empty --out: the files a mitigation writes (model, filter.json, mitigation.json) are replaced there; other files are kept.' },
@@ -154,7 +154,10 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
         // The whole folder is claimed before the first method runs (each method claims its own sub-folder).
         const { claimOutputDir } = await import('../outputs.js');
         const { MODEL_FOLDER_FILES } = await import('../nn/model-io.js');
-        claimOutputDir(v.out, { option: '--out', existing: 'fresh', force: v.force, own: mitigationFolderFiles(MODEL_FOLDER_FILES), foreign: 'keep', notOver: [{ path: v.model, what: 'the model folder' }] });
+        const { isOnnxModelPath } = await import('../nn/onnx-model.js');
+        const { ONNX_MODEL_FOLDER_FILES } = await import('../cleanse/mitigation/onnx-net.js');
+        const own = mitigationFolderFiles(isOnnxModelPath(v.model) ? ONNX_MODEL_FOLDER_FILES : MODEL_FOLDER_FILES);
+        claimOutputDir(v.out, { option: '--out', existing: 'fresh', force: v.force, own, foreign: 'keep', notOver: [{ path: v.model, what: 'the model' }] });
       }
       const reports = [];
       for (const m of MITIGATION_METHODS) {

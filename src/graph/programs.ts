@@ -1,5 +1,5 @@
 /**
- * The three programs generated from a {@link ClassifierGraph}, each one ONNX graph for onnxruntime:
+ * The programs generated from a {@link ClassifierGraph}, each one ONNX graph for onnxruntime:
  *
  * 1. forward: the class scores and any named intermediate activations (the input filter's and the
  *    pruning ranking's activations);
@@ -7,7 +7,8 @@
  *    respect to the input (the trigger search);
  * 3. training: a softmax cross-entropy loss (per-sample weights) and its gradient with respect to
  *    every trainable weight (training, unlearning, pruning's fine-tune); the trainable weights are
- *    inputs, fed at every step, so that one session serves the whole run.
+ *    inputs, fed at every step, so that one session serves the whole run;
+ * 4. head: the scores from an intermediate activation with some of its units silenced (pruning).
  *
  * The backward passes are written by reverse-mode differentiation over the graph: each node's
  * backward rule (ops.ts) runs in reverse order, and the gradients of a value read by several nodes
@@ -133,6 +134,66 @@ export function forwardProgram(source: ClassifierGraph, options: ForwardProgramO
     outputs.push({ name, dims: shape.map((d) => (d === BATCH ? 'N' : d)) });
   }
   return g.encode(graph.name, [input], outputs);
+}
+
+/**
+ * The nodes after a value `from`: those that read it, directly or through other such nodes, and the
+ * other activations they read (a residual connection's shortcut, computed before or beside
+ * `from`), which a head program takes as inputs so that it can run from cached values.
+ */
+export interface GraphHead {
+  readonly from: string;
+  readonly nodes: readonly GraphNode[];
+  /** Activations (not weights, not `from`) the head reads that it does not compute. */
+  readonly sides: readonly string[];
+}
+
+export function headOf(graph: ClassifierGraph, from: string): GraphHead {
+  if (!graph.shapes.has(from) || graph.weights.has(from) || from === graph.input.name) {
+    throw new UnsupportedGraphError(`'${from}' is not an activation of this graph`);
+  }
+  const computed = new Set([from]);
+  const nodes: GraphNode[] = [];
+  for (const node of graph.nodes) {
+    if (!node.inputs.some((i) => computed.has(i))) continue;
+    nodes.push(node);
+    for (const o of node.outputs) computed.add(o);
+  }
+  if (!computed.has(graph.output)) throw new UnsupportedGraphError(`the class scores do not depend on '${from}'`);
+  const sides: string[] = [];
+  for (const node of nodes) for (const i of node.inputs) if (i !== '' && !computed.has(i) && !graph.weights.has(i) && !sides.includes(i)) sides.push(i);
+  return { from, nodes, sides };
+}
+
+/** Inputs of a head program: `from`'s values, the per-unit keep vector, and each side activation. */
+export const HEAD_NAMES = { from: 'head::from', keep: 'head::keep', side: (name: string): string => `head::side::${name}` } as const;
+
+/**
+ * Program 4: the class scores `out` [N, K] from `from`'s values multiplied by a keep vector along
+ * axis 1 (units of a [N, U] value, channels of a [N, C, H, W] one), shaped to broadcast, and the
+ * head's side activations — the model with the units of `from` whose keep entry is 0 silenced,
+ * run from cached activations (the pruning search tries many keep vectors on the same images).
+ */
+export function headProgram(source: ClassifierGraph, head: GraphHead): Uint8Array {
+  const graph = namespaced(source);
+  const within = new Set(head.nodes.map((n) => n.name));
+  const nodes = graph.nodes.filter((n) => within.has(n.name));
+  const g = new GraphWriter();
+  const declare = (input: string, value: string): ValueDeclaration => ({ name: input, dims: source.shapes.get(value)!.map((d) => (d === BATCH ? 'N' : d)) });
+  const fromShape = source.shapes.get(head.from)!;
+  if (fromShape.length < 2) throw new UnsupportedGraphError(`'${head.from}' has no unit axis (${formatShape(fromShape)})`);
+  const keepDims = fromShape.map((d, i) => (i === 1 ? d : 1));
+  const inputs: ValueDeclaration[] = [declare(HEAD_NAMES.from, head.from), { name: HEAD_NAMES.keep, dims: keepDims }];
+  g.node('Mul', [HEAD_NAMES.from, HEAD_NAMES.keep], {}, [SOURCE_PREFIX + head.from]);
+  for (const side of head.sides) {
+    inputs.push(declare(HEAD_NAMES.side(side), side));
+    g.alias(HEAD_NAMES.side(side), SOURCE_PREFIX + side);
+  }
+  writeWeights(graph, g, new Set(), new Set(nodes.flatMap((n) => n.inputs)));
+  const ctx = context(graph, g, false);
+  for (const node of nodes) emitForward(node, ctx);
+  g.alias(graph.output, PROGRAM_NAMES.out);
+  return g.encode(graph.name, inputs, [{ name: PROGRAM_NAMES.out, dims: ['N', classes(graph)] }]);
 }
 
 /**

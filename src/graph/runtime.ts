@@ -11,9 +11,12 @@ import {
   dropoutMaskName,
   forwardProgram,
   gradientName,
+  HEAD_NAMES,
+  headProgram,
   inputGradientProgram,
   PROGRAM_NAMES,
   trainingProgram,
+  type GraphHead,
   type InputGradientLoss,
   type TrainingProgramOptions,
 } from './programs.js';
@@ -102,6 +105,41 @@ export async function createForwardRunner(graph: ClassifierGraph, options: Runne
       const activations: Record<string, Float32Array> = {};
       for (const name of options.activations ?? []) activations[name] = result[name].data as Float32Array;
       return { out: result[PROGRAM_NAMES.out].data as Float32Array, activations };
+    },
+    dispose: () => release(session, options),
+  };
+}
+
+export interface HeadRunner {
+  readonly head: GraphHead;
+  /**
+   * The class scores of `batch` inputs from their values of `head.from` (flat) times `keep` (one
+   * entry per unit) and their side activations (in `head.sides` order).
+   */
+  run(from: Float32Array, sides: readonly Float32Array[], keep: Float32Array, batch: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+/** Program 4 on onnxruntime. */
+export async function createHeadRunner(graph: ClassifierGraph, head: GraphHead, options: RunnerOptions = {}): Promise<HeadRunner> {
+  const { ort, session } = await createSession(headProgram(graph, head), options);
+  const dimsOf = (value: string, batch: number): number[] => graph.shapes.get(value)!.map((d) => (d === BATCH ? batch : d));
+  const units = graph.shapes.get(head.from)![1];
+  const tensor = (data: Float32Array, dims: number[], what: string) => {
+    if (data.length !== dims.reduce((p, d) => p * d, 1)) throw new PoisonguardError('shape-mismatch', `The head program got ${data.length} values of ${what} for ${dims.join('x')}.`, { path: what });
+    return new ort.Tensor('float32', data, dims);
+  };
+  return {
+    head,
+    async run(from, sides, keep, batch) {
+      if (sides.length !== head.sides.length) throw new PoisonguardError('shape-mismatch', `The head program takes ${head.sides.length} side activations, got ${sides.length}.`, { path: 'sides' });
+      const feeds: Record<string, import('onnxruntime-node').Tensor> = {
+        [HEAD_NAMES.from]: tensor(from, dimsOf(head.from, batch), head.from),
+        [HEAD_NAMES.keep]: tensor(keep, graph.shapes.get(head.from)!.map((d, i) => (i === 1 ? units : 1)), 'keep'),
+      };
+      head.sides.forEach((side, i) => (feeds[HEAD_NAMES.side(side)] = tensor(sides[i], dimsOf(side, batch), side)));
+      const result = await session.run(feeds);
+      return result[PROGRAM_NAMES.out].data as Float32Array;
     },
     dispose: () => release(session, options),
   };

@@ -49,6 +49,8 @@ export interface OnnxModelMetadata {
   readonly inputShape: readonly [number, number, number];
   readonly numClasses: number;
   readonly output: 'logits' | 'probabilities';
+  /** Written by a mitigation beside the model it wrote: what was done (its own record, read by later mitigations). */
+  readonly mitigation?: unknown;
 }
 
 /** What a user states about an ONNX model (CLI flags or library options). */
@@ -142,6 +144,7 @@ export function openOnnxModel(path: string, stated: OnnxStatements = {}, options
     inputShape,
     numClasses,
     output: graph.endsInSoftmax ? 'probabilities' : 'logits',
+    ...(saved?.mitigation !== undefined ? { mitigation: saved.mitigation } : {}),
   };
   if (saved && (saved.numClasses !== numClasses || saved.inputShape.join() !== inputShape.join())) {
     throw new DataFormatError(sidecar, `says ${saved.inputShape.join('x')} inputs and ${saved.numClasses} classes, but the graph has ${inputShape.join('x')} and ${numClasses}`);

@@ -31,8 +31,8 @@ export interface ZeroedWeight {
   readonly weight: string;
   /** 1 kept, 0 held at zero, one entry per slice along `axis`. */
   readonly keep: Float32Array;
-  /** The axis the keep-vector runs along: the weight's first or last. */
-  readonly axis: 'first' | 'last';
+  /** The axis the keep-vector runs along: the weight's first, last, or one by index. */
+  readonly axis: 'first' | 'last' | number;
 }
 
 /** What an epoch-end hook gets to save a resumable checkpoint. */
@@ -187,13 +187,13 @@ function zeroingOf(graph: ClassifierGraph, weights: Map<string, Float32Array>, z
   const data = weights.get(z.weight);
   const dims = graph.weights.get(z.weight)?.dims;
   if (data === undefined || dims === undefined) throw new OptionError('zeroed', 'weights of the model', z.weight);
-  const along = z.axis === 'first' ? dims[0] : dims[dims.length - 1];
+  const axis = z.axis === 'first' ? 0 : z.axis === 'last' ? dims.length - 1 : z.axis;
+  const along = dims[axis];
   if (z.keep.length !== along) throw new OptionError('zeroed', `a keep-vector of ${along} entries for '${z.weight}'`, `${z.keep.length} entries`);
-  const inner = z.axis === 'first' ? data.length / along : 1;
+  const inner = dims.slice(axis + 1).reduce((p, d) => p * d, 1);
   const zero = [...z.keep.keys()].filter((i) => z.keep[i] === 0);
   const apply = () => {
-    if (z.axis === 'first') for (const i of zero) data.fill(0, i * inner, (i + 1) * inner);
-    else for (let o = 0; o < data.length; o += along) for (const i of zero) data[o + i] = 0;
+    for (let o = 0; o < data.length; o += along * inner) for (const i of zero) data.fill(0, o + i * inner, o + (i + 1) * inner);
   };
   apply();
   return apply;

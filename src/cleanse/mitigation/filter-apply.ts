@@ -1,15 +1,17 @@
 /**
  * Applying a saved input filter (filter.ts) to new inputs: image files (PNG, PPM/PGM, JPEG) or a
  * folder of them, decoded to the model's input (no resizing; a 1-channel model gets the luminance
- * of colour files), run to the filter's layer, profiled and compared to the threshold.
+ * of colour files), run to the filter's layer, profiled and compared to the threshold. The model is
+ * a TF.js folder or a user's ONNX file, as the filter was made for.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { decodeImageFile, isGrey, isImageFile } from '../../data/image-files.js';
-import { DataFormatError, NotFoundError, ShapeError } from '../../errors.js';
-import { activationProfiles, type InputFilter } from './filter.js';
+import { DataFormatError, NotFoundError, OptionError, ShapeError } from '../../errors.js';
+import type { BackendChoice } from '../../nn/engine.js';
+import { activationProfiles, checkFilterModel, type InputFilter } from './filter.js';
 import { computeFeatures, resolveLayer } from './layers.js';
+import type { LayerProbe } from './net.js';
 
 /** Image files of `input`: the file itself, or a folder's image files (sorted, not recursive). */
 export function inputFiles(input: string): string[] {
@@ -44,10 +46,42 @@ export function readInputs(files: readonly string[], shape: readonly [number, nu
 }
 
 /** Profiles of raw images under the filter, and whether each is flagged (profile > threshold). */
-export async function applyFilter(model: tfl.LayersModel, filter: InputFilter, images: Uint8Array): Promise<{ profiles: Float64Array; flagged: boolean[] }> {
-  const layer = resolveLayer(model, filter.layer.name);
+export async function applyFilter(probe: Pick<LayerProbe, 'layer' | 'perNeuron'>, filter: InputFilter, images: Uint8Array): Promise<{ profiles: Float64Array; flagged: boolean[] }> {
+  const { layer } = probe;
   if (layer.units !== filter.layer.units) throw new ShapeError(`layer '${layer.name}'`, `${filter.layer.units} units (the filter's)`, String(layer.units));
-  const features = await computeFeatures(model, layer, images, filter.inputShape, filter.preprocessing);
-  const profiles = activationProfiles(features.perNeuron, layer.units, filter.neurons);
+  const profiles = activationProfiles(await probe.perNeuron(images), layer.units, filter.neurons);
   return { profiles, flagged: Array.from(profiles, (p) => p > filter.threshold) };
+}
+
+/**
+ * Applies `filter` to raw images with the model it was made for: a TF.js model folder (on
+ * `backend`) or an ONNX file (on the native engine), checked by its SHA-256 first.
+ */
+export async function applyFilterWithModel(modelPath: string, filter: InputFilter, images: Uint8Array, backend?: BackendChoice): Promise<{ profiles: Float64Array; flagged: boolean[] }> {
+  const { isOnnxModelPath, openOnnxModel } = await import('../../nn/onnx-model.js');
+  if (isOnnxModelPath(modelPath)) {
+    if (backend !== undefined) throw new OptionError('backend', 'absent for an ONNX model (it runs on the native engine)', backend);
+    const model = openOnnxModel(modelPath);
+    checkFilterModel(filter, model.sha256, model.file);
+    const { onnxNet } = await import('./onnx-net.js');
+    const probe = await onnxNet(model).probe(filter.layer.name, 'filter');
+    try {
+      return await applyFilter(probe, filter, images);
+    } finally {
+      await probe.dispose();
+    }
+  }
+  const dir = resolve(modelPath);
+  const { hashModelFolder } = await import('../../run-files.js');
+  const { loadModel } = await import('../../nn/model-io.js');
+  const { initEngine } = await import('../../nn/engine.js');
+  await initEngine({ ...(backend !== undefined ? { backend } : {}) });
+  const { model } = await loadModel(dir);
+  try {
+    checkFilterModel(filter, hashModelFolder(dir), dir);
+    const layer = resolveLayer(model, filter.layer.name);
+    return await applyFilter({ layer, perNeuron: async (x) => (await computeFeatures(model, layer, x, filter.inputShape, filter.preprocessing)).perNeuron }, filter, images);
+  } finally {
+    model.dispose();
+  }
 }

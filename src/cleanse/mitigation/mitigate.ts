@@ -13,11 +13,11 @@
  * filter.json (filter; the model is unchanged), and mitigation.json, whose fields also follow the
  * looser `MitigationSummary` (summary.ts) that the report reads.
  */
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { ImageSet } from '../../data/images.js';
 import { subset } from '../../data/images.js';
-import { NotFoundError, OptionError, ShapeError } from '../../errors.js';
+import { OptionError, ShapeError } from '../../errors.js';
 import type { BackendChoice } from '../../nn/engine.js';
 import type { ModelEngineChoice } from '../../nn/engine-choice.js';
 import { describeTrigger } from '../../nn/trigger.js';
@@ -27,14 +27,16 @@ import type { ModelEngineDecision } from '../../nn/onnx-gradient.js';
 import { writeJsonAtomic } from '../../run-files.js';
 import { claimOutputDir, ownFiles, type OwnFiles } from '../../outputs.js';
 import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type InputFilter } from './filter.js';
-import { computeFeatures, resolveLayer, type MitigationLayer } from './layers.js';
-import { evaluationSets, metricsOf, predictSets, type Metrics } from './measure.js';
-import { curveCounts, prune, pruningCurve, searchPruning, type FeatureSet, type PrunedWeights } from './prune.js';
+import type { MitigationLayer } from './layers.js';
+import { openLayersNet, readLayersModelFolder } from './layers-net.js';
+import { evaluationSets, metricsOf, type Metrics } from './measure.js';
+import type { LayerProbe } from './net.js';
+import { ONNX_MODEL_FOLDER_FILES, onnxNet, readOnnxForMitigation } from './onnx-net.js';
+import { curveCounts, pruningCurve, searchPruning } from './prune.js';
 import { rankNeurons, type NeuronRanking } from './ranking.js';
 import { checkScanModel, chooseLabel, readReversedTrigger, readScanSource, stampReversed } from './reversed-trigger.js';
-import { fineTune, unlearningSet } from './unlearn.js';
+import { unlearningSet } from './unlearn.js';
 
-import { previousRecord, recordedPruning, saveMitigated } from './record.js';
 import type { MitigationReport } from './report.js';
 import { MITIGATION_METHODS, resolveMitigationRecipe, type MitigationRecipeOptions } from './recipe.js';
 
@@ -54,7 +56,7 @@ const RANKING_LISTED = 20;
 
 /** A mitigation's options: the recipe's (recipe.ts, with their defaults) and where things are. */
 export interface MitigateOptions extends MitigationRecipeOptions {
-  /** Model folder (model.json, weights, metadata.json). */
+  /** Model folder (model.json, weights, metadata.json), or a user's ONNX file or folder holding model.onnx (its sidecar saying the preprocessing and dataset). */
   readonly model: string;
   /** Scan folder written by `poisonguard scan --out` (scan.json, seed-S/label-NN.json). */
   readonly scan: string;
@@ -82,24 +84,19 @@ export interface MitigateProgress {
 
 /** Runs one mitigation (see the module comment). */
 export async function mitigateModel(options: MitigateOptions): Promise<MitigationReport> {
-  const { isOnnxModelPath } = await import('../../nn/onnx-model.js');
-  if (isOnnxModelPath(options.model)) {
-    if (options.backend !== undefined) throw new OptionError('backend', 'absent for an ONNX model (it runs on the native engine)', options.backend);
-    if (options.engine === 'tfjs') throw new OptionError('engine', "'onnx' or 'auto' for an ONNX model (it runs on the native engine only)", options.engine);
-    const { unlearnOnnxModel } = await import('./onnx-unlearn.js');
-    return unlearnOnnxModel(options);
-  }
   const start = performance.now();
   const recipe = resolveMitigationRecipe(options);
   const { method, seed } = recipe;
   const progress = options.onProgress ?? (() => {});
-
-  const modelDir = resolve(options.model);
-  if (!existsSync(modelDir) || !statSync(modelDir).isDirectory()) {
-    throw new NotFoundError(modelDir, 'model folder', 'A model folder holds model.json, its weight files and metadata.json, as training writes them');
+  const { isOnnxModelPath } = await import('../../nn/onnx-model.js');
+  const onnx = isOnnxModelPath(options.model);
+  if (onnx) {
+    if (options.backend !== undefined) throw new OptionError('backend', 'absent for an ONNX model (it runs on the native engine)', options.backend);
+    if (options.engine === 'tfjs') throw new OptionError('engine', "'onnx' or 'auto' for an ONNX model (it runs on the native engine only)", options.engine);
   }
-  const { readMetadata, loadModel, saveModel, METADATA_JSON, MODEL_FOLDER_FILES } = await import('../../nn/model-io.js');
-  // Claimed before the work; compared by real path, so that a link to the model folder cannot replace the original.
+  const folder = onnx ? undefined : await readLayersModelFolder(options.model);
+  const { MODEL_FOLDER_FILES } = await import('../../nn/model-io.js');
+  // Claimed before the work; compared by real path, so that a link to the model cannot replace the original.
   const out =
     options.out === undefined
       ? undefined
@@ -107,18 +104,20 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
           option: 'out',
           existing: 'fresh',
           force: options.force,
-          own: mitigationFolderFiles(MODEL_FOLDER_FILES),
+          own: mitigationFolderFiles(onnx ? ONNX_MODEL_FOLDER_FILES : MODEL_FOLDER_FILES),
           foreign: 'keep',
-          notOver: [{ path: modelDir, what: 'the model folder' }],
+          notOver: [{ path: folder?.dir ?? resolve(options.model), what: 'the model' }],
         });
-  if (!existsSync(join(modelDir, METADATA_JSON))) {
-    throw new NotFoundError(join(modelDir, METADATA_JSON), 'model metadata file', "mitigation needs the model's dataset and preprocessing, which `poisonguard train` records there");
-  }
-  const metadata = readMetadata(modelDir);
   const scan = readScanSource(options.scan);
-  const sha = checkScanModel(scan, modelDir);
-  const realTrigger = metadata.trigger !== null && metadata.target !== null ? { trigger: metadata.trigger, target: metadata.target } : null;
-  const realInfo = realTrigger ? { target: realTrigger.target, description: describeTrigger(realTrigger.trigger) } : null;
+  const onnxModel = onnx ? readOnnxForMitigation(options.model, scan, options.data !== undefined) : undefined;
+  const sha = onnxModel ? onnxModel.sha256 : checkScanModel(scan, folder!.dir);
+  const realTrigger = onnxModel
+    ? onnxModel.metadata.trigger && onnxModel.metadata.target !== undefined && onnxModel.metadata.target !== null
+      ? { trigger: onnxModel.metadata.trigger, target: onnxModel.metadata.target }
+      : null
+    : folder!.metadata.trigger !== null && folder!.metadata.target !== null
+      ? { trigger: folder!.metadata.trigger, target: folder!.metadata.target }
+      : null;
   const asrShown = realTrigger ? 'real' : 'reversed';
   const notes: string[] = [];
   const choice = chooseLabel(scan, options.label);
@@ -126,17 +125,17 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     kind: 'mitigation' as const,
     method,
     recipe,
-    model: modelDir,
+    model: onnxModel?.file ?? folder!.dir,
     modelSha256: sha,
     scan: scan.dir,
     labelReason: choice.reason,
-    realTrigger: realInfo,
+    realTrigger: realTrigger ? { target: realTrigger.target, description: describeTrigger(realTrigger.trigger) } : null,
     asrShown,
-    dataset: metadata.dataset,
+    dataset: onnxModel ? (onnxModel.metadata.dataset ?? 'given') : folder!.metadata.dataset,
     seed,
   } satisfies Partial<MitigationReport>;
   if (choice.label === null) {
-    const report: MitigationReport = { ...base, nothingToMitigate: true, backend: 'none', seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes: [choice.reason] };
+    const report: MitigationReport = { ...base, nothingToMitigate: true, backend: onnx ? 'onnxruntime' : 'none', seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes: [choice.reason] };
     if (out) {
       mkdirSync(out, { recursive: true });
       writeJsonAtomic(join(out, MITIGATION_JSON), report);
@@ -145,21 +144,21 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   }
   const label = choice.label;
   const reversed = readReversedTrigger(scan, label);
-  if (realTrigger && realTrigger.target !== label) notes.push(`The scan's label ${label} is not the real trigger's target ${realTrigger.target} (metadata.json): the real trigger's ASR is measured to ${realTrigger.target}.`);
+  if (realTrigger && realTrigger.target !== label) notes.push(`The scan's label ${label} is not the real trigger's target ${realTrigger.target} (the model's records): the real trigger's ASR is measured to ${realTrigger.target}.`);
 
-  const { initEngine } = await import('../../nn/engine.js');
-  const engine = await initEngine({ backend: options.backend ?? 'auto' });
-  const { model } = await loadModel(modelDir);
-  let pruned: PrunedWeights | undefined;
+  const net = onnxModel ? onnxNet(onnxModel) : await openLayersNet(folder!.dir, folder!.metadata, sha, options.backend ?? 'auto');
+  const probes: LayerProbe[] = [];
   // The engine of the fine-tuning steps (unlearning, pruning's fine-tune), recorded in the report.
   let trainingEngine: ModelEngineDecision | undefined;
   try {
-    const [, H, W, C] = model.inputs[0].shape;
+    const [H, W, C] = net.inputShape;
     if (H !== reversed.height || W !== reversed.width || C !== reversed.channels) {
       throw new ShapeError('reversed trigger', `${H}x${W}x${C} (the model's input)`, `${reversed.height}x${reversed.width}x${reversed.channels}`);
     }
-    const shape: [number, number, number] = [reversed.height, reversed.width, reversed.channels];
-    const layer = recipe.method === 'unlearn' ? undefined : resolveLayer(model, recipe.layer);
+    const probe = recipe.method === 'unlearn' ? undefined : await net.probe(recipe.layer, recipe.method);
+    if (probe) probes.push(probe);
+    const layer = probe?.layer;
+    if (probe?.note) notes.push(probe.note);
 
     // Data: the model's dataset, unless given.
     let data: { train: ImageSet; test: ImageSet; name: string };
@@ -167,7 +166,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       data = { train: options.data.train, test: options.data.test, name: options.data.name ?? 'given' };
     } else {
       const { loadModelDataset } = await import('../../data/image-registry.js');
-      const d = loadModelDataset(metadata.dataset, options.dataDir, metadata.seed);
+      const d = loadModelDataset(net.records.dataset!, options.dataDir, net.records.datasetSeed);
       data = { train: d.train, test: d.test, name: d.name };
     }
     for (const [what, s] of [['training', data.train], ['test', data.test]] as const) {
@@ -176,7 +175,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     const rng = new Random(seed);
     const sets = evaluationSets(data.test, realTrigger, reversed);
     const evalTotal = sets.clean.count + (sets.real?.count ?? 0) + sets.reversed.count;
-    const beforePred = await predictSets(model, sets, metadata.preprocessing, (d) => progress({ phase: 'evaluate-before', done: d, total: evalTotal }));
+    const beforePred = await net.predictSets(sets, (d) => progress({ phase: 'evaluate-before', done: d, total: evalTotal }));
     const before = metricsOf(beforePred, sets);
     const shown = (m: Metrics): AccuracyAsr => shownFigures(m, asrShown);
     const common = {
@@ -184,7 +183,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       dataset: data.name,
       targetLabel: label,
       nothingToMitigate: false,
-      backend: engine.backend,
+      backend: net.backend,
       baseline: shown(before),
       before,
       ...(layer ? { layer: { name: layer.name, kind: layer.kind, units: layer.units, index: layer.index } } : {}),
@@ -202,12 +201,12 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
         images: rankSet.count,
         top: ranking.order.slice(0, RANKING_LISTED).map((u) => ({ neuron: u, score: ranking!.scores[u], meanClean: ranking!.meanClean[u], meanStamped: ranking!.meanStamped[u] })),
       };
-    if (layer) {
+    if (probe) {
       const stamped = stampReversed(rankSet.images, reversed);
       const total = 2 * rankSet.count;
-      const clean = await computeFeatures(model, layer, rankSet.images, shape, metadata.preprocessing, false, (n) => progress({ phase: 'rank', done: n, total }));
-      const hot = await computeFeatures(model, layer, stamped, shape, metadata.preprocessing, false, (n) => progress({ phase: 'rank', done: rankSet.count + n, total }));
-      ranking = rankNeurons(clean.perNeuron, hot.perNeuron, layer.units);
+      const clean = await probe.perNeuron(rankSet.images, (n) => progress({ phase: 'rank', done: n, total }));
+      const hot = await probe.perNeuron(stamped, (n) => progress({ phase: 'rank', done: rankSet.count + n, total }));
+      ranking = rankNeurons(clean, hot, probe.layer.units);
     }
 
     let report: MitigationReport;
@@ -215,18 +214,18 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       const { fpr, topShare } = recipe;
       const L = layer!;
       const neurons = profileNeurons(ranking!.order, topShare);
-      const cal = await computeFeatures(model, L, calibrationSet.images, shape, metadata.preprocessing, false, (n) => progress({ phase: 'calibrate', done: n, total: calibrationSet.count }));
-      const calProfiles = activationProfiles(cal.perNeuron, L.units, neurons);
+      const cal = await probe!.perNeuron(calibrationSet.images, (n) => progress({ phase: 'calibrate', done: n, total: calibrationSet.count }));
+      const calProfiles = activationProfiles(cal, L.units, neurons);
       let done = 0;
       const feat = async (s: ImageSet): Promise<Float64Array> => {
-        const f = await computeFeatures(model, L, s.images, shape, metadata.preprocessing, false, (n) => progress({ phase: 'features', done: done + n, total: evalTotal }));
+        const f = await probe!.perNeuron(s.images, (n) => progress({ phase: 'features', done: done + n, total: evalTotal }));
         done += s.count;
-        return activationProfiles(f.perNeuron, L.units, neurons);
+        return activationProfiles(f, L.units, neurons);
       };
       const cleanP = await feat(sets.clean);
       const realP = sets.real ? await feat(sets.real) : null;
       const revP = await feat(sets.reversed);
-      const filter: InputFilter = makeFilter({ model: { dir: modelDir, sha256: sha }, label, layer: L, neurons, topShare, calibration: calProfiles, fpr, preprocessing: metadata.preprocessing, inputShape: shape });
+      const filter: InputFilter = makeFilter({ model: { dir: net.path, sha256: sha }, label, layer: L, neurons, topShare, calibration: calProfiles, fpr, preprocessing: net.records.preprocessing, inputShape: [H, W, C] });
       const t = filter.threshold;
       const curve = filterCurve(calProfiles, cleanP, realP, revP, [...new Set([...CURVE_FPRS, fpr])].sort((a, b) => a - b));
       const fnrReal = realP ? 1 - flaggedShare(realP, t) : null;
@@ -277,28 +276,25 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     } else if (recipe.method === 'prune') {
       const { asrThreshold, maxShare, curveStep, fineTuneEpochs } = recipe;
       const L = layer!;
+      const P = probe!;
       const rankOrder = ranking!.order;
-      let done = 0;
-      const fullOf = async (s: ImageSet, expected: Int32Array | number, total: number): Promise<FeatureSet> => {
-        const f = await computeFeatures(model, L, s.images, shape, metadata.preprocessing, true, (n) => progress({ phase: 'features', done: done + n, total }));
-        done += s.count;
-        return { full: f.full!, count: f.count, expected };
-      };
       const defenseUnstamped = otherLabels(rankSet, label);
       const defenseReversed = { ...defenseUnstamped, images: stampReversed(defenseUnstamped.images, reversed) };
-      const searchTotal = (asrThreshold === 'baseline' ? 2 : 1) * defenseReversed.count + evalTotal;
-      const defense = await fullOf(defenseReversed, label, searchTotal);
-      const baselineSet = asrThreshold === 'baseline' ? await fullOf(defenseUnstamped, label, searchTotal) : undefined;
-      const search = await searchPruning(model, L, rankOrder, defense, asrThreshold, maxShare, (k, max) => progress({ phase: 'prune-search', done: k, total: max }), baselineSet);
-      const fs = {
-        clean: await fullOf(sets.clean, sets.clean.labels, searchTotal),
-        real: sets.real ? await fullOf(sets.real, sets.realTarget!, searchTotal) : null,
-        reversed: await fullOf(sets.reversed, sets.reversedTarget, searchTotal),
-      };
+      const searchTotal = (asrThreshold === 'baseline' ? 2 : 1) * defenseReversed.count;
+      const defense = { cached: await P.cache(defenseReversed.images, (n) => progress({ phase: 'features', done: n, total: searchTotal })), expected: label };
+      const baselineSet =
+        asrThreshold === 'baseline' ? { cached: await P.cache(defenseUnstamped.images, (n) => progress({ phase: 'features', done: defenseReversed.count + n, total: searchTotal })), expected: label } : undefined;
+      const search = await searchPruning(P, rankOrder, defense, asrThreshold, maxShare, (k, max) => progress({ phase: 'prune-search', done: k, total: max }), baselineSet);
       const counts = curveCounts(L.units, curveStep, maxShare, search.pruned);
-      const points = await pruningCurve(model, L, rankOrder, fs, counts, (k, n) => progress({ phase: 'prune-curve', done: k, total: n }));
+      const points = await pruningCurve(
+        P,
+        rankOrder,
+        { clean: { images: sets.clean.images, expected: sets.clean.labels }, real: sets.real ? { images: sets.real.images, expected: sets.realTarget! } : null, reversed: { images: sets.reversed.images, expected: sets.reversedTarget } },
+        counts,
+        (n) => progress({ phase: 'prune-curve', done: n, total: evalTotal }),
+      );
       const neurons = rankOrder.slice(0, search.pruned);
-      pruned = prune(model, L, neurons);
+      net.prune(L, neurons);
       if (!search.reachedThreshold) {
         notes.push(
           `The reversed trigger still worked (ASR ${(100 * search.asr).toFixed(1)}% on the defender's images` +
@@ -309,20 +305,18 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       if (recipe.fineTune) {
         const { share, learningRate, batchSize } = recipe.fineTune;
         const ft = subset(data.train, rng.sampleWithoutReplacement(data.train.count, Math.max(1, Math.round(share * data.train.count))));
-        const tuned = await fineTune(model, ft, {
+        trainingEngine = await net.fineTune(ft, {
           ...(options.engine !== undefined ? { engine: options.engine } : {}),
           epochs: fineTuneEpochs,
           learningRate,
           batchSize,
           seed,
-          preprocessing: metadata.preprocessing,
-          pruned,
           onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
         });
-        trainingEngine = tuned.engine;
       }
-      const after = metricsOf(await predictSets(model, sets, metadata.preprocessing, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal })), sets);
-      const prior = recordedPruning(metadata);
+      const finished = await net.finish(sets, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal }));
+      const after = finished.after;
+      const prior = net.records.pruned;
       const keptNeurons = prior && prior.layer === L.name ? [...new Set([...prior.neurons, ...neurons])] : neurons;
       report = {
         ...common,
@@ -345,38 +339,33 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
         notes,
       };
       if (out) {
-        await saveMitigated(model, out, metadata, after, {
+        const written = await finished.save(out, {
           method,
           label,
           scan: scan.dir,
-          source: { dir: modelDir, sha256: sha },
+          source: { dir: net.path, sha256: sha },
           pruned: { layer: L.name, neurons: keptNeurons },
           details: { pruned: neurons.length, share: search.share, asrThreshold, maxShare, reachedThreshold: search.reachedThreshold, fineTuneEpochs, ...(trainingEngine ? { engine: trainingEngine.engine } : {}) },
-          previous: previousRecord(metadata),
+          previous: net.records.previous,
           date: new Date().toISOString(),
-        }, saveModel);
-        report = { ...report, output: { model: out } };
+        });
+        report = { ...report, output: { model: written } };
       }
     } else {
       const { share: unlearnShare, stampedShare, epochs, learningRate, batchSize } = recipe;
       const ul = unlearningSet(data.train, reversed, rng, unlearnShare, stampedShare);
-      const prior = recordedPruning(metadata);
-      if (prior) {
-        pruned = prune(model, resolveLayer(model, prior.layer), prior.neurons);
-        notes.push(`${prior.neurons.length} neurons of layer ${prior.layer} pruned by an earlier mitigation are kept at zero during unlearning.`);
-      }
-      const tuned = await fineTune(model, ul.set, {
+      const prior = net.records.pruned;
+      if (prior) notes.push(`${prior.neurons.length} neurons of layer ${prior.layer} pruned by an earlier mitigation are kept at zero during unlearning.`);
+      trainingEngine = await net.fineTune(ul.set, {
         ...(options.engine !== undefined ? { engine: options.engine } : {}),
         epochs,
         learningRate,
         batchSize,
         seed,
-        preprocessing: metadata.preprocessing,
-        ...(pruned ? { pruned } : {}),
         onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
       });
-      trainingEngine = tuned.engine;
-      const after = metricsOf(await predictSets(model, sets, metadata.preprocessing, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal })), sets);
+      const finished = await net.finish(sets, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal }));
+      const after = finished.after;
       report = {
         ...common,
         after,
@@ -386,20 +375,20 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
         notes,
       };
       if (out) {
-        await saveMitigated(model, out, metadata, after, {
+        const written = await finished.save(out, {
           method,
           label,
           scan: scan.dir,
-          source: { dir: modelDir, sha256: sha },
+          source: { dir: net.path, sha256: sha },
           pruned: prior,
           details: { images: ul.set.count, stamped: ul.stamped.length, epochs, learningRate, batchSize, unlearnShare, stampedShare, engine: trainingEngine.engine },
-          previous: previousRecord(metadata),
+          previous: net.records.previous,
           date: new Date().toISOString(),
-        }, saveModel);
-        report = { ...report, output: { model: out } };
+        });
+        report = { ...report, output: { model: written } };
       }
     }
-    if (asrShown === 'reversed') notes.push("The model's metadata names no trigger: every 'asr' shown for the report is the reversed trigger's.");
+    if (asrShown === 'reversed') notes.push("The model's records name no trigger: every 'asr' shown for the report is the reversed trigger's.");
     report = { ...report, ...(trainingEngine ? { trainingEngine } : {}), after: report.after ?? before, seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes };
     if (out) {
       mkdirSync(out, { recursive: true });
@@ -407,8 +396,8 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     }
     return report;
   } finally {
-    pruned?.dispose();
-    model.dispose();
+    for (const p of probes) await p.dispose();
+    await net.dispose();
   }
 }
 

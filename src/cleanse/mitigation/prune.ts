@@ -14,16 +14,16 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { OptionError } from '../../errors.js';
 import { checkRange } from '../../options.js';
 import { DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE, type PruneStop } from './defaults.js';
-import { layerChain, predictFromFeatures, type MitigationLayer } from './layers.js';
+import { layerChain, type MitigationLayer } from './layers.js';
 import { shareEqual } from './measure.js';
+import type { CachedActivations, LayerProbe } from './net.js';
 import type { ZeroedVariable } from '../../nn/train-onnx.js';
 
 export { DEFAULT_ASR_THRESHOLD, DEFAULT_CURVE_STEP, DEFAULT_MAX_SHARE, type PruneStop } from './defaults.js';
 
-/** Cached features of one image set at the layer, with what counts as a hit. */
+/** Cached activations of one image set at the layer, with what counts as a hit. */
 export interface FeatureSet {
-  readonly full: Float32Array;
-  readonly count: number;
+  readonly cached: CachedActivations;
   /** True labels (for accuracy) or one target label (for an ASR). */
   readonly expected: Int32Array | number;
 }
@@ -33,12 +33,6 @@ export function keepVector(units: number, order: readonly number[], k: number): 
   const keep = new Float32Array(units).fill(1);
   for (let i = 0; i < k; i++) keep[order[i]] = 0;
   return keep;
-}
-
-/** Share of the set's predictions that hit its `expected` once the first k neurons are pruned. */
-export async function hitRate(model: tfl.LayersModel, layer: MitigationLayer, set: FeatureSet, order: readonly number[], k: number): Promise<number> {
-  const pred = await predictFromFeatures(model, layer, set.full, set.count, keepVector(layer.units, order, k));
-  return shareEqual(pred, set.expected);
 }
 
 export interface PruneSearch {
@@ -61,8 +55,7 @@ export interface PruneSearch {
  * (`unstamped`: the same images in the same order) — see {@link triggerStillWorks}.
  */
 export async function searchPruning(
-  model: tfl.LayersModel,
-  layer: MitigationLayer,
+  probe: Pick<LayerProbe, 'layer' | 'predictKept'>,
   order: readonly number[],
   reversed: FeatureSet,
   stop: PruneStop = DEFAULT_ASR_THRESHOLD,
@@ -71,19 +64,20 @@ export async function searchPruning(
   unstamped?: FeatureSet,
 ): Promise<PruneSearch> {
   if (stop !== 'baseline') checkRange('asrThreshold', stop, 0, 1, true);
-  else if (!unstamped || unstamped.count !== reversed.count) {
-    throw new OptionError('unstamped', "the defender's images without the trigger, as many as stamped (needed by the 'baseline' stop)", unstamped ? `${unstamped.count} images` : 'none');
+  else if (!unstamped || unstamped.cached.count !== reversed.cached.count) {
+    throw new OptionError('unstamped', "the defender's images without the trigger, as many as stamped (needed by the 'baseline' stop)", unstamped ? `${unstamped.cached.count} images` : 'none');
   }
   checkRange('maxShare', maxShare, 0, 1, true);
+  const { layer } = probe;
   const max = Math.min(layer.units - 1, Math.floor(maxShare * layer.units));
   const target = reversed.expected;
   if (typeof target !== 'number') throw new OptionError('reversed.expected', 'the target label (a number)', 'per-image labels');
   const state = async (k: number): Promise<{ asr: number; baseline: number | null; met: boolean }> => {
     const keep = keepVector(layer.units, order, k);
-    const stamped = await predictFromFeatures(model, layer, reversed.full, reversed.count, keep);
+    const stamped = await probe.predictKept(reversed.cached, keep);
     const asr = shareEqual(stamped, target);
     if (stop !== 'baseline') return { asr, baseline: null, met: asr < stop };
-    const plain = await predictFromFeatures(model, layer, unstamped!.full, unstamped!.count, keep);
+    const plain = await probe.predictKept(unstamped!.cached, keep);
     return { asr, baseline: shareEqual(plain, target), met: !triggerStillWorks(stamped, plain, target) };
   };
   let k = 0;
@@ -142,27 +136,34 @@ export interface PruningPoint {
   readonly asrReversed: number;
 }
 
-/** Clean accuracy and ASRs at each number of pruned neurons in `counts` (on cached test features). */
+/** A test set for the pruning curve: raw images, and what counts as a hit. */
+export interface CurveSet {
+  readonly images: Uint8Array;
+  readonly expected: Int32Array | number;
+}
+
+/**
+ * Clean accuracy and ASRs at each number of pruned neurons in `counts`: each set runs through the
+ * model once, and the rest of the model from the layer once per count.
+ */
 export async function pruningCurve(
-  model: tfl.LayersModel,
-  layer: MitigationLayer,
+  probe: Pick<LayerProbe, 'layer' | 'predictKeptMany'>,
   order: readonly number[],
-  sets: { clean: FeatureSet; real: FeatureSet | null; reversed: FeatureSet },
+  sets: { clean: CurveSet; real: CurveSet | null; reversed: CurveSet },
   counts: readonly number[],
-  onPoint?: (done: number, total: number) => void,
+  onImages?: (done: number) => void,
 ): Promise<PruningPoint[]> {
-  const points: PruningPoint[] = [];
-  for (const k of counts) {
-    points.push({
-      share: k / layer.units,
-      pruned: k,
-      cleanAccuracy: await hitRate(model, layer, sets.clean, order, k),
-      asrReal: sets.real ? await hitRate(model, layer, sets.real, order, k) : null,
-      asrReversed: await hitRate(model, layer, sets.reversed, order, k),
-    });
-    onPoint?.(points.length, counts.length);
-  }
-  return points;
+  const keeps = counts.map((k) => keepVector(probe.layer.units, order, k));
+  let done = 0;
+  const rates = async (s: CurveSet): Promise<number[]> => {
+    const preds = await probe.predictKeptMany(s.images, keeps, (n) => onImages?.(done + n));
+    done += preds[0]?.length ?? 0;
+    return preds.map((p) => shareEqual(p, s.expected));
+  };
+  const clean = await rates(sets.clean);
+  const real = sets.real ? await rates(sets.real) : null;
+  const reversed = await rates(sets.reversed);
+  return counts.map((k, i) => ({ share: k / probe.layer.units, pruned: k, cleanAccuracy: clean[i], asrReal: real ? real[i] : null, asrReversed: reversed[i] }));
 }
 
 /** Neuron counts of the curve: 0, step, 2·step, … up to maxShare, plus the stop point; sorted, distinct. */

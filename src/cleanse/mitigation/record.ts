@@ -19,7 +19,7 @@ export interface MitigationRecord {
 }
 
 /** The pruned neurons an earlier mitigation recorded in metadata.json, if any. */
-export function recordedPruning(metadata: ModelMetadata | undefined): MitigationRecord['pruned'] {
+export function recordedPruning(metadata: object | undefined): MitigationRecord['pruned'] {
   const m = (metadata as { mitigation?: Partial<MitigationRecord> } | undefined)?.mitigation;
   const p = m?.pruned;
   if (!p || typeof p.layer !== 'string' || !Array.isArray(p.neurons)) return null;
