@@ -29,6 +29,22 @@ export interface ChunkTask {
   readonly maxSteps?: number;
 }
 
+/**
+ * Where a scan's label chunks run: this machine's worker threads by default, or elsewhere (the
+ * zoo's job queue, src/zoo/) through scanModel's `labelEngines`. A chunk's result depends on
+ * its task and the runner's init only, so any engine that runs {@link createLabelRunner}'s code
+ * gives the same bits.
+ */
+export interface LabelEngines {
+  exec(task: ChunkTask, onStep: (p: StepProgress) => void): Promise<LabelState>;
+  close(): Promise<void>;
+  /** Abandons the chunks in flight (the scan's halt signal). */
+  halt(): void;
+}
+
+/** Starts the engines of a scan: the runner's init, and how many chunks the scan keeps in flight. */
+export type LabelEngineFactory = (init: RunnerInit, lanes: number) => Promise<LabelEngines>;
+
 export interface LabelRunner {
   /** The backend in use. */
   readonly backend: string;

@@ -31,7 +31,7 @@ import {
 import { runFastRounds, shouldEscalate, type FastRecipe, type ScanJob } from './fast.js';
 import { MIN_LABELS, resolveScanPlan, type ScanOptions } from './scan-plan.js';
 import { labelResult, summarize, type LabelResult, type LabelSummary } from './label-result.js';
-import type { ChunkTask, LabelRunner, RunnerInit } from './label-runner.js';
+import type { ChunkTask, LabelEngineFactory, LabelEngines, LabelRunner, RunnerInit } from './label-runner.js';
 import { labelImageFiles, writeLabelImages } from './mask-images.js';
 import type { OutlierReport } from './outliers.js';
 import type { ReverseRecipe } from './recipe.js';
@@ -134,8 +134,13 @@ export interface Stats {
   readonly max: number;
 }
 
-/** Runs the scan (see the module comment). */
-export async function scanModel(options: ScanOptions): Promise<ScanReport> {
+/**
+ * Runs the scan (see the module comment). `labelEngines` runs the label chunks elsewhere than this
+ * machine's worker threads (the zoo's job queue): started with the runner's init and how many
+ * chunks the scan keeps in flight; the `workers` option then counts those chunks and is not capped
+ * at this machine's cores.
+ */
+export async function scanModel(options: ScanOptions, labelEngines?: LabelEngineFactory): Promise<ScanReport> {
   const start = performance.now();
   const plan = resolveScanPlan(options);
   const { fast, fullRecipe, recipe, seed, repeat, workers: workersRequested, detector, secondary, flagThreshold, verdict: verdictOptions } = plan;
@@ -156,8 +161,9 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   const labels = plan.labels ? [...plan.labels] : Array.from({ length: numClasses }, (_, i) => i);
   for (const l of labels) if (l >= numClasses) throw new OptionError('labels', `class indices in 0..${numClasses - 1}`, l);
   if (labels.length < MIN_LABELS) throw new OptionError('labels', `at least ${MIN_LABELS} labels (the outlier test needs a median and a spread)`, labels);
-  // More engines than labels to run at once, or than cores, only cost memory and start-up.
-  const workers = Math.min(workersRequested, labels.length * repeat, availableParallelism());
+  // More engines than labels to run at once, or than cores, only cost memory and start-up (engines
+  // elsewhere are not this machine's cores).
+  const workers = Math.min(workersRequested, labels.length * repeat, labelEngines ? Infinity : availableParallelism());
 
   // The clean set: the dataset's test split (the release drew its mini-batches from the test set).
   const { loadImageDataset, loadModelDataset } = await import('../data/image-registry.js');
@@ -211,10 +217,11 @@ export async function scanModel(options: ScanOptions): Promise<ScanReport> {
   // The engines run the labels: started by the first phase that has labels to run (none for a
   // finished scan), as many as that phase can use (a scan's jobs, or an escalation's).
   type Exec = (task: ChunkTask, onStep: (p: StepProgress) => void) => Promise<LabelState>;
-  type Engines = { exec: Exec; close: () => Promise<void>; halt: () => void };
+  type Engines = LabelEngines;
   let engines: Promise<Engines> | undefined;
   const startEngines = (count: number): Promise<Engines> =>
     (engines ??= (async () => {
+      if (labelEngines) return labelEngines(runnerInit, Math.max(1, Math.min(workers, count)));
       if (workers === 0) {
         const { createLabelRunner } = await import('./label-runner.js');
         const runner: LabelRunner = await createLabelRunner(runnerInit, false);
