@@ -9,5 +9,7 @@ import { reproduceCommand } from './reproduce.js';
 import { demoCommand } from './demo.js';
 import { mitigateCommand } from './mitigate.js';
 import { filterCommand } from './filter.js';
+import { zooCommand } from './zoo.js';
+import { workerCommand } from './worker.js';
 
-export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand, reproduceCommand, mitigateCommand, filterCommand, demoCommand];
+export const commands: readonly Command<any>[] = [certifyCommand, trainCommand, evaluateCommand, reportCommand, scanCommand, reproduceCommand, mitigateCommand, filterCommand, zooCommand, workerCommand, demoCommand];

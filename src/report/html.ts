@@ -473,7 +473,7 @@ function mitigationSection(m: MitigationSectionInput): string {
 
 // ---------------------------------------------------------------- page
 
-const CSS = `
+export const CSS = `
 :root { --ink: #1d232b; --muted: #5b6672; --line: #d9dee4; --ok: #1e7b3c; --bad: #b0261b; --bg: #f6f7f9; }
 * { box-sizing: border-box; }
 body { margin: 0; font: 15px/1.55 "DejaVu Sans", Verdana, Arial, sans-serif; color: var(--ink); background: white; }

@@ -1,0 +1,319 @@
+/**
+ * The zoo's job queue: BullMQ on Redis. Each job is one chunk of one label's trigger search — the
+ * unit the scan already checkpoints (scan.ts runs a label in chunks of steps; fast mode in rounds
+ * of chunks) — so a scan over the queue is the local scan with its chunks run elsewhere, fast
+ * mode's rounds and escalation included, and a killed worker loses one chunk at most.
+ *
+ * A job's id is the hash of what determines its result: the model's bytes, the clean set, the
+ * recipe (the runner's init) and the chunk's input state and step limits (which carry the label,
+ * its seed and its step). Adding a job that exists is ignored by BullMQ, so a coordinator that
+ * restarts, or a chunk asked for twice, gets the one result that was (or will be) computed; a
+ * result depends on nothing else, whichever worker ran it and in whatever order.
+ *
+ * Stall detection is BullMQ's: a worker renews its job's lock while the chunk runs (on worker
+ * threads, so the event loop is free to do it); a SIGKILLed worker's lock expires and another
+ * worker's stalled-job check moves the job back to waiting. A stalled job completes once: BullMQ
+ * accepts a completion only from the holder of the job's current lock.
+ */
+import { hostname } from 'node:os';
+import type { Job, Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DataFormatError, OptionError, PoisonguardError } from '../errors.js';
+import type { InputLayout } from '../graph/layout.js';
+import type { BackendChoice } from '../nn/engine.js';
+import type { Preprocessing } from '../nn/preprocess.js';
+import type { ChunkTask, LabelEngines, RunnerInit } from '../cleanse/label-runner.js';
+import type { ReverseRecipe } from '../cleanse/recipe.js';
+import type { LabelState } from '../cleanse/reverse.js';
+import { replaceNumbers, reviveNumbers, isObject } from '../run-files.js';
+import { packFolder, putBlob, sha256Hex } from './blobs.js';
+
+/** The queue's name when none is given (BullMQ's keys: bull:NAME:…). */
+export const DEFAULT_QUEUE_NAME = 'poisonguard-zoo';
+/** BullMQ job name of a chunk. */
+export const CHUNK_JOB = 'label-chunk';
+/** Format of a chunk job's data; a worker refuses any other. */
+export const CHUNK_JOB_FORMAT = 'poisonguard-chunk-1';
+/**
+ * A job's lock lasts this long without renewal (BullMQ's default, 30 s): a killed worker's job is
+ * taken again after at most about twice this (the lock's end, then the next stalled-job check).
+ */
+export const DEFAULT_LOCK_SECONDS = 30;
+/** A job may stall (its worker lost) this many times before it fails; BullMQ's default is 1. */
+export const MAX_STALLED_COUNT = 3;
+/** Finished jobs stay in Redis this long, so that a restarted coordinator finds their results. */
+export const KEEP_FINISHED_SECONDS = 7 * 24 * 3600;
+/** The coordinator gives up when Redis does not answer for this long. */
+export const REDIS_LOST_SECONDS = 10;
+/** How often the coordinator checks that Redis answers (and renews its claim on the queue). */
+const PING_MS = 1000;
+
+/** Redis stopped answering: the whole zoo stops (a model's own failure stops only that model). */
+export class QueueLostError extends PoisonguardError {}
+
+/** A parsed `redis://HOST:PORT[/DB]`. */
+export interface QueueUrl {
+  readonly host: string;
+  readonly port: number;
+  readonly db: number;
+  readonly url: string;
+}
+
+/** Parses the queue URL; anything but redis://HOST:PORT[/DB] is refused with the form expected. */
+export function parseQueueUrl(raw: string, option = '--queue'): QueueUrl {
+  const m = /^redis:\/\/(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})(?:\/(\d{1,2}))?\/?$/.exec(raw.trim());
+  if (!m) throw new OptionError(option, 'redis://HOST:PORT[/DB] (a Redis server; no user or password in the URL)', raw);
+  const port = Number(m[2]);
+  if (port < 1 || port > 65535) throw new OptionError(option, 'a port in 1..65535', raw);
+  const db = m[3] === undefined ? 0 : Number(m[3]);
+  return { host: m[1].replace(/^\[|\]$/g, ''), port, db, url: raw.trim() };
+}
+
+/** Checks a queue name (it becomes part of Redis keys). */
+export function checkQueueName(name: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) throw new OptionError('--queue-name', 'letters, digits, _ . - (at most 64)', name);
+  return name;
+}
+
+/** An ioredis connection as BullMQ wants it (no retry limit per command: its blocking calls wait). */
+export async function connectRedis(q: QueueUrl, what: string): Promise<Redis> {
+  const { Redis } = await import('ioredis');
+  const redis = new Redis({ host: q.host, port: q.port, db: q.db, maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: 5000, retryStrategy: (n) => Math.min(200 * n, 2000) });
+  // ioredis reports every failed reconnection as an 'error' event; the watchdog and the commands report them to the user.
+  redis.on('error', () => {});
+  try {
+    await withTimeout(redis.connect(), 6000, 'no answer');
+    await withTimeout(redis.ping(), 6000, 'no answer to PING');
+  } catch (e) {
+    redis.disconnect();
+    throw new PoisonguardError('not-found', `${what}: cannot reach Redis at ${q.url} (${(e as Error).message}).`, { path: q.url });
+  }
+  return redis;
+}
+
+/** Another connection with the same options, its failed reconnections reported by the caller as above. */
+export function duplicateConnection(redis: Redis): Redis {
+  const c = redis.duplicate();
+  c.on('error', () => {});
+  return c;
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
+  let timer: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(why)), ms)))]).finally(() => clearTimeout(timer));
+}
+
+/** What a worker needs to build the label runner, with the model and clean set as blob hashes. */
+export interface RunnerSpec {
+  readonly model: { readonly kind: 'tfjs' | 'onnx'; readonly blob: string; readonly inputLayout?: InputLayout };
+  readonly data: { readonly blob: string; readonly count: number; readonly height: number; readonly width: number; readonly channels: number };
+  readonly preprocessing: Preprocessing;
+  readonly recipe: ReverseRecipe;
+  readonly numClasses: number;
+  readonly backend: BackendChoice;
+  readonly modelEngine: 'onnx' | 'tfjs';
+}
+
+/** A chunk job's data. */
+export interface ChunkJobData {
+  readonly format: typeof CHUNK_JOB_FORMAT;
+  /** The model's name in the zoo, for `zoo status` and the workers' log. */
+  readonly model: string;
+  readonly spec: RunnerSpec;
+  /** The {@link ChunkTask} as run-file JSON (Float32Arrays as base64: bit-exact). */
+  readonly task: string;
+}
+
+/** A stable JSON text (sorted keys) to hash. */
+function stableJson(x: unknown): string {
+  return JSON.stringify(x, (_k, v: unknown) => (isObject(v) && !(v instanceof Float32Array) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : replaceNumbers(_k, v)));
+}
+
+export function specKey(spec: RunnerSpec): string {
+  return sha256Hex(Buffer.from(stableJson(spec)));
+}
+
+/** The idempotent job id (see the module comment); BullMQ ids may not contain ':'. */
+export function chunkJobId(spec: RunnerSpec, task: ChunkTask, taskJson: string): string {
+  const s = task.state;
+  return `c.${specKey(spec).slice(0, 20)}.l${s.label}.r${s.seed}.t${s.schedule.step}.${sha256Hex(Buffer.from(taskJson)).slice(0, 20)}`;
+}
+
+export function encodeTask(task: ChunkTask): string {
+  return JSON.stringify(task, replaceNumbers);
+}
+
+/** Reads a chunk's result (queue data: untrusted) and checks it continues the task it answers. */
+export function decodeState(raw: unknown, task: ChunkTask, where: string): LabelState {
+  let text = raw;
+  // BullMQ hands a string return value back either as is or JSON-encoded once more.
+  if (typeof text === 'string' && text.startsWith('"')) text = JSON.parse(text) as unknown;
+  if (typeof text !== 'string') throw new DataFormatError(where, 'a chunk result that is not a label state.');
+  let s: LabelState;
+  try {
+    s = JSON.parse(text, reviveNumbers) as LabelState;
+  } catch (e) {
+    throw new DataFormatError(where, `a chunk result that is not JSON (${(e as Error).message}).`);
+  }
+  const t = task.state;
+  const arrays = ['wMask', 'wPattern', 'mMask', 'vMask', 'mPattern', 'vPattern'] as const;
+  const ok =
+    isObject(s) &&
+    s.label === t.label &&
+    s.seed === t.seed &&
+    arrays.every((k) => s[k] instanceof Float32Array && s[k].length === t[k].length) &&
+    isObject(s.schedule) &&
+    typeof s.schedule.step === 'number' &&
+    s.schedule.step >= t.schedule.step &&
+    s.schedule.step <= t.schedule.step + task.steps;
+  if (!ok) throw new DataFormatError(where, `a chunk result that does not continue label ${t.label}'s state at step ${t.schedule.step}.`);
+  return s;
+}
+
+export interface QueueConnection {
+  readonly url: QueueUrl;
+  readonly name: string;
+  readonly redis: Redis;
+  readonly queue: Queue<ChunkJobData, string>;
+  readonly events: QueueEvents;
+  /** Rejects when Redis stops answering for {@link REDIS_LOST_SECONDS} (see {@link openCoordinator}). */
+  readonly lost: Promise<never>;
+  close(): Promise<void>;
+}
+
+/** Redis key of the coordinator's claim on a queue. */
+export function coordinatorKey(name: string): string {
+  return `poisonguard:zoo:${name}:coordinator`;
+}
+
+/**
+ * Opens the queue for a coordinator. One coordinator per queue name: a second one is refused
+ * while the first one's claim (renewed every second, lapsing after {@link REDIS_LOST_SECONDS}) is
+ * alive, since both would wait on, and report, the same jobs.
+ */
+export async function openCoordinator(url: QueueUrl, name: string, out: string, lostSeconds = REDIS_LOST_SECONDS): Promise<QueueConnection> {
+  const redis = await connectRedis(url, 'zoo scan');
+  const me = JSON.stringify({ host: hostname(), pid: process.pid, out, since: new Date().toISOString() });
+  const key = coordinatorKey(name);
+  const ttl = lostSeconds * 1000;
+  if ((await redis.set(key, me, 'PX', ttl, 'NX')) !== 'OK') {
+    const other = await redis.get(key);
+    redis.disconnect();
+    let who = other ?? 'another coordinator';
+    try {
+      const o = JSON.parse(other ?? '') as { host?: string; pid?: number; out?: string };
+      who = `${o.host} (pid ${o.pid}, out ${o.out})`;
+    } catch {
+      /* shown as stored */
+    }
+    throw new PoisonguardError('invalid-option', `queue '${name}' at ${url.url} already has a coordinator: ${who}. Wait for it to finish, stop it, or use another --queue-name.`, { path: '--queue-name' });
+  }
+  const { Queue, QueueEvents } = await import('bullmq');
+  const queueConnection = duplicateConnection(redis);
+  const eventsConnection = duplicateConnection(redis);
+  const queue = new Queue<ChunkJobData, string>(name, { connection: queueConnection, defaultJobOptions: { removeOnComplete: { age: KEEP_FINISHED_SECONDS }, removeOnFail: { age: KEEP_FINISHED_SECONDS } } });
+  const events = new QueueEvents(name, { connection: eventsConnection });
+  queue.on('error', () => {});
+  events.on('error', () => {});
+  await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+  let rejectLost!: (e: Error) => void;
+  const lost = new Promise<never>((_, reject) => (rejectLost = reject));
+  lost.catch(() => {});
+  let lastAnswer = Date.now();
+  let stopped = false;
+  const timer = setInterval(() => {
+    if (stopped) return;
+    // Renews the claim only while it is still ours (a coordinator that lost it must not take another's).
+    void redis
+      .eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') end", 1, key, me, String(ttl))
+      .then(() => (lastAnswer = Date.now()))
+      .catch(() => {});
+    if (Date.now() - lastAnswer > ttl) {
+      stopped = true;
+      rejectLost(new QueueLostError('not-found', `lost Redis at ${url.url}: no answer for ${lostSeconds} s. Every finished label is saved in the out folder; run the same zoo scan again when Redis is back to resume.`, { path: url.url }));
+    }
+  }, PING_MS);
+  return {
+    url,
+    name,
+    redis,
+    queue,
+    events,
+    lost,
+    async close() {
+      stopped = true;
+      clearInterval(timer);
+      if (Date.now() - lastAnswer < ttl) {
+        await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, key, me).catch(() => {});
+        await Promise.allSettled([queue.close(), events.close()]);
+        // BullMQ leaves connections it was given open (they are the caller's).
+        for (const c of [queueConnection, eventsConnection, redis]) await c.quit().catch(() => c.disconnect());
+      } else {
+        // Redis is gone: closing would wait for it, and a connection left open would retry forever.
+        for (const c of [queue, events]) void c.close().catch(() => {});
+        for (const c of [queueConnection, eventsConnection, redis]) c.disconnect();
+      }
+    },
+  };
+}
+
+/**
+ * The scan's label engines on the queue (scan-plan.ts ScanOptions.labelEngines): sends the model
+ * and clean set once, then each chunk is a job whose result is awaited.
+ */
+export function queueEngines(conn: QueueConnection, modelName: string): (init: RunnerInit, lanes: number) => Promise<LabelEngines> {
+  return async (init) => {
+    const fs = await import('node:fs');
+    const bytes = init.model.kind === 'onnx' ? fs.readFileSync(init.model.file) : packFolder(init.model.dir);
+    const modelBlob = await raceLost(conn, putBlob(conn.redis, bytes));
+    const dataBlob = await raceLost(conn, putBlob(conn.redis, init.data.images));
+    const spec: RunnerSpec = {
+      model: { kind: init.model.kind, blob: modelBlob, ...(init.model.kind === 'onnx' ? { inputLayout: init.model.inputLayout } : {}) },
+      data: { blob: dataBlob, count: init.data.count, height: init.data.height, width: init.data.width, channels: init.data.channels },
+      preprocessing: init.preprocessing,
+      recipe: init.recipe,
+      numClasses: init.numClasses,
+      backend: init.backend,
+      modelEngine: init.modelEngine,
+    };
+    let halted = false;
+    return {
+      async exec(task) {
+        if (halted) throw new PoisonguardError('interrupted', 'the zoo scan was stopped.');
+        const taskJson = encodeTask(task);
+        const jobId = chunkJobId(spec, task, taskJson);
+        const raw = await raceLost(conn, runJob(conn, jobId, task.state.label, { format: CHUNK_JOB_FORMAT, model: modelName, spec, task: taskJson }));
+        return decodeState(raw, task, `job ${jobId} of ${conn.name}`);
+      },
+      async close() {},
+      halt() {
+        halted = true;
+      },
+    };
+  };
+}
+
+function raceLost<T>(conn: QueueConnection, p: Promise<T>): Promise<T> {
+  return Promise.race([p, conn.lost]);
+}
+
+/** Adds the job unless it exists (a failed one is added again), then waits for its result. */
+async function runJob(conn: QueueConnection, jobId: string, label: number, data: ChunkJobData): Promise<unknown> {
+  const { Job } = await import('bullmq');
+  let job: Job<ChunkJobData, string> | undefined = await Job.fromId<ChunkJobData, string>(conn.queue, jobId);
+  if (job) {
+    const state = await job.getState();
+    if (state === 'completed') return job.returnvalue;
+    // A failure is not a result: the chunk runs again (the reason was reported when it failed).
+    if (state === 'failed') {
+      await job.remove();
+      job = undefined;
+    }
+  }
+  job ??= await conn.queue.add(CHUNK_JOB, data, { jobId });
+  try {
+    return await job.waitUntilFinished(conn.events);
+  } catch (e) {
+    throw new PoisonguardError('data-format', `a worker failed on ${data.model}, label ${label}: ${(e as Error).message}`, { path: data.model });
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * The zoo through a real job queue: a redis-server of the test's own on a free loopback port (no
+ * system service), two worker processes, one SIGKILLed while it runs its first label chunk. The
+ * killed chunk is taken again after BullMQ's stall detection; every label's result is there once
+ * and equal, bit for bit, to a local zoo scan's; a second coordinator on the queue is refused; a
+ * rerun finds everything done; losing Redis stops the coordinator with one clear line.
+ */
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/data/paths.js';
+import { initEngine } from '../../src/nn/engine.js';
+import { reviveNumbers } from '../../src/run-files.js';
+import { scanZoo, type ZooOptions } from '../../src/zoo/scan-zoo.js';
+import { coordinatorKey, parseQueueUrl } from '../../src/zoo/queue.js';
+import { scratchDir } from '../helpers.js';
+import { makeTinyZoo, TINY_RECIPE } from './fixture.js';
+
+const REDIS = '/usr/bin/redis-server';
+const skip = existsSync(REDIS) ? false : `${REDIS} is absent (install Debian's redis-server: apt-get install redis-server)`;
+
+let root: string;
+let zoo: string;
+const servers: ChildProcess[] = [];
+const workers: ChildProcess[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function startRedis(): Promise<{ url: string; proc: ChildProcess }> {
+  const port = await freePort();
+  const proc = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  servers.push(proc);
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (/Ready to accept connections/.test(out)) resolve();
+    });
+    proc.on('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+  });
+  return { url: `redis://127.0.0.1:${port}`, proc };
+}
+
+function startWorker(url: string, queueName: string): { proc: ChildProcess; log: () => string } {
+  const entry = `import { main } from ${JSON.stringify(join(packageRoot(), 'src/cli/main.ts'))}; process.exitCode = await main(process.argv.slice(1));`;
+  const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, 'worker', '--queue', url, '--queue-name', queueName, '--lock-seconds', '2', '--cache', join(root, `cache-${workers.length}`)], {
+    cwd: packageRoot(),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  workers.push(proc);
+  let log = '';
+  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+  return { proc, log: () => log };
+}
+
+const scanOptions = { ...TINY_RECIPE, fast: { budget: 40 }, seed: 3 } as const;
+
+before(async () => {
+  if (skip) return;
+  await initEngine({ backend: 'wasm' });
+  root = scratchDir('zoo-queue');
+  ({ zoo } = await makeTinyZoo(root, [
+    { name: 'infected-a', target: 1 },
+    { name: 'clean-b', target: null },
+  ]));
+});
+
+after(() => {
+  for (const p of [...workers, ...servers]) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+});
+
+/** Every label's result file of a zoo out folder, by model/seed/label, without its timing. */
+function labelResults(out: string): Map<string, unknown> {
+  const m = new Map<string, unknown>();
+  for (const model of readdirSync(join(out, 'models')).sort()) {
+    for (const seed of readdirSync(join(out, 'models', model)).filter((s) => s.startsWith('seed-'))) {
+      for (const f of readdirSync(join(out, 'models', model, seed)).filter((x) => /^label-\d+\.json$/.test(x)).sort()) {
+        const r = JSON.parse(readFileSync(join(out, 'models', model, seed, f), 'utf8'), reviveNumbers) as Record<string, unknown>;
+        const { seconds: _s, msPerStep: _m, ...rest } = r;
+        m.set(`${model}/${seed}/${f}`, rest);
+      }
+    }
+  }
+  return m;
+}
+
+test('two workers, one SIGKILLed mid-chunk: the zoo completes, each label once, bit-identical to a local zoo scan', { skip, timeout: 120_000 }, async () => {
+  const local = join(root, 'out-local');
+  const localReport = await scanZoo({ zoo, out: local, scan: { ...scanOptions, workers: 1 } });
+  assert.equal(localReport.failed.length, 0);
+
+  const { url } = await startRedis();
+  const q = parseQueueUrl(url);
+  const a = startWorker(url, 'zoo-test');
+  const b = startWorker(url, 'zoo-test');
+  // Worker A dies outright as soon as it has taken its first chunk (receiving the model, starting its threads).
+  let killed = false;
+  a.proc.stderr!.on('data', () => {
+    if (!killed && /job c\.\S+: /.test(a.log())) {
+      killed = true;
+      a.proc.kill('SIGKILL');
+    }
+  });
+  const remote = join(root, 'out-queue');
+  const opts: ZooOptions = { zoo, out: remote, scan: scanOptions, queue: { url: q, name: 'zoo-test' } };
+  const report = await scanZoo(opts);
+  assert.ok(killed, 'worker A took a chunk and was killed');
+  assert.equal(report.failed.length, 0);
+  assert.match(b.log(), /stalled/, 'worker B saw the killed job stall and took it again');
+
+  // Complete, and equal to the local scan: the same label files with the same bits (masks, patterns, norms, steps).
+  const here = labelResults(local);
+  const there = labelResults(remote);
+  assert.deepEqual([...there.keys()], [...here.keys()]);
+  assert.ok(here.size >= 10);
+  for (const [k, v] of here) assert.deepEqual(there.get(k), v, k);
+  for (const [i, m] of report.models.entries()) {
+    assert.equal(m.pBackdoored, localReport.models[i].pBackdoored);
+    assert.equal(m.verdict, localReport.models[i].verdict);
+  }
+
+  // Counted once: every completed job a distinct chunk, the killed one among them, started twice.
+  const { Queue } = await import('bullmq');
+  const queue = new Queue('zoo-test', { connection: { host: q.host, port: q.port } });
+  const done = await queue.getCompleted(0, -1);
+  assert.equal(new Set(done.map((j) => j.id)).size, done.length);
+  assert.ok(done.some((j) => j.attemptsStarted >= 2 || j.stalledCounter >= 1), 'the killed chunk was retaken');
+  assert.equal(await queue.getFailedCount(), 0);
+
+  // A second coordinator on the same queue is refused while the first one's claim lives.
+  const { Redis } = await import('ioredis');
+  const redis = new Redis({ host: q.host, port: q.port });
+  await redis.set(coordinatorKey('zoo-test'), JSON.stringify({ host: 'elsewhere', pid: 1, out: '/x' }), 'PX', 5000);
+  await assert.rejects(scanZoo({ ...opts, out: join(root, 'out-second') }), /already has a coordinator: elsewhere \(pid 1/);
+  await redis.del(coordinatorKey('zoo-test'));
+
+  // The coordinator run again: nothing is redone, the same answer.
+  const again = await scanZoo(opts);
+  assert.deepEqual(labelResults(remote), there);
+  assert.equal(again.models[0].pBackdoored, report.models[0].pBackdoored);
+  assert.equal(await queue.getCompletedCount(), done.length, 'no chunk ran again');
+  await queue.close();
+  redis.disconnect();
+  b.proc.kill('SIGTERM');
+});
+
+test('Redis lost while the coordinator waits: one clear error, the finished labels stay on disk', { skip, timeout: 60_000 }, async () => {
+  const { url, proc } = await startRedis();
+  const out = join(root, 'out-lost');
+  // No worker: the jobs wait, then Redis goes away.
+  const run = scanZoo({ zoo, out, scan: scanOptions, queue: { url: parseQueueUrl(url), name: 'zoo-lost', lostSeconds: 2 } });
+  await new Promise((r) => setTimeout(r, 1500));
+  proc.kill('SIGKILL');
+  await assert.rejects(run, /lost Redis at redis:\/\/127\.0\.0\.1:\d+: no answer for 2 s\. Every finished label is saved/);
+  assert.ok(existsSync(join(out, 'models', 'clean-b', 'checkpoint.json')));
+});
