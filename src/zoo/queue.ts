@@ -22,7 +22,7 @@ import { DataFormatError, OptionError, PoisonguardError } from '../errors.js';
 import type { InputLayout } from '../graph/layout.js';
 import type { BackendChoice } from '../nn/engine.js';
 import type { Preprocessing } from '../nn/preprocess.js';
-import type { ChunkTask, LabelEngines, RunnerInit } from '../cleanse/label-runner.js';
+import type { ChunkTask, LabelEngineFactory, RunnerInit } from '../cleanse/label-runner.js';
 import type { ReverseRecipe } from '../cleanse/recipe.js';
 import type { LabelState } from '../cleanse/reverse.js';
 import { replaceNumbers, reviveNumbers, isObject } from '../run-files.js';
@@ -258,10 +258,10 @@ export async function openCoordinator(url: QueueUrl, name: string, out: string, 
 }
 
 /**
- * The scan's label engines on the queue (scan-plan.ts ScanOptions.labelEngines): sends the model
+ * The scan's label engines on the queue (scanModel's labelEngines): sends the model
  * and clean set once, then each chunk is a job whose result is awaited.
  */
-export function queueEngines(conn: QueueConnection, modelName: string): (init: RunnerInit, lanes: number) => Promise<LabelEngines> {
+export function queueEngines(conn: QueueConnection, modelName: string): LabelEngineFactory {
   return async (init) => {
     const fs = await import('node:fs');
     const bytes = init.model.kind === 'onnx' ? fs.readFileSync(init.model.file) : packFolder(init.model.dir);

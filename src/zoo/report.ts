@@ -6,7 +6,7 @@
  */
 import { CSS, escapeHtml, figureHtml } from '../report/html.js';
 import { lineChartSpec, renderPlot } from '../report/plots.js';
-import type { ZooReport } from './scan-zoo.js';
+import type { ZooReport } from './zoo-json.js';
 
 function num(x: number | null | undefined, d = 3): string {
   return x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(d);

@@ -12,7 +12,7 @@
  * others go on; losing Redis stops the zoo (everything finished is on disk).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { PoisonguardError } from '../errors.js';
 import { claimOutputDir } from '../outputs.js';
 import { writeJsonAtomic } from '../run-files.js';
@@ -21,17 +21,15 @@ import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
 import { checkCalibration, probability, scanFeatures, type Calibration, type Features } from './calibration.js';
 import { DEFAULT_CALIBRATION, DEFAULT_CALIBRATION_SOURCE } from './default-calibration.js';
 import { readZoo, type ZooEntry } from './entries.js';
-import { confusion, crossEntropy, rocAuc, rocCurve, type Confusion, type VerdictStatus } from './metrics.js';
+import type { VerdictStatus } from './metrics.js';
+import { MODELS_DIR, ZOO_HTML, ZOO_JSON, zooReport, type ZooModel, type ZooReport } from './zoo-json.js';
 import { QueueLostError, type QueueUrl } from './queue.js';
 
-export const ZOO_JSON = 'zoo.json';
-export const ZOO_HTML = 'zoo.html';
-export const MODELS_DIR = 'models';
 /** With a queue, models scanned at once (their chunks interleave on the workers). */
 export const DEFAULT_MODELS_IN_FLIGHT = 4;
 
 /** The scan options a zoo applies to every model. */
-export type ZooScanOptions = Omit<ScanOptions, 'model' | 'out' | 'onProgress' | 'labelEngines' | 'labels' | 'clean' | 'preprocessing' | 'inputLayout'>;
+export type ZooScanOptions = Omit<ScanOptions, 'model' | 'out' | 'onProgress' | 'labels' | 'clean' | 'preprocessing' | 'inputLayout'>;
 
 export interface ZooOptions {
   readonly zoo: string;
@@ -52,43 +50,6 @@ export type ZooProgress =
   | { readonly kind: 'scan'; readonly name: string; readonly progress: ScanProgress }
   | { readonly kind: 'model-done'; readonly name: string; readonly verdict: VerdictStatus; readonly p: number }
   | { readonly kind: 'model-failed'; readonly name: string; readonly error: string };
-
-export interface ZooModel {
-  readonly name: string;
-  readonly path: string;
-  readonly truth: { readonly infected: boolean; readonly target: number | null; readonly source: 'csv' | 'metadata' } | null;
-  readonly status: 'scanned' | 'failed';
-  readonly error?: string;
-  readonly verdict?: VerdictStatus;
-  readonly flagged?: readonly number[];
-  readonly features?: Features;
-  readonly pBackdoored?: number;
-  /** Files relative to the zoo's out folder. */
-  readonly scan?: string;
-  readonly report?: string;
-  readonly scanSeconds?: number;
-}
-
-export interface ZooReport {
-  readonly kind: 'poisonguard-zoo';
-  readonly zoo: string;
-  readonly queue: { readonly url: string; readonly name: string } | null;
-  readonly scanOptions: Readonly<Record<string, unknown>>;
-  readonly calibration: { readonly source: string; readonly fittedOn: Calibration['fittedOn']; readonly features: readonly string[] };
-  readonly models: readonly ZooModel[];
-  readonly failed: readonly { readonly name: string; readonly path: string; readonly error: string }[];
-  /** Over the scanned models with ground truth. */
-  readonly metrics: {
-    readonly models: number;
-    readonly infected: number;
-    readonly rocAuc: number | null;
-    readonly crossEntropy: number | null;
-    readonly confusion: Confusion;
-    readonly roc: readonly { readonly fpr: number; readonly tpr: number; readonly threshold: number }[];
-  } | null;
-  readonly seconds: number;
-  readonly date: string;
-}
 
 /** Ground truth a poisonguard model folder carries: its metadata names the trigger it was trained with, or none. */
 function metadataTruth(path: string): ZooModel['truth'] {
@@ -130,14 +91,18 @@ export async function scanZoo(o: ZooOptions): Promise<ZooReport> {
       o.onProgress?.({ kind: 'model-start', name: e.name });
       const t0 = performance.now();
       try {
-        const report: ScanReport = await scanModel({
-          ...o.scan,
-          model: e.path,
-          out: dir,
-          onProgress: (p) => o.onProgress?.({ kind: 'scan', name: e.name, progress: p }),
-          ...(conn && queueEngines ? { labelEngines: queueEngines(conn, e.name), workers: Number.MAX_SAFE_INTEGER } : {}),
-          ...(o.signal ? { signal: o.signal } : {}),
-        });
+        const report: ScanReport = await scanModel(
+          {
+            ...o.scan,
+            model: e.path,
+            out: dir,
+            onProgress: (p) => o.onProgress?.({ kind: 'scan', name: e.name, progress: p }),
+            // Through the queue, every label chunk of a round is in flight at once.
+            ...(conn ? { workers: Number.MAX_SAFE_INTEGER } : {}),
+            ...(o.signal ? { signal: o.signal } : {}),
+          },
+          conn && queueEngines ? queueEngines(conn, e.name) : undefined,
+        );
         const features = scanFeatures(report);
         const p = probability(cal.calibration, features);
         const reportFile = await writeModelReport(dir);
@@ -207,31 +172,3 @@ async function writeModelReport(dir: string): Promise<boolean> {
   }
 }
 
-/** zoo.json's content from the models' results. */
-export function zooReport(o: Pick<ZooOptions, 'zoo' | 'queue' | 'scan'>, models: readonly ZooModel[], cal: { calibration: Calibration; source: string }, seconds: number): ZooReport {
-  const known = models.filter((m) => m.status === 'scanned' && m.truth !== null);
-  const scored = known.map((m) => ({ p: m.pBackdoored!, infected: m.truth!.infected }));
-  const { signal: _s, halt: _h, ...scanOptions } = o.scan as ZooScanOptions & { halt?: unknown };
-  return {
-    kind: 'poisonguard-zoo',
-    zoo: resolve(o.zoo),
-    queue: o.queue ? { url: o.queue.url.url, name: o.queue.name } : null,
-    scanOptions,
-    calibration: { source: cal.source, fittedOn: cal.calibration.fittedOn, features: cal.calibration.features },
-    models,
-    failed: models.filter((m) => m.status === 'failed').map((m) => ({ name: m.name, path: m.path, error: m.error! })),
-    metrics:
-      known.length === 0
-        ? null
-        : {
-            models: known.length,
-            infected: scored.filter((x) => x.infected).length,
-            rocAuc: rocAuc(scored) ?? null,
-            crossEntropy: crossEntropy(scored) ?? null,
-            confusion: confusion(known.map((m) => ({ verdict: m.verdict!, infected: m.truth!.infected }))),
-            roc: rocCurve(scored),
-          },
-    seconds,
-    date: new Date().toISOString(),
-  };
-}

@@ -10,7 +10,7 @@ import { isObject, readJsonFile, writeJsonAtomic } from '../run-files.js';
 import { fitCalibration, leaveOneOut, type Calibration, type Features } from './calibration.js';
 import { crossEntropy, rocAuc } from './metrics.js';
 import type { QueueUrl } from './queue.js';
-import { MODELS_DIR, ZOO_JSON, type ZooReport } from './scan-zoo.js';
+import { MODELS_DIR, ZOO_JSON, type ZooReport } from './zoo-json.js';
 
 export interface ZooStatus {
   readonly queue?: { readonly name: string; readonly url: string; readonly jobs: Readonly<Record<string, number>>; readonly workers: readonly string[]; readonly coordinator: string | null };
