@@ -21,6 +21,8 @@ export type FeatureName = (typeof FEATURES)[number];
 /** The L2 penalty on the standardised weights (a Gaussian prior of variance 1/λ). */
 export const DEFAULT_L2 = 1;
 const NEWTON_STEPS = 100;
+/** A zoo to calibrate on has at least this many models of each class (a leave-one-out fold, one fewer: the penalty keeps it finite). */
+export const MIN_PER_CLASS = 2;
 
 export interface Calibration {
   readonly format: typeof CALIBRATION_FORMAT;
@@ -69,10 +71,11 @@ export function fitCalibration(
   rows: readonly { readonly features: Features; readonly infected: boolean }[],
   fittedOn: Omit<Calibration['fittedOn'], 'models' | 'infected' | 'date'> & { readonly date?: string },
   l2 = DEFAULT_L2,
+  minPerClass = MIN_PER_CLASS,
 ): Calibration {
   const pos = rows.filter((r) => r.infected).length;
-  if (rows.length < 4 || pos < 2 || rows.length - pos < 2) {
-    throw new OptionError('zoo', 'at least two infected and two clean models with their ground truth to calibrate on', `${pos} infected, ${rows.length - pos} clean`);
+  if (pos < minPerClass || rows.length - pos < minPerClass) {
+    throw new OptionError('zoo', `at least ${minPerClass === 2 ? 'two' : minPerClass} infected and ${minPerClass === 2 ? 'two' : minPerClass} clean models with their ground truth to calibrate on`, `${pos} infected, ${rows.length - pos} clean`);
   }
   if (!(l2 > 0)) throw new OptionError('l2', 'a positive number', l2);
   const k = FEATURES.length;
@@ -147,7 +150,7 @@ export function probability(c: Calibration, f: Features): number {
 
 /** Leave-one-out probabilities: each model scored by a calibration fitted on the others. */
 export function leaveOneOut(rows: readonly { readonly features: Features; readonly infected: boolean }[], recipe: unknown, l2 = DEFAULT_L2): number[] {
-  return rows.map((r, i) => probability(fitCalibration(rows.filter((_, j) => j !== i), { zoo: 'leave-one-out', recipe }, l2), r.features));
+  return rows.map((r, i) => probability(fitCalibration(rows.filter((_, j) => j !== i), { zoo: 'leave-one-out', recipe }, l2, MIN_PER_CLASS - 1), r.features));
 }
 
 /** Checks a calibration read from a file (untrusted). */
