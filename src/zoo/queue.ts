@@ -213,6 +213,9 @@ export async function openCoordinator(url: QueueUrl, name: string, out: string, 
   const eventsConnection = duplicateConnection(redis);
   const queue = new Queue<ChunkJobData, string>(name, { connection: queueConnection, defaultJobOptions: { removeOnComplete: { age: KEEP_FINISHED_SECONDS }, removeOnFail: { age: KEEP_FINISHED_SECONDS } } });
   const events = new QueueEvents(name, { connection: eventsConnection });
+  // Every chunk in flight waits on the queue's 'closing' event (BullMQ's waitUntilFinished): many, by design.
+  queue.setMaxListeners(0);
+  events.setMaxListeners(0);
   queue.on('error', () => {});
   events.on('error', () => {});
   await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
