@@ -41,8 +41,15 @@ export const CHUNK_JOB_FORMAT = 'poisonguard-chunk-1';
 export const DEFAULT_LOCK_SECONDS = 30;
 /** A job may stall (its worker lost) this many times before it fails; BullMQ's default is 1. */
 export const MAX_STALLED_COUNT = 3;
-/** Finished jobs stay in Redis this long, so that a restarted coordinator finds their results. */
-export const KEEP_FINISHED_SECONDS = 7 * 24 * 3600;
+/**
+ * Finished jobs stay in Redis this long, so that a coordinator restarted within it finds the results
+ * of the chunks that finished while it was down (later, those few chunks run again: same bits). Not
+ * longer: each holds a label state both ways (≈ 130 KB for a GTSRB label), and the coordinator keeps
+ * every finished chunk on disk anyway.
+ */
+export const KEEP_FINISHED_SECONDS = 600;
+/** With a queue, models scanned at once (their chunks interleave on the workers while fast mode's rounds wait for their last chunk). */
+export const DEFAULT_MODELS_IN_FLIGHT = 4;
 /** The coordinator gives up when Redis does not answer for this long. */
 export const REDIS_LOST_SECONDS = 10;
 /** How often the coordinator checks that Redis answers (and renews its claim on the queue). */

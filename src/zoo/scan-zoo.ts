@@ -23,10 +23,8 @@ import { DEFAULT_CALIBRATION, DEFAULT_CALIBRATION_SOURCE } from './default-calib
 import { readZoo, type ZooEntry } from './entries.js';
 import type { VerdictStatus } from './metrics.js';
 import { MODELS_DIR, ZOO_HTML, ZOO_JSON, zooReport, type ZooModel, type ZooReport } from './zoo-json.js';
-import { QueueLostError, type QueueUrl } from './queue.js';
+import { DEFAULT_MODELS_IN_FLIGHT, QueueLostError, type QueueUrl } from './queue.js';
 
-/** With a queue, models scanned at once (their chunks interleave on the workers). */
-export const DEFAULT_MODELS_IN_FLIGHT = 4;
 
 /** The scan options a zoo applies to every model. */
 export type ZooScanOptions = Omit<ScanOptions, 'model' | 'out' | 'onProgress' | 'labels' | 'clean' | 'preprocessing' | 'inputLayout'>;

@@ -21,10 +21,14 @@ import { checkPreprocessing } from '../nn/preprocess.js';
 import { isObject, replaceNumbers, reviveNumbers } from '../run-files.js';
 import { siblingModule, WorkerPool } from '../workers/pool.js';
 import { BlobCache, isSha256Hex } from './blobs.js';
-import { CHUNK_JOB_FORMAT, connectRedis, duplicateConnection, DEFAULT_LOCK_SECONDS, MAX_STALLED_COUNT, specKey, type ChunkJobData, type QueueUrl, type RunnerSpec } from './queue.js';
+import { CHUNK_JOB_FORMAT, connectRedis, DEFAULT_MODELS_IN_FLIGHT, duplicateConnection, DEFAULT_LOCK_SECONDS, MAX_STALLED_COUNT, specKey, type ChunkJobData, type QueueUrl, type RunnerSpec } from './queue.js';
 
-/** Runners (thread pools, each holding a model) kept at once; the least recently used idle one goes first. */
-export const MAX_RUNNERS = 2;
+/**
+ * Runners (thread pools, each holding a model) kept at once, the least recently used idle one going
+ * first: as many as a coordinator scans models at once, so that their interleaved chunks do not
+ * reload models (the bench's first runs kept 2 for 4 models in flight).
+ */
+export const MAX_RUNNERS = DEFAULT_MODELS_IN_FLIGHT;
 /** Where a worker caches models when no --cache is given. */
 export function defaultCacheDir(): string {
   return join(tmpdir(), 'poisonguard-worker-cache');
