@@ -43,8 +43,8 @@ function isModelFolder(dir: string): boolean {
   return existsSync(join(dir, 'model.json')) || existsSync(join(dir, 'model.onnx'));
 }
 
-function readZooFolder(dir: string): Omit<ZooEntry, 'name'>[] & { name?: string }[] {
-  const out: { name?: string; path: string }[] = [];
+function readZooFolder(dir: string): Omit<ZooEntry, 'name'>[] {
+  const out: Omit<ZooEntry, 'name'>[] = [];
   for (const name of readdirSync(dir).sort()) {
     const p = join(dir, name);
     let st;
@@ -135,7 +135,7 @@ function readZooCsv(file: string): Omit<ZooEntry, 'name'>[] {
 }
 
 /** Each entry's folder name: the model's own name, made safe, numbered when two are alike. */
-function uniqueNames(entries: readonly (Omit<ZooEntry, 'name'> & { name?: string })[]): ZooEntry[] {
+function uniqueNames(entries: readonly Omit<ZooEntry, 'name'>[]): ZooEntry[] {
   const used = new Set<string>();
   return entries.map((e) => {
     const stem = basename(e.path).replace(/\.onnx$/i, '');
@@ -143,7 +143,6 @@ function uniqueNames(entries: readonly (Omit<ZooEntry, 'name'> & { name?: string
     let name = safe;
     for (let k = 2; used.has(name); k++) name = `${safe}-${k}`;
     used.add(name);
-    const { name: _n, ...rest } = e;
-    return { name, ...rest };
+    return { name, ...e };
   });
 }

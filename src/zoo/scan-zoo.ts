@@ -18,13 +18,12 @@ import { claimOutputDir } from '../outputs.js';
 import { writeJsonAtomic } from '../run-files.js';
 import { METADATA_FORMAT, METADATA_JSON } from '../nn/model-io.js';
 import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
-import { checkCalibration, probability, scanFeatures, type Calibration, type Features } from './calibration.js';
+import { checkCalibration, probability, scanFeatures, type Calibration } from './calibration.js';
 import { DEFAULT_CALIBRATION, DEFAULT_CALIBRATION_SOURCE } from './default-calibration.js';
 import { readZoo, type ZooEntry } from './entries.js';
 import type { VerdictStatus } from './metrics.js';
 import { MODELS_DIR, ZOO_HTML, ZOO_JSON, zooReport, type ZooModel, type ZooReport } from './zoo-json.js';
 import { DEFAULT_MODELS_IN_FLIGHT, QueueLostError, type QueueUrl } from './queue.js';
-
 
 /** The scan options a zoo applies to every model. */
 export type ZooScanOptions = Omit<ScanOptions, 'model' | 'out' | 'onProgress' | 'labels' | 'clean' | 'preprocessing' | 'inputLayout'>;
@@ -43,7 +42,7 @@ export interface ZooOptions {
 }
 
 export type ZooProgress =
-  | { readonly kind: 'start'; readonly models: number; readonly labelsPerModel?: undefined }
+  | { readonly kind: 'start'; readonly models: number }
   | { readonly kind: 'model-start'; readonly name: string }
   | { readonly kind: 'scan'; readonly name: string; readonly progress: ScanProgress }
   | { readonly kind: 'model-done'; readonly name: string; readonly verdict: VerdictStatus; readonly p: number }
