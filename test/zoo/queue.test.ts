@@ -3,7 +3,7 @@
  * system service), two worker processes, one SIGKILLed while it runs its first label chunk. The
  * killed chunk is taken again after BullMQ's stall detection; every label's result is there once
  * and equal, bit for bit, to a local zoo scan's; a second coordinator on the queue is refused; a
- * rerun finds everything done; losing Redis stops the coordinator with one clear line.
+ * rerun finds everything done; a coordinator SIGKILLed mid-zoo resumes; losing Redis stops the coordinator with one clear line.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -151,6 +151,27 @@ test('two workers, one SIGKILLed mid-chunk: the zoo completes, each label once, 
   assert.deepEqual(labelResults(remote), there);
   assert.equal(again.models[0].pBackdoored, report.models[0].pBackdoored);
   assert.equal(await queue.getCompletedCount(), done.length, 'no chunk ran again');
+
+  // A coordinator SIGKILLed mid-zoo (another seed: new chunks), run again once its claim has lapsed:
+  // it resumes from the out folder and Redis, and the result equals a local scan's.
+  const restartOut = join(root, 'out-restart');
+  const seed4 = { ...scanOptions, seed: 4 };
+  const script = `import { scanZoo } from ${JSON.stringify(join(packageRoot(), 'src/zoo/scan-zoo.ts'))}; import { parseQueueUrl } from ${JSON.stringify(join(packageRoot(), 'src/zoo/queue.ts'))};
+    await scanZoo({ zoo: ${JSON.stringify(zoo)}, out: ${JSON.stringify(restartOut)}, scan: ${JSON.stringify(seed4)}, queue: { url: parseQueueUrl(${JSON.stringify(url)}), name: 'zoo-test', lostSeconds: 2 } });`;
+  const coordinator = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: packageRoot(), stdio: 'ignore' });
+  const labelFiles = (): number => (existsSync(join(restartOut, 'models')) ? readdirSync(join(restartOut, 'models')).reduce((a, m) => a + (existsSync(join(restartOut, 'models', m, 'seed-4')) ? readdirSync(join(restartOut, 'models', m, 'seed-4')).filter((f) => /^label-\d+\.json$/.test(f)).length : 0), 0) : 0);
+  while (labelFiles() === 0 && coordinator.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  coordinator.kill('SIGKILL');
+  await new Promise((r) => coordinator.on('exit', r));
+  const before = labelFiles();
+  assert.ok(before > 0 && !existsSync(join(restartOut, 'zoo.json')), `killed mid-zoo (${before} labels done)`);
+  await new Promise((r) => setTimeout(r, 2500));
+  await scanZoo({ zoo, out: restartOut, scan: seed4, queue: { url: q, name: 'zoo-test', lostSeconds: 2 } });
+  const local4 = join(root, 'out-local-4');
+  await scanZoo({ zoo, out: local4, scan: { ...seed4, workers: 1 } });
+  const restarted = labelResults(restartOut);
+  assert.deepEqual(restarted, labelResults(local4));
+
   await queue.close();
   redis.disconnect();
   b.proc.kill('SIGTERM');
