@@ -172,8 +172,19 @@ export function resolveOnnxLayer(graph: ClassifierGraph, choice: string, purpose
     if (shape.length !== 2 && shape.length !== 4) throw new UnsupportedGraphError(`'${value}' is ${shape.length}-dimensional; the mitigations take [N, units] or [N, channels, H, W] activations`);
     return { index, name: value, kind: shape.length === 4 ? 'conv' : 'dense', units: shape[1], featureShape: shape.slice(1) };
   };
+  // The deepest Conv (the longest path from the input; the later one on a tie): in a residual block the
+  // main branch's last convolution, not the 1x1 shortcut that an exporter may write after it.
+  const depth = new Map<string, number>([[graph.input.name, 0]]);
+  const nodeDepth = nodes.map((n) => {
+    const d = 1 + Math.max(0, ...n.inputs.map((i) => depth.get(i) ?? 0));
+    for (const o of n.outputs) depth.set(o, d);
+    return d;
+  });
   const lastConv = (): MitigationLayer => {
-    const i = lastIndex((k) => nodes[k].op === 'Conv');
+    let i = -1;
+    nodes.forEach((n, k) => {
+      if (n.op === 'Conv' && (i < 0 || nodeDepth[k] >= nodeDepth[i])) i = k;
+    });
     if (i < 0) throw new UnsupportedGraphError('the model has no Conv node (last-conv)');
     return at(i, nodes[i].outputs[0]);
   };
