@@ -19,11 +19,17 @@ import { previousRecord, recordedPruning, saveMitigated, type MitigationRecord }
 import { fineTune } from './unlearn.js';
 
 /** The model folder `path` checked and its metadata read (nothing loaded yet). */
-export async function readLayersModelFolder(path: string): Promise<{ dir: string; metadata: ModelMetadata }> {
+/** The model folder `path` resolved, or a NotFoundError when it is not a folder (checked before --out is claimed). */
+export function locateLayersModelFolder(path: string): string {
   const dir = resolve(path);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) {
     throw new NotFoundError(dir, 'model folder', 'A model folder holds model.json, its weight files and metadata.json, as training writes them');
   }
+  return dir;
+}
+
+export async function readLayersModelFolder(path: string): Promise<{ dir: string; metadata: ModelMetadata }> {
+  const dir = locateLayersModelFolder(path);
   const { readMetadata, METADATA_JSON } = await import('../../nn/model-io.js');
   if (!existsSync(join(dir, METADATA_JSON))) {
     throw new NotFoundError(join(dir, METADATA_JSON), 'model metadata file', "mitigation needs the model's dataset and preprocessing, which `poisonguard train` records there");

@@ -28,7 +28,7 @@ import { writeJsonAtomic } from '../../run-files.js';
 import { claimOutputDir, ownFiles, type OwnFiles } from '../../outputs.js';
 import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type InputFilter } from './filter.js';
 import type { MitigationLayer } from './layers.js';
-import { openLayersNet, readLayersModelFolder } from './layers-net.js';
+import { locateLayersModelFolder, openLayersNet, readLayersModelFolder } from './layers-net.js';
 import { evaluationSets, metricsOf, type Metrics } from './measure.js';
 import type { LayerProbe } from './net.js';
 import { ONNX_MODEL_FOLDER_FILES, onnxNet, readOnnxForMitigation } from './onnx-net.js';
@@ -94,7 +94,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     if (options.backend !== undefined) throw new OptionError('backend', 'absent for an ONNX model (it runs on the native engine)', options.backend);
     if (options.engine === 'tfjs') throw new OptionError('engine', "'onnx' or 'auto' for an ONNX model (it runs on the native engine only)", options.engine);
   }
-  const folder = onnx ? undefined : await readLayersModelFolder(options.model);
+  const modelDir = onnx ? undefined : locateLayersModelFolder(options.model);
   const { MODEL_FOLDER_FILES } = await import('../../nn/model-io.js');
   // Claimed before the work; compared by real path, so that a link to the model cannot replace the original.
   const out =
@@ -106,8 +106,10 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
           force: options.force,
           own: mitigationFolderFiles(onnx ? ONNX_MODEL_FOLDER_FILES : MODEL_FOLDER_FILES),
           foreign: 'keep',
-          notOver: [{ path: folder?.dir ?? resolve(options.model), what: 'the model' }],
+          notOver: [{ path: modelDir ?? resolve(options.model), what: modelDir ? 'the model folder' : 'the model' }],
         });
+  // After the claim: a link to the model folder as --out is refused for what it is, before any file is read.
+  const folder = modelDir === undefined ? undefined : await readLayersModelFolder(modelDir);
   const scan = readScanSource(options.scan);
   const onnxModel = onnx ? readOnnxForMitigation(options.model, scan, options.data !== undefined) : undefined;
   const sha = onnxModel ? onnxModel.sha256 : checkScanModel(scan, folder!.dir);
