@@ -18,12 +18,20 @@ export interface OptionSpec {
   readonly value?: string;
   /** The command cannot run without it: parsing refuses its absence (unless --help), and its value is typed as given. */
   readonly required?: boolean;
+  /** A string option that may be given several times: its value is the list, in the order given. */
+  readonly multiple?: boolean;
 }
 
 export type OptionTable = Readonly<Record<string, OptionSpec>>;
 
 export type ParsedValues<T extends OptionTable> = {
-  [K in keyof T]: T[K]['type'] extends 'boolean' ? boolean : T[K] extends { default: string } | { required: true } ? string : string | undefined;
+  [K in keyof T]: T[K]['type'] extends 'boolean'
+    ? boolean
+    : T[K] extends { multiple: true }
+      ? string[] | undefined
+      : T[K] extends { default: string } | { required: true }
+        ? string
+        : string | undefined;
 };
 
 export interface CommandContext {
@@ -62,9 +70,9 @@ export function parseCommandArgs<T extends OptionTable>(
   argv: readonly string[],
 ): { values: ParsedValues<T> & { help: boolean; debug: boolean; quiet: boolean }; positionals: string[] } {
   const table: OptionTable = { ...COMMON_OPTIONS, ...command.options };
-  const options: Record<string, { type: 'string' | 'boolean'; short?: string; default?: string | boolean }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string; multiple?: boolean }> = {};
   for (const [name, spec] of Object.entries(table)) {
-    options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}) };
+    options[name] = { type: spec.type, ...(spec.short ? { short: spec.short } : {}), ...(spec.multiple ? { multiple: true } : {}) };
   }
   let parsed;
   try {
@@ -100,7 +108,7 @@ export function commandHelp(command: Command): string {
   if (command.description) lines.push(command.description.trim(), '');
   lines.push('Options:');
   const rows = Object.entries(table).map(([name, spec]) => {
-    const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}`;
+    const flag = `${spec.short ? `-${spec.short}, ` : '    '}--${name}${spec.type === 'string' ? ` ${spec.value ?? 'VALUE'}` : ''}${spec.multiple ? ' …' : ''}`;
     const def = spec.required ? ' (required)' : spec.default !== undefined && spec.default !== false ? ` (default: ${spec.default})` : '';
     return [flag, `${spec.help}${def}`] as const;
   });

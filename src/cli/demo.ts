@@ -80,7 +80,7 @@ Re-running resumes a finished or interrupted run (the scan resumes label by labe
     const epochs = q?.epochs ?? DEMO_RECIPE.epochs;
     if (!existsSync(join(modelDir, 'metadata.json'))) {
       await step('2/4 train an MNIST model with a BadNets backdoor (target 7)', `train mnist, backdoor ${DEMO_RECIPE.backdoor}, ${epochs} epoch(s), seed ${seed}, into ${modelDir}`, async () => {
-        const { parseBackdoorSpec } = await import('../nn/trigger.js');
+        const { parseBackdoorSpec } = await import('../nn/backdoor-spec.js');
         const { runTraining } = await import('./train.js');
         await runTraining({ dataset: 'mnist', backdoor: parseBackdoorSpec(DEMO_RECIPE.backdoor), epochs, seed, out: modelDir }, ctx);
       });

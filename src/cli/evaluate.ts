@@ -56,13 +56,14 @@ Examples:
     if (test.height !== h || test.width !== w || test.channels !== c) {
       throw new OptionError('--data-dir', `a dataset of ${h}x${w}x${c} images like the model's`, `${test.height}x${test.width}x${test.channels} images`);
     }
-    const backdoor = metadata.trigger !== null && metadata.target !== null ? { trigger: metadata.trigger, target: metadata.target } : undefined;
+    const { attacksOf, describeAttack } = await import('../nn/trigger.js');
+    const attacks = attacksOf(metadata);
     const { evaluateModel, UNCHANGED_STAMP } = await import('../nn/train.js');
-    const bar = progressBar('evaluate', test.count * (backdoor ? 2 : 1), ctx.interactive);
+    const bar = progressBar('evaluate', test.count * (1 + attacks.length), ctx.interactive);
     const start = performance.now();
     const result = await evaluateModel(model, test, {
       preprocessing: metadata.preprocessing,
-      ...(backdoor ? { backdoor } : {}),
+      ...(attacks.length > 0 ? { backdoor: attacks } : {}),
       ...(batchSize !== undefined ? { batchSize } : {}),
       onProgress: (done, total) => bar.update(Math.min(done, total)),
     });
@@ -75,13 +76,14 @@ Examples:
     }
     ctx.out(`model: ${dir} (${metadata.arch} net, trained on ${metadata.dataset}, seed ${metadata.seed}, ${metadata.epochs} epochs)`);
     ctx.out(`clean accuracy: ${pct(result.cleanAccuracy)} (${result.count} test images)`);
-    if (backdoor) {
-      const { describeTrigger } = await import('../nn/trigger.js');
-      ctx.out(
-        `attack success rate: ${result.attackSuccessRate === null ? 'n/a' : pct(result.attackSuccessRate)} ` +
-          `(${describeTrigger(backdoor.trigger)} -> label ${backdoor.target}; ${result.attackCount} stamped test images of other labels)`,
-      );
-      if (result.attackUnchanged !== undefined && result.attackUnchanged > 0) ctx.out(unchangedLine(result.attackUnchanged, result.attackSuccessRateChanged ?? null, UNCHANGED_STAMP));
+    if (attacks.length > 0) {
+      const figures = result.attacks ?? [result];
+      for (const [i, a] of attacks.entries()) {
+        const f = figures[i];
+        const images = 'mapping' in a ? `${f.attackCount} stamped test images, each to be sent to its label + 1` : `${f.attackCount} stamped test images of other labels`;
+        ctx.out(`attack success rate${attacks.length > 1 ? ` of backdoor ${i + 1}` : ''}: ${f.attackSuccessRate === null ? 'n/a' : pct(f.attackSuccessRate)} (${describeAttack(a)}; ${images})`);
+        if (f.attackUnchanged !== undefined && f.attackUnchanged > 0) ctx.out(unchangedLine(f.attackUnchanged, f.attackSuccessRateChanged ?? null, UNCHANGED_STAMP));
+      }
     } else {
       ctx.out('no trigger recorded in metadata.json (a clean model): no attack success rate.');
     }

@@ -43,7 +43,7 @@ export async function onnxStatements(v: Values): Promise<OnnxStatements> {
   const layout = v['input-layout'];
   if (layout !== undefined && layout !== 'nchw' && layout !== 'nhwc') throw new OptionError('--input-layout', 'nchw or nhwc', layout);
   const { parsePreprocessingSpec } = await import('../nn/preprocess.js');
-  const { parseBackdoorSpec } = await import('../nn/trigger.js');
+  const { parseBackdoorSpec } = await import('../nn/backdoor-spec.js');
   const backdoor = v.trigger === undefined ? undefined : parseBackdoorSpec(v.trigger, '--trigger');
   const names = v['class-names']?.split(',').map((n) => n.trim());
   if (names?.some((n) => n === '')) throw new OptionError('--class-names', 'a comma-separated list of non-empty names', v['class-names']);

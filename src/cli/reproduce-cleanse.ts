@@ -20,7 +20,7 @@ export async function reproduceCleanse(v: { quick?: boolean; out?: string; seed?
   const { seedOption } = await import('./command.js');
   const { claimOutputDir } = await import('../outputs.js');
   const { readMetadata } = await import('../nn/model-io.js');
-  const { parseBackdoorSpec } = await import('../nn/trigger.js');
+  const { parseBackdoorSpec } = await import('../nn/backdoor-spec.js');
   const { runTraining } = await import('./train.js');
   const { scanModel } = await import('../cleanse/scan.js');
   const { printScanSummary, scanProgressPrinter } = await import('./scan.js');

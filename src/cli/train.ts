@@ -17,6 +17,9 @@ import {
 } from '../nn/recipe.js';
 import { DEFAULT_SEED } from '../random.js';
 import { DEFAULT_POISON_RATE, DEFAULT_TRIGGER_COLOUR, DEFAULT_TRIGGER_MARGIN, DEFAULT_TRIGGER_POSITION, DEFAULT_TRIGGER_SIZE } from '../nn/trigger.js';
+import { DEFAULT_BLEND_ALPHA } from '../nn/attacks/blend.js';
+import { DEFAULT_SIG_DELTA, DEFAULT_SIG_FREQUENCY, DEFAULT_SIG_RATE } from '../nn/attacks/sig.js';
+import { DEFAULT_WANET_CROSS_RATIO, DEFAULT_WANET_GRID, DEFAULT_WANET_RATE, DEFAULT_WANET_STRENGTH } from '../nn/attacks/wanet.js';
 import { engineHelp } from '../nn/engine-choice.js';
 import type { Sampling } from '../nn/train.js';
 import type { TrainRunOptions, TrainRunReport } from '../nn/train-run.js';
@@ -38,7 +41,15 @@ const options = {
   backdoor: {
     type: 'string',
     value: 'SPEC',
-    help: `Plant a BadNets backdoor: square:size=4,pos=bottom-right,colour=white,target=7,rate=0.091 (defaults: ${DEFAULT_TRIGGER_SIZE}x${DEFAULT_TRIGGER_SIZE} ${colourName(DEFAULT_TRIGGER_COLOUR)}, ${DEFAULT_TRIGGER_POSITION}, margin ${DEFAULT_TRIGGER_MARGIN}, rate ≈ ${DEFAULT_POISON_RATE.toFixed(3)}; target required) or pattern:image=FILE,mask=FILE,target=N.`,
+    multiple: true,
+    help:
+      `Plant a backdoor; give the flag again for another trigger with its own target. ` +
+      `BadNets: square:size=4,pos=bottom-right,colour=white,target=7,rate=0.091 (defaults: ${DEFAULT_TRIGGER_SIZE}x${DEFAULT_TRIGGER_SIZE} ${colourName(DEFAULT_TRIGGER_COLOUR)}, ${DEFAULT_TRIGGER_POSITION}, margin ${DEFAULT_TRIGGER_MARGIN}, rate ≈ ${DEFAULT_POISON_RATE.toFixed(3)}; target required); ` +
+      `pattern:image=FILE,mask=FILE,target=N; ` +
+      `blend:target=N[,alpha=${DEFAULT_BLEND_ALPHA}][,image=FILE|seed=S] (a key image or seeded noise blended over the image); ` +
+      `sig:target=N[,delta=${DEFAULT_SIG_DELTA}][,f=${DEFAULT_SIG_FREQUENCY}][,rate=${DEFAULT_SIG_RATE}] (clean-label: rate is the share of the target class poisoned, labels kept); ` +
+      `wanet:target=N[,k=${DEFAULT_WANET_GRID}][,s=${DEFAULT_WANET_STRENGTH}][,cross=${DEFAULT_WANET_CROSS_RATIO}][,seed=S][,rate=${DEFAULT_WANET_RATE}] (warp; cross × rate more images warped with noise keep their labels); ` +
+      `all-to-all[:square's keys] (label y → y+1 mod K).`,
   },
   poisoning: {
     type: 'string',
@@ -120,13 +131,14 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
     const drawsPerEpoch = intOption('epoch-draws', v['epoch-draws']);
     const learningRateDecay = numberOption('lr-decay', v['lr-decay']);
     const { preprocessingPreset } = await import('../nn/preprocess.js');
-    const { parseBackdoorSpec } = await import('../nn/trigger.js');
+    const { parseAttackSpec } = await import('../nn/backdoor-spec.js');
+    const backdoors = (v.backdoor ?? []).map((spec) => parseAttackSpec(spec));
     // Names (architecture, generator, poisoning, sampling) are checked by the library, before any work.
     const trainOptions: TrainRunOptions = {
       dataset: v.dataset,
       ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
       ...(v.arch !== undefined ? { arch: v.arch as ArchName } : {}),
-      ...(v.backdoor !== undefined ? { backdoor: parseBackdoorSpec(v.backdoor) } : {}),
+      ...(backdoors.length > 0 ? { backdoor: backdoors.length === 1 ? backdoors[0] : backdoors } : {}),
       poisoning: v.poisoning as Poisoning,
       ...(v.generator !== undefined ? { generator: v.generator as GeneratorName } : {}),
       ...(v.sampling !== undefined ? { sampling: v.sampling as Sampling } : {}),
@@ -151,7 +163,7 @@ Example: poisonguard train --dataset mnist --backdoor square:target=7 --epochs 3
 /** Runs {@link trainRun} with the command's progress lines and summary (also used by `demo` and `reproduce`). */
 export async function runTraining(options: TrainRunOptions, ctx: CommandContext): Promise<TrainRunReport> {
   const { trainRun } = await import('../nn/train-run.js');
-  const { describeTrigger } = await import('../nn/trigger.js');
+  const { describeAttack } = await import('../nn/trigger.js');
   let bar: ReturnType<typeof progressBar> | undefined;
   let lastLog = performance.now();
   const report = await trainRun({
@@ -173,12 +185,18 @@ export async function runTraining(options: TrainRunOptions, ctx: CommandContext)
           );
           const bd = p.backdoor;
           if (bd) {
-            const head = `backdoor: ${describeTrigger(bd.trigger)} -> label ${bd.target}, rate ${round(bd.rate, 4)}: `;
-            ctx.out(
-              bd.poisoning === 'fixed'
-                ? `${head}${bd.poisonedCount} of ${d.trainCount} training images poisoned (fixed)`
-                : `${head}each drawn training image poisoned with that probability (on the fly, ≈${Math.round(bd.rate * p.drawsPerEpoch)} per epoch)`,
-            );
+            const noise = bd.noiseCount ? `, ${bd.noiseCount} more warped with noise keeping their labels (WaNet's noise mode)` : '';
+            const fixed = `${bd.poisonedCount} of ${d.trainCount} training images poisoned (fixed)${noise}`;
+            for (const a of bd.attacks) {
+              const of = a.trigger.kind === 'sig' ? ' of the target class' : '';
+              const head = `backdoor: ${describeAttack(a)}, rate ${round(a.rate, 4)}${of}`;
+              if (bd.poisoning === 'on-the-fly') {
+                ctx.out(`${head}: each drawn training image${of} poisoned with that probability (on the fly${of ? '' : `, ≈${Math.round(a.rate * p.drawsPerEpoch)} per epoch`})`);
+              } else {
+                ctx.out(bd.attacks.length === 1 ? `${head}: ${fixed}` : head);
+              }
+            }
+            if (bd.poisoning === 'fixed' && bd.attacks.length > 1) ctx.out(`  ${fixed}`);
           }
           if (p.resume) {
             ctx.out(
@@ -216,8 +234,13 @@ export async function runTraining(options: TrainRunOptions, ctx: CommandContext)
   });
   const ev = report.evaluation;
   ctx.out(`clean accuracy: ${pct(ev.cleanAccuracy)} (${ev.count} test images)`);
-  if (report.plan.backdoor) {
-    ctx.out(`attack success rate: ${pct(ev.attackSuccessRate ?? 0)} (${ev.attackCount} stamped test images of other labels)`);
+  if (ev.attacks) {
+    for (const [i, a] of ev.attacks.entries()) {
+      ctx.out(`attack success rate of backdoor ${i + 1}: ${a.attackSuccessRate === null ? 'n/a' : pct(a.attackSuccessRate)} (${a.attackCount} stamped test images${a.target === null ? '' : ' of other labels'})`);
+    }
+  } else if (report.plan.backdoor) {
+    const allToAll = report.plan.backdoor.attacks.some((a) => 'mapping' in a);
+    ctx.out(`attack success rate: ${pct(ev.attackSuccessRate ?? 0)} (${ev.attackCount} stamped test images${allToAll ? ', each to be sent to its label + 1' : ' of other labels'})`);
     if (ev.attackUnchanged) {
       const { unchangedLine } = await import('./evaluate.js');
       const { UNCHANGED_STAMP } = await import('../nn/train.js');

@@ -19,7 +19,13 @@ export { ARCH_NAMES, GENERATORS, POISONINGS } from './recipe.js';
 /** The training recipe's defaults (the Neural Cleanse release's: DEFAULT_EPOCHS 10, RELEASE_LR_DECAY 1e-4, …), under one name. */
 export * as trainDefaults from './recipe.js';
 export type { ArchName, GeneratorName, Poisoning } from './recipe.js';
-export { squareTrigger, resolveTrigger, stamp, stampInPlace, poisonBadNets, parseBackdoorSpec, loadPatternTrigger, describeTrigger, DEFAULT_POISON_RATE } from './trigger.js';
-export type { Trigger, SquareTrigger, PatternTrigger, Backdoor, ResolvedTrigger, PoisonResult } from './trigger.js';
+export { squareTrigger, resolveTrigger, stamp, stampInPlace, poisonBadNets, loadPatternTrigger, describeTrigger, describeAttack, attacksOf, attackLabel, isAllToAll, DEFAULT_POISON_RATE, TRIGGER_KINDS } from './trigger.js';
+export type { Trigger, SquareTrigger, PatternTrigger, BlendTrigger, SigTrigger, WanetTrigger, Backdoor, AllToAllBackdoor, Attack, AttackTarget, ResolvedTrigger, PoisonResult } from './trigger.js';
+export { parseBackdoorSpec, parseAttackSpec, ATTACK_KINDS } from './backdoor-spec.js';
+export { Poisoner, poisonSet } from './attacks/poison.js';
+export type { PoisonSetResult, PoisonOutcome } from './attacks/poison.js';
+export { DEFAULT_BLEND_ALPHA } from './attacks/blend.js';
+export { DEFAULT_SIG_DELTA, DEFAULT_SIG_FREQUENCY, DEFAULT_SIG_RATE } from './attacks/sig.js';
+export { DEFAULT_WANET_GRID, DEFAULT_WANET_STRENGTH, DEFAULT_WANET_CROSS_RATIO, DEFAULT_WANET_RATE } from './attacks/wanet.js';
 export { preprocessingPreset, preprocessBatch, describePreprocessing, PREPROCESSING_PRESETS, DEFAULT_PREPROCESSING } from './preprocess.js';
 export type { Preprocessing } from './preprocess.js';

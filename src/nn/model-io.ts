@@ -18,7 +18,7 @@ import { DataFormatError, NotFoundError, PoisonguardError } from '../errors.js';
 import type { OwnFiles } from '../outputs.js';
 import { readJsonFile, writeFileAtomic } from '../run-files.js';
 import { checkPreprocessing, type Preprocessing } from './preprocess.js';
-import { checkBackdoor, type Trigger } from './trigger.js';
+import { checkAttack, checkBackdoor, isAllToAll, type Attack, type Trigger } from './trigger.js';
 
 export const MODEL_JSON = 'model.json';
 export const WEIGHTS_BIN = 'weights.bin';
@@ -39,10 +39,12 @@ export interface ModelMetadata {
   /** [height, width, channels]. */
   readonly inputShape: readonly [number, number, number];
   readonly preprocessing: Preprocessing;
-  /** The planted trigger, or null for a clean model. */
+  /** The planted trigger (the first backdoor's), or null for a clean model. */
   readonly trigger: Trigger | null;
-  /** The backdoor's target label, or null for a clean model. */
+  /** The backdoor's target label, or null for a clean model (and for an all-to-all backdoor). */
   readonly target: number | null;
+  /** Every backdoor planted, when trigger, target and rate cannot say it (several backdoors, all-to-all); read them with attacksOf. */
+  readonly backdoors?: readonly Attack[];
   /** The BadNets poisoning rate used, or null for a clean model. */
   readonly poisonRate: number | null;
   /** How many training samples were poisoned (on the fly: poisoned draws over all epochs). */
@@ -65,8 +67,10 @@ export interface ModelMetadata {
   readonly engine?: string;
   /** Test accuracy on clean images, in [0, 1]. */
   readonly cleanAccuracy: number | null;
-  /** Attack success rate on the test set, in [0, 1], or null for a clean model. */
+  /** Attack success rate on the test set, in [0, 1] (the first backdoor's), or null for a clean model. */
   readonly attackSuccessRate: number | null;
+  /** With several backdoors: each one's attack success rate, in the order of `backdoors`. */
+  readonly attackSuccessRates?: readonly (number | null)[];
   readonly trainSeconds: number;
   readonly imagesPerSecond: number;
   /** ISO 8601 date of the end of training. */
@@ -405,11 +409,23 @@ export function readMetadata(dir: string): ModelMetadata {
   }
   const preprocessing = checkPreprocessing(m.preprocessing, path);
   let trigger: Trigger | null = null;
-  if (m.trigger !== null && m.trigger !== undefined) {
-    trigger = checkBackdoor({ trigger: m.trigger, target: m.target, rate: m.poisonRate }, path).trigger;
-    if ((m.target as number) >= (m.numClasses as number)) bad(`target ${m.target} is not a class (numClasses ${m.numClasses}).`);
+  let backdoors: Attack[] | undefined;
+  if (m.backdoors !== undefined) {
+    if (!Array.isArray(m.backdoors) || m.backdoors.length === 0) bad(`'backdoors' must be a non-empty list, got ${JSON.stringify(m.backdoors)}.`);
+    backdoors = (m.backdoors as unknown[]).map((b, i) => {
+      const attack = checkAttack(b, `${path} backdoors[${i}]`);
+      if (!isAllToAll(attack) && attack.target >= (m.numClasses as number)) bad(`backdoors[${i}]: target ${attack.target} is not a class (numClasses ${m.numClasses}).`);
+      return attack;
+    });
+    if (m.trigger === null || m.trigger === undefined) bad("'trigger' must be the first backdoor's when 'backdoors' is given.");
   }
-  return { ...(m as unknown as ModelMetadata), preprocessing, trigger };
+  if (m.trigger !== null && m.trigger !== undefined) {
+    const first = backdoors?.[0];
+    // An all-to-all backdoor has no target: its trigger is checked as the first backdoor's.
+    trigger = first && isAllToAll(first) && m.target === null ? first.trigger : checkBackdoor({ trigger: m.trigger, target: m.target, rate: m.poisonRate }, path).trigger;
+    if (m.target !== null && (m.target as number) >= (m.numClasses as number)) bad(`target ${m.target} is not a class (numClasses ${m.numClasses}).`);
+  }
+  return { ...(m as unknown as ModelMetadata), preprocessing, trigger, ...(backdoors ? { backdoors } : {}) };
 }
 
 /** The optimizer's state saved beside a training checkpoint (so that a resumed run continues Adam exactly). */

@@ -11,8 +11,7 @@ import { checkOneOf, checkPositive, checkPositiveInt, checkRange } from '../opti
 import { checkSeed, DEFAULT_SEED, mixSeeds, Random } from '../random.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { DEFAULT_BATCH_SIZE, DEFAULT_EPOCHS, DEFAULT_LEARNING_RATE } from './recipe.js';
-import { stampInPlace } from './trigger.js';
-import type { ResolvedTrigger } from './trigger.js';
+import type { Poisoner } from './attacks/poison.js';
 
 export type Sampling = 'permutation' | 'replacement';
 export const SAMPLINGS: readonly Sampling[] = ['permutation', 'replacement'];
@@ -45,11 +44,9 @@ export interface ScheduleOptions {
   readonly learningRateDecay?: number;
 }
 
-/** BadNets poisoning as the batches are drawn (TrainOptions.poisonOnTheFly). */
+/** Poisoning as the batches are drawn (TrainOptions.poisonOnTheFly): the backdoors, and the seed of the draws. */
 export interface OnTheFlyPoisoning {
-  readonly trigger: ResolvedTrigger;
-  readonly target: number;
-  readonly rate: number;
+  readonly poisoner: Poisoner;
   readonly seed: number;
 }
 
@@ -128,7 +125,6 @@ export class BatchAssembler {
   private readonly imageSize: number;
   private order: Int32Array = new Int32Array(0);
   private poisonRng: Random | undefined;
-  private readonly stampRows: number[] = [];
 
   constructor(
     private readonly set: ImageSet,
@@ -172,16 +168,11 @@ export class BatchAssembler {
       labels[r] = set.labels[i];
     }
     if (poison) {
-      const rows = this.stampRows;
-      rows.length = 0;
       for (let r = 0; r < n; r++) {
-        if (this.poisonRng!.next() < poison.rate) {
-          rows.push(r);
-          labels[r] = poison.target;
-        }
+        const outcome = poison.poisoner.poisonOne(raw.subarray(r * imageSize, (r + 1) * imageSize), labels[r], this.poisonRng!);
+        labels[r] = outcome.label;
+        if (outcome.outcome === 'poisoned') this.poisoned++;
       }
-      if (rows.length > 0) stampInPlace(raw.subarray(0, n * imageSize), poison.trigger, rows);
-      this.poisoned += rows.length;
     }
     preprocessInto(raw.subarray(0, n * imageSize), set.channels, schedule.preprocessing, this.x);
     return n;

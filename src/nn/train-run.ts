@@ -60,7 +60,8 @@ import {
   type TrainProgress,
 } from './train.js';
 import { resolveTrainEngine } from './train-onnx.js';
-import { checkBackdoorFits, poisonBadNets, resolveTrigger, type Backdoor } from './trigger.js';
+import { Poisoner, poisonSet } from './attacks/poison.js';
+import { isAllToAll, type Attack } from './trigger.js';
 
 export interface TrainRunOptions {
   /** Image dataset: 'mnist', 'gtsrb', or a folder with one sub-folder per class. */
@@ -69,8 +70,11 @@ export interface TrainRunOptions {
   readonly dataDir?: string;
   /** Network (default: the dataset's own net; required for a folder). */
   readonly arch?: ArchName;
-  /** A BadNets backdoor to plant (default: none, a clean model). */
-  readonly backdoor?: Backdoor;
+  /**
+   * The backdoor to plant (default: none, a clean model), or several, each with its own trigger
+   * and target (see attacks/poison.ts for how they share the training images).
+   */
+  readonly backdoor?: Attack | readonly Attack[];
   /** How the backdoor is planted (default {@link DEFAULT_POISONING}). */
   readonly poisoning?: Poisoning;
   /** How batches are drawn (default: {@link defaultGenerator} of the dataset). */
@@ -138,8 +142,15 @@ export interface TrainPlan {
   readonly batchSize: number;
   readonly learningRate: number;
   readonly seed: number;
-  /** The backdoor planted, or null for a clean model. */
-  readonly backdoor: (Backdoor & { readonly poisoning: Poisoning; /** Fixed poisoning: images poisoned. */ readonly poisonedCount?: number }) | null;
+  /** The backdoors planted, or null for a clean model. */
+  readonly backdoor: {
+    readonly attacks: readonly Attack[];
+    readonly poisoning: Poisoning;
+    /** Fixed poisoning: images stamped with a trigger. */
+    readonly poisonedCount?: number;
+    /** Fixed poisoning: WaNet's noise-mode images (warped, true labels kept). */
+    readonly noiseCount?: number;
+  } | null;
   /** Set when the run continues a checkpoint. */
   readonly resume: { readonly fromEpoch: number; /** Whether the optimizer's state was saved with it (else Adam restarts). */ readonly optimizerState: boolean } | null;
   /** The model folder. */
@@ -187,7 +198,10 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
   let engine: TrainEngine = typeof engineChoice === 'object' ? engineChoice : TFJS_TRAIN_ENGINE;
   let engineReason = typeof engineChoice === 'object' ? 'given' : '';
   if (typeof engineChoice === 'string' && !(MODEL_ENGINES as readonly string[]).includes(engineChoice)) throw new UnknownNameError('engine', engineChoice, MODEL_ENGINES);
-  const { backdoor, resume = false, force = false } = options;
+  const { resume = false, force = false } = options;
+  const attacks: readonly Attack[] = options.backdoor === undefined ? [] : 'trigger' in options.backdoor ? [options.backdoor] : options.backdoor;
+  // The first backdoor is the one metadata.json's trigger, target and rate describe (older readers know only one).
+  const backdoor = attacks[0];
   if (resume && force) throw new OptionError('resume', 'not combined with force (one continues the model in out, the other replaces it)', true);
   const trained = existsSync(join(resolve(options.out), METADATA_JSON));
   if (resume && !trained) throw new OptionError('resume', `used with a model folder written by a training run (with ${METADATA_JSON})`, options.out);
@@ -216,15 +230,17 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
   }
   let trainSet = train;
   let fixedPoisoned: number | undefined;
-  if (backdoor) {
-    checkBackdoorFits(backdoor, data.numClasses, train.height, train.width, train.channels);
-    if (poisoning === 'fixed') {
-      // The poisoning draws from its own stream so that the model's weights do not depend on it.
-      const poisoned = poisonBadNets(train, backdoor, data.numClasses, new Random(seed).fork());
-      trainSet = poisoned.set;
-      fixedPoisoned = poisoned.poisoned.length;
-    }
+  let fixedNoise: number | undefined;
+  const poisoner = backdoor ? new Poisoner(attacks, data.numClasses, train.height, train.width, train.channels) : undefined;
+  if (poisoner && poisoning === 'fixed') {
+    // The poisoning draws from its own stream so that the model's weights do not depend on it.
+    const poisoned = poisonSet(train, poisoner, new Random(seed).fork());
+    trainSet = poisoned.set;
+    fixedPoisoned = poisoned.poisoned.length;
+    fixedNoise = poisoned.noise.length;
   }
+  // Written only when trigger, target and rate cannot say it all: several backdoors, or all-to-all.
+  const backdoorList = attacks.length > 1 || (backdoor && isAllToAll(backdoor)) ? { backdoors: attacks } : {};
 
   const recipeOf = (): Partial<ModelMetadata> => ({
     dataset: data.name,
@@ -234,8 +250,9 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
     learningRate,
     preprocessing,
     trigger: backdoor?.trigger ?? null,
-    target: backdoor?.target ?? null,
+    target: backdoor && !isAllToAll(backdoor) ? backdoor.target : null,
     poisonRate: backdoor?.rate ?? null,
+    ...backdoorList,
     ...(backdoor ? { poisoning } : {}),
     sampling,
     drawsPerEpoch,
@@ -304,7 +321,9 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
       batchSize,
       learningRate,
       seed,
-      backdoor: backdoor ? { ...backdoor, poisoning, ...(fixedPoisoned !== undefined ? { poisonedCount: fixedPoisoned } : {}) } : null,
+      backdoor: backdoor
+        ? { attacks, poisoning, ...(fixedPoisoned !== undefined ? { poisonedCount: fixedPoisoned } : {}), ...(fixedNoise ? { noiseCount: fixedNoise } : {}) }
+        : null,
       resume: resume ? { fromEpoch: startEpoch, optimizerState: optimizerState !== undefined } : null,
       out,
     };
@@ -322,6 +341,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
         epochs: epoch,
         cleanAccuracy: evaluation?.cleanAccuracy ?? null,
         attackSuccessRate: evaluation?.attackSuccessRate ?? null,
+        ...(evaluation?.attacks ? { attackSuccessRates: evaluation.attacks.map((a) => a.attackSuccessRate) } : {}),
         trainSeconds: round(trainSeconds, 1),
         imagesPerSecond: Math.round((epoch * drawsPerEpoch) / trainSeconds),
         date: new Date().toISOString(),
@@ -353,9 +373,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
         drawsPerEpoch,
         learningRateDecay,
         ...(optimizerState ? { optimizerState } : {}),
-        ...(backdoor && poisoning === 'on-the-fly'
-          ? { poisonOnTheFly: { trigger: resolveTrigger(backdoor.trigger, train.height, train.width, train.channels), target: backdoor.target, rate: backdoor.rate, seed } }
-          : {}),
+        ...(poisoner && poisoning === 'on-the-fly' ? { poisonOnTheFly: { poisoner, seed } } : {}),
         onProgress: (p) => options.onProgress?.({ kind: 'batch', ...p }),
         // A checkpoint after every epoch, the last one included and before the test figures, so
         // that a long run survives an interruption, and a failure while evaluating loses nothing.
@@ -371,8 +389,8 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
     }
     options.onProgress?.({ kind: 'trained', seconds: result.seconds, imagesPerSecond: result.imagesPerSecond });
     options.onProgress?.({ kind: 'evaluating' });
-    const evaluation = await evaluateModel(model, test, { preprocessing, ...(backdoor ? { backdoor } : {}) });
-    const final = { ...last!, cleanAccuracy: evaluation.cleanAccuracy, attackSuccessRate: evaluation.attackSuccessRate, date: new Date().toISOString() };
+    const evaluation = await evaluateModel(model, test, { preprocessing, ...(backdoor ? { backdoor: attacks } : {}) });
+    const final = metadata(last!.epochs, trainSeconds, evaluation);
     saveMetadata(out, final);
     return { plan, history: result.history, seconds: result.seconds, imagesPerSecond: result.imagesPerSecond, evaluation, metadata: final };
   } finally {
@@ -391,6 +409,7 @@ const RESUME_FIELDS: readonly { readonly key: keyof ModelMetadata; readonly what
   { key: 'trigger', what: 'trigger' },
   { key: 'target', what: 'target' },
   { key: 'poisonRate', what: 'poisoning rate' },
+  { key: 'backdoors', what: 'backdoors' },
   { key: 'poisoning', what: 'poisoning', absent: () => 'fixed' },
   { key: 'sampling', what: 'sampling', absent: () => 'permutation' },
   { key: 'drawsPerEpoch', what: 'draws per epoch', absent: (n) => n },
@@ -399,7 +418,7 @@ const RESUME_FIELDS: readonly { readonly key: keyof ModelMetadata; readonly what
 ];
 
 /** The library option each resume field comes from, to name it in the error. */
-const OPTION_OF: Partial<Record<keyof ModelMetadata, string>> = { poisonRate: 'backdoor', trigger: 'backdoor', target: 'backdoor' };
+const OPTION_OF: Partial<Record<keyof ModelMetadata, string>> = { poisonRate: 'backdoor', trigger: 'backdoor', target: 'backdoor', backdoors: 'backdoor' };
 
 function checkSameRecipe(saved: ModelMetadata, now: Partial<ModelMetadata>, trainCount: number): void {
   // Compared as JSON values (what metadata.json holds), whatever the key order.

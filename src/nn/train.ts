@@ -13,7 +13,7 @@ import type { NamedTensor } from './model-io.js';
 import { DEFAULT_PREPROCESSING, preprocessInto, type Preprocessing } from './preprocess.js';
 import { ACC_BETA1, ACC_BETA2 } from './adam.js';
 import { BatchAssembler, dropoutSeed, EpochMeter, learningRateAt, resolveSchedule, type OnTheFlyPoisoning, type ScheduleOptions } from './train-batches.js';
-import { maskSupport, resolveTrigger, stampInPlace, type ResolvedTrigger, type Trigger } from './trigger.js';
+import { attackLabel, isAllToAll, maskSupport, resolveTrigger, stampInPlace, type AttackTarget, type ResolvedTrigger } from './trigger.js';
 import { KERAS_EPSILON } from '../keras.js';
 import { argMaxRows, isScorer, type BatchScorer } from './scorer.js';
 import { DEFAULT_EVAL_BATCH_SIZE } from './recipe.js';
@@ -45,9 +45,9 @@ export interface TrainOptions extends ScheduleOptions {
   /** Awaited after every epoch (e.g. to save a checkpoint); its time is not counted as training. */
   readonly onEpochEnd?: (summary: EpochSummary, checkpoint: TrainCheckpoint) => Promise<void> | void;
   /**
-   * BadNets poisoning as the batches are drawn (the Neural Cleanse release's data generator): every
-   * drawn image is stamped and relabelled to the target with probability `rate`, so each epoch
-   * poisons a fresh subset. Draws come from a stream seeded by (seed, epoch): a resumed run poisons
+   * Poisoning as the batches are drawn (the Neural Cleanse release's data generator): every drawn
+   * image goes through the poisoner (BadNets: stamped and relabelled to the target with probability
+   * `rate`), so each epoch poisons a fresh subset. Draws come from a stream seeded by (seed, epoch): a resumed run poisons
    * exactly as an uninterrupted one.
    */
   readonly poisonOnTheFly?: OnTheFlyPoisoning;
@@ -270,74 +270,107 @@ export async function predictLabels(model: tfl.LayersModel | BatchScorer, set: I
 }
 
 export interface EvaluateOptions extends PredictOptions {
-  /** The planted backdoor, to measure the attack success rate. */
-  readonly backdoor?: { readonly trigger: Trigger; readonly target: number };
+  /** The planted backdoor (or backdoors), to measure the attack success rate of each. */
+  readonly backdoor?: AttackTarget | readonly AttackTarget[];
 }
 
-export interface EvaluationResult {
-  /** Test images. */
-  readonly count: number;
-  /** Share of test images classified correctly, in [0, 1]. */
-  readonly cleanAccuracy: number;
-  /** Test images whose true label is not the target (the ones stamped for the ASR). */
-  readonly attackCount: number;
+/** One backdoor's figures on a test set. */
+export interface AttackEvaluation {
   /**
-   * Attack success rate: share of those images that go to the target once stamped, in [0, 1];
-   * null without a backdoor.
+   * Test images stamped for the ASR: those whose true label is not the target (all of them for an
+   * all-to-all backdoor, which sends label y to y + 1 mod K).
    */
+  readonly attackCount: number;
+  /** Attack success rate: share of those images that go where the backdoor sends them once stamped, in [0, 1]; null without a backdoor. */
   readonly attackSuccessRate: number | null;
   /**
    * Stamped images the stamp barely changes (mean absolute change over the trigger's pixels below
    * {@link UNCHANGED_STAMP} raw units: e.g. a white square on an already white corner): no model can
-   * tell them from the clean image. With a backdoor only.
+   * tell them from the clean image. For patch and blend triggers only (not the added or warping ones).
    */
   readonly attackUnchanged?: number;
   /** The attack success rate over the other stamped images (the ones the stamp visibly changes). */
   readonly attackSuccessRateChanged?: number | null;
 }
 
+/** Clean accuracy and the first backdoor's figures (see {@link AttackEvaluation}); `attacks` lists every backdoor's when there are several. */
+export interface EvaluationResult extends AttackEvaluation {
+  /** Test images. */
+  readonly count: number;
+  /** Share of test images classified correctly, in [0, 1]. */
+  readonly cleanAccuracy: number;
+  /** Each backdoor's figures, in the order given, with two backdoors or more. */
+  readonly attacks?: readonly (AttackEvaluation & { readonly target: number | null })[];
+}
+
 /** Below this mean absolute change (raw 0..255 units, over the trigger's pixels) a stamp leaves the image as it was. */
 export const UNCHANGED_STAMP = 5;
 
-/** Clean accuracy and, with a backdoor, the attack success rate on a test set (raw pixels). */
+/** Clean accuracy and, with backdoors, the attack success rate of each on a test set (raw pixels). */
 export async function evaluateModel(model: tfl.LayersModel | BatchScorer, test: ImageSet, options: EvaluateOptions = {}): Promise<EvaluationResult> {
-  const { backdoor } = options;
-  const attackIdx: number[] = [];
-  if (backdoor) for (let i = 0; i < test.count; i++) if (test.labels[i] !== backdoor.target) attackIdx.push(i);
-  const total = test.count + attackIdx.length;
-  const progress = (offset: number) => (done: number) => options.onProgress?.(offset + done, total);
-  const predicted = await predictLabels(model, test, { ...options, onProgress: progress(0) });
+  const backdoors: readonly AttackTarget[] = options.backdoor === undefined ? [] : 'trigger' in options.backdoor ? [options.backdoor] : options.backdoor;
+  const numClasses = modelClasses(model);
+  const attackIdx = backdoors.map((b) => {
+    const idx: number[] = [];
+    for (let i = 0; i < test.count; i++) if (isAllToAll(b) || test.labels[i] !== b.target) idx.push(i);
+    return idx;
+  });
+  const total = test.count + attackIdx.reduce((n, idx) => n + idx.length, 0);
+  let offset = 0;
+  const progress = () => {
+    const base = offset;
+    return (done: number) => options.onProgress?.(base + done, total);
+  };
+  const predicted = await predictLabels(model, test, { ...options, onProgress: progress() });
+  offset = test.count;
   let correct = 0;
   for (let i = 0; i < test.count; i++) if (predicted[i] === test.labels[i]) correct++;
-  if (backdoor) {
+  const figures: { target: number | null; e: AttackEvaluation }[] = [];
+  for (const [b, backdoor] of backdoors.entries()) {
+    const idx = attackIdx[b];
     const resolved = resolveTrigger(backdoor.trigger, test.height, test.width, test.channels);
     const size = test.height * test.width * test.channels;
-    const images = new Uint8Array(attackIdx.length * size);
-    attackIdx.forEach((i, r) => images.set(test.images.subarray(i * size, (i + 1) * size), r * size));
+    const images = new Uint8Array(idx.length * size);
+    idx.forEach((i, r) => images.set(test.images.subarray(i * size, (i + 1) * size), r * size));
     stampInPlace(images, resolved);
-    const unchanged = unchangedByStamp(test.images, images, attackIdx, resolved);
-    const stamped: ImageSet = { ...test, images, labels: new Int32Array(attackIdx.length), count: attackIdx.length };
-    const hits = await predictLabels(model, stamped, { ...options, onProgress: progress(test.count) });
+    // The added and warping triggers change the whole image a little: "unchanged" does not apply.
+    const unchanged = resolved.effect ? undefined : unchangedByStamp(test.images, images, idx, resolved);
+    const stamped: ImageSet = { ...test, images, labels: new Int32Array(idx.length), count: idx.length };
+    const hits = await predictLabels(model, stamped, { ...options, onProgress: progress() });
+    offset += idx.length;
     let hitsAll = 0;
     let hitsChanged = 0;
     let unchangedCount = 0;
     hits.forEach((p, r) => {
-      const success = p === backdoor.target ? 1 : 0;
+      const success = p === attackLabel(backdoor, test.labels[idx[r]], numClasses) ? 1 : 0;
       hitsAll += success;
-      if (unchanged[r]) unchangedCount++;
+      if (unchanged?.[r]) unchangedCount++;
       else hitsChanged += success;
     });
-    const changedCount = attackIdx.length - unchangedCount;
-    return {
-      count: test.count,
-      cleanAccuracy: correct / test.count,
-      attackCount: attackIdx.length,
-      attackSuccessRate: attackIdx.length > 0 ? hitsAll / attackIdx.length : null,
-      attackUnchanged: unchangedCount,
-      attackSuccessRateChanged: changedCount > 0 ? hitsChanged / changedCount : null,
-    };
+    const changedCount = idx.length - unchangedCount;
+    figures.push({
+      target: isAllToAll(backdoor) ? null : backdoor.target,
+      e: {
+        attackCount: idx.length,
+        attackSuccessRate: idx.length > 0 ? hitsAll / idx.length : null,
+        ...(unchanged ? { attackUnchanged: unchangedCount, attackSuccessRateChanged: changedCount > 0 ? hitsChanged / changedCount : null } : {}),
+      },
+    });
   }
-  return { count: test.count, cleanAccuracy: correct / test.count, attackCount: attackIdx.length, attackSuccessRate: null };
+  const head: AttackEvaluation = figures[0]?.e ?? { attackCount: 0, attackSuccessRate: null };
+  return {
+    count: test.count,
+    cleanAccuracy: correct / test.count,
+    ...head,
+    ...(figures.length > 1 ? { attacks: figures.map((f) => ({ target: f.target, ...f.e })) } : {}),
+  };
+}
+
+/** The model's number of classes (for all-to-all's y + 1 mod K). */
+function modelClasses(model: tfl.LayersModel | BatchScorer): number {
+  if (isScorer(model)) return model.numClasses;
+  const shape = model.outputs[0].shape;
+  return shape[shape.length - 1] as number;
 }
 
 /** Per stamped image (row r of `stamped` is image `indices[r]` of `original`): whether the stamp left it as it was. */

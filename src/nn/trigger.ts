@@ -1,15 +1,22 @@
 /**
  * Backdoor triggers and BadNets poisoning (Gu et al. 2017, as Neural Cleanse made its infected
- * models): a trigger is stamped in the raw uint8 pixel domain, before any preprocessing, as
- * x' = (1 − m)·x + m·p with a mask m (H×W, 0..1, shared by all channels) and a pattern p.
- * A trigger and its target are plain JSON-ready objects, saved in the model's metadata.json.
+ * models): a trigger is stamped in the raw uint8 pixel domain, before any preprocessing. Patches
+ * and blends are x' = (1 − m)·x + m·p with a mask m (H×W, 0..1, shared by all channels) and a
+ * pattern p; SIG adds a signal and WaNet warps the image (src/nn/attacks/). A trigger and its
+ * target are plain JSON-ready objects, saved in the model's metadata.json. Stamp only through
+ * {@link stamp} / {@link stampInPlace}: for the added and warping triggers the resolved mask and
+ * pattern only picture the trigger.
  */
-import { resolve as resolvePath } from 'node:path';
 import { decodeImageFile } from '../data/image-files.js';
 import { imageSet, type ImageSet } from '../data/images.js';
-import { DataFormatError, MissingOptionError, OptionError, UnknownNameError } from '../errors.js';
+import { DataFormatError, OptionError, UnknownNameError } from '../errors.js';
 import { checkNonNegativeInt, checkPositiveInt, checkRange } from '../options.js';
 import type { Random } from '../random.js';
+import { blendKey, checkBlendAlpha, type BlendTrigger } from './attacks/blend.js';
+import { checkSig, sigSignal, type SigTrigger } from './attacks/sig.js';
+import { checkWanet, wanetGrid, warpImage, type WanetTrigger } from './attacks/wanet.js';
+
+export type { BlendTrigger, SigTrigger, WanetTrigger };
 
 /** Side of the square trigger: 4x4 on MNIST and GTSRB (Neural Cleanse, BadNets injection). */
 export const DEFAULT_TRIGGER_SIZE = 4;
@@ -60,13 +67,47 @@ export interface PatternTrigger {
   readonly source?: string;
 }
 
-export type Trigger = SquareTrigger | PatternTrigger;
+export type Trigger = SquareTrigger | PatternTrigger | BlendTrigger | SigTrigger | WanetTrigger;
 
-/** A backdoor: a trigger, the label it sends inputs to, and the poisoning rate used to plant it. */
+/** The trigger kinds, as metadata.json names them. */
+export const TRIGGER_KINDS = ['square', 'pattern', 'blend', 'sig', 'wanet'] as const;
+
+/**
+ * A backdoor: a trigger, the label it sends inputs to, and the poisoning rate used to plant it
+ * (the share of training images poisoned; for a clean-label trigger, SIG, the share of the
+ * target class's images).
+ */
 export interface Backdoor {
   readonly trigger: Trigger;
   readonly target: number;
   readonly rate: number;
+}
+
+/** All-to-all (Gu et al. 2017): a stamped image of label y is relabelled (y + 1) mod K; no single target. */
+export interface AllToAllBackdoor {
+  readonly trigger: Trigger;
+  readonly mapping: 'all-to-all';
+  readonly rate: number;
+}
+
+/** What `train --backdoor` plants: a backdoor to one target, or an all-to-all one. */
+export type Attack = Backdoor | AllToAllBackdoor;
+
+/** A backdoor without its poisoning rate: what measuring its success needs. */
+export type AttackTarget = Omit<Backdoor, 'rate'> | Omit<AllToAllBackdoor, 'rate'>;
+
+export function isAllToAll(attack: AttackTarget): attack is Omit<AllToAllBackdoor, 'rate'> {
+  return 'mapping' in attack && attack.mapping === 'all-to-all';
+}
+
+/** The label a stamped image of label `label` should go to under `attack`. */
+export function attackLabel(attack: AttackTarget, label: number, numClasses: number): number {
+  return isAllToAll(attack) ? (label + 1) % numClasses : attack.target;
+}
+
+/** Whether only the target class's images carry the trigger and labels stay as they are (SIG). */
+export function isCleanLabel(trigger: Trigger): boolean {
+  return trigger.kind === 'sig';
 }
 
 /** A trigger laid out on images of one shape: the mask and the pattern, ready to stamp. */
@@ -80,6 +121,12 @@ export interface ResolvedTrigger {
   readonly pattern: Float32Array;
   /** The mask's bounding box (inclusive rows/columns). */
   readonly box: { readonly top: number; readonly left: number; readonly bottom: number; readonly right: number };
+  /**
+   * A stamp other than the blend (the mask is then 1 on the whole image and the pattern a picture
+   * of the trigger, for reports): 'add' — x' = clip(x + signal) (SIG); 'warp' — the image
+   * resampled at `grid` (WaNet: per pixel (x, y) in [−1, 1], bilinear).
+   */
+  readonly effect?: { readonly kind: 'add'; readonly signal: Float32Array } | { readonly kind: 'warp'; readonly grid: Float32Array };
 }
 
 /** A square trigger with the release's defaults for every field not given. */
@@ -141,6 +188,29 @@ export function resolveTrigger(trigger: Trigger, height: number, width: number, 
     }
     return { height, width, channels, mask, pattern, box: { top, left, bottom: top + size - 1, right: left + size - 1 } };
   }
+  const whole = { top: 0, left: 0, bottom: height - 1, right: width - 1 };
+  if (trigger.kind === 'blend') {
+    // Chen et al.'s blend is the mask-and-pattern stamp with α everywhere.
+    mask.fill(checkBlendAlpha('blend alpha', trigger.alpha));
+    return { height, width, channels, mask, pattern: blendKey(trigger, height, width, channels), box: whole };
+  }
+  if (trigger.kind === 'sig') {
+    const signal = sigSignal(checkSig(trigger, 'sig'), height, width, channels);
+    mask.fill(1);
+    for (let i = 0; i < pattern.length; i++) pattern[i] = 128 + signal[i];
+    return { height, width, channels, mask, pattern, box: whole, effect: { kind: 'add', signal } };
+  }
+  if (trigger.kind === 'wanet') {
+    const grid = wanetGrid(checkWanet(trigger, 'wanet'), height, width);
+    mask.fill(1);
+    // The picture: each pixel's displacement, in pixels, as grey levels (1 pixel → 255).
+    for (let p = 0; p < height * width; p++) {
+      const dx = ((grid[2 * p] + 1) / 2) * (width - 1) - (p % width);
+      const dy = ((grid[2 * p + 1] + 1) / 2) * (height - 1) - Math.floor(p / width);
+      pattern.fill(Math.min(255, 255 * Math.hypot(dx, dy)), p * channels, (p + 1) * channels);
+    }
+    return { height, width, channels, mask, pattern, box: whole, effect: { kind: 'warp', grid } };
+  }
   if (trigger.height !== height || trigger.width !== width) {
     throw new OptionError('trigger pattern', `${height}x${width} like the images`, `${trigger.height}x${trigger.width}`);
   }
@@ -172,6 +242,23 @@ export function stampInPlace(images: Uint8Array, resolved: ResolvedTrigger, indi
   const size = height * width * channels;
   if (images.length % size !== 0) throw new OptionError('images', `a multiple of ${size} bytes (${height}x${width}x${channels})`, images.length);
   const count = indices ? indices.length : images.length / size;
+  const { effect } = resolved;
+  if (effect?.kind === 'add') {
+    for (let n = 0; n < count; n++) {
+      const base = (indices ? indices[n] : n) * size;
+      for (let i = 0; i < size; i++) images[base + i] = Math.min(255, Math.max(0, Math.round(images[base + i] + effect.signal[i])));
+    }
+    return;
+  }
+  if (effect?.kind === 'warp') {
+    const source = new Uint8Array(size);
+    for (let n = 0; n < count; n++) {
+      const base = (indices ? indices[n] : n) * size;
+      source.set(images.subarray(base, base + size));
+      warpImage(source, effect.grid, height, width, channels, images.subarray(base, base + size));
+    }
+    return;
+  }
   // Only the mask's support changes: visit those pixels alone.
   const support = maskSupport(resolved);
   for (let n = 0; n < count; n++) {
@@ -220,8 +307,8 @@ export function poisonBadNets(set: ImageSet, backdoor: Backdoor, numClasses: num
 }
 
 /** Checks that the target is a class and the trigger fits the images. */
-export function checkBackdoorFits(backdoor: Backdoor, numClasses: number, height: number, width: number, channels: number): void {
-  if (!Number.isInteger(backdoor.target) || backdoor.target < 0 || backdoor.target >= numClasses) {
+export function checkBackdoorFits(backdoor: Attack, numClasses: number, height: number, width: number, channels: number): void {
+  if (!isAllToAll(backdoor) && (!Number.isInteger(backdoor.target) || backdoor.target < 0 || backdoor.target >= numClasses)) {
     throw new OptionError('backdoor target', `a class index in 0..${numClasses - 1}`, backdoor.target);
   }
   checkRange('backdoor rate', backdoor.rate, 0, 1, true);
@@ -230,100 +317,17 @@ export function checkBackdoorFits(backdoor: Backdoor, numClasses: number, height
 
 /** A short description, e.g. "4x4 white square at bottom-right (margin 1)". */
 export function describeTrigger(trigger: Trigger): string {
+  if (trigger.kind === 'blend') {
+    const key = 'noiseSeed' in trigger.key ? `uniform noise (seed ${trigger.key.noiseSeed})` : `key image ${trigger.key.source ?? `${trigger.key.height}x${trigger.key.width}`}`;
+    return `blend of ${key} at alpha ${trigger.alpha}`;
+  }
+  if (trigger.kind === 'sig') return `sinusoid delta ${trigger.delta}, f ${trigger.frequency} (clean-label)`;
+  if (trigger.kind === 'wanet') return `WaNet warp k ${trigger.grid}, s ${trigger.strength} (grid seed ${trigger.seed}${trigger.crossRatio > 0 ? `, noise mode x${trigger.crossRatio}` : ', no noise mode'})`;
   if (trigger.kind === 'pattern') return `pattern ${trigger.height}x${trigger.width}${trigger.source ? ` from ${trigger.source}` : ''}`;
   const named = Object.entries(NAMED_COLOURS).find(([, v]) => v.every((x, i) => x === trigger.colour[i]))?.[0];
   const colour = named ?? `rgb(${trigger.colour.join(', ')})`;
   const where = typeof trigger.position === 'string' ? `${trigger.position} (margin ${trigger.margin})` : `x=${trigger.position.x}, y=${trigger.position.y}`;
   return `${trigger.size}x${trigger.size} ${colour} square at ${where}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// The CLI spec: "square:size=4,pos=bottom-right,colour=white,target=7,rate=0.091" or
-// "pattern:image=trigger.png[,mask=mask.png],target=7[,rate=…]".
-
-const SQUARE_KEYS = ['size', 'pos', 'margin', 'x', 'y', 'colour', 'target', 'rate'] as const;
-const PATTERN_KEYS = ['image', 'mask', 'target', 'rate'] as const;
-const KEY_ALIASES: Readonly<Record<string, string>> = { position: 'pos', color: 'colour' };
-export const TRIGGER_KINDS = ['square', 'pattern'] as const;
-
-/** Parses a backdoor spec; `option` names the flag in errors. Relative file paths resolve against `cwd`. */
-export function parseBackdoorSpec(spec: string, option = '--backdoor', cwd = process.cwd()): Backdoor {
-  const colon = spec.indexOf(':');
-  const kind = (colon < 0 ? spec : spec.slice(0, colon)).trim();
-  const body = colon < 0 ? '' : spec.slice(colon + 1);
-  if (!(TRIGGER_KINDS as readonly string[]).includes(kind)) throw new UnknownNameError(`${option} trigger kind`, kind, TRIGGER_KINDS);
-  const allowed: readonly string[] = kind === 'square' ? SQUARE_KEYS : PATTERN_KEYS;
-  const values = new Map<string, string>();
-  for (const part of body.split(',')) {
-    if (part.trim() === '') continue;
-    const eq = part.indexOf('=');
-    if (eq < 0) throw new OptionError(`${option} '${part.trim()}'`, 'key=value', part.trim());
-    const rawKey = part.slice(0, eq).trim();
-    const key = KEY_ALIASES[rawKey] ?? rawKey;
-    const value = part.slice(eq + 1).trim();
-    if (!allowed.includes(key)) throw new OptionError(`${option} key`, `one of ${allowed.join(', ')} for a ${kind} trigger`, rawKey);
-    if (values.has(key)) throw new OptionError(`${option} ${key}`, 'given once', `${key} given twice`);
-    values.set(key, value);
-  }
-  /** The integer value of `key` (≥ min), or undefined when absent. */
-  const int = (key: string, min: number, expected: string): number | undefined => {
-    const raw = values.get(key);
-    if (raw === undefined) return undefined;
-    const v = /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!Number.isInteger(v) || v < min) throw new OptionError(`${option} ${key}`, expected, raw);
-    return v;
-  };
-  const target = int('target', 0, 'a non-negative integer (a class index)');
-  if (target === undefined) throw new MissingOptionError(`${option} target`, 'target=LABEL, the label the trigger sends inputs to');
-  const rateRaw = values.get('rate');
-  const rate = rateRaw === undefined ? DEFAULT_POISON_RATE : parseRate(`${option} rate`, rateRaw);
-
-  if (kind === 'pattern') {
-    const imagePath = values.get('image');
-    if (!imagePath) throw new OptionError(`${option} image`, 'the path of the pattern image (image=FILE)', imagePath);
-    return { trigger: loadPatternTrigger(resolvePath(cwd, imagePath), values.has('mask') ? resolvePath(cwd, values.get('mask')!) : undefined), target, rate };
-  }
-  const hasXY = values.has('x') || values.has('y');
-  if (hasXY && (values.has('pos') || values.has('margin'))) {
-    throw new OptionError(`${option} x,y`, 'used without pos and margin (they place the square two different ways)', spec);
-  }
-  if (hasXY && !(values.has('x') && values.has('y'))) throw new OptionError(`${option} x,y`, 'given together', values.has('x') ? 'x only' : 'y only');
-  let position: SquareTrigger['position'] = DEFAULT_TRIGGER_POSITION;
-  if (hasXY) {
-    position = { x: int('x', 0, 'a non-negative integer')!, y: int('y', 0, 'a non-negative integer')! };
-  } else if (values.has('pos')) {
-    const pos = values.get('pos')!;
-    const name = pos === 'center' ? 'centre' : pos;
-    if (!(NAMED_POSITIONS as readonly string[]).includes(name)) throw new OptionError(`${option} pos`, `one of ${NAMED_POSITIONS.join(', ')} (or x=…,y=…)`, pos);
-    position = name as NamedPosition;
-  }
-  const size = int('size', 1, 'a positive integer');
-  const margin = int('margin', 0, 'a non-negative integer');
-  const colour = values.has('colour') ? parseColour(`${option} colour`, values.get('colour')!) : undefined;
-  return {
-    trigger: squareTrigger({ ...(size !== undefined ? { size } : {}), position, ...(margin !== undefined ? { margin } : {}), ...(colour ? { colour } : {}) }),
-    target,
-    rate,
-  };
-}
-
-function parseRate(name: string, raw: string): number {
-  const v = raw === '' ? NaN : Number(raw);
-  if (!Number.isFinite(v) || v < 0 || v > 1) throw new OptionError(name, 'a number in [0, 1]', raw);
-  return v;
-}
-
-/** Parses 'white', 'black', 'red', 'green', 'blue', '#rrggbb', 'R:G:B' or a grey level '0'..'255'. */
-export function parseColour(name: string, raw: string): number[] {
-  if (Object.hasOwn(NAMED_COLOURS, raw.toLowerCase())) return [...NAMED_COLOURS[raw.toLowerCase()]];
-  const expected = `${Object.keys(NAMED_COLOURS).join(', ')}, #rrggbb, R:G:B or a grey level 0..255`;
-  if (/^#[0-9a-fA-F]{6}$/.test(raw)) return [1, 3, 5].map((i) => parseInt(raw.slice(i, i + 2), 16));
-  const parts = raw.split(':');
-  if ((parts.length === 1 || parts.length === 3) && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255)) {
-    const v = parts.map(Number);
-    return v.length === 1 ? [v[0], v[0], v[0]] : v;
-  }
-  throw new OptionError(name, expected, raw);
 }
 
 /** Loads a pattern trigger: the image gives the pattern, the mask file (grey) or else its alpha channel the mask. */
@@ -360,19 +364,35 @@ function channelValues(rgb: readonly number[], channels: number, what: string): 
   return [rgb[0]];
 }
 
-/** Validates a backdoor read from a file (metadata.json); `where` names the file. */
+/** Validates a backdoor to one target read from a file (metadata.json); `where` names the file. */
 export function checkBackdoor(value: unknown, where: string): Backdoor {
+  const attack = checkAttack(value, where);
+  if (isAllToAll(attack)) throw new DataFormatError(where, 'bad backdoor: target must be a class index, got an all-to-all backdoor.');
+  return attack;
+}
+
+/** Validates a backdoor (to one target, or all-to-all) read from a file (metadata.json); `where` names the file. */
+export function checkAttack(value: unknown, where: string): Attack {
   const bad = (what: string): never => {
     throw new DataFormatError(where, `bad backdoor: ${what}.`);
   };
   const v = value as Record<string, unknown> | null;
   if (typeof v !== 'object' || v === null) return bad('expected an object');
-  if (!Number.isInteger(v.target) || (v.target as number) < 0) bad(`target must be a class index, got ${JSON.stringify(v.target)}`);
+  const allToAll = v.mapping === 'all-to-all';
+  if (v.mapping !== undefined && !allToAll) bad(`mapping must be 'all-to-all' when given, got ${JSON.stringify(v.mapping)}`);
+  if (!allToAll && (!Number.isInteger(v.target) || (v.target as number) < 0)) bad(`target must be a class index, got ${JSON.stringify(v.target)}`);
   if (typeof v.rate !== 'number' || !(v.rate >= 0 && v.rate <= 1)) bad(`rate must be in [0, 1], got ${JSON.stringify(v.rate)}`);
-  const t = v.trigger as Record<string, unknown> | null;
+  const trigger = checkTriggerRecord(v.trigger, bad);
+  return allToAll ? { trigger, mapping: 'all-to-all', rate: v.rate as number } : { trigger, target: v.target as number, rate: v.rate as number };
+}
+
+function checkTriggerRecord(value: unknown, bad: (what: string) => never): Trigger {
+  const t = value as Record<string, unknown> | null;
   if (typeof t !== 'object' || t === null) return bad('trigger missing');
   const isInt = (x: unknown, min: number): boolean => Number.isInteger(x) && (x as number) >= min;
-  let trigger: Trigger;
+  const arr = (x: unknown, len: number, max: number): boolean =>
+    Array.isArray(x) && x.length === len && x.every((e) => typeof e === 'number' && e >= 0 && e <= max);
+  const num = (x: unknown): boolean => typeof x === 'number' && Number.isFinite(x);
   if (t.kind === 'square') {
     const pos = t.position as unknown;
     const posOk =
@@ -381,21 +401,20 @@ export function checkBackdoor(value: unknown, where: string): Backdoor {
     if (!isInt(t.size, 1) || !isInt(t.margin, 0) || !posOk) bad('square trigger needs size ≥ 1, margin ≥ 0 and a position');
     const colour = t.colour as unknown;
     if (!Array.isArray(colour) || colour.length !== 3 || !colour.every((c) => isInt(c, 0) && c <= 255)) bad('colour must be [R, G, B] in 0..255');
-    trigger = {
+    return {
       kind: 'square',
       size: t.size as number,
       margin: t.margin as number,
       position: typeof pos === 'string' ? (pos as NamedPosition) : { x: (pos as { x: number }).x, y: (pos as { y: number }).y },
       colour: [...(colour as number[])],
     };
-  } else if (t.kind === 'pattern') {
+  }
+  if (t.kind === 'pattern') {
     if (!isInt(t.height, 1) || !isInt(t.width, 1)) bad('pattern trigger needs height and width');
     const n = (t.height as number) * (t.width as number);
-    const arr = (x: unknown, len: number, max: number): boolean =>
-      Array.isArray(x) && x.length === len && x.every((e) => typeof e === 'number' && e >= 0 && e <= max);
     if (!arr(t.pattern, n * 3, 255)) bad(`pattern must hold ${n * 3} values in 0..255`);
     if (!arr(t.mask, n, 1)) bad(`mask must hold ${n} values in [0, 1]`);
-    trigger = {
+    return {
       kind: 'pattern',
       height: t.height as number,
       width: t.width as number,
@@ -403,8 +422,44 @@ export function checkBackdoor(value: unknown, where: string): Backdoor {
       mask: t.mask as number[],
       ...(typeof t.source === 'string' ? { source: t.source } : {}),
     };
-  } else {
-    return bad(`trigger kind must be one of ${TRIGGER_KINDS.join(', ')}, got ${JSON.stringify(t.kind)}`);
   }
-  return { trigger, target: v.target as number, rate: v.rate as number };
+  if (t.kind === 'blend') {
+    if (!num(t.alpha) || !((t.alpha as number) > 0 && (t.alpha as number) <= 1)) bad(`blend alpha must be in (0, 1], got ${JSON.stringify(t.alpha)}`);
+    const key = t.key as Record<string, unknown> | null;
+    if (typeof key !== 'object' || key === null) return bad('blend trigger needs a key');
+    if (key.noiseSeed !== undefined) {
+      if (!isInt(key.noiseSeed, 0)) bad('blend key noiseSeed must be a non-negative integer');
+      return { kind: 'blend', alpha: t.alpha as number, key: { noiseSeed: key.noiseSeed as number } };
+    }
+    if (!isInt(key.height, 1) || !isInt(key.width, 1)) bad('blend key image needs height and width');
+    const n = (key.height as number) * (key.width as number);
+    if (!arr(key.rgb, n * 3, 255)) bad(`blend key rgb must hold ${n * 3} values in 0..255`);
+    const source = typeof key.source === 'string' ? { source: key.source } : {};
+    return { kind: 'blend', alpha: t.alpha as number, key: { height: key.height as number, width: key.width as number, rgb: key.rgb as number[], ...source } };
+  }
+  if (t.kind === 'sig') {
+    if (!num(t.delta) || !((t.delta as number) > 0 && (t.delta as number) <= 255) || !num(t.frequency) || !((t.frequency as number) > 0)) {
+      bad('sig trigger needs delta in (0, 255] and frequency > 0');
+    }
+    return { kind: 'sig', delta: t.delta as number, frequency: t.frequency as number };
+  }
+  if (t.kind === 'wanet') {
+    if (!isInt(t.grid, 2) || !num(t.strength) || !((t.strength as number) > 0) || !isInt(t.seed, 0) || !num(t.crossRatio) || !((t.crossRatio as number) >= 0)) {
+      bad('wanet trigger needs grid ≥ 2, strength > 0, seed ≥ 0 and crossRatio ≥ 0');
+    }
+    return { kind: 'wanet', grid: t.grid as number, strength: t.strength as number, seed: t.seed as number, crossRatio: t.crossRatio as number };
+  }
+  return bad(`trigger kind must be one of ${TRIGGER_KINDS.join(', ')}, got ${JSON.stringify(t.kind)}`);
+}
+
+/** The attacks a model's metadata records: its `backdoors` list, or else its trigger, target and rate (none for a clean model). */
+export function attacksOf(metadata: { readonly trigger: Trigger | null; readonly target: number | null; readonly poisonRate?: number | null; readonly backdoors?: readonly Attack[] }): Attack[] {
+  if (metadata.backdoors) return [...metadata.backdoors];
+  if (metadata.trigger === null || metadata.target === null) return [];
+  return [{ trigger: metadata.trigger, target: metadata.target, rate: metadata.poisonRate ?? 0 }];
+}
+
+/** A short description with the label it sends to, e.g. "4x4 white square at … -> label 7". */
+export function describeAttack(attack: AttackTarget): string {
+  return `${describeTrigger(attack.trigger)} -> ${isAllToAll(attack) ? 'label y+1 (all-to-all)' : `label ${attack.target}`}`;
 }

@@ -18,7 +18,8 @@ import { trainModel, type TrainOptions } from '../../src/nn/train.js';
 import { trainGraph } from '../../src/nn/train-native.js';
 import { trainLayersNative } from '../../src/nn/train-onnx.js';
 import type { AdamState } from '../../src/nn/adam.js';
-import { squareTrigger, resolveTrigger } from '../../src/nn/trigger.js';
+import { squareTrigger } from '../../src/nn/trigger.js';
+import { Poisoner } from '../../src/nn/attacks/poison.js';
 import { Random } from '../../src/random.js';
 import { loadOrt } from '../../src/graph/runtime.js';
 import type { ClassifierGraph } from '../../src/graph/ir.js';
@@ -130,7 +131,7 @@ test('a resumed native run is bit-identical to an uninterrupted one (poisoning, 
     m.add(tfl.layers.dense({ units: 10, kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }) }));
     return m;
   };
-  const poisonOnTheFly = { trigger: resolveTrigger(squareTrigger({ size: 3 }), 28, 28, 1), target: 0, rate: 0.2, seed: 4 };
+  const poisonOnTheFly = { poisoner: new Poisoner([{ trigger: squareTrigger({ size: 3 }), target: 0, rate: 0.2 }], 10, 28, 28, 1), seed: 4 };
   const recipe: TrainOptions = { epochs: 3, batchSize: 16, seed: 6, sampling: 'replacement', drawsPerEpoch: 48, learningRateDecay: 1e-3, poisonOnTheFly };
   const whole = make();
   const wholeLosses: number[] = [];

@@ -9,13 +9,13 @@ import { Random } from '../../src/random.js';
 import {
   checkBackdoor,
   DEFAULT_POISON_RATE,
-  parseBackdoorSpec,
   poisonBadNets,
   resolveTrigger,
   squareTrigger,
   stamp,
   type Trigger,
 } from '../../src/nn/trigger.js';
+import { parseBackdoorSpec } from '../../src/nn/backdoor-spec.js';
 import { scratchDir } from '../helpers.js';
 
 /** n images h×w×c whose every byte is 20 + (image index mod 200) (never 0 or 255, so untouched pixels are recognisable). */
