@@ -278,6 +278,37 @@ export function inputGradientProgram(source: ClassifierGraph, loss: InputGradien
   );
 }
 
+/**
+ * Program 5: `out` the logits [N, K] (the input of a final softmax) and `dx` the gradient of
+ * Σ_n Σ_k target[n, k]·logits[n, k] with respect to the input, for inputs `x` and `target` [N, K]
+ * read as coefficients: the input gradient of any linear function of each row's logits (MM-BD's
+ * margin logit_c − logit_j takes +1 and −1). No softmax and no loss: a detector that reasons on
+ * logits needs them raw.
+ */
+export function logitGradientProgram(source: ClassifierGraph): Uint8Array {
+  const graph = namespaced(source);
+  const g = new GraphWriter();
+  const input = declareInput(graph, g);
+  writeWeights(graph, g);
+  const ctx = context(graph, g, true);
+  const body = graph.endsInSoftmax ? graph.nodes.slice(0, -1) : graph.nodes;
+  for (const node of body) emitForward(node, ctx);
+  const K = classes(graph);
+  const logits = logitsOf(graph);
+  const dx = backpropagate(graph, ctx, new Map([[logits, PROGRAM_NAMES.target]]), [graph.input.name], body).get(graph.input.name);
+  if (dx === undefined) throw new UnsupportedGraphError('the output does not depend on the input');
+  g.alias(logits, PROGRAM_NAMES.out);
+  g.alias(dx, PROGRAM_NAMES.dx);
+  return g.encode(
+    graph.name,
+    [input, { name: PROGRAM_NAMES.target, dims: ['N', K] }],
+    [
+      { name: PROGRAM_NAMES.out, dims: ['N', K] },
+      { name: PROGRAM_NAMES.dx, dims: input.dims },
+    ],
+  );
+}
+
 export interface TrainingProgramOptions {
   /** BatchNorm's statistics: 'frozen' (running statistics, the default) or 'train' (batch statistics). */
   readonly batchNorm?: BatchNormMode;

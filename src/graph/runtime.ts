@@ -14,6 +14,7 @@ import {
   HEAD_NAMES,
   headProgram,
   inputGradientProgram,
+  logitGradientProgram,
   PROGRAM_NAMES,
   trainingProgram,
   type GraphHead,
@@ -174,6 +175,32 @@ export async function createInputGradientRunner(graph: ClassifierGraph, loss: In
         [PROGRAM_NAMES.x]: new ort.Tensor('float32', x, dims),
         [PROGRAM_NAMES.target]: new ort.Tensor('float32', onehot, [batch, K]),
         [PROGRAM_NAMES.scale]: new ort.Tensor('float32', Float32Array.of(1 / batch), [1]),
+      });
+      return { out: result[PROGRAM_NAMES.out].data as Float32Array, dx: result[PROGRAM_NAMES.dx].data as Float32Array };
+    },
+    dispose: () => release(session, options),
+  };
+}
+
+export interface LogitGradientRunner {
+  /** `x`: N inputs in the graph's layout; `coefficients` [N, K]: each row's weights on its logits. */
+  run(x: Float32Array, batch: number, coefficients: Float32Array): Promise<InputGradientResult>;
+  dispose(): Promise<void>;
+}
+
+/** Program 5 on onnxruntime: the logits, and the input gradient of a linear function of them. */
+export async function createLogitGradientRunner(graph: ClassifierGraph, options: RunnerOptions = {}): Promise<LogitGradientRunner> {
+  const { ort, session } = await createSession(logitGradientProgram(graph), options);
+  const K = classCount(graph);
+  return {
+    async run(x, batch, coefficients) {
+      const dims = checkBatch(graph, x, batch);
+      if (coefficients.length !== batch * K) {
+        throw new PoisonguardError('shape-mismatch', `The logit-gradient program got ${coefficients.length} coefficients for ${batch} inputs of ${K} classes.`, { path: 'coefficients' });
+      }
+      const result = await session.run({
+        [PROGRAM_NAMES.x]: new ort.Tensor('float32', x, dims),
+        [PROGRAM_NAMES.target]: new ort.Tensor('float32', coefficients, [batch, K]),
       });
       return { out: result[PROGRAM_NAMES.out].data as Float32Array, dx: result[PROGRAM_NAMES.dx].data as Float32Array };
     },
