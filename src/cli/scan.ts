@@ -21,6 +21,8 @@ import {
 import { DEFAULT_SEED } from '../random.js';
 import { engineHelp } from '../nn/engine-choice.js';
 import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
+import { DEFAULT_DETECTORS, DETECTOR_NAMES, DETECTORS, parseDetectors } from '../cleanse/detectors/registry.js';
+import type { DetectorProgress, DetectorsReport } from '../cleanse/detectors/run.js';
 import type { Command, CommandContext } from './command.js';
 import { intOption, numberListOption, numberOption, seedOption, withFlagNames } from './command.js';
 import { ONNX_MODEL_OPTIONS, ONNX_STATEMENT_FLAGS, onnxStatements } from './model-options.js';
@@ -68,7 +70,14 @@ const options = {
   'no-warmup': { type: 'boolean', help: 'Start the cost at its initial value instead of 0 (some ports).' },
   backend: { type: 'string', value: 'NAME', help: 'TF.js backend: auto, tensorflow, wasm or cpu.' },
   engine: { type: 'string', value: 'NAME', help: engineHelp('forward and backward passes') },
-  json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary.' },
+  detectors: {
+    type: 'string',
+    value: 'LIST',
+    default: DEFAULT_DETECTORS.join(','),
+    help: `Detectors, comma-separated, or 'all' (those whose data is at hand): ${DETECTOR_NAMES.map((n) => `${n} (${DETECTORS[n].title})`).join('; ')}. One combined verdict: backdoored when any detector says so.`,
+  },
+  'train-data': { type: 'string', value: 'NAME|DIR', help: "The training set ('mnist', 'gtsrb' or an image folder; its train split): spectral and ac audit it, strip audits a sample of it." },
+  json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary (with detectors besides nc: detectors.json).' },
 } as const;
 
 /** The flag of each library option, to name it in errors. */
@@ -137,6 +146,10 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     const loss = checkOneOf('--loss', v.loss, LOSS_KINDS);
     const norm = checkOneOf('--norm', v.norm, NORMS);
     const maskShape = checkOneOf('--mask-shape', v['mask-shape'], MASK_SHAPES);
+    const detectors = parseDetectors(v.detectors, v['train-data'] !== undefined);
+    // Neural Cleanse alone: the scan as it always was (scan.json, its summary).
+    const ncOnly = detectors.length === 1 && detectors[0] === 'nc';
+    if (ncOnly && v['train-data'] !== undefined) throw new OptionError('--train-data', "used with a detector that reads it (strip, spectral, ac)", v['train-data']);
 
     const { scanModel } = await import('../cleanse/scan.js');
     const statements = await onnxStatements({ 'input-layout': v['input-layout'], preprocess: v.preprocess });
@@ -157,9 +170,10 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    let report;
+    let report: ScanReport | undefined;
+    let multi: { report: DetectorsReport; ncReports: Readonly<Record<string, ScanReport>> } | undefined;
     try {
-      report = await withFlagNames({ ...ONNX_STATEMENT_FLAGS, ...FLAGS }, () => scanModel({
+      const scanOptions: ScanOptions = {
         model: v.model,
         ...(statements.inputLayout !== undefined ? { inputLayout: statements.inputLayout } : {}),
         ...(statements.preprocessing !== undefined ? { preprocessing: statements.preprocessing } : {}),
@@ -186,7 +200,14 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
         signal: controller.signal,
         halt: halt.signal,
         onProgress: scanProgressPrinter(ctx, repeat),
-      }));
+      };
+      if (ncOnly) report = await withFlagNames({ ...ONNX_STATEMENT_FLAGS, ...FLAGS }, () => scanModel(scanOptions));
+      else {
+        const { runDetectors } = await import('../cleanse/detectors/run.js');
+        multi = await withFlagNames({ ...ONNX_STATEMENT_FLAGS, ...FLAGS, trainData: '--train-data', detectors: '--detectors' }, () =>
+          runDetectors({ ...scanOptions, detectors, ...(v['train-data'] !== undefined ? { trainData: v['train-data'] } : {}), onDetector: detectorProgressPrinter(ctx) }),
+        );
+      }
     } catch (e) {
       // An interruption the user asked for is not a failure: the shell's convention for Ctrl-C.
       if (controller.signal.aborted && e instanceof PoisonguardError && e.code === 'interrupted') {
@@ -198,6 +219,21 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
     }
+    if (multi) {
+      if (v.json) {
+        ctx.out(JSON.stringify(multi.report, null, 2));
+        return 0;
+      }
+      for (const [name, r] of Object.entries(multi.ncReports)) {
+        ctx.out(`— ${name}: ${DETECTORS[name].title}`);
+        printScanSummary(r, ctx);
+      }
+      printDetectorsSummary(multi.report, ctx);
+      if (v.out !== undefined) ctx.out(`written to ${v.out}/detectors.json${Object.keys(multi.ncReports).length ? ' (and each Neural Cleanse scan\'s scan.json)' : ''}`);
+      ctx.out(`scan took ${multi.report.seconds.toFixed(1)} s`);
+      return 0;
+    }
+    report = report!;
     if (v.json) {
       ctx.out(JSON.stringify(report, null, 2));
       return 0;
@@ -288,4 +324,35 @@ export function printScanSummary(report: ScanReport, ctx: CommandContext): void 
   ctx.out(`verdict: ${vd.status.toUpperCase()}${vd.labels.length ? ` (label ${vd.labels.join(', ')})` : ''} — recommendation: ${vd.recommendation}`);
   ctx.out(`  ${vd.reason}`);
   ctx.out(`  decision threshold ${vd.decisionThreshold.toFixed(2)} (${vd.thresholdSource})`);
+}
+
+/** The detectors' progress lines (stderr). */
+function detectorProgressPrinter(ctx: CommandContext): (p: DetectorProgress) => void {
+  return (p) => {
+    if (ctx.quiet) return;
+    if (p.kind === 'start') ctx.err(`detector ${p.detector}: running`);
+    else if (p.kind === 'mmbd-label') ctx.err(`mmbd: label ${p.label} (${p.done}/${p.of}): maximum margin ${fmt(p.margin)}`);
+    else if (p.kind === 'strip' && (p.done % 100 === 0 || p.done === p.of)) ctx.err(`strip: ${p.phase} inputs ${p.done}/${p.of}`);
+    else if (p.kind === 'done') ctx.err(`detector ${p.result.detector}: done in ${p.result.seconds.toFixed(1)} s`);
+  };
+}
+
+/** Each detector's answer, the combined verdict and its rule, and what the chosen detectors are known to miss. */
+export function printDetectorsSummary(report: DetectorsReport, ctx: CommandContext): void {
+  ctx.out('detectors:');
+  for (const r of report.results) {
+    ctx.out(
+      `  ${r.detector.padEnd(9)} score ${fmt(r.score, 3).padStart(8)} (threshold ${fmt(r.threshold, 3)}) ${r.backdoored ? 'BACKDOORED' : 'clean     '} ` +
+        `flagged: ${r.flagged.join(', ') || 'none'} — ${r.scoreMeaning}; ${r.seconds.toFixed(1)} s`,
+    );
+  }
+  const c = report.combined;
+  ctx.out(`combined verdict: ${c.status.toUpperCase()}${c.by.length ? ` (by ${c.by.join(', ')}; labels ${c.labels.join(', ') || 'none'})` : ''}; combined score ${fmt(c.score, 3)}`);
+  ctx.out(`  rule: ${c.rule}`);
+  ctx.out('known to miss (from the literature; docs/RESULTS.md measures it):');
+  for (const d of report.detectors) {
+    const m = report.misses.filter((x) => x.detector === d);
+    ctx.out(`  ${d}: ${m.map((x) => x.family).join(', ') || 'none reported'}`);
+  }
+  ctx.out(`  missed by every chosen detector: ${report.missedByAll.join(', ') || 'none'}`);
 }

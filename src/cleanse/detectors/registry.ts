@@ -1,0 +1,118 @@
+/**
+ * The detectors `scan --detectors` knows: what each needs, where it comes from, and the attack
+ * families the literature reports it missing (the report's "what a clean verdict does not rule
+ * out" section reads this table; the detection matrix of docs/RESULTS.md measures it on our nets).
+ * This module loads nothing heavy, so that the CLI can check names before any model loads.
+ */
+import { MissingOptionError, UnknownNameError } from '../../errors.js';
+import type { ReverseOptions } from '../recipe.js';
+import type { DetectorNeeds } from './detector.js';
+
+export interface DetectorInfo {
+  readonly name: string;
+  readonly title: string;
+  readonly source: string;
+  readonly needs: DetectorNeeds;
+  /** Neural Cleanse variants: the recipe options that make the variant (scan.ts runs them). */
+  readonly ncRecipe?: Partial<ReverseOptions>;
+  /** Attack families reported missed, each with where it is reported. */
+  readonly misses: readonly { readonly family: string; readonly evidence: string }[];
+}
+
+const NC_MISSES: DetectorInfo['misses'] = [
+  { family: 'blend', evidence: 'reported: BackdoorBench (Wu et al., NeurIPS 2022 Datasets & Benchmarks), CIFAR-10 PreAct-ResNet18, Blended ASR 100% before and after Neural Cleanse' },
+  { family: 'sig', evidence: 'reported: BackdoorBench, SIG ASR 98% before and after Neural Cleanse; SIG untouched on 8 of its 20 leaderboard entries' },
+  { family: 'wanet', evidence: 'reported: Nguyen & Tran (ICLR 2021) find WaNet models under the anomaly-index threshold 2; BackdoorBench, whose NC run reduces WaNet\'s ASR to 8%, disagrees' },
+  { family: 'all-to-all', evidence: 'expected: the MAD test looks for one small norm among the labels\' norms; with every label a target there is no outlier (users ask in BackdoorBench issue #2)' },
+  { family: 'two-trigger', evidence: 'expected: several infected labels shift the median and spread the test relies on (the paper\'s own caveat)' },
+];
+
+const AUDIT_MISSES: DetectorInfo['misses'] = [
+  { family: 'sig', evidence: 'expected: clean-label poisoning relabels nothing, so the poisoned samples may stay within their class\'s features' },
+  { family: 'any (without the poisoned training set)', evidence: 'the audit reads the training set it is given: a clean copy has nothing to find' },
+];
+
+export const DETECTORS: Readonly<Record<string, DetectorInfo>> = {
+  nc: {
+    name: 'nc',
+    title: 'Neural Cleanse (L1 norm, shared H×W mask: the paper and the release)',
+    source: 'Wang et al., IEEE S&P 2019',
+    needs: 'clean-images',
+    ncRecipe: {},
+    misses: NC_MISSES,
+  },
+  'nc-l2': {
+    name: 'nc-l2',
+    title: 'Neural Cleanse with an L2 mask norm (IBM ART)',
+    source: 'Wang et al., IEEE S&P 2019; IBM ART',
+    needs: 'clean-images',
+    ncRecipe: { norm: 'l2' },
+    misses: NC_MISSES,
+  },
+  'nc-full': {
+    name: 'nc-full',
+    title: 'Neural Cleanse with a full H×W×C mask (a port variant)',
+    source: 'Wang et al., IEEE S&P 2019; ports',
+    needs: 'clean-images',
+    ncRecipe: { maskShape: 'full' },
+    misses: NC_MISSES,
+  },
+  mmbd: {
+    name: 'mmbd',
+    title: 'MM-BD, maximum margin per class',
+    source: 'Wang, Xiang, Miller & Kesidis, IEEE S&P 2024',
+    needs: 'nothing',
+    misses: [
+      { family: 'all-to-all', evidence: 'expected: every class is a target with a large margin, and the null fitted to the others absorbs the largest (asked in the release\'s issue #3)' },
+      { family: 'two-trigger', evidence: 'expected: the null is fitted to every class but the largest, so a second target inflates it' },
+    ],
+  },
+  strip: {
+    name: 'strip',
+    title: 'STRIP, entropy under superimposition',
+    source: 'Gao et al., ACSAC 2019',
+    needs: 'clean-images',
+    misses: [
+      { family: 'wanet', evidence: 'reported: Nguyen & Tran (ICLR 2021) find WaNet inputs\' STRIP entropy in the range of clean inputs\'' },
+      { family: 'any (without triggered inputs)', evidence: 'an input filter: its model-level score needs triggered inputs among those audited (--train-data); on held-out clean test images it sees nothing' },
+    ],
+  },
+  spectral: {
+    name: 'spectral',
+    title: 'spectral signatures on the training set',
+    source: 'Tran, Li & Madry, NeurIPS 2018',
+    needs: 'training-set',
+    misses: AUDIT_MISSES,
+  },
+  ac: {
+    name: 'ac',
+    title: 'activation clustering on the training set',
+    source: 'Chen et al., 2018 (arXiv:1811.03728)',
+    needs: 'training-set',
+    misses: AUDIT_MISSES,
+  },
+};
+
+export const DETECTOR_NAMES: readonly string[] = Object.keys(DETECTORS);
+
+export const DEFAULT_DETECTORS: readonly string[] = ['nc', 'mmbd'];
+
+/** The detectors a `--detectors` list names ('all': every one whose data is at hand). */
+export function parseDetectors(spec: string, trainingSetGiven: boolean, option = '--detectors'): string[] {
+  const names = spec.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  if (names.length === 0) throw new UnknownNameError('detector', spec, [...DETECTOR_NAMES, 'all']);
+  if (names.includes('all')) {
+    if (names.length > 1) throw new UnknownNameError('detector', spec, [...DETECTOR_NAMES, 'all (alone)']);
+    return DETECTOR_NAMES.filter((n) => trainingSetGiven || DETECTORS[n].needs !== 'training-set');
+  }
+  const out: string[] = [];
+  for (const n of names) {
+    if (!Object.hasOwn(DETECTORS, n)) throw new UnknownNameError('detector', n, [...DETECTOR_NAMES, 'all']);
+    if (!out.includes(n)) out.push(n);
+  }
+  const needsTraining = out.filter((n) => DETECTORS[n].needs === 'training-set');
+  if (needsTraining.length > 0 && !trainingSetGiven) {
+    throw new MissingOptionError('--train-data', `the training set, which ${needsTraining.join(' and ')} audit${needsTraining.length === 1 ? 's' : ''} (given in ${option})`);
+  }
+  return out;
+}
