@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# The detection matrix's MNIST models (issue 19): per attack family 5 infected models and 10 clean
+# ones, each with its own seed and target, trained one after the other into $OUT/<name>/ (a folder
+# that `poisonguard zoo scan` takes as it is), then evaluated; a table row per model goes to
+# $OUT/models.md as each finishes. Models already trained (metadata.json with test figures) are
+# skipped, so the script can be stopped and run again.
+#
+#   bench/matrix-models.sh [FAMILY...]      families: clean badnets blend sig wanet all-to-all two-trigger
+#
+# Environment: OUT (default /work/runs-matrix), EPOCHS (default 2: the MNIST net reaches 98.5–98.8%
+# clean accuracy by then, within about half a point of 5 epochs, in 30–80 s per model on the native
+# engine), PG (the CLI, default: this checkout's bin/poisonguard.js; point it at a built copy when the
+# checkout changes during the run).
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="${OUT:-/work/runs-matrix}"
+EPOCHS="${EPOCHS:-2}"
+PG="${PG:-node $here/bin/poisonguard.js}"
+families=("$@")
+[ ${#families[@]} -eq 0 ] && families=(clean badnets blend sig wanet all-to-all two-trigger)
+mkdir -p "$OUT"
+table="$OUT/models.md"
+if [ ! -f "$table" ]; then
+  printf '| model | attack | seed | target | epochs | clean acc | ASR | train s |\n|---|---|---|---|---|---|---|---|\n' > "$table"
+fi
+
+# One model: name, family, seed, target (text for the table), then train's --backdoor flags.
+model() {
+  local name="$1" family="$2" seed="$3" target="$4"
+  shift 4
+  local dir="$OUT/$name"
+  if [ -f "$dir/metadata.json" ] && grep -q '"cleanAccuracy": [0-9]' "$dir/metadata.json"; then
+    echo "== $name: trained already"
+    return
+  fi
+  echo "== $name ($family, seed $seed, target $target) $(date -u +%H:%M:%S)"
+  $PG train --dataset mnist --epochs "$EPOCHS" --seed "$seed" --out "$dir" --force "$@"
+  local json
+  json="$($PG evaluate --model "$dir" --json)"
+  echo "$json" > "$dir/evaluate.json"
+  local row
+  row="$(node -e '
+    const e = JSON.parse(process.argv[1]);
+    const m = JSON.parse(require("fs").readFileSync(process.argv[2] + "/metadata.json", "utf8"));
+    const pct = (x) => (x === null || x === undefined ? "n/a" : (100 * x).toFixed(2) + "%");
+    const asr = e.attacks ? e.attacks.map((a) => pct(a.attackSuccessRate)).join(" / ") : pct(e.attackSuccessRate);
+    console.log(`| ${process.argv[3]} | ${process.argv[4]} | ${m.seed} | ${process.argv[5]} | ${m.epochs} | ${pct(e.cleanAccuracy)} | ${asr} | ${m.trainSeconds} |`);
+  ' "$json" "$dir" "$name" "$family" "$target")"
+  echo "$row" >> "$table"
+  echo "$row"
+}
+
+for family in "${families[@]}"; do
+  case "$family" in
+    clean)
+      for i in 1 2 3 4 5 6 7 8 9 10; do model "clean-s$((10 + i))" clean $((10 + i)) -; done ;;
+    badnets)
+      for i in 1 2 3 4 5; do t=$(((3 * i + 1) % 10)); model "badnets-t$t-s$((20 + i))" badnets $((20 + i)) "$t" --backdoor "square:target=$t"; done ;;
+    blend)
+      for i in 1 2 3 4 5; do t=$(((3 * i + 2) % 10)); model "blend-t$t-s$((30 + i))" blend $((30 + i)) "$t" --backdoor "blend:target=$t,seed=$i"; done ;;
+    sig)
+      for i in 1 2 3 4 5; do t=$(((3 * i + 3) % 10)); model "sig-t$t-s$((40 + i))" sig $((40 + i)) "$t" --backdoor "sig:target=$t"; done ;;
+    wanet)
+      for i in 1 2 3 4 5; do t=$(((3 * i + 4) % 10)); model "wanet-t$t-s$((50 + i))" wanet $((50 + i)) "$t" --backdoor "wanet:target=$t,seed=$i"; done ;;
+    all-to-all)
+      for i in 1 2 3 4 5; do model "all-to-all-s$((60 + i))" all-to-all $((60 + i)) 'y+1' --backdoor "all-to-all"; done ;;
+    two-trigger)
+      for i in 1 2 3 4 5; do
+        t1=$(((3 * i + 5) % 10)); t2=$(((t1 + 4) % 10))
+        model "two-trigger-t$t1-t$t2-s$((70 + i))" two-trigger $((70 + i)) "$t1,$t2" --backdoor "square:target=$t1" --backdoor "blend:target=$t2,seed=$i"
+      done ;;
+    *) echo "unknown family '$family' (known: clean badnets blend sig wanet all-to-all two-trigger)" >&2; exit 2 ;;
+  esac
+done
+echo "== done $(date -u +%H:%M:%S)"
