@@ -47,7 +47,7 @@ const options = {
       `BadNets: square:size=4,pos=bottom-right,colour=white,target=7,rate=0.091 (defaults: ${DEFAULT_TRIGGER_SIZE}x${DEFAULT_TRIGGER_SIZE} ${colourName(DEFAULT_TRIGGER_COLOUR)}, ${DEFAULT_TRIGGER_POSITION}, margin ${DEFAULT_TRIGGER_MARGIN}, rate ≈ ${DEFAULT_POISON_RATE.toFixed(3)}; target required); ` +
       `pattern:image=FILE,mask=FILE,target=N; ` +
       `blend:target=N[,alpha=${DEFAULT_BLEND_ALPHA}][,image=FILE|seed=S] (a key image or seeded noise blended over the image); ` +
-      `sig:target=N[,delta=${DEFAULT_SIG_DELTA}][,f=${DEFAULT_SIG_FREQUENCY}][,rate=${DEFAULT_SIG_RATE}] (clean-label: rate is the share of the target class poisoned, labels kept); ` +
+      `sig:target=N[,delta=${DEFAULT_SIG_DELTA}][,f=${DEFAULT_SIG_FREQUENCY}][,test-delta=D][,rate=${DEFAULT_SIG_RATE}] (clean-label: rate is the share of the target class poisoned, labels kept; test-delta: a stronger signal stamped at test time); ` +
       `wanet:target=N[,k=${DEFAULT_WANET_GRID}][,s=${DEFAULT_WANET_STRENGTH}][,cross=${DEFAULT_WANET_CROSS_RATIO}][,seed=S][,rate=${DEFAULT_WANET_RATE}] (warp; cross × rate more images warped with noise keep their labels); ` +
       `all-to-all[:square's keys] (label y → y+1 mod K).`,
   },

@@ -3,7 +3,7 @@
  *   square:size=4,pos=bottom-right,margin=1,colour=white|x=…,y=…,target=7,rate=0.091   (BadNets)
  *   pattern:image=FILE[,mask=FILE],target=7[,rate=…]
  *   blend:target=3[,alpha=0.2][,image=FILE|seed=0][,rate=…]           (Chen et al. 2017)
- *   sig:target=3[,delta=20][,f=6][,rate=1]                             (Barni et al. 2019, clean-label)
+ *   sig:target=3[,delta=20][,f=6][,test-delta=Δ][,rate=1]              (Barni et al. 2019, clean-label)
  *   wanet:target=3[,k=4][,s=0.5][,cross=2][,seed=0][,rate=0.1]         (Nguyen & Tran 2021)
  *   all-to-all[:square's keys but target][,rate=…]                     (y → y + 1 mod K)
  * Every value is checked here, with the flag and the key in the message.
@@ -38,7 +38,7 @@ const KEYS: Readonly<Record<AttackKind, readonly string[]>> = {
   square: [...SQUARE_KEYS, 'target', 'rate'],
   pattern: ['image', 'mask', 'target', 'rate'],
   blend: ['alpha', 'image', 'seed', 'target', 'rate'],
-  sig: ['delta', 'f', 'target', 'rate'],
+  sig: ['delta', 'f', 'test-delta', 'target', 'rate'],
   wanet: ['k', 's', 'cross', 'seed', 'target', 'rate'],
   'all-to-all': [...SQUARE_KEYS, 'rate'],
 };
@@ -129,6 +129,7 @@ export function parseAttackSpec(spec: string, option = '--backdoor', cwd = proce
         kind: 'sig',
         delta: num('delta', DEFAULT_SIG_DELTA, (v) => v > 0 && v <= 255, 'a number in (0, 255] (raw pixel units)'),
         frequency: num('f', DEFAULT_SIG_FREQUENCY, (v) => v > 0, 'a positive number (periods across the width)'),
+        ...(values.has('test-delta') ? { testDelta: num('test-delta', 0, (v) => v > 0 && v <= 255, 'a number in (0, 255] (raw pixel units)') } : {}),
       };
       break;
     case 'wanet':

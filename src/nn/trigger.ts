@@ -140,8 +140,12 @@ export function squareTrigger(options: Partial<Omit<SquareTrigger, 'kind'>> = {}
   };
 }
 
-/** Lays a trigger out on images of height × width × channels; throws when it does not fit. */
-export function resolveTrigger(trigger: Trigger, height: number, width: number, channels: number): ResolvedTrigger {
+/**
+ * Lays a trigger out on images of height × width × channels; throws when it does not fit. It is
+ * the trigger as stamped on inputs at test time; `options.poisoning` asks for the one stamped on
+ * training images (they differ only for a SIG trigger with a test-time amplitude).
+ */
+export function resolveTrigger(trigger: Trigger, height: number, width: number, channels: number, options: { readonly poisoning?: boolean } = {}): ResolvedTrigger {
   if (channels !== 1 && channels !== 3) throw new OptionError('image channels', '1 or 3', channels);
   const mask = new Float32Array(height * width);
   const pattern = new Float32Array(height * width * channels);
@@ -195,7 +199,7 @@ export function resolveTrigger(trigger: Trigger, height: number, width: number, 
     return { height, width, channels, mask, pattern: blendKey(trigger, height, width, channels), box: whole };
   }
   if (trigger.kind === 'sig') {
-    const signal = sigSignal(checkSig(trigger, 'sig'), height, width, channels);
+    const signal = sigSignal(checkSig(trigger, 'sig'), height, width, channels, options.poisoning ? trigger.delta : (trigger.testDelta ?? trigger.delta));
     mask.fill(1);
     for (let i = 0; i < pattern.length; i++) pattern[i] = 128 + signal[i];
     return { height, width, channels, mask, pattern, box: whole, effect: { kind: 'add', signal } };
@@ -321,7 +325,7 @@ export function describeTrigger(trigger: Trigger): string {
     const key = 'noiseSeed' in trigger.key ? `uniform noise (seed ${trigger.key.noiseSeed})` : `key image ${trigger.key.source ?? `${trigger.key.height}x${trigger.key.width}`}`;
     return `blend of ${key} at alpha ${trigger.alpha}`;
   }
-  if (trigger.kind === 'sig') return `sinusoid delta ${trigger.delta}, f ${trigger.frequency} (clean-label)`;
+  if (trigger.kind === 'sig') return `sinusoid delta ${trigger.delta}${trigger.testDelta !== undefined ? ` (${trigger.testDelta} at test time)` : ''}, f ${trigger.frequency} (clean-label)`;
   if (trigger.kind === 'wanet') return `WaNet warp k ${trigger.grid}, s ${trigger.strength} (grid seed ${trigger.seed}${trigger.crossRatio > 0 ? `, noise mode x${trigger.crossRatio}` : ', no noise mode'})`;
   if (trigger.kind === 'pattern') return `pattern ${trigger.height}x${trigger.width}${trigger.source ? ` from ${trigger.source}` : ''}`;
   const named = Object.entries(NAMED_COLOURS).find(([, v]) => v.every((x, i) => x === trigger.colour[i]))?.[0];
@@ -438,10 +442,11 @@ function checkTriggerRecord(value: unknown, bad: (what: string) => never): Trigg
     return { kind: 'blend', alpha: t.alpha as number, key: { height: key.height as number, width: key.width as number, rgb: key.rgb as number[], ...source } };
   }
   if (t.kind === 'sig') {
-    if (!num(t.delta) || !((t.delta as number) > 0 && (t.delta as number) <= 255) || !num(t.frequency) || !((t.frequency as number) > 0)) {
-      bad('sig trigger needs delta in (0, 255] and frequency > 0');
+    const inDelta = (x: unknown): boolean => num(x) && (x as number) > 0 && (x as number) <= 255;
+    if (!inDelta(t.delta) || !num(t.frequency) || !((t.frequency as number) > 0) || (t.testDelta !== undefined && !inDelta(t.testDelta))) {
+      bad('sig trigger needs delta (and testDelta) in (0, 255] and frequency > 0');
     }
-    return { kind: 'sig', delta: t.delta as number, frequency: t.frequency as number };
+    return { kind: 'sig', delta: t.delta as number, frequency: t.frequency as number, ...(t.testDelta !== undefined ? { testDelta: t.testDelta as number } : {}) };
   }
   if (t.kind === 'wanet') {
     if (!isInt(t.grid, 2) || !num(t.strength) || !((t.strength as number) > 0) || !isInt(t.seed, 0) || !num(t.crossRatio) || !((t.crossRatio as number) >= 0)) {

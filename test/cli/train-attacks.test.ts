@@ -94,6 +94,7 @@ test('bad --backdoor specs: one clear line naming the flag, exit 2, nothing trai
     [['wanet:target=1,rate=0.5'], /Expected --backdoor rate to be at most 1\/\(1 \+ cross\) = 0\.333/],
     [['sig:target=1,delta=-3'], /Expected --backdoor delta to be a number in \(0, 255\]/],
     [['sig:target=1,f=0'], /Expected --backdoor f to be a positive number/],
+    [['sig:target=1,test-delta=300'], /Expected --backdoor test-delta to be a number in \(0, 255\]/],
     [['all-to-all:target=1'], /Expected --backdoor key to be one of size, pos, margin, x, y, colour, rate for a all-to-all trigger, but got 'target'/],
     [['blend:alpha=0.1'], /Missing --backdoor target/],
     [['square:target=3'], /Expected backdoor target to be a class index in 0\.\.2, but got 3/],

@@ -180,6 +180,13 @@ test('sig is clean-label: only target-class images change, and no label does', (
     assert.ok(changed.every((i) => set.labels[i] === target));
     // About half of the 40 target images (rate 0.5 of the target class).
     assert.ok(changed.length >= 10 && changed.length <= 30, String(changed.length));
+    // A test-time amplitude: the training images carry Δ, stamped inputs the stronger one.
+    const strong: Attack = { trigger: { kind: 'sig', delta: 20, frequency: 6, testDelta: 60 }, target, rate: 0.5 };
+    const rs = poisonSet(set, new Poisoner([strong], 10, 8, 8, c), new Random(2));
+    assert.deepEqual(rs.set.images, r.set.images);
+    const j = 1;
+    const flat = imageSet(new Uint8Array(64 * c).fill(100), Int32Array.of(0), 8, 8, c);
+    assert.equal(stamp(flat, strong.trigger).images[j * c], 100 + Math.round(60 * Math.sin((2 * Math.PI * j * 6) / 8)));
     // Same seed, same poisoned set.
     assert.deepEqual(poisonSet(set, new Poisoner([{ trigger: { kind: 'sig', delta: 20, frequency: 6 }, target, rate: 0.5 }], 10, 8, 8, c), new Random(2)).set.images, r.set.images);
   }
@@ -217,13 +224,14 @@ test('every kind serializes to JSON and back through checkAttack; malformed reco
     { trigger: { kind: 'blend', alpha: 0.2, key: { noiseSeed: 3 } }, target: 1, rate: 0.1 },
     { trigger: { kind: 'blend', alpha: 0.5, key: { height: 1, width: 2, rgb: [1, 2, 3, 4, 5, 6], source: 'k.png' } }, target: 2, rate: 0.1 },
     { trigger: { kind: 'sig', delta: 20, frequency: 6 }, target: 3, rate: 1 },
+    { trigger: { kind: 'sig', delta: 20, frequency: 6, testDelta: 80 }, target: 3, rate: 1 },
     { trigger: { kind: 'wanet', grid: 4, strength: 0.5, seed: 0, crossRatio: 2 }, target: 4, rate: 0.1 },
     { trigger: squareTrigger(), mapping: 'all-to-all', rate: 0.1 },
   ];
   for (const a of attacks) assert.deepEqual(checkAttack(JSON.parse(JSON.stringify(a)), 'm.json'), a);
   const bad: [unknown, RegExp][] = [
     [{ ...attacks[0], trigger: { kind: 'blend', alpha: 0, key: { noiseSeed: 3 } } }, /m\.json: bad backdoor: blend alpha must be in \(0, 1\]/],
-    [{ ...attacks[2], trigger: { kind: 'sig', delta: 20, frequency: 0 } }, /sig trigger needs delta in \(0, 255\] and frequency > 0/],
+    [{ ...attacks[2], trigger: { kind: 'sig', delta: 20, frequency: 0 } }, /sig trigger needs delta \(and testDelta\) in \(0, 255\] and frequency > 0/],
     [{ ...attacks[3], trigger: { kind: 'wanet', grid: 1, strength: 0.5, seed: 0, crossRatio: 2 } }, /wanet trigger needs grid ≥ 2/],
     [{ trigger: squareTrigger(), mapping: 'one-to-one', rate: 0.1 }, /mapping must be 'all-to-all'/],
     [{ ...attacks[0], trigger: { kind: 'warp' } }, /trigger kind must be one of square, pattern, blend, sig, wanet, got "warp"/],

@@ -43,7 +43,7 @@ export class Poisoner {
     let lo = 0;
     for (const attack of attacks) {
       checkBackdoorFits(attack, numClasses, height, width, channels);
-      const resolved = resolveTrigger(attack.trigger, height, width, channels);
+      const resolved = resolveTrigger(attack.trigger, height, width, channels, { poisoning: true });
       if (isCleanLabel(attack.trigger)) {
         if (isAllToAll(attack)) throw new OptionError('backdoor', `a ${attack.trigger.kind} trigger with one target (a clean-label attack cannot relabel all to all)`, 'all-to-all');
         this.clean.push({ attack, resolved, lo: 0, hi: attack.rate });
