@@ -150,9 +150,19 @@ export function warpImage(image: Uint8Array, grid: Float32Array, height: number,
     const y0 = Math.floor(y);
     const fx = x - x0;
     const fy = y - y0;
+    // A neighbour outside the image reads 0 (zero padding).
+    const inX0 = x0 >= 0 && x0 < width;
+    const inX1 = x0 + 1 >= 0 && x0 + 1 < width;
+    const inY0 = y0 >= 0 && y0 < height;
+    const inY1 = y0 + 1 >= 0 && y0 + 1 < height;
+    const i00 = (y0 * width + x0) * channels;
+    const i10 = i00 + width * channels;
     for (let k = 0; k < channels; k++) {
-      const at = (r: number, c: number): number => (r >= 0 && r < height && c >= 0 && c < width ? image[(r * width + c) * channels + k] : 0);
-      const v = (1 - fy) * ((1 - fx) * at(y0, x0) + fx * at(y0, x0 + 1)) + fy * ((1 - fx) * at(y0 + 1, x0) + fx * at(y0 + 1, x0 + 1));
+      const a = inY0 && inX0 ? image[i00 + k] : 0;
+      const b = inY0 && inX1 ? image[i00 + channels + k] : 0;
+      const c = inY1 && inX0 ? image[i10 + k] : 0;
+      const d = inY1 && inX1 ? image[i10 + channels + k] : 0;
+      const v = (1 - fy) * ((1 - fx) * a + fx * b) + fy * ((1 - fx) * c + fx * d);
       out[p * channels + k] = Math.min(255, Math.max(0, Math.round(v)));
     }
   }
