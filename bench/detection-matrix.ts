@@ -1,0 +1,124 @@
+/**
+ * The detection matrix: per attack family, per detector (and the combined verdict), ROC-AUC of the
+ * detector's model score between that family's infected models and the clean ones, and the true and
+ * false positives at the detector's own call. Families come from each model's metadata.json (its
+ * trigger kind; all-to-all and several backdoors from its backdoors list; no trigger = clean).
+ *
+ * Each model folder under --models is scanned (with --run) into --scans/<name> by runDetectors,
+ * which writes detectors.json there and resumes an interrupted Neural Cleanse scan; models already
+ * scanned with every detector asked for are read, not rescanned. One model at a time: the machine is
+ * shared.
+ *
+ * Writes bench/out/detection-matrix.json; with --write-docs, replaces the section "Detection matrix:
+ * TITLE" of docs/RESULTS.md.
+ *
+ * Run: node --import tsx bench/detection-matrix.ts --models /work/runs-matrix --scans /work/runs-matrix-scans \
+ *        [--detectors nc,mmbd] [--run] [--title MNIST] [--write-docs]
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { normalizedScore } from '../src/cleanse/detectors/combine.js';
+import { DETECTORS_JSON, runDetectors, type DetectorsReport } from '../src/cleanse/detectors/run.js';
+import { packageRoot } from '../src/data/paths.js';
+import { METADATA_JSON, readMetadata } from '../src/nn/model-io.js';
+import { attacksOf, isAllToAll } from '../src/nn/trigger.js';
+import { rocAuc } from '../src/zoo/metrics.js';
+import { machineInfo, replaceSection, writeBenchJson } from './record.js';
+
+const { values } = parseArgs({
+  options: {
+    models: { type: 'string', default: '/work/runs-matrix' },
+    scans: { type: 'string', default: '/work/runs-matrix-scans' },
+    detectors: { type: 'string', default: 'nc,mmbd' },
+    run: { type: 'boolean', default: false },
+    title: { type: 'string', default: 'MNIST' },
+    'write-docs': { type: 'boolean', default: false },
+  },
+});
+
+/** The attack family of a model, from its records: the matrix's rows. */
+function familyOf(dir: string): string {
+  const m = readMetadata(dir);
+  const attacks = attacksOf(m);
+  if (attacks.length === 0) return 'clean';
+  if (attacks.length > 1) return 'two-trigger';
+  if (isAllToAll(attacks[0])) return 'all-to-all';
+  const kind = attacks[0].trigger.kind;
+  return kind === 'square' || kind === 'pattern' ? 'badnets' : kind;
+}
+
+const FAMILIES = ['badnets', 'blend', 'sig', 'wanet', 'all-to-all', 'two-trigger'];
+const detectors = values.detectors.split(',');
+const models = readdirSync(values.models)
+  .filter((n) => existsSync(join(values.models, n, METADATA_JSON)))
+  .sort();
+const scanned: { name: string; family: string; report: DetectorsReport }[] = [];
+for (const name of models) {
+  const dir = join(values.models, name);
+  const out = join(values.scans, name);
+  const file = join(out, DETECTORS_JSON);
+  let report = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DetectorsReport) : undefined;
+  const complete = report !== undefined && detectors.every((d) => report!.results.some((r) => r.detector === d));
+  if (!complete && values.run) {
+    process.stderr.write(`${name}: scanning with ${detectors.join(', ')}\n`);
+    report = (await runDetectors({ model: dir, detectors, out, seed: 1 })).report;
+  }
+  if (report === undefined || !detectors.every((d) => report!.results.some((r) => r.detector === d))) {
+    process.stderr.write(`${name}: no complete ${DETECTORS_JSON} in ${out} (pass --run to scan it)\n`);
+    continue;
+  }
+  scanned.push({ name, family: familyOf(dir), report });
+}
+
+type Cell = { auc: number | undefined; tp: number; infected: number; fp: number; clean: number };
+const columns = [...detectors, 'combined'];
+const scoreOf = (r: DetectorsReport, d: string): { score: number; call: boolean } => {
+  if (d === 'combined') {
+    const rs = r.results.filter((x) => detectors.includes(x.detector));
+    return { score: Math.max(...rs.map(normalizedScore)), call: rs.some((x) => x.backdoored) };
+  }
+  const x = r.results.find((y) => y.detector === d)!;
+  return { score: x.score, call: x.backdoored };
+};
+const clean = scanned.filter((s) => s.family === 'clean');
+const matrix: Record<string, Record<string, Cell>> = {};
+for (const family of FAMILIES) {
+  const infected = scanned.filter((s) => s.family === family);
+  if (infected.length === 0) continue;
+  matrix[family] = {};
+  for (const d of columns) {
+    const pos = infected.map((s) => scoreOf(s.report, d));
+    const neg = clean.map((s) => scoreOf(s.report, d));
+    matrix[family][d] = {
+      auc: rocAuc([...pos.map((x) => ({ p: x.score, infected: true })), ...neg.map((x) => ({ p: x.score, infected: false }))]),
+      tp: pos.filter((x) => x.call).length,
+      infected: pos.length,
+      fp: neg.filter((x) => x.call).length,
+      clean: neg.length,
+    };
+  }
+}
+const machine = machineInfo();
+const file = writeBenchJson('detection-matrix', { machine, models: values.models, detectors, scanned: scanned.map((s) => ({ name: s.name, family: s.family })), matrix });
+process.stderr.write(`written ${file}\n`);
+
+const rows = Object.entries(matrix).map(
+  ([family, cells]) =>
+    `| ${family} (${cells[columns[0]].infected}) | ${columns.map((d) => `${cells[d].auc === undefined ? '—' : cells[d].auc.toFixed(2)} (${cells[d].tp}/${cells[d].infected})`).join(' | ')} |`,
+);
+const fpRow = `| clean (${clean.length}): false positives | ${columns.map((d) => `${clean.filter((s) => scoreOf(s.report, d).call).length}/${clean.length}`).join(' | ')} |`;
+const table = [`| family (infected models) | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`, ...rows, fpRow].join('\n');
+process.stdout.write(`${table}\n`);
+if (values['write-docs']) {
+  replaceSection(
+    join(packageRoot(), 'docs', 'RESULTS.md'),
+    `Detection matrix: ${values.title}`,
+    [
+      `Models: ${values.models} (${scanned.length} scanned: ${clean.length} clean). Cells: ROC-AUC of the detector's model score, infected models of the family against the clean ones, and (true positives / infected models) at the detector's own call; the last row counts clean models called backdoored. Combined: backdoored when any detector says so; score the largest score over its threshold (docs/DETECTORS.md).`,
+      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${values.models} --scans ${values.scans} --detectors ${values.detectors} --run --title ${values.title} --write-docs\`.`,
+      '',
+      table,
+    ].join('\n'),
+  );
+}
