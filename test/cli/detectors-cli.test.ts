@@ -88,6 +88,19 @@ test('every detector but Neural Cleanse on the tiny backdoored model: detectors.
   const strip = report.results.find((x: { detector: string }) => x.detector === 'strip');
   assert.equal(strip.recipe.audited, 'training set');
   assert.equal(strip.details.filter.overlays, 100);
+  // Its run-time filter is written beside detectors.json (the pool as indices there, not here), and `filter` applies it.
+  assert.equal(strip.details.filterFile, 'strip-filter.json');
+  assert.equal(strip.details.poolIndices, undefined);
+  const saved = JSON.parse(readFileSync(join(out, 'strip-filter.json'), 'utf8'));
+  assert.equal(saved.pool.indices.length, strip.details.poolImages);
+  const inputs = join(scratchDir('detectors-cli-inputs'), 'in');
+  const few = syntheticSet(3, new Random(30));
+  mkdirSync(inputs, { recursive: true });
+  for (let n = 0; n < few.count; n++) writeFileSync(join(inputs, `${n}.pgm`), Buffer.concat([Buffer.from(`P5 ${SIZE} ${SIZE} 255\n`), Buffer.from(few.images.subarray(n * SIZE * SIZE, (n + 1) * SIZE * SIZE))]));
+  const f = await run(['filter', '--model', modelDir, '--filter', join(out, 'strip-filter.json'), '--input', inputs, '--data-dir', dataDir]);
+  assert.equal(f.code, 0, f.err);
+  assert.equal(f.out.split('\n').filter((l) => /entropy \d/.test(l)).length, 3, f.out);
+  assert.match(f.out, /of 3 input\(s\) flagged \(STRIP/);
   // MM-BD: the tiny model's target has the largest maximum margin.
   const mmbd = report.results.find((x: { detector: string }) => x.detector === 'mmbd');
   assert.equal(mmbd.details.maxLabel, TARGET, JSON.stringify(mmbd.perLabel));

@@ -144,7 +144,13 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
         } else if (name === 'strip') {
           const { runStrip } = await import('./strip.js');
           const clean = await cleanTestSet(options, model);
-          done(await runStrip(dm, clean, training?.set, { ...options.strip, seed, onProgress: (p) => options.onDetector?.({ kind: 'strip', ...p }) }));
+          const r = await runStrip(dm, clean.set, training?.set, { ...options.strip, seed, onProgress: (p) => options.onDetector?.({ kind: 'strip', ...p }) });
+          // The run-time filter goes beside detectors.json (strip-filter.ts); the result keeps its size only.
+          if (out) {
+            const { writeStripFilter } = await import('./strip-filter.js');
+            mkdirSync(out, { recursive: true });
+            done(writeStripFilter(out, r, { path: model.path, sha256: model.sha256() }, model.inputShape, clean.name, model.dataSeed));
+          } else done(r);
         } else {
           const t = training!.set;
           const f = await dm.features(t.images, t.count);
@@ -194,14 +200,14 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
   return { report, ncReports };
 }
 
-/** The clean test images, as the scan reads them (scan.ts). */
-async function cleanTestSet(options: ScanOptions, model: Awaited<ReturnType<typeof import('../scan-model.js').resolveScanModel>>): Promise<ImageSet> {
-  if (options.clean) return options.clean;
+/** The clean test images, as the scan reads them (scan.ts), and the dataset name or folder they were read by. */
+async function cleanTestSet(options: ScanOptions, model: Awaited<ReturnType<typeof import('../scan-model.js').resolveScanModel>>): Promise<{ set: ImageSet; name: string }> {
+  if (options.clean) return { set: options.clean, name: 'given' };
   const { loadImageDataset, loadModelDataset } = await import('../../data/image-registry.js');
-  const data =
-    options.dataset !== undefined && model.kind === 'tfjs' ? loadImageDataset(options.dataset, options.dataDir, model.dataSeed) : loadModelDataset(model.dataset!, options.dataDir, model.dataSeed);
+  const name = options.dataset !== undefined && model.kind === 'tfjs' ? options.dataset : model.dataset!;
+  const data = options.dataset !== undefined && model.kind === 'tfjs' ? loadImageDataset(name, options.dataDir, model.dataSeed) : loadModelDataset(name, options.dataDir, model.dataSeed);
   const [H, W, C] = model.inputShape;
   const t = data.test;
   if (t.height !== H || t.width !== W || t.channels !== C) throw new ShapeError(`dataset ${data.name}`, `${H}x${W}x${C} images (the model's input)`, `${t.height}x${t.width}x${t.channels}`);
-  return t;
+  return { set: t, name };
 }

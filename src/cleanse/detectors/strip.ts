@@ -149,7 +149,8 @@ export async function applyStripFilter(model: DetectorModel, filter: StripFilter
   return { entropies, rejected };
 }
 
-function take(set: ImageSet, idx: ArrayLike<number>): ImageSet {
+/** The images of `set` at `idx`, in that order. */
+export function take(set: ImageSet, idx: ArrayLike<number>): ImageSet {
   const size = set.height * set.width * set.channels;
   const images = new Uint8Array(idx.length * size);
   const labels = new Int32Array(idx.length);
@@ -210,6 +211,7 @@ export async function runStrip(model: DetectorModel, clean: ImageSet, training: 
     recipe: { overlays: filter.overlays, frr: filter.frr, boundaryImages: boundaryCount, auditImages: audit.count, audited: training ? 'training set' : 'test split (held out)', alpha, superimposition: 'pixel sum saturated at 255' },
     seed,
     seconds: (performance.now() - start) / 1000,
-    details: { filter, rejected: total, pValue: pModel, meanAuditEntropy: entropies.reduce((a, b) => a + b, 0) / Math.max(1, entropies.length) },
+    // The overlay pool's indices in the test split: what a saved filter needs to run again (strip-filter.ts).
+    details: { filter, poolIndices: Array.from(order.subarray(boundaryCount + auditFromClean)), rejected: total, pValue: pModel, meanAuditEntropy: entropies.reduce((a, b) => a + b, 0) / Math.max(1, entropies.length) },
   };
 }
