@@ -19,7 +19,7 @@ const options = {
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Seed of the data draws and the fine-tuning order.' },
   'defense-images': { type: 'string', value: 'N', help: `Clean training images for the neuron ranking, and as many again for the filter calibration (default ${D.DEFAULT_DEFENSE_IMAGES}).` },
   fpr: { type: 'string', value: 'X', help: `Filter: false positive rate of the threshold on clean inputs (default ${D.DEFAULT_FPR}, the paper's).` },
-  'top-share': { type: 'string', value: 'X', help: `Filter: share of the ranked neurons in the activation profile (default ${D.DEFAULT_TOP_SHARE}, at least one neuron).` },
+  'top-share': { type: 'string', value: 'X', help: `Filter: share of the ranked neurons in the activation profile (default ${D.DEFAULT_TOP_SHARE}, the paper's, at least one neuron; on a narrow layer, e.g. 64 units, that is one neuron and a larger share catches more, see docs/RESULTS.md).` },
   'asr-threshold': {
     type: 'string',
     value: 'X|baseline',
