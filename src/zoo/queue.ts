@@ -88,12 +88,23 @@ export async function connectRedis(q: QueueUrl, what: string): Promise<Redis> {
   const redis = new Redis({ host: q.host, port: q.port, db: q.db, maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: 5000, retryStrategy: (n) => Math.min(200 * n, 2000) });
   // ioredis reports every failed reconnection as an 'error' event; the watchdog and the commands report them to the user.
   redis.on('error', () => {});
+  // The first connection's socket error (ECONNREFUSED, ENOTFOUND…) ends the wait at once and is what
+  // the user sees; connect() itself only rejects later with ioredis's "Connection is closed.".
+  let refused: (e: Error) => void = () => {};
+  const socketError = new Promise<never>((_, reject) => (refused = reject));
+  const onFirstError = (e: Error) => refused(e);
+  redis.once('error', onFirstError);
   try {
-    await withTimeout(redis.connect(), 6000, 'no answer');
+    await withTimeout(Promise.race([redis.connect(), socketError]), 6000, 'no answer');
     await withTimeout(redis.ping(), 6000, 'no answer to PING');
   } catch (e) {
     redis.disconnect();
-    throw new PoisonguardError('not-found', `${what}: cannot reach Redis at ${q.url} (${(e as Error).message}).`, { path: q.url });
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code && !err.message.includes(err.code) ? `${err.code}: ${err.message}` : err.message;
+    throw new PoisonguardError('not-found', `${what}: cannot reach Redis at ${q.url} (${why}).`, { path: q.url });
+  } finally {
+    redis.off('error', onFirstError);
+    socketError.catch(() => {});
   }
   return redis;
 }
