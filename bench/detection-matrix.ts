@@ -18,7 +18,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { normalizedScore } from '../src/cleanse/detectors/combine.js';
+import { normalizedScore, votes } from '../src/cleanse/detectors/combine.js';
 import { DETECTORS_JSON, runDetectors, type DetectorsReport } from '../src/cleanse/detectors/run.js';
 import { packageRoot } from '../src/data/paths.js';
 import { METADATA_JSON, readMetadata } from '../src/nn/model-io.js';
@@ -75,8 +75,8 @@ type Cell = { auc: number | undefined; tp: number; infected: number; fp: number;
 const columns = [...detectors, 'combined'];
 const scoreOf = (r: DetectorsReport, d: string): { score: number; call: boolean } => {
   if (d === 'combined') {
-    const rs = r.results.filter((x) => detectors.includes(x.detector));
-    return { score: Math.max(...rs.map(normalizedScore)), call: rs.some((x) => x.backdoored) };
+    const rs = r.results.filter((x) => detectors.includes(x.detector) && votes(x.detector));
+    return rs.length === 0 ? { score: 0, call: false } : { score: Math.max(...rs.map(normalizedScore)), call: rs.some((x) => x.backdoored) };
   }
   const x = r.results.find((y) => y.detector === d)!;
   return { score: x.score, call: x.backdoored };

@@ -19,7 +19,7 @@ export const reportCommand: Command<typeof options> = {
   positionals: 'RUN_DIR [RUN_DIR …]',
   description: `
 Reads what RUN_DIR holds — certify.json and projection.json (written by 'certify --out RUN_DIR'),
-scan.json, mitigation.json, aggregation.json (written by 'certify --method dpa|fa --out RUN_DIR') —
+scan.json, mitigation.json, aggregation.json (written by 'certify --method dpa|fa --out RUN_DIR'), detectors.json (written by 'scan --detectors … --out RUN_DIR') —
 and writes one HTML file with everything inline (no network, no scripts). RUN_DIR may also be a single JSON file, e.g. the output of 'certify --json > FILE'.
 Several folders make one page, e.g. a scan folder and the mitigate command's output folder.
 

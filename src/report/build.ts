@@ -4,6 +4,7 @@
  */
 import { renderReportHtml, type ReportPage, type ScanStatistics } from './html.js';
 import type { RunContents, ScanSummary } from './inputs.js';
+import { detectorsSectionHtml } from './detectors-section.js';
 import { aggregationSpec, barChartSpec, certifyEpsSpec, defaultProjectionEps, lineChartSpec, projectionSpec, renderPlot, type Figure } from './plots.js';
 // The scan's own definitions: one median (mean of the two middle values), one MAD, one index, one threshold.
 import { anomalyIndex as indexOf, DEFAULT_FLAG_THRESHOLD, madSpread, median } from '../cleanse/outliers.js';
@@ -128,5 +129,6 @@ export async function buildReport(run: RunContents, options: BuildReportOptions 
     figures.set('aggregation-accuracy', accuracy);
     page.aggregation = { report: run.aggregation, ...(bound ? { bound } : {}), figures: { accuracy } };
   }
+  if (run.detectors) page.detectorsHtml = detectorsSectionHtml(run.detectors);
   return { html: renderReportHtml(page), figures };
 }

@@ -75,6 +75,8 @@ export interface ReportPage {
   readonly scan?: ScanSectionInput;
   readonly mitigation?: MitigationSectionInput;
   readonly aggregation?: AggregationSectionInput;
+  /** The detectors section, rendered by detectors-section.ts. */
+  readonly detectorsHtml?: string;
 }
 
 // ---------------------------------------------------------------- small helpers
@@ -530,6 +532,10 @@ export function renderReportHtml(page: ReportPage): string {
   if (page.scan) {
     sections.push(scanSection(page.scan));
     nav.push('<a href="#scan">Backdoor scan</a>');
+  }
+  if (page.detectorsHtml) {
+    sections.push(page.detectorsHtml);
+    nav.push('<a href="#detectors">Detectors</a>');
   }
   if (page.mitigation) {
     sections.push(mitigationSection(page.mitigation));

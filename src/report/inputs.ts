@@ -7,6 +7,7 @@
 import type { CertifyReport } from '../certify/certify.js';
 import type { CertifyProjection } from './projection.js';
 import type { AggregationReport } from '../certify/aggregation/aggregate.js';
+import type { DetectorsReport } from '../cleanse/detectors/run.js';
 
 /** A certify report as saved to disk: everything but the attack points and the fitted defense's vectors. */
 export type CertifyRunReport = Omit<CertifyReport, 'attacks' | 'fittedDefense'>;
@@ -94,6 +95,8 @@ export interface RunContents {
   /** Images of the scan, by the relative path written in scan.json. */
   readonly scanImages?: ReadonlyMap<string, ReportImage>;
   readonly mitigation?: MitigationSummary;
+  /** Several detectors' results and the combined verdict: detectors.json of `scan --detectors … --out DIR`. */
+  readonly detectors?: DetectorsReport;
   /** An aggregation certificate (DPA / FA): aggregation.json of `certify --method dpa|fa --out DIR`. */
   readonly aggregation?: AggregationReport;
   /** File names that were read. */

@@ -7,6 +7,7 @@
  *   scan.json         a Neural Cleanse scan: the scan command's report, or a {@link ScanSummary};
  *                     images relative to the folder
  *   mitigation.json   a mitigation summary ({@link MitigationSummary})
+ *   detectors.json    several detectors' results and the combined verdict (`scan --detectors`)
  *
  * A `report.json` (or any file given directly) whose "kind" is "certify" is read as certify.json,
  * so the output of `certify --json` can be reported on as well.
@@ -24,6 +25,8 @@ import type { OwnFiles } from '../outputs.js';
 import type { CertifyRunReport, MitigationSummary, ReportImage, RunContents, ScanSummary } from './inputs.js';
 import { projectCertifyRun, type CertifyProjection, type ProjectCertifyOptions } from './projection.js';
 import { isCleanseScanReport, scanSummaryFromCleanse } from './scan-adapter.js';
+import { checkDetectorsJson } from './detectors-json.js';
+import type { DetectorsReport } from '../cleanse/detectors/run.js';
 import { isObject, readJsonFile, type Json } from '../run-files.js';
 
 export const RUN_FILES = {
@@ -31,6 +34,7 @@ export const RUN_FILES = {
   projection: 'projection.json',
   scan: 'scan.json',
   mitigation: 'mitigation.json',
+  detectors: 'detectors.json',
 } as const;
 
 /** The page `poisonguard report RUN_DIR` writes by default. */
@@ -220,6 +224,7 @@ export function readRunFolder(path: string, options: { readonly followScan?: boo
   let scan: ScanSummary | undefined;
   let mitigation: MitigationSummary | undefined;
   let aggregation: AggregationReport | undefined;
+  let detectors: DetectorsReport | undefined;
   const load = (name: string): unknown => {
     files.push(name);
     return readJsonFile(join(dir, name));
@@ -232,7 +237,8 @@ export function readRunFolder(path: string, options: { readonly followScan?: boo
     else if (kind === 'scan' || kind === 'neural-cleanse-scan') scan = checkScanJson(file, x);
     else if (kind === 'mitigation') mitigation = checkMitigationJson(file, x);
     else if (kind === 'aggregation') aggregation = checkAggregationJson(file, x);
-    else throw new DataFormatError(file, `cannot tell what this file holds ("kind" is ${JSON.stringify(kind)}; expected "certify", "neural-cleanse-scan", "scan", "mitigation" or "aggregation").`);
+    else if (kind === 'detectors-scan') detectors = checkDetectorsJson(file, x);
+    else throw new DataFormatError(file, `cannot tell what this file holds ("kind" is ${JSON.stringify(kind)}; expected "certify", "neural-cleanse-scan", "scan", "mitigation", "aggregation" or "detectors-scan").`);
   } else {
     const certName = [RUN_FILES.certify, ...CERTIFY_ALIASES].find((n) => names.includes(n));
     if (certName) certify = checkCertifyJson(join(dir, certName), load(certName));
@@ -240,8 +246,9 @@ export function readRunFolder(path: string, options: { readonly followScan?: boo
     if (names.includes(RUN_FILES.scan)) scan = checkScanJson(join(dir, RUN_FILES.scan), load(RUN_FILES.scan));
     if (names.includes(RUN_FILES.mitigation)) mitigation = checkMitigationJson(join(dir, RUN_FILES.mitigation), load(RUN_FILES.mitigation));
     if (names.includes(AGGREGATION_JSON)) aggregation = checkAggregationJson(join(dir, AGGREGATION_JSON), load(AGGREGATION_JSON));
+    if (names.includes(RUN_FILES.detectors)) detectors = checkDetectorsJson(join(dir, RUN_FILES.detectors), load(RUN_FILES.detectors));
   }
-  if (!certify && !scan && !mitigation && !aggregation) {
+  if (!certify && !scan && !mitigation && !aggregation && !detectors) {
     throw new PoisonguardError(
       'not-found',
       `${path}: nothing to report; expected ${RUN_FILES.certify}, ${RUN_FILES.scan} or ${RUN_FILES.mitigation} (written by 'poisonguard certify --out ${path}').`,
@@ -277,6 +284,7 @@ export function readRunFolder(path: string, options: { readonly followScan?: boo
     ...(scanImages ? { scanImages } : {}),
     ...(mitigation ? { mitigation } : {}),
     ...(aggregation ? { aggregation } : {}),
+    ...(detectors ? { detectors } : {}),
   };
 }
 
@@ -309,7 +317,7 @@ export function readRunFolders(paths: readonly string[]): RunContents {
   if (paths.length === 0) throw new PoisonguardError('invalid-option', 'no run folder given.');
   if (paths.length === 1) return readRunFolder(paths[0]);
   const runs = paths.map((p) => readRunFolder(p, { followScan: false }));
-  const pick = <K extends 'certify' | 'scan' | 'mitigation' | 'aggregation'>(key: K): RunContents | undefined => {
+  const pick = <K extends 'certify' | 'scan' | 'mitigation' | 'aggregation' | 'detectors'>(key: K): RunContents | undefined => {
     const having = runs.filter((r) => r[key] !== undefined);
     if (having.length > 1) {
       throw new PoisonguardError('invalid-option', `${having.map((r) => r.dir).join(' and ')} both hold a ${key} result; give one of them.`, { path: key });
@@ -319,6 +327,7 @@ export function readRunFolders(paths: readonly string[]): RunContents {
   const certify = pick('certify');
   const mitigation = pick('mitigation');
   const aggregation = pick('aggregation');
+  const detectors = pick('detectors');
   // No folder given holds a scan: the one the mitigation used, where mitigation.json says.
   const scan = pick('scan') ?? (mitigation ? readRunFolder(paths[runs.indexOf(mitigation)]) : undefined);
   return {
@@ -330,5 +339,6 @@ export function readRunFolders(paths: readonly string[]): RunContents {
     ...(scan?.scanImages ? { scanImages: scan.scanImages } : {}),
     ...(mitigation?.mitigation ? { mitigation: mitigation.mitigation } : {}),
     ...(aggregation?.aggregation ? { aggregation: aggregation.aggregation } : {}),
+    ...(detectors?.detectors ? { detectors: detectors.detectors } : {}),
   };
 }

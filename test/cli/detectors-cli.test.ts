@@ -79,8 +79,11 @@ test('every detector but Neural Cleanse on the tiny backdoored model: detectors.
     assert.ok(Number.isFinite(x.score), `${x.detector} score ${x.score}`);
     assert.equal(x.seed, 3);
   }
-  assert.match(report.combined.rule, /backdoored when any detector/);
-  assert.equal(report.combined.backdoored, report.results.some((x: { backdoored: boolean }) => x.backdoored));
+  assert.match(report.combined.rule, /backdoored when any voting detector/);
+  // Only the voting detectors (not the audits) make the combined call.
+  const voting = report.results.filter((x: { detector: string }) => x.detector === 'mmbd' || x.detector === 'strip');
+  assert.equal(report.combined.backdoored, voting.some((x: { backdoored: boolean }) => x.backdoored));
+  assert.ok(report.combined.by.every((d: string) => d === 'mmbd' || d === 'strip'));
   assert.ok(report.misses.some((m: { detector: string; family: string }) => m.detector === 'mmbd' && m.family === 'all-to-all'));
   assert.match(r.out, /combined verdict: /);
   assert.match(r.out, /known to miss/);
@@ -101,6 +104,12 @@ test('every detector but Neural Cleanse on the tiny backdoored model: detectors.
   assert.equal(f.code, 0, f.err);
   assert.equal(f.out.split('\n').filter((l) => /entropy \d/.test(l)).length, 3, f.out);
   assert.match(f.out, /of 3 input\(s\) flagged \(STRIP/);
+  // The report's detectors section: the combined verdict, its rule and the known misses.
+  assert.equal((await run(['report', out])).code, 0);
+  const html = readFileSync(join(out, 'report.html'), 'utf8');
+  assert.match(html, /Detectors and the combined verdict/);
+  assert.match(html, /What these detectors are known to miss/);
+  assert.match(html, /all-to-all/);
   // MM-BD: the tiny model's target has the largest maximum margin.
   const mmbd = report.results.find((x: { detector: string }) => x.detector === 'mmbd');
   assert.equal(mmbd.details.maxLabel, TARGET, JSON.stringify(mmbd.perLabel));

@@ -1,7 +1,7 @@
 /**
  * One verdict over several detectors. Each detector calls the model backdoored at its own
  * threshold (a p-value, an anomaly index, a binomial test); the combined rule is the union: the model
- * is backdoored when any detector says so, 'suspicious' when none does but Neural Cleanse's verdict
+ * is backdoored when any voting detector says so (registry.ts names those that do not vote, and why), 'suspicious' when none does but Neural Cleanse's verdict
  * is suspicious, clean otherwise. The union keeps each detector's catches (the detectors miss
  * different attack families, registry.ts) at the price of adding their false-positive rates.
  *
@@ -9,13 +9,14 @@
  * each divided by its own threshold: 1 is "at some detector's threshold".
  */
 import type { DetectorResult } from './detector.js';
+import { DETECTORS } from './registry.js';
 
 export type CombinedStatus = 'backdoored' | 'suspicious' | 'clean';
 
 export interface CombinedVerdict {
   readonly status: CombinedStatus;
   readonly backdoored: boolean;
-  /** The detectors that call the model backdoored. */
+  /** The voting detectors that call the model backdoored. */
   readonly by: readonly string[];
   /** Labels flagged by those detectors (their union). */
   readonly labels: readonly number[];
@@ -25,15 +26,21 @@ export interface CombinedVerdict {
 }
 
 export const COMBINED_RULE =
-  'backdoored when any detector calls the model backdoored at its own threshold (the union); suspicious when none does but Neural Cleanse\'s verdict is suspicious; clean otherwise. ' +
-  'Combined score: the largest detector score divided by that detector\'s threshold.';
+  'backdoored when any voting detector calls the model backdoored at its own threshold (the union; spectral and ac report but do not vote); suspicious when none does but Neural Cleanse\'s verdict is suspicious; clean otherwise. ' +
+  'Combined score: the largest voting detector\'s score divided by its threshold.';
+
+/** Whether a detector's call enters the combined verdict (unknown names vote: a caller's own detector). */
+export function votes(name: string): boolean {
+  return !(Object.hasOwn(DETECTORS, name) && DETECTORS[name].noVote !== undefined);
+}
 
 /** A detector's score on the common scale (1 = its threshold); a zero threshold leaves the score as it is. */
 export function normalizedScore(r: DetectorResult): number {
   return r.threshold > 0 ? r.score / r.threshold : r.score;
 }
 
-export function combineVerdicts(results: readonly DetectorResult[]): CombinedVerdict {
+export function combineVerdicts(all: readonly DetectorResult[]): CombinedVerdict {
+  const results = all.filter((r) => votes(r.detector));
   const by = results.filter((r) => r.backdoored).map((r) => r.detector);
   const labels = [...new Set(results.filter((r) => r.backdoored).flatMap((r) => r.flagged))].sort((a, b) => a - b);
   const suspicious = results.some((r) => (r.details as { verdict?: string } | undefined)?.verdict === 'suspicious');

@@ -15,6 +15,11 @@ export interface DetectorInfo {
   readonly needs: DetectorNeeds;
   /** Neural Cleanse variants: the recipe options that make the variant (scan.ts runs them). */
   readonly ncRecipe?: Partial<ReverseOptions>;
+  /**
+   * Why the detector's own call does not enter the combined verdict, when it does not (its results
+   * are still reported); absent: it votes.
+   */
+  readonly noVote?: string;
   /** Attack families reported missed, each with where it is reported. */
   readonly misses: readonly { readonly family: string; readonly evidence: string }[];
 }
@@ -82,6 +87,7 @@ export const DETECTORS: Readonly<Record<string, DetectorInfo>> = {
     title: 'spectral signatures on the training set',
     source: 'Tran, Li & Madry, NeurIPS 2018',
     needs: 'training-set',
+    noVote: 'its model-level test (a MAD test over the labels) called a clean MNIST model on its clean training set backdoored (docs/BENCHMARKS.md, "Detector cost per model: mnist"): natural differences between labels reach the threshold. Its per-sample suspects are the paper\'s method and are kept.',
     misses: AUDIT_MISSES,
   },
   ac: {
@@ -89,6 +95,7 @@ export const DETECTORS: Readonly<Record<string, DetectorInfo>> = {
     title: 'activation clustering on the training set',
     source: 'Chen et al., 2018 (arXiv:1811.03728)',
     needs: 'training-set',
+    noVote: 'its model-level test (a MAD test over the labels) called a clean MNIST model on its clean training set backdoored (docs/BENCHMARKS.md, "Detector cost per model: mnist"): natural differences between labels reach the threshold. Its per-sample suspects are the paper\'s method and are kept.',
     misses: AUDIT_MISSES,
   },
 };
