@@ -6,11 +6,11 @@
  * files: an input whose entropy under superimposition is below the boundary is flagged.
  */
 import { join } from 'node:path';
-import { imageSet } from '../../data/images.js';
+import { imageSet, subset } from '../../data/images.js';
 import { DataFormatError, PoisonguardError } from '../../errors.js';
 import { isObject, readJsonFile, writeJsonAtomic } from '../../run-files.js';
 import type { DetectorResult } from './detector.js';
-import { applyStripFilter, take, type StripFilter } from './strip.js';
+import { applyStripFilter, type StripFilter } from './strip.js';
 
 export const STRIP_FILTER_JSON = 'strip-filter.json';
 
@@ -63,7 +63,7 @@ export async function applyStripFilterFile(modelPath: string, filter: StripFilte
   const { loadModelDataset } = await import('../../data/image-registry.js');
   const test = loadModelDataset(filter.pool.dataset, dataDir, filter.pool.seed).test;
   for (const i of filter.pool.indices) if (!(Number.isInteger(i) && i >= 0 && i < test.count)) throw new DataFormatError('strip-filter.json', `pool index ${i} is not an image of ${filter.pool.dataset}'s test split (${test.count} images).`);
-  const pool = take(test, filter.pool.indices);
+  const pool = subset(test, filter.pool.indices);
   const [H, W, C] = model.inputShape;
   const n = images.length / (H * W * C);
   const { openDetectorModel } = await import('./model.js');

@@ -16,7 +16,7 @@
  * carries a trigger, and STRIP cannot tell a backdoored model from a clean one: its score is then
  * ≈ the false-rejection rate for every model (docs say so).
  */
-import type { ImageSet } from '../../data/images.js';
+import { subset, type ImageSet } from '../../data/images.js';
 import { OptionError, ShapeError } from '../../errors.js';
 import { checkPositiveInt, checkRange } from '../../options.js';
 import { mixSeeds, Random } from '../../random.js';
@@ -149,18 +149,6 @@ export async function applyStripFilter(model: DetectorModel, filter: StripFilter
   return { entropies, rejected };
 }
 
-/** The images of `set` at `idx`, in that order. */
-export function take(set: ImageSet, idx: ArrayLike<number>): ImageSet {
-  const size = set.height * set.width * set.channels;
-  const images = new Uint8Array(idx.length * size);
-  const labels = new Int32Array(idx.length);
-  for (let r = 0; r < idx.length; r++) {
-    images.set(set.images.subarray(idx[r] * size, (idx[r] + 1) * size), r * size);
-    labels[r] = set.labels[idx[r]];
-  }
-  return { images, labels, count: idx.length, height: set.height, width: set.width, channels: set.channels };
-}
-
 /**
  * STRIP as a model-level detector (see the module comment): the clean test split is divided into the
  * overlay pool, the boundary inputs and (without a training set) the audited inputs, all disjoint.
@@ -176,11 +164,11 @@ export async function runStrip(model: DetectorModel, clean: ImageSet, training: 
   const auditFromClean = training === undefined ? Math.min(auditImages, Math.floor(clean.count / 3)) : 0;
   const boundaryCount = Math.min(boundaryImages, Math.floor((clean.count - auditFromClean) / 2));
   if (boundaryCount < 2) throw new OptionError('clean images', 'enough test images for STRIP (overlay pool, boundary and audit)', clean.count);
-  const boundarySet = take(clean, order.subarray(0, boundaryCount));
-  const auditClean = take(clean, order.subarray(boundaryCount, boundaryCount + auditFromClean));
-  const pool = take(clean, order.subarray(boundaryCount + auditFromClean));
+  const boundarySet = subset(clean, order.subarray(0, boundaryCount));
+  const auditClean = subset(clean, order.subarray(boundaryCount, boundaryCount + auditFromClean));
+  const pool = subset(clean, order.subarray(boundaryCount + auditFromClean));
   const filter = await makeStripFilter(model, boundarySet, pool, options);
-  const audit = training ? take(training, rng.sampleWithoutReplacement(training.count, Math.min(auditImages, training.count))) : auditClean;
+  const audit = training ? subset(training, rng.sampleWithoutReplacement(training.count, Math.min(auditImages, training.count))) : auditClean;
   const { entropies, rejected } = await applyStripFilter(model, filter, audit, pool, (done) => options.onProgress?.({ phase: 'audit', done, of: audit.count }));
   // The label each audited input goes to, unperturbed.
   const K = model.numClasses;
