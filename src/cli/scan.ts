@@ -74,7 +74,7 @@ const options = {
     type: 'string',
     value: 'LIST',
     default: DEFAULT_DETECTORS.join(','),
-    help: `Detectors, comma-separated, or 'all' (those whose data is at hand): ${DETECTOR_NAMES.map((n) => `${n} (${DETECTORS[n].title})`).join('; ')}. One combined verdict: backdoored when any detector says so.`,
+    help: `Detectors, comma-separated, or 'all' (those whose data is at hand): ${DETECTOR_NAMES.map((n) => `${n}: ${DETECTORS[n].title}`).join('; ')}. One combined verdict: backdoored when any voting detector says so (${DETECTOR_NAMES.filter((n) => DETECTORS[n].noVote !== undefined).join(' and ')} report without voting). Results in detectors.json.`,
   },
   'train-data': { type: 'string', value: 'NAME|DIR', help: "The training set ('mnist', 'gtsrb' or an image folder; its train split): spectral and ac audit it, strip audits a sample of it." },
   json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary (with detectors besides nc: detectors.json).' },
