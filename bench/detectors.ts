@@ -74,11 +74,11 @@ if (values['write-docs']) {
     'Each detector alone, seed 1, default recipe; Neural Cleanse on the default worker threads, the others on this thread. "× NC" is CPU time over Neural Cleanse\'s on the same model.',
     values['train-data'] ? `The audits (spectral, ac) read the clean training split of ${values['train-data']}: their times are real, their answers say nothing about the model.` : '',
     '',
-    '| model | detector | engine | wall time | CPU time | × NC | score (threshold) | call | flagged |',
-    '|---|---|---|---|---|---|---|---|---|',
+    '| model | detector | labels | engine | wall time | CPU time | × NC | score (threshold) | call | flagged |',
+    '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.detector} | ${r.engine ?? '—'} | ${fmt(r.wallSeconds, 1)} s | ${fmt(r.cpuSeconds, 1)} s | ${nc.has(r.model) ? fmt(r.cpuSeconds / nc.get(r.model)!) : '—'} | ${fmt(r.score, 3)} (${fmt(r.threshold, 3)}) | ${r.backdoored ? 'backdoored' : 'clean'} | ${r.flagged.join(', ') || '—'} |`,
+        `| ${r.model} | ${r.detector} | ${r.labels} | ${r.engine ?? '—'} | ${fmt(r.wallSeconds, 1)} s | ${fmt(r.cpuSeconds, 1)} s | ${nc.has(r.model) ? fmt(r.cpuSeconds / nc.get(r.model)!) : '—'} | ${fmt(r.score, 3)} (${fmt(r.threshold, 3)}) | ${r.backdoored ? 'backdoored' : 'clean'} | ${r.flagged.join(', ') || '—'} |`,
     ),
     '',
   ];
