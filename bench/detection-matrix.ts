@@ -18,7 +18,6 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { normalizedScore, votes } from '../src/cleanse/detectors/combine.js';
 import { DETECTORS_JSON, runDetectors, type DetectorsReport } from '../src/cleanse/detectors/run.js';
 import { packageRoot } from '../src/data/paths.js';
 import { METADATA_JSON, readMetadata } from '../src/nn/model-io.js';
@@ -37,6 +36,11 @@ const { values } = parseArgs({
   },
 });
 
+/** The labels a model's backdoors send to (none for all-to-all and clean models). */
+function targetsOf(dir: string): number[] {
+  return attacksOf(readMetadata(dir)).flatMap((a) => (isAllToAll(a) ? [] : [a.target]));
+}
+
 /** The attack family of a model, from its records: the matrix's rows. */
 function familyOf(dir: string): string {
   const m = readMetadata(dir);
@@ -53,7 +57,7 @@ const detectors = values.detectors.split(',');
 const models = readdirSync(values.models)
   .filter((n) => existsSync(join(values.models, n, METADATA_JSON)))
   .sort();
-const scanned: { name: string; family: string; report: DetectorsReport }[] = [];
+const scanned: { name: string; family: string; targets: number[]; report: DetectorsReport }[] = [];
 for (const name of models) {
   const dir = join(values.models, name);
   const out = join(values.scans, name);
@@ -68,18 +72,16 @@ for (const name of models) {
     process.stderr.write(`${name}: no complete ${DETECTORS_JSON} in ${out} (pass --run to scan it)\n`);
     continue;
   }
-  scanned.push({ name, family: familyOf(dir), report });
+  scanned.push({ name, family: familyOf(dir), targets: targetsOf(dir), report });
 }
 
-type Cell = { auc: number | undefined; tp: number; infected: number; fp: number; clean: number };
+/** right: models called backdoored whose flagged labels are all targets of theirs. */
+type Cell = { auc: number | undefined; tp: number; right: number; infected: number; fp: number; clean: number };
 const columns = [...detectors, 'combined'];
-const scoreOf = (r: DetectorsReport, d: string): { score: number; call: boolean } => {
-  if (d === 'combined') {
-    const rs = r.results.filter((x) => detectors.includes(x.detector) && votes(x.detector));
-    return rs.length === 0 ? { score: 0, call: false } : { score: Math.max(...rs.map(normalizedScore)), call: rs.some((x) => x.backdoored) };
-  }
+const scoreOf = (r: DetectorsReport, d: string): { score: number; call: boolean; flagged: readonly number[] } => {
+  if (d === 'combined') return { score: r.combined.score, call: r.combined.backdoored, flagged: r.combined.labels };
   const x = r.results.find((y) => y.detector === d)!;
-  return { score: x.score, call: x.backdoored };
+  return { score: x.score, call: x.backdoored, flagged: x.flagged };
 };
 const clean = scanned.filter((s) => s.family === 'clean');
 const matrix: Record<string, Record<string, Cell>> = {};
@@ -88,11 +90,12 @@ for (const family of FAMILIES) {
   if (infected.length === 0) continue;
   matrix[family] = {};
   for (const d of columns) {
-    const pos = infected.map((s) => scoreOf(s.report, d));
+    const pos = infected.map((s) => ({ ...scoreOf(s.report, d), targets: s.targets }));
     const neg = clean.map((s) => scoreOf(s.report, d));
     matrix[family][d] = {
       auc: rocAuc([...pos.map((x) => ({ p: x.score, infected: true })), ...neg.map((x) => ({ p: x.score, infected: false }))]),
       tp: pos.filter((x) => x.call).length,
+      right: pos.filter((x) => x.call && x.flagged.length > 0 && x.flagged.every((l) => x.targets.includes(l))).length,
       infected: pos.length,
       fp: neg.filter((x) => x.call).length,
       clean: neg.length,
@@ -105,7 +108,7 @@ process.stderr.write(`written ${file}\n`);
 
 const rows = Object.entries(matrix).map(
   ([family, cells]) =>
-    `| ${family} (${cells[columns[0]].infected}) | ${columns.map((d) => `${cells[d].auc === undefined ? '—' : cells[d].auc.toFixed(2)} (${cells[d].tp}/${cells[d].infected})`).join(' | ')} |`,
+    `| ${family} (${cells[columns[0]].infected}) | ${columns.map((d) => `${cells[d].auc === undefined ? '—' : cells[d].auc.toFixed(2)} (${cells[d].tp}/${cells[d].infected}${family === 'all-to-all' ? '' : `, ${cells[d].right} right`})`).join(' | ')} |`,
 );
 const fpRow = `| clean (${clean.length}): false positives | ${columns.map((d) => `${clean.filter((s) => scoreOf(s.report, d).call).length}/${clean.length}`).join(' | ')} |`;
 const table = [`| family (infected models) | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`, ...rows, fpRow].join('\n');
@@ -115,8 +118,8 @@ if (values['write-docs']) {
     join(packageRoot(), 'docs', 'RESULTS.md'),
     `Detection matrix: ${values.title}`,
     [
-      `Models: ${values.models} (${scanned.length} scanned: ${clean.length} clean). Cells: ROC-AUC of the detector's model score, infected models of the family against the clean ones, and (true positives / infected models) at the detector's own call; the last row counts clean models called backdoored. Combined: backdoored when any detector says so; score the largest score over its threshold (docs/DETECTORS.md).`,
-      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${values.models} --scans ${values.scans} --detectors ${values.detectors} --run --title ${values.title} --write-docs\`.`,
+      `Models: ${values.models} (${scanned.length} scanned: ${clean.length} clean). Cells: ROC-AUC of the detector's model score, infected models of the family against the clean ones, and (true positives / infected models at the detector's own call, and how many of those flagged only target labels: "right"); the last row counts clean models called backdoored. Combined: the verdict of detectors.json (backdoored when any voting detector says so; score the largest voting score over its threshold; docs/DETECTORS.md).`,
+      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${values.models} --scans ${values.scans} --detectors ${values.detectors} --run --title '${values.title}' --write-docs\`.`,
       '',
       table,
     ].join('\n'),
