@@ -68,8 +68,9 @@ export const DETECTORS: Readonly<Record<string, DetectorInfo>> = {
     source: 'Wang, Xiang, Miller & Kesidis, IEEE S&P 2024',
     needs: 'nothing',
     misses: [
-      { family: 'all-to-all', evidence: 'expected: every class is a target with a large margin, and the null fitted to the others absorbs the largest (asked in the release\'s issue #3)' },
-      { family: 'two-trigger', evidence: 'expected: the null is fitted to every class but the largest, so a second target inflates it' },
+      { family: 'all-to-all', evidence: 'measured (docs/RESULTS.md, MNIST): 0 of 5 all-to-all models called (p 0.13–0.30): every class is a target, none stands out' },
+      { family: 'wanet', evidence: 'measured (docs/RESULTS.md, MNIST): 1 of 5 WaNet models called, with the wrong label; the largest margin was the target in none' },
+      { family: 'two-trigger (the second target)', evidence: 'measured (docs/RESULTS.md, MNIST): 5 of 5 called, but one target named each time: the null is fitted to all classes but the largest' },
     ],
   },
   strip: {
