@@ -7,13 +7,13 @@
 #
 #   bench/matrix-models.sh [FAMILY...]      families: clean badnets blend sig wanet all-to-all two-trigger
 #
-# Environment: OUT (default /work/runs-matrix), EPOCHS (default 2: the MNIST net reaches 98.5–98.8%
-# clean accuracy by then, within about half a point of 5 epochs, in 30–80 s per model on the native
-# engine), PG (the CLI, default: this checkout's bin/poisonguard.js; point it at a built copy when the
+# Environment: OUT (default: runs-matrix beside the checkout, outside it, so that no model lands in
+# git), EPOCHS (default 2: the MNIST net reaches 98.5–99.2% clean accuracy by then, within about half a
+# point of 5 epochs, in 30–80 s per model on the native engine; see docs/RESULTS.md), PG (the CLI, default: this checkout's bin/poisonguard.js; point it at a built copy when the
 # checkout changes during the run).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-OUT="${OUT:-/work/runs-matrix}"
+OUT="${OUT:-$(dirname "$here")/runs-matrix}"
 EPOCHS="${EPOCHS:-2}"
 PG="${PG:-node $here/bin/poisonguard.js}"
 families=("$@")
