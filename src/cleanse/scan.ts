@@ -195,7 +195,9 @@ export async function scanModel(options: ScanOptions, labelEngines?: LabelEngine
     );
   }
 
-  const realTrigger = model.trigger ? (await import('../nn/trigger.js')).resolveTrigger(model.trigger, H, W, C).mask : undefined;
+  // Only a patch has a place to compare the reversed mask with (blend, SIG and WaNet cover the whole image).
+  const triggers = await import('../nn/trigger.js');
+  const realTrigger = model.trigger && triggers.isPatchTrigger(model.trigger) ? triggers.resolveTrigger(model.trigger, H, W, C).mask : undefined;
   const results = new Map<number, Map<number, LabelResult>>(seeds.map((s) => [s, new Map()]));
   const jobs: ScanJob[] = [];
   for (const s of seeds) {

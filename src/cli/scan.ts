@@ -291,9 +291,11 @@ export function scanProgressPrinter(ctx: CommandContext, repeat: number): (p: Sc
 /** The scan's summary: per-seed outlier statistics, the label table, escalation and verdict. */
 export function printScanSummary(report: ScanReport, ctx: CommandContext): void {
   ctx.out(`model: ${report.model.dir} (${report.model.numClasses} classes, ${report.model.inputShape.join('x')}); model engine ${report.modelEngine.engine === 'onnx' ? 'onnxruntime (ONNX)' : `TF.js ${report.backend}`}, ${report.workers} worker(s)${report.workers < report.workersRequested ? ` (of ${report.workersRequested} asked: capped at the labels to run and the ${availableParallelism()} cores)` : ''}`);
+  // The jaccard column compares masks: only a patch trigger has one (blend, SIG and WaNet cover the whole image).
+  const patch = report.model.trigger !== null && (report.model.trigger.kind === 'square' || report.model.trigger.kind === 'pattern');
   for (const run of report.runs) {
     ctx.out(`seed ${run.seed}: median ${fmt(run.outliers.centre)}, MAD ${fmt(run.outliers.spread)}, anomaly index ${fmt(run.outliers.anomalyIndex)} (label ${run.outliers.minLabel}); flagged: ${run.outliers.flagged.join(', ') || 'none'}`);
-    ctx.out('  label   norm  index  acc     steps  seconds' + (report.model.trigger ? '  jaccard' : ''));
+    ctx.out('  label   norm  index  acc     steps  seconds' + (patch ? '  jaccard' : ''));
     for (const l of run.labels) {
       ctx.out(
         `  ${String(l.label).padStart(5)} ${fmt(l.norm).padStart(6)} ${fmt(l.anomalyIndex ?? NaN).padStart(6)}  ${(100 * l.accuracy).toFixed(1).padStart(5)}%${l.reachedThreshold ? ' ' : '*'} ${String(l.steps).padStart(5)} ${l.seconds.toFixed(1).padStart(8)}` +
@@ -303,7 +305,7 @@ export function printScanSummary(report: ScanReport, ctx: CommandContext): void 
     }
   }
   if (report.runs.some((r) => r.labels.some((l) => !l.reachedThreshold))) ctx.out('  (* threshold never reached: the last mask is reported)');
-  if (report.model.trigger) ctx.out(`  jaccard: reversed mask ≥ 0.5 against the real trigger (metadata.json; target ${report.model.target})`);
+  if (patch) ctx.out(`  jaccard: reversed mask ≥ 0.5 against the real trigger (metadata.json; target ${report.model.target})`);
   if (report.runs.length > 1) {
     const a = report.spread.anomalyIndex;
     ctx.out(

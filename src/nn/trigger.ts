@@ -105,6 +105,11 @@ export function attackLabel(attack: AttackTarget, label: number, numClasses: num
   return isAllToAll(attack) ? (label + 1) % numClasses : attack.target;
 }
 
+/** Whether the trigger is a patch whose mask says where it is (square, pattern): a reversed mask can be compared with it. */
+export function isPatchTrigger(trigger: Trigger): boolean {
+  return trigger.kind === 'square' || trigger.kind === 'pattern';
+}
+
 /** Whether only the target class's images carry the trigger and labels stay as they are (SIG). */
 export function isCleanLabel(trigger: Trigger): boolean {
   return trigger.kind === 'sig';

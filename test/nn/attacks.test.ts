@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { imageSet, type ImageSet } from '../../src/data/images.js';
 import { Random } from '../../src/random.js';
-import { checkAttack, poisonBadNets, resolveTrigger, squareTrigger, stamp, type Attack, type Trigger } from '../../src/nn/trigger.js';
+import { checkAttack, isPatchTrigger, poisonBadNets, resolveTrigger, squareTrigger, stamp, type Attack, type Trigger } from '../../src/nn/trigger.js';
 import { Poisoner, poisonSet } from '../../src/nn/attacks/poison.js';
 import { bicubicUpsample, noisyGrid, wanetGrid, warpImage, type WanetTrigger } from '../../src/nn/attacks/wanet.js';
 
@@ -229,6 +229,8 @@ test('every kind serializes to JSON and back through checkAttack; malformed reco
     { trigger: squareTrigger(), mapping: 'all-to-all', rate: 0.1 },
   ];
   for (const a of attacks) assert.deepEqual(checkAttack(JSON.parse(JSON.stringify(a)), 'm.json'), a);
+  // Only patches have a place a scan's reversed mask can be compared with.
+  assert.deepEqual(attacks.map((a) => isPatchTrigger(a.trigger)), [false, false, false, false, false, true]);
   const bad: [unknown, RegExp][] = [
     [{ ...attacks[0], trigger: { kind: 'blend', alpha: 0, key: { noiseSeed: 3 } } }, /m\.json: bad backdoor: blend alpha must be in \(0, 1\]/],
     [{ ...attacks[2], trigger: { kind: 'sig', delta: 20, frequency: 0 } }, /sig trigger needs delta \(and testDelta\) in \(0, 255\] and frequency > 0/],
