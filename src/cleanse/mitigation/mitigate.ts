@@ -20,7 +20,7 @@ import { subset } from '../../data/images.js';
 import { OptionError, ShapeError } from '../../errors.js';
 import type { BackendChoice } from '../../nn/engine.js';
 import type { ModelEngineChoice } from '../../nn/engine-choice.js';
-import { describeTrigger } from '../../nn/trigger.js';
+import { describeAttack, describeTrigger } from '../../nn/trigger.js';
 import { Random } from '../../random.js';
 import type { AccuracyAsr } from './summary.js';
 import type { ModelEngineDecision } from '../../nn/onnx-gradient.js';
@@ -147,6 +147,11 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   const label = choice.label;
   const reversed = readReversedTrigger(scan, label);
   if (realTrigger && realTrigger.target !== label) notes.push(`The scan's label ${label} is not the real trigger's target ${realTrigger.target} (the model's records): the real trigger's ASR is measured to ${realTrigger.target}.`);
+  // Several backdoors, or an all-to-all one: the real ASR covers the first backdoor with a target, or none.
+  const recorded = folder?.metadata.backdoors ?? [];
+  if (recorded.length > 1 || (recorded.length === 1 && realTrigger === null)) {
+    notes.push(`The model records ${recorded.length} backdoor(s) (${recorded.map(describeAttack).join('; ')}): the real-trigger ASR below is ${realTrigger ? `the first's only (-> ${realTrigger.target})` : 'not measured (all-to-all has no single target)'}.`);
+  }
 
   const net = onnxModel ? onnxNet(onnxModel) : await openLayersNet(folder!.dir, folder!.metadata, sha, options.backend ?? 'auto');
   const probes: LayerProbe[] = [];
