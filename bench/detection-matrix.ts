@@ -12,7 +12,7 @@
  * Writes bench/out/detection-matrix.json; with --write-docs, replaces the section "Detection matrix:
  * TITLE" of docs/RESULTS.md.
  *
- * Run: node --import tsx bench/detection-matrix.ts --models /work/runs-matrix --scans /work/runs-matrix-scans \
+ * Run: node --import tsx bench/detection-matrix.ts --models ../runs-matrix --scans ../runs-matrix-scans \
  *        [--detectors nc,mmbd] [--run] [--title MNIST] [--write-docs]
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -23,12 +23,12 @@ import { packageRoot } from '../src/data/paths.js';
 import { METADATA_JSON, readMetadata } from '../src/nn/model-io.js';
 import { attacksOf, isAllToAll } from '../src/nn/trigger.js';
 import { rocAuc } from '../src/zoo/metrics.js';
-import { machineInfo, replaceSection, writeBenchJson } from './record.js';
+import { docPath as shown, machineInfo, replaceSection, writeBenchJson } from './record.js';
 
 const { values } = parseArgs({
   options: {
-    models: { type: 'string', default: '/work/runs-matrix' },
-    scans: { type: 'string', default: '/work/runs-matrix-scans' },
+    models: { type: 'string', default: '../runs-matrix' },
+    scans: { type: 'string', default: '../runs-matrix-scans' },
     detectors: { type: 'string', default: 'nc,mmbd' },
     run: { type: 'boolean', default: false },
     title: { type: 'string', default: 'MNIST' },
@@ -118,8 +118,8 @@ if (values['write-docs']) {
     join(packageRoot(), 'docs', 'RESULTS.md'),
     `Detection matrix: ${values.title}`,
     [
-      `Models: ${values.models} (${scanned.length} scanned: ${clean.length} clean). Cells: ROC-AUC of the detector's model score, infected models of the family against the clean ones, and (true positives / infected models at the detector's own call, and how many of those flagged only target labels: "right"); the last row counts clean models called backdoored. Combined: the verdict of detectors.json (backdoored when any voting detector says so; score the largest voting score over its threshold; docs/DETECTORS.md).`,
-      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${values.models} --scans ${values.scans} --detectors ${values.detectors} --run --title '${values.title}' --write-docs\`.`,
+      `Models: ${shown(values.models)} (${scanned.length} scanned: ${clean.length} clean). Cells: ROC-AUC of the detector's model score, infected models of the family against the clean ones, and (true positives / infected models at the detector's own call, and how many of those flagged only target labels: "right"); the last row counts clean models called backdoored. Combined: the verdict of detectors.json (backdoored when any voting detector says so; score the largest voting score over its threshold; docs/DETECTORS.md).`,
+      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${shown(values.models)} --scans ${shown(values.scans)} --detectors ${values.detectors} --run --title '${values.title}' --write-docs\`.`,
       '',
       table,
     ].join('\n'),

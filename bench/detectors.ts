@@ -8,7 +8,7 @@
  * Writes bench/out/detectors.json; with --write-docs, replaces the section "Detector cost per
  * model: TITLE" of docs/BENCHMARKS.md.
  *
- * Run: node --import tsx bench/detectors.ts --model /tmp/det/m1 --model /tmp/det/c1 \
+ * Run: node --import tsx bench/detectors.ts --model runs/mnist-badnets --model runs/mnist-clean \
  *        [--detectors nc,nc-l2,nc-full,mmbd,strip,spectral,ac] [--train-data mnist] [--labels 0,1] [--title mnist] [--write-docs]
  */
 import { join } from 'node:path';
@@ -16,11 +16,11 @@ import { parseArgs } from 'node:util';
 import { runDetectors } from '../src/cleanse/detectors/run.js';
 import { DETECTORS } from '../src/cleanse/detectors/registry.js';
 import { packageRoot } from '../src/data/paths.js';
-import { machineInfo, replaceSection, writeBenchJson } from './record.js';
+import { docPath as shown, machineInfo, replaceSection, writeBenchJson } from './record.js';
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string', multiple: true, default: ['/tmp/det/m1'] },
+    model: { type: 'string', multiple: true, default: [] },
     detectors: { type: 'string', default: 'nc,nc-l2,nc-full,mmbd,strip,spectral,ac' },
     'train-data': { type: 'string' },
     labels: { type: 'string' },
@@ -28,6 +28,7 @@ const { values } = parseArgs({
     'write-docs': { type: 'boolean', default: false },
   },
 });
+if (values.model.length === 0) throw new Error('give at least one --model (a model folder or ONNX file)');
 const machine = machineInfo();
 const names = values.detectors.split(',');
 const labels = values.labels?.split(',').map(Number);
@@ -70,7 +71,7 @@ if (values['write-docs']) {
   const lines = [
     '',
     `Machine: ${machine.nproc} cores (${machine.cpu}), Node ${machine.node}, ${machine.date.slice(0, 10)}; load average at the start ${machine.load.join(' / ')} (a shared machine: wall times vary with the load; CPU time is the fairer figure).`,
-    `Rerun: \`node --import tsx bench/detectors.ts ${values.model.map((m) => `--model ${m}`).join(' ')} --detectors ${values.detectors}${values['train-data'] ? ` --train-data ${values['train-data']}` : ''}${values.labels ? ` --labels ${values.labels}` : ''} --title ${values.title} --write-docs\`.`,
+    `Rerun: \`node --import tsx bench/detectors.ts ${values.model.map((m) => `--model ${shown(m)}`).join(' ')} --detectors ${values.detectors}${values['train-data'] ? ` --train-data ${values['train-data']}` : ''}${values.labels ? ` --labels ${values.labels}` : ''} --title ${values.title} --write-docs\`.`,
     'Each detector alone, seed 1, default recipe; Neural Cleanse on the default worker threads, the others on this thread. "× NC" is CPU time over Neural Cleanse\'s on the same model.',
     values['train-data'] ? `The audits (spectral, ac) read the clean training split of ${values['train-data']}: their times are real, their answers say nothing about the model.` : '',
     '',
@@ -78,7 +79,7 @@ if (values['write-docs']) {
     '|---|---|---|---|---|---|---|---|---|---|',
     ...rows.map(
       (r) =>
-        `| ${r.model} | ${r.detector} | ${r.labels} | ${r.engine ?? '—'} | ${fmt(r.wallSeconds, 1)} s | ${fmt(r.cpuSeconds, 1)} s | ${nc.has(r.model) ? fmt(r.cpuSeconds / nc.get(r.model)!) : '—'} | ${fmt(r.score, 3)} (${fmt(r.threshold, 3)}) | ${r.backdoored ? 'backdoored' : 'clean'} | ${r.flagged.join(', ') || '—'} |`,
+        `| ${shown(r.model)} | ${r.detector} | ${r.labels} | ${r.engine ?? '—'} | ${fmt(r.wallSeconds, 1)} s | ${fmt(r.cpuSeconds, 1)} s | ${nc.has(r.model) ? fmt(r.cpuSeconds / nc.get(r.model)!) : '—'} | ${fmt(r.score, 3)} (${fmt(r.threshold, 3)}) | ${r.backdoored ? 'backdoored' : 'clean'} | ${r.flagged.join(', ') || '—'} |`,
     ),
     '',
   ];

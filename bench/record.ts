@@ -1,7 +1,7 @@
 /** Shared by the benchmarks: machine description and replacing one section of docs/BENCHMARKS.md. */
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { packageRoot } from '../src/data/paths.js';
 import { replaceMarkdownSection } from '../src/report/markdown-section.js';
 
@@ -18,4 +18,13 @@ export function writeBenchJson(name: string, data: unknown): string {
   const file = join(dir, `${name}.json`);
   writeFileSync(file, `${JSON.stringify(data, null, 2)}\n`);
   return file;
+}
+
+/**
+ * A path as the docs show it: relative to this checkout when it is a neighbour (../models/…), as
+ * given otherwise (/tmp/…): the documents name no developer machine's absolute paths.
+ */
+export function docPath(p: string): string {
+  const r = relative(process.cwd(), resolve(p));
+  return r.startsWith(`..${sep}..`) || isAbsolute(r) ? p : r;
 }
