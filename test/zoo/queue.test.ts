@@ -158,13 +158,20 @@ test('two workers, one SIGKILLed mid-chunk: the zoo completes, each label once, 
   const seed4 = { ...scanOptions, seed: 4 };
   const script = `import { scanZoo } from ${JSON.stringify(join(packageRoot(), 'src/zoo/scan-zoo.ts'))}; import { parseQueueUrl } from ${JSON.stringify(join(packageRoot(), 'src/zoo/queue.ts'))};
     await scanZoo({ zoo: ${JSON.stringify(zoo)}, out: ${JSON.stringify(restartOut)}, scan: ${JSON.stringify(seed4)}, queue: { url: parseQueueUrl(${JSON.stringify(url)}), name: 'zoo-test', lostSeconds: 2 } });`;
-  const coordinator = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: packageRoot(), stdio: 'ignore' });
+  const coordinator = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { cwd: packageRoot(), stdio: ['ignore', 'ignore', 'pipe'] });
+  let coordinatorErr = '';
+  coordinator.stderr!.on('data', (d: Buffer) => (coordinatorErr += d.toString()));
+  // Listened for from the start: a coordinator that ends on its own before the kill must not leave the test waiting.
+  const exited = new Promise((r) => coordinator.on('exit', r));
   const labelFiles = (): number => (existsSync(join(restartOut, 'models')) ? readdirSync(join(restartOut, 'models')).reduce((a, m) => a + (existsSync(join(restartOut, 'models', m, 'seed-4')) ? readdirSync(join(restartOut, 'models', m, 'seed-4')).filter((f) => /^label-\d+\.json$/.test(f)).length : 0), 0) : 0);
-  while (labelFiles() === 0 && coordinator.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+  while (labelFiles() === 0 && coordinator.exitCode === null) await new Promise((r) => setTimeout(r, 10));
+  // The only worker is paused first, so that the tiny zoo cannot finish between the poll and the kill.
+  b.proc.kill('SIGSTOP');
   coordinator.kill('SIGKILL');
-  await new Promise((r) => coordinator.on('exit', r));
+  await exited;
+  b.proc.kill('SIGCONT');
   const before = labelFiles();
-  assert.ok(before > 0 && !existsSync(join(restartOut, 'zoo.json')), `killed mid-zoo (${before} labels done)`);
+  assert.ok(before > 0 && !existsSync(join(restartOut, 'zoo.json')), `killed mid-zoo (${before} labels done; exit ${coordinator.exitCode}${coordinatorErr ? `: ${coordinatorErr.slice(0, 1500)}` : ''})`);
   await new Promise((r) => setTimeout(r, 2500));
   await scanZoo({ zoo, out: restartOut, scan: seed4, queue: { url: q, name: 'zoo-test', lostSeconds: 2 } });
   const local4 = join(root, 'out-local-4');
