@@ -45,20 +45,12 @@ export interface EngineInfo {
 }
 
 let wasmConfigured = false;
+/** The backend this module last activated (tf.getBackend() alone would pick one on its own when none is set). */
+let activeBackend: BackendName | undefined;
 let tfjsNodeTried: boolean | undefined;
 
 /** Chooses, initializes and activates the backend; safe to call again (switches backends). */
-export function initEngine(options: EngineOptions = {}): Promise<EngineInfo> {
-  // One initialisation at a time: several scans in one process (a zoo's models) each call this, and a
-  // backend switched while another one's kernels run leaves them a half-set engine (a TF.js kernel
-  // then reads a missing backend: "Cannot read properties of undefined (reading 'get')").
-  const run = initialising.then(() => initEngineNow(options));
-  initialising = run.catch(() => undefined);
-  return run;
-}
-let initialising: Promise<unknown> = Promise.resolve();
-
-async function initEngineNow(options: EngineOptions): Promise<EngineInfo> {
+export async function initEngine(options: EngineOptions = {}): Promise<EngineInfo> {
   const choice = options.backend ?? DEFAULT_BACKEND;
   if (!(BACKENDS as readonly string[]).includes(choice)) throw new UnknownNameError('backend', String(choice), BACKENDS);
 
@@ -119,14 +111,17 @@ function configureWasm(): void {
 
 async function activate(name: BackendName): Promise<boolean> {
   if (tf.findBackendFactory(name) == null) return false;
-  // Already the engine's backend: setting it again would re-run its kernels' set-up under any kernels in flight.
-  if (tf.getBackend() === name) return true;
+  // Already the engine's backend (several scans in one process, a zoo's models, each initialise):
+  // setting it again under another scan's kernels in flight left them a half-set engine ("Cannot
+  // read properties of undefined (reading 'get')").
+  if (activeBackend === name && tf.getBackend() === name) return true;
   let ok = false;
   try {
     ok = await tf.setBackend(name);
   } catch {
     ok = false;
   }
+  activeBackend = ok ? name : undefined;
   if (name === 'cpu') silenceCpuGreeting();
   return ok;
 }
