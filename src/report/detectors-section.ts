@@ -5,7 +5,7 @@
  * knowledge of the detectors' types (detectors-json.ts reads and checks the file).
  */
 import type { DetectorsReport } from '../cleanse/detectors/run.js';
-import { escapeHtml } from './html.js';
+import { escapeHtml } from './html-parts.js';
 
 const num = (x: number): string => (Number.isFinite(x) ? x.toFixed(3) : String(x));
 

@@ -3,7 +3,7 @@
  * font or file fetched from anywhere. It explains each result in words a reviewer can check
  * against the numbers beside them. One section per kind of run, each rendered only when its input
  * is present: certify (bound and attacks), scan (Neural Cleanse verdict, mask norms, triggers),
- * mitigation (filter, pruning, unlearning).
+ * mitigation (filter, pruning, unlearning; mitigation-section.ts). The small pieces are html-parts.ts.
  *
  * Pure: takes results and already-rendered figures, returns a string (see build.ts for the part
  * that renders figures).
@@ -12,8 +12,11 @@ import { compareToReference, REFERENCE_TOLERANCE, type ReferenceComparison } fro
 import type { AttackMetrics } from '../certify/evaluate.js';
 import type { AggregationReport } from '../certify/aggregation/aggregate.js';
 import { REAL_TRIGGER_IMAGE } from './run-folder.js';
-import type { AccuracyAsr, CertifyRunReport, MitigationSummary, ReportImage, ScanLabel, ScanSummary } from './inputs.js';
+import type { CertifyRunReport, ReportImage, ScanLabel, ScanSummary } from './inputs.js';
 import type { Figure } from './plots.js';
+import { escapeHtml, f4, figureHtml, g3, imageHtml, int, keyValues, pct, table, yes } from './html-parts.js';
+import { mitigationSection, type MitigationSectionInput } from './mitigation-section.js';
+export { escapeHtml, figureHtml } from './html-parts.js';
 import type { CertifyProjection } from './projection.js';
 
 /** Input of the certify section. */
@@ -47,11 +50,7 @@ export interface ScanSectionInput {
   readonly images?: ReadonlyMap<string, ReportImage>;
 }
 
-/** Input of the mitigation section. */
-export interface MitigationSectionInput {
-  readonly summary: MitigationSummary;
-  readonly figures: { readonly pruning?: Figure };
-}
+export type { MitigationSectionInput } from './mitigation-section.js';
 
 /** Input of the aggregation-certificate section (DPA / FA), with a certify run of the same dataset when the page has one. */
 export interface AggregationSectionInput {
@@ -78,44 +77,6 @@ export interface ReportPage {
   /** The detectors section, rendered by detectors-section.ts. */
   readonly detectorsHtml?: string;
 }
-
-// ---------------------------------------------------------------- small helpers
-
-export function escapeHtml(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
-}
-
-const f4 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(4));
-const pct = (x: number | undefined, digits = 2): string => (x === undefined || !Number.isFinite(x) ? '–' : `${(100 * x).toFixed(digits)}%`);
-const int = (x: number): string => x.toLocaleString('en-US').replace(/,/g, '\u202f');
-const g3 = (x: number | undefined): string => (x === undefined || !Number.isFinite(x) ? '–' : Number(x.toPrecision(3)).toString());
-
-function base64(bytes: Uint8Array | string): string {
-  return Buffer.from(typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes).toString('base64');
-}
-
-/** A figure as an <img> with an SVG data: URI (each SVG stays isolated: vega's ids cannot clash). */
-export function figureHtml(fig: Figure, alt: string, caption: string, id?: string): string {
-  return `<figure${id ? ` id="${escapeHtml(id)}"` : ''}><img src="data:image/svg+xml;base64,${base64(fig.svg)}" width="${Math.round(fig.width)}" height="${Math.round(fig.height)}" alt="${escapeHtml(alt)}"><figcaption>${caption}</figcaption></figure>`;
-}
-
-function imageHtml(img: ReportImage | undefined, alt: string): string {
-  if (!img) return '<span class="missing">no image</span>';
-  if ('missing' in img) return `<span class="missing">${escapeHtml(img.missing)}</span>`;
-  return `<img class="pixel" src="data:${img.mime};base64,${base64(img.bytes)}" alt="${escapeHtml(alt)}">`;
-}
-
-function table(head: readonly string[], rows: readonly (readonly string[])[], cls = ''): string {
-  return `<table${cls ? ` class="${cls}"` : ''}><thead><tr>${head.map((h) => `<th>${h}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>`;
-}
-
-function keyValues(rows: readonly (readonly [string, string])[]): string {
-  return `<table class="kv"><tbody>${rows.map(([k, v]) => `<tr><th>${k}</th><td>${v}</td></tr>`).join('')}</tbody></table>`;
-}
-
-const yes = (ok: boolean): string => (ok ? '<span class="ok">passed</span>' : '<span class="bad">FAILED</span>');
 
 // ---------------------------------------------------------------- certify
 
@@ -420,58 +381,6 @@ A single scan can flag a clean model's label by chance (indices just above 2 hap
 
 // ---------------------------------------------------------------- mitigation
 
-function mitigationSection(m: MitigationSectionInput): string {
-  const s = m.summary;
-  const parts: string[] = [];
-  const accAsr = (x: AccuracyAsr | undefined): string => (x ? `accuracy ${pct(x.accuracy)}, attack success ${pct(x.asr)}` : '–');
-  parts.push(`<section id="mitigation"><h2>Mitigation</h2>`);
-  const intro: string[] = [];
-  if (s.method) intro.push(`Method: <strong>${escapeHtml(s.method)}</strong>.`);
-  if (s.labelReason) intro.push(`Mitigating ${escapeHtml(s.labelReason)}.`);
-  else if (s.targetLabel !== undefined) intro.push(`Against the backdoor of label <strong>${s.targetLabel}</strong>.`);
-  if (s.nothingToMitigate) intro.push('<strong>Nothing to mitigate:</strong> the scan flagged no label and none was given.');
-  if (s.baseline) intro.push(`Before mitigation: ${accAsr(s.baseline)}.`);
-  if (s.model) intro.push(`Model: <code>${escapeHtml(s.model)}</code>.`);
-  if (s.asrShown) {
-    intro.push(
-      s.asrShown === 'real'
-        ? 'Attack success rates are measured with the real trigger (recorded in the model’s metadata).'
-        : 'Attack success rates are measured with the reversed trigger (the real one is unknown): they show whether the model still answers the trigger the scan found.',
-    );
-  }
-  if (intro.length) parts.push(`<p>${intro.join(' ')}</p>`);
-  for (const n of s.notes ?? []) parts.push(`<p class="note">${escapeHtml(n)}</p>`);
-  if (s.filter) {
-    const f = s.filter;
-    parts.push(`<h3 id="mitigation-filter">Input filter</h3><p>Inputs whose activation on the neurons that the reversed trigger excites most${
-      f.layer ? ` (layer <code>${escapeHtml(f.layer)}</code>${f.neurons !== undefined ? `, ${f.neurons} neurons` : ''})` : ''
-    } exceeds a threshold set for a false positive rate of <strong>${pct(f.fpr, 1)}</strong> on clean inputs are rejected. Inputs with the real trigger that pass anyway: false negative rate <strong data-key="filter-fnr">${pct(f.fnr, 1)}</strong>.</p>`);
-  }
-  if (s.pruning) {
-    const pr = s.pruning;
-    parts.push(`<h3 id="mitigation-pruning">Neuron pruning</h3><p>Neurons${pr.layer ? ` of layer <code>${escapeHtml(pr.layer)}</code>` : ''} are zeroed in the order of how much more they fire on the reversed trigger than on clean inputs${
-      pr.stopShare !== undefined ? `; pruning stopped at ${pct(pr.stopShare, 1)} of them` : ''
-    }.</p>`);
-    if (m.figures.pruning) parts.push(figureHtml(m.figures.pruning, 'accuracy and attack success rate against the share of neurons pruned', 'Clean accuracy and attack success rate as more neurons are pruned.', 'fig-mitigation-pruning'));
-    parts.push(table(['share pruned', 'clean accuracy', 'attack success'], pr.points.map((p) => [pct(p.share, 1), pct(p.accuracy), pct(p.asr)]), 'numbers'));
-  }
-  if (s.unlearning) {
-    const u = s.unlearning;
-    parts.push(`<h3 id="mitigation-unlearning">Unlearning</h3><p>Fine-tuning${u.epochs !== undefined ? ` for ${u.epochs} epoch(s)` : ''} on clean data of which ${
-      u.stampedShare !== undefined ? pct(u.stampedShare, 0) : 'a share'
-    } carries the reversed trigger under its true label.</p>${table(
-      ['', 'clean accuracy', 'attack success'],
-      [
-        ['before', pct(u.before.accuracy), pct(u.before.asr)],
-        ['after', pct(u.after.accuracy), pct(u.after.asr)],
-      ],
-      'numbers',
-    )}`);
-  }
-  if (!s.filter && !s.pruning && !s.unlearning) parts.push('<p class="note">The mitigation file holds no filter, pruning or unlearning result.</p>');
-  parts.push('</section>');
-  return parts.join('\n');
-}
 
 // ---------------------------------------------------------------- page
 

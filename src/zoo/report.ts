@@ -4,7 +4,8 @@
  * statistics and P(backdoored), linking to the model's own report. Self-contained like the model
  * report (same style sheet and security policy): it opens offline and loads nothing.
  */
-import { CSS, escapeHtml, figureHtml } from '../report/html.js';
+import { CSS } from '../report/html.js';
+import { escapeHtml, figureHtml } from '../report/html-parts.js';
 import { lineChartSpec, renderPlot } from '../report/plots.js';
 import type { ZooReport } from './zoo-json.js';
 
