@@ -39,7 +39,7 @@ import { BATCH } from '../src/graph/ir.js';
 import { classCount, createGradientRunner, createInputGradientRunner, type RunnerOptions } from '../src/graph/runtime.js';
 import { packageRoot } from '../src/data/paths.js';
 import { Random } from '../src/random.js';
-import { machineInfo, replaceSection, writeBenchJson } from './record.js';
+import { machineInfo, peerEnv, replaceSection, writeBenchJson } from './record.js';
 
 const NETS = ['mnist', 'gtsrb', 'resnet18'] as const;
 type Net = (typeof NETS)[number];
@@ -411,11 +411,7 @@ function common(): string[] {
 
 function peer(spec: Spec): Result {
   const args = [join(packageRoot(), 'bench', 'torch', 'peer.py'), '--nets', spec.net, '--threads', String(spec.threads), '--tasks', spec.task, '--modes', spec.mode, '--batches', String(spec.batch), ...common()];
-  // Debian's python3-torch calls the BLAS that libblas.so.3 resolves to: the reference BLAS unless
-  // an optimised one is chosen. --peer-blas DIR (e.g. OpenBLAS's folder) gives the peer that one
-  // without changing the machine's default. Its BLAS runs on one thread, so that the threads the
-  // measurement adds are torch's own (set_num_threads), not a second pool beside them.
-  const env = values['peer-blas'] ? { ...process.env, LD_LIBRARY_PATH: values['peer-blas'], OPENBLAS_NUM_THREADS: '1' } : process.env;
+  const env = peerEnv(values['peer-blas']);
   const doc = JSON.parse(spawnChecked(values.python!, args, env)) as { results: Result[]; torch_version: string };
   torchVersion = doc.torch_version;
   return doc.results[0];

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/data/paths.js';
-import { machineInfo, replaceSection, writeBenchJson } from './record.js';
+import { cliFromSource, machineInfo, peerEnv, replaceSection, writeBenchJson } from './record.js';
 
 const { values } = parseArgs({
   options: {
@@ -66,9 +66,7 @@ function poisonguard(): Side {
   try {
     // 'inside': the graph normalises, the scan feeds x/255 ('none'); otherwise the spec training.json names.
     const pre = training.preprocessing.kind === 'inside' ? 'none' : (training.preprocessing.spec ?? training.preprocessing.kind);
-    // The CLI from source (bin/ runs the compiled dist/, which may be older than the checkout).
-    const entry = `import { main } from ${JSON.stringify(join(packageRoot(), 'src', 'cli', 'main.ts'))}; process.exitCode = await main(process.argv.slice(1));`;
-    const args = ['--import', 'tsx', '--input-type=module', '-e', entry, 'scan', '--model', join(model, 'model.onnx'), '--dataset', training.dataset, '--preprocess', pre, '--labels', values.labels!, '--steps', values.steps!, '--workers', String(threads), '--out', join(out, 'scan'), '--quiet'];
+    const args = [...cliFromSource(), 'scan', '--model', join(model, 'model.onnx'), '--dataset', training.dataset, '--preprocess', pre, '--labels', values.labels!, '--steps', values.steps!, '--workers', String(threads), '--out', join(out, 'scan'), '--quiet'];
     const t = timed(process.execPath, args);
     const dir = join(out, 'scan', 'seed-0');
     const labels = readdirSync(dir)
@@ -82,8 +80,7 @@ function poisonguard(): Side {
 }
 
 function pytorch(): Side {
-  // Debian's python3-torch calls the BLAS libblas.so.3 resolves to; --peer-blas DIR gives it another (e.g. OpenBLAS), on one thread so that torch's own threads are the only ones added.
-  const env = values['peer-blas'] ? { ...process.env, LD_LIBRARY_PATH: values['peer-blas'], OPENBLAS_NUM_THREADS: '1' } : process.env;
+  const env = peerEnv(values['peer-blas']);
   const args = [join(packageRoot(), 'bench', 'torch', 'nc_scan.py'), '--model', model, '--labels', values.labels!, '--steps', values.steps!, '--threads', String(threads)];
   const t = timed(values.python!, args, env);
   const doc = JSON.parse(t.stdout) as { labels: { label: number; steps: number; bestNorm: number | null; stop: string }[]; torch: string };

@@ -28,3 +28,18 @@ export function docPath(p: string): string {
   const r = relative(process.cwd(), resolve(p));
   return r.startsWith(`..${sep}..`) || isAbsolute(r) ? p : r;
 }
+
+/**
+ * The PyTorch peer's environment: Debian's python3-torch calls the BLAS libblas.so.3 resolves to;
+ * `blasDir` (e.g. OpenBLAS's folder) gives it another without changing the machine's default, on one
+ * thread so that the threads a measurement adds are torch's own (set_num_threads).
+ */
+export function peerEnv(blasDir: string | undefined): NodeJS.ProcessEnv {
+  return blasDir ? { ...process.env, LD_LIBRARY_PATH: blasDir, OPENBLAS_NUM_THREADS: '1' } : process.env;
+}
+
+/** Node arguments that run the CLI from this checkout's source (bin/ runs dist/, which may be older); append the CLI's own arguments. */
+export function cliFromSource(): string[] {
+  const entry = `import { main } from ${JSON.stringify(join(packageRoot(), 'src/cli/main.ts'))}; process.exitCode = await main(process.argv.slice(1));`;
+  return ['--import', 'tsx', '--input-type=module', '-e', entry];
+}

@@ -25,7 +25,7 @@ import { crossEntropy, rocAuc } from '../src/zoo/metrics.js';
 import { parseQueueUrl } from '../src/zoo/queue.js';
 import { scanZoo } from '../src/zoo/scan-zoo.js';
 import { makeTinyZoo, TINY_RECIPE, type TinyModel } from '../test/zoo/fixture.js';
-import { machineInfo, writeBenchJson } from './record.js';
+import { cliFromSource, machineInfo, writeBenchJson } from './record.js';
 
 const { values } = parseArgs({ options: { models: { type: 'string', default: '20' }, keep: { type: 'string' } } });
 const n = Number(values.models);
@@ -49,8 +49,7 @@ async function redis(): Promise<{ url: string; proc: ChildProcess }> {
 }
 
 function worker(url: string, name: string, k: number): ChildProcess {
-  const entry = `import { main } from ${JSON.stringify(join(packageRoot(), 'src/cli/main.ts'))}; process.exitCode = await main(process.argv.slice(1));`;
-  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, 'worker', '--queue', url, '--queue-name', name, '--quiet', '--cache', join(root, `cache-${name}-${k}`)], { cwd: packageRoot(), stdio: 'ignore' });
+  return spawn(process.execPath, [...cliFromSource(), 'worker', '--queue', url, '--queue-name', name, '--quiet', '--cache', join(root, `cache-${name}-${k}`)], { cwd: packageRoot(), stdio: 'ignore' });
 }
 
 await initEngine({ backend: 'wasm' });

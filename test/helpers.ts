@@ -25,3 +25,13 @@ export function readOnlyDir(): string {
   chmodSync(d, 0o555);
   return d;
 }
+
+/** Runs the CLI in this process; its exit code and what it printed (stdout and stderr lines joined). */
+export async function runCli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  // Imported here so that tests which never run the CLI do not load it.
+  const { main } = await import('../src/cli/main.js');
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}

@@ -3,25 +3,17 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
-import { scratchDir } from '../helpers.js';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { runCli, scratchDir } from '../helpers.js';
 
 test('certify --method dpa prints certified accuracy at the budgets; --json prints every point; --out writes the run folder', async () => {
   const dir = scratchDir('dpa-cli');
-  const r = await run(['certify', '--method', 'dpa', '--partitions', '10', '--dataset', 'mnist17', '--budgets', '0,3,5', '--workers', '0', '--out', dir]);
+  const r = await runCli(['certify', '--method', 'dpa', '--partitions', '10', '--dataset', 'mnist17', '--budgets', '0,3,5', '--workers', '0', '--out', dir]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /DPA, k = 10; learner svm; mnist17: 13007 train/);
   assert.match(r.out, /\| +0 \| +9\d\.\d\d% \|/);
   assert.match(r.out, /\| +5 \| +\d+\.\d\d% \|/);
   assert.ok(existsSync(join(dir, 'aggregation.json')) && existsSync(join(dir, 'partitions', '00009.json')));
-  const j = await run(['certify', '--method', 'fa', '--partitions', '4', '--spread', '2', '--dataset', 'mnist17', '--workers', '0', '--json', '--quiet']);
+  const j = await runCli(['certify', '--method', 'fa', '--partitions', '4', '--spread', '2', '--dataset', 'mnist17', '--workers', '0', '--json', '--quiet']);
   assert.equal(j.code, 0, j.err);
   const rep = JSON.parse(j.out);
   assert.equal(rep.kind, 'aggregation');
@@ -48,7 +40,7 @@ test('certify --method dpa|fa: bad input is one clear line and a non-zero exit',
     [['certify', '--method', 'knn', '--partitions', '4'], /Expected --method to be one of 'bound', 'dpa', 'fa', but got 'knn'/],
   ];
   for (const [args, re] of cases) {
-    const r = await run(args);
+    const r = await runCli(args);
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.err, re, args.join(' '));
     assert.equal(r.err.split('\n').length, 1, `one line: ${r.err}`);

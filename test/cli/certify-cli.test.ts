@@ -2,22 +2,14 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import { embeddedMnistDir } from '../../src/data/mnist.js';
-import { scratchDir } from '../helpers.js';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { runCli, scratchDir } from '../helpers.js';
 
 test('every command answers --help, derived from its option table', async () => {
-  const g = await run(['--help']);
+  const g = await runCli(['--help']);
   assert.equal(g.code, 0);
   assert.match(g.out, /certify/);
-  const c = await run(['certify', '--help']);
+  const c = await runCli(['certify', '--help']);
   assert.equal(c.code, 0);
   assert.match(c.out, /--eps LIST/);
   assert.match(c.out, /--mode MODE .*\(default: release\)/);
@@ -34,7 +26,7 @@ test('bad input: one clear line and a non-zero exit', async () => {
     [['frobnicate'], /unknown command 'frobnicate'\. Known commands: .*certify/],
   ];
   for (const [args, re] of cases) {
-    const r = await run(args);
+    const r = await runCli(args);
     assert.notEqual(r.code, 0, args.join(' '));
     assert.match(r.err, re, args.join(' '));
     assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace without --debug');
@@ -47,18 +39,18 @@ test('a truncated IDX file in --data-dir is named in the error', async () => {
   for (const f of ['train-labels-idx1-ubyte', 't10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']) copyFileSync(join(src, f), join(dir, f));
   const full = readFileSync(join(src, 'train-images-idx3-ubyte'));
   writeFileSync(join(dir, 'train-images-idx3-ubyte'), full.subarray(0, 1000));
-  const r = await run(['certify', '--data-dir', dir, '--eps', '0']);
+  const r = await runCli(['certify', '--data-dir', dir, '--eps', '0']);
   assert.equal(r.code, 1);
   assert.match(r.err, /train-images-idx3-ubyte: truncated: the header declares shape \[60000, 28, 28\]/);
 });
 
 test('certify runs end to end and writes JSON', async () => {
   const dir = scratchDir('certify');
-  const table = await run(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--out', dir]);
+  const table = await runCli(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--out', dir]);
   assert.equal(table.code, 0, table.err);
   assert.match(table.out, /\| +0\.02 \| +0\.0\d{3}( c)? \|/);
   // --json means what it means in every command: the result on stdout, instead of the table.
-  const r = await run(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--json']);
+  const r = await runCli(['certify', '--eps', '0,0.02', '--iters', '400', '--workers', '0', '--json']);
   assert.equal(r.code, 0, r.err);
   assert.doesNotMatch(r.out, /\| +0\.02 \|/);
   const rep = JSON.parse(r.out);
@@ -72,7 +64,7 @@ test('certify runs end to end and writes JSON', async () => {
 });
 
 test('certify --attack none computes the bounds alone', async () => {
-  const r = await run(['certify', '--eps', '0,0.02', '--iters', '300', '--workers', '0', '--attack', 'none', '--bound', 'iterates', '--json']);
+  const r = await runCli(['certify', '--eps', '0,0.02', '--iters', '300', '--workers', '0', '--attack', 'none', '--bound', 'iterates', '--json']);
   assert.equal(r.code, 0, r.err);
   const rep = JSON.parse(r.out);
   assert.equal(rep.recipe.bound, 'iterates');
@@ -81,17 +73,17 @@ test('certify --attack none computes the bounds alone', async () => {
     assert.equal(row.candidate, undefined);
     assert.equal(row.labelFlip, undefined);
   }
-  const bad = await run(['certify', '--eps', '0', '--iters', '10', '--workers', '0', '--bound', 'everything']);
+  const bad = await runCli(['certify', '--eps', '0', '--iters', '10', '--workers', '0', '--bound', 'everything']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /bound/);
 });
 
 test("certify's help shows the library's defaults, and --defense data-dependent runs without --bound (the CLI no longer forces the oracle's bound on it)", async () => {
-  const h = await run(['certify', '--help']);
+  const h = await runCli(['certify', '--help']);
   assert.match(h.out, /--attack LIST .*\(default: candidate,label-flip\)/);
   assert.match(h.out, /--defense KIND .*\(default: oracle\)/);
   assert.match(h.out, /Default iterates\+clean; iterates with the data-dependent defense/);
-  const r = await run(['certify', '--defense', 'data-dependent', '--eps', '0,0.02', '--iters', '100', '--workers', '0', '--attack', 'none', '--json']);
+  const r = await runCli(['certify', '--defense', 'data-dependent', '--eps', '0,0.02', '--iters', '100', '--workers', '0', '--attack', 'none', '--json']);
   assert.equal(r.code, 0, r.err);
   const rep = JSON.parse(r.out);
   assert.equal(rep.recipe.defense, 'data-dependent');
@@ -104,12 +96,12 @@ test('a missing required option is named as missing, with what it wants; help ma
     [['mitigate', '--model', 'm'], /Missing --scan: scan folder of this model/],
     [['filter', '--model', 'm', '--filter', 'f'], /Missing --input: an image/],
   ] as [string[], RegExp][]) {
-    const r = await run(args);
+    const r = await runCli(args);
     assert.equal(r.code, 2, args.join(' '));
     assert.match(r.err, re);
     assert.doesNotMatch(r.err, /but got undefined/);
   }
-  assert.match((await run(['scan', '--help'])).out, /--model PATH +Model folder .*\(required\)/);
+  assert.match((await runCli(['scan', '--help'])).out, /--model PATH +Model folder .*\(required\)/);
 });
 
 test("library errors name the library's options; the CLI shows its flags", async () => {
@@ -117,7 +109,7 @@ test("library errors name the library's options; the CLI shows its flags", async
   const scan = { flagged: [1, 3], verdictLabels: [], verdictStatus: 'suspicious', numClasses: 5 } as unknown as Parameters<typeof chooseLabel>[0];
   assert.throws(() => chooseLabel(scan), (e: unknown) => e instanceof Error && /^Missing label: the scan flagged several labels/.test(e.message) && !/--/.test(e.message));
   assert.throws(() => chooseLabel(scan, 9), (e: unknown) => e instanceof Error && /Expected label to be a class index in 0\.\.4/.test(e.message));
-  const r = await run(['scan', '--model', '/nonexistent/model', '--flag-threshold', '2.5', '--decision-threshold', '2.2']);
+  const r = await runCli(['scan', '--model', '/nonexistent/model', '--flag-threshold', '2.5', '--decision-threshold', '2.2']);
   assert.equal(r.code, 2);
   assert.match(r.err, /Expected --decision-threshold to be a number ≥ the flag threshold 2\.5/);
 });

@@ -8,13 +8,12 @@ import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { main } from '../../src/cli/main.js';
 import type { ImageSet } from '../../src/data/images.js';
 import { initEngine } from '../../src/nn/engine.js';
 import { poisonBadNets } from '../../src/nn/trigger.js';
 import { Random } from '../../src/random.js';
 import { CLASSES, makeTinyBackdooredModel, SIZE, syntheticSet, TARGET, TRIGGER } from '../cleanse/fixture.js';
-import { scratchDir } from '../helpers.js';
+import { runCli, scratchDir } from '../helpers.js';
 
 let modelDir: string;
 let dataDir: string;
@@ -40,25 +39,18 @@ before(async () => {
   writeSplit(join(dataDir, 'train'), poisoned.set);
 });
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
-
 test('unknown detector names list the known ones; audits without --train-data, and --train-data of another shape, are one line each', async () => {
-  const unknown = await run(['scan', '--model', modelDir, '--detectors', 'nc,abs']);
+  const unknown = await runCli(['scan', '--model', modelDir, '--detectors', 'nc,abs']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.err, /Unknown detector 'abs'\. Known detectors: nc, nc-l2, nc-full, mmbd, strip, spectral, ac, all\./);
-  const mixedAll = await run(['scan', '--model', modelDir, '--detectors', 'all,nc']);
+  const mixedAll = await runCli(['scan', '--model', modelDir, '--detectors', 'all,nc']);
   assert.notEqual(mixedAll.code, 0);
   assert.match(mixedAll.err, /Unknown detector/);
-  const noTrain = await run(['scan', '--model', modelDir, '--detectors', 'spectral']);
+  const noTrain = await runCli(['scan', '--model', modelDir, '--detectors', 'spectral']);
   assert.notEqual(noTrain.code, 0);
   assert.match(noTrain.err, /Missing --train-data: the training set, which spectral audits/);
   // MNIST's 28x28 images against the tiny model's 8x8 input: refused before any detector runs.
-  const shape = await run(['scan', '--model', modelDir, '--dataset', dataDir, '--detectors', 'ac', '--train-data', 'mnist']);
+  const shape = await runCli(['scan', '--model', modelDir, '--dataset', dataDir, '--detectors', 'ac', '--train-data', 'mnist']);
   assert.notEqual(shape.code, 0);
   assert.match(shape.err, /--train-data mnist: expected shape 8x8x1 images \(the model's input\), but got 28x28x1/);
   assert.equal(shape.err.trim().split('\n').length, 1, shape.err);
@@ -67,7 +59,7 @@ test('unknown detector names list the known ones; audits without --train-data, a
 
 test('every detector but Neural Cleanse on the tiny backdoored model: detectors.json, the combined verdict, the misses', async () => {
   const out = join(scratchDir('detectors-cli-out'), 'scan');
-  const r = await run([
+  const r = await runCli([
     'scan', '--model', modelDir, '--dataset', dataDir, '--train-data', join(dataDir), '--detectors', 'mmbd,strip,spectral,ac', '--out', out, '--seed', '3',
   ]);
   assert.equal(r.code, 0, r.err);
@@ -100,12 +92,12 @@ test('every detector but Neural Cleanse on the tiny backdoored model: detectors.
   const few = syntheticSet(3, new Random(30));
   mkdirSync(inputs, { recursive: true });
   for (let n = 0; n < few.count; n++) writeFileSync(join(inputs, `${n}.pgm`), Buffer.concat([Buffer.from(`P5 ${SIZE} ${SIZE} 255\n`), Buffer.from(few.images.subarray(n * SIZE * SIZE, (n + 1) * SIZE * SIZE))]));
-  const f = await run(['filter', '--model', modelDir, '--filter', join(out, 'strip-filter.json'), '--input', inputs, '--data-dir', dataDir]);
+  const f = await runCli(['filter', '--model', modelDir, '--filter', join(out, 'strip-filter.json'), '--input', inputs, '--data-dir', dataDir]);
   assert.equal(f.code, 0, f.err);
   assert.equal(f.out.split('\n').filter((l) => /entropy \d/.test(l)).length, 3, f.out);
   assert.match(f.out, /of 3 input\(s\) flagged \(STRIP/);
   // The report's detectors section: the combined verdict, its rule and the known misses.
-  assert.equal((await run(['report', out])).code, 0);
+  assert.equal((await runCli(['report', out])).code, 0);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.match(html, /Detectors and the combined verdict/);
   assert.match(html, /What these detectors are known to miss/);

@@ -3,18 +3,10 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { main } from '../../src/cli/main.js';
 import { readMetadata } from '../../src/nn/model-io.js';
 import { attacksOf } from '../../src/nn/trigger.js';
 import { parseAttackSpec } from '../../src/nn/backdoor-spec.js';
-import { scratchDir } from '../helpers.js';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { runCli, scratchDir } from '../helpers.js';
 
 /** 16x16 colour images in three class folders, each class bright in its own third of the width. */
 function folder(): string {
@@ -40,7 +32,7 @@ test('two backdoors in one model: both recorded in metadata.json (read back equa
   const data = folder();
   const out = join(scratchDir('cli-attacks'), 'two');
   const specs = ['square:size=3,target=1,rate=0.2', 'blend:target=2,alpha=0.3,seed=5,rate=0.2'];
-  const r = await run(['train', ...common(data), '--poisoning', 'fixed', '--backdoor', specs[0], '--backdoor', specs[1], '--out', out]);
+  const r = await runCli(['train', ...common(data), '--poisoning', 'fixed', '--backdoor', specs[0], '--backdoor', specs[1], '--out', out]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /backdoor: 3x3 white square at bottom-right \(margin 1\) -> label 1, rate 0\.2\n/);
   assert.match(r.out, /backdoor: blend of uniform noise \(seed 5\) at alpha 0\.3 -> label 2, rate 0\.2\n {2}\d+ of 48 training images poisoned \(fixed\)/);
@@ -52,7 +44,7 @@ test('two backdoors in one model: both recorded in metadata.json (read back equa
   assert.equal(meta.trigger?.kind, 'square');
   assert.equal(meta.attackSuccessRates?.length, 2);
   assert.equal(meta.attackSuccessRate, meta.attackSuccessRates![0]);
-  const e = await run(['evaluate', '--model', out, '--backend', 'wasm', '--json']);
+  const e = await runCli(['evaluate', '--model', out, '--backend', 'wasm', '--json']);
   assert.equal(e.code, 0, e.err);
   const json = JSON.parse(e.out);
   assert.deepEqual(json.attacks.map((a: { attackSuccessRate: number }) => a.attackSuccessRate), meta.attackSuccessRates);
@@ -62,19 +54,19 @@ test('two backdoors in one model: both recorded in metadata.json (read back equa
 test('all-to-all, sig and wanet train on colour images; all-to-all stamps every test image and records no single target', async () => {
   const data = folder();
   const a2a = join(scratchDir('cli-attacks'), 'a2a');
-  const r = await run(['train', ...common(data), '--backdoor', 'all-to-all:size=3,rate=0.2', '--out', a2a]);
+  const r = await runCli(['train', ...common(data), '--backdoor', 'all-to-all:size=3,rate=0.2', '--out', a2a]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /backdoor: 3x3 white square at bottom-right \(margin 1\) -> label y\+1 \(all-to-all\), rate 0\.2/);
   const meta = JSON.parse(readFileSync(join(a2a, 'metadata.json'), 'utf8'));
   assert.equal(meta.target, null);
   assert.deepEqual(meta.backdoors, [{ trigger: meta.trigger, mapping: 'all-to-all', rate: 0.2 }]);
-  const e = await run(['evaluate', '--model', a2a, '--backend', 'wasm']);
+  const e = await runCli(['evaluate', '--model', a2a, '--backend', 'wasm']);
   assert.equal(e.code, 0, e.err);
   assert.match(e.out, /attack success rate: [\d.]+% \(.* -> label y\+1 \(all-to-all\); 12 stamped test images, each to be sent to its label \+ 1\)/);
 
   for (const spec of ['sig:target=0', 'wanet:target=2,k=3,s=1,seed=4']) {
     const out = join(scratchDir('cli-attacks'), spec.split(':')[0]);
-    const t = await run(['train', ...common(data), '--poisoning', 'fixed', '--backdoor', spec, '--out', out]);
+    const t = await runCli(['train', ...common(data), '--poisoning', 'fixed', '--backdoor', spec, '--out', out]);
     assert.equal(t.code, 0, t.err);
     assert.equal(readMetadata(out).trigger?.kind, spec.split(':')[0]);
     assert.match(t.out, /attack success rate: [\d.]+% \(\d+ stamped test images of other labels\)/);
@@ -102,7 +94,7 @@ test('bad --backdoor specs: one clear line naming the flag, exit 2, nothing trai
   ];
   for (const [specs, re] of cases) {
     const out = join(scratchDir('cli-attacks'), 'bad');
-    const r = await run(['train', ...common(data), ...specs.flatMap((s) => ['--backdoor', s]), '--out', out]);
+    const r = await runCli(['train', ...common(data), ...specs.flatMap((s) => ['--backdoor', s]), '--out', out]);
     assert.equal(r.code, 2, `${specs.join(' ')}: ${r.err}`);
     assert.match(r.err, re, specs.join(' '));
     assert.equal(r.err.split('\n').length, 1, `one line: ${r.err}`);

@@ -3,15 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { main } from '../../src/cli/main.js';
-import { scratchDir } from '../helpers.js';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
+import { runCli, scratchDir } from '../helpers.js';
 
 /** 16x16 grey images in two class folders: class 0 bright on the left, class 1 on the right. */
 function folder(): string {
@@ -34,7 +26,7 @@ function folder(): string {
 test('train writes a model folder with metadata; evaluate reads it back and agrees', async () => {
   const data = folder();
   const out = join(scratchDir('cli-train'), 'model');
-  const trained = await run(['train', '--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--poisoning', 'fixed', '--epochs', '2', '--backend', 'wasm', '--out', out]);
+  const trained = await runCli(['train', '--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--poisoning', 'fixed', '--epochs', '2', '--backend', 'wasm', '--out', out]);
   assert.equal(trained.code, 0, trained.err);
   assert.match(trained.out, /^backend: wasm/m);
   assert.match(trained.out, /backdoor: 3x3 white square at bottom-right \(margin 1\) -> label 1, rate 0\.2: \d+ of 48 training images poisoned \(fixed\)/);
@@ -52,12 +44,12 @@ test('train writes a model folder with metadata; evaluate reads it back and agre
   const asr = trained.out.match(/attack success rate: ([\d.]+)%/)![1];
   assert.equal(Number(clean), Number((100 * meta.cleanAccuracy).toFixed(2)));
 
-  const evaluated = await run(['evaluate', '--model', out, '--backend', 'wasm']);
+  const evaluated = await runCli(['evaluate', '--model', out, '--backend', 'wasm']);
   assert.equal(evaluated.code, 0, evaluated.err);
   assert.match(evaluated.out, new RegExp(`clean accuracy: ${clean}% \\(12 test images\\)`));
   assert.match(evaluated.out, new RegExp(`attack success rate: ${asr}% \\(3x3 white square at bottom-right \\(margin 1\\) -> label 1; 6 stamped`));
 
-  const again = await run(['train', '--dataset', data, '--arch', 'mnist', '--epochs', '1', '--out', out]);
+  const again = await runCli(['train', '--dataset', data, '--arch', 'mnist', '--epochs', '1', '--out', out]);
   assert.equal(again.code, 2);
   assert.match(again.err, /--out \S+\/model: is not empty \(metadata.json, model.json, optimizer.bin and 2 more\); pass --force to replace the files this command writes there, --resume to continue its training, or choose a new folder\./);
 });
@@ -66,11 +58,11 @@ test('an interrupted training resumes from its checkpoint to the same weights as
   const data = folder();
   const common = ['--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--backend', 'wasm', '--seed', '3'];
   const straight = join(scratchDir('cli-train'), 'straight');
-  assert.equal((await run(['train', ...common, '--epochs', '3', '--out', straight])).code, 0);
+  assert.equal((await runCli(['train', ...common, '--epochs', '3', '--out', straight])).code, 0);
   const resumed = join(scratchDir('cli-train'), 'resumed');
-  const first = await run(['train', ...common, '--epochs', '1', '--out', resumed]);
+  const first = await runCli(['train', ...common, '--epochs', '1', '--out', resumed]);
   assert.equal(first.code, 0, first.err);
-  const second = await run(['train', ...common, '--epochs', '3', '--out', resumed, '--resume']);
+  const second = await runCli(['train', ...common, '--epochs', '3', '--out', resumed, '--resume']);
   assert.equal(second.code, 0, second.err);
   assert.match(second.out, /resuming after epoch 1 of 3 .* \(with the optimizer state\)/);
   assert.doesNotMatch(second.err, /epoch 1\/3/);
@@ -98,16 +90,16 @@ test('an interrupted training resumes from its checkpoint to the same weights as
   const bin = join(resumed, 'optimizer.bin');
   const whole = readFileSync(bin);
   writeFileSync(bin, whole.subarray(0, whole.length - 8));
-  const truncated = await run(['train', ...common, '--epochs', '4', '--out', resumed, '--resume']);
+  const truncated = await runCli(['train', ...common, '--epochs', '4', '--out', resumed, '--resume']);
   assert.equal(truncated.code, 1, truncated.err);
   assert.match(truncated.err, /optimizer\.bin: holds \d+ bytes, the manifest declares \d+/);
   writeFileSync(bin, whole);
 
   // Resuming with other options than the checkpoint's, or to no more epochs, says what differs.
-  const otherSeed = await run(['train', ...common.slice(0, -1), '4', '--epochs', '4', '--out', resumed, '--resume']);
+  const otherSeed = await runCli(['train', ...common.slice(0, -1), '4', '--epochs', '4', '--out', resumed, '--resume']);
   assert.equal(otherSeed.code, 2);
   assert.match(otherSeed.err, /the checkpoint's seed \(3\)/);
-  const noMore = await run(['train', ...common, '--epochs', '3', '--out', resumed, '--resume']);
+  const noMore = await runCli(['train', ...common, '--epochs', '3', '--out', resumed, '--resume']);
   assert.equal(noMore.code, 2);
   assert.match(noMore.err, /Expected --epochs to be more than the 3 epochs the model in .*resumed already has/);
 });
@@ -126,11 +118,11 @@ test('train and evaluate refuse bad options with messages that name them', async
     [['evaluate'], /Missing --model: model folder written by/],
   ];
   for (const [args, re] of cases) {
-    const r = await run(args);
+    const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.err}`);
     assert.match(r.err, re);
   }
-  const missing = await run(['evaluate', '--model', join(out, 'nowhere')]);
+  const missing = await runCli(['evaluate', '--model', join(out, 'nowhere')]);
   assert.equal(missing.code, 1);
   assert.match(missing.err, /No such model metadata file/);
 });
@@ -139,7 +131,7 @@ test("--generator release: draws with replacement, n/(1 − rate) per epoch, lea
   const data = folder();
   const common = ['--dataset', data, '--arch', 'mnist', '--backdoor', 'square:size=3,target=1,rate=0.2', '--backend', 'wasm', '--seed', '5', '--batch', '8', '--generator', 'release'];
   const straight = join(scratchDir('cli-train'), 'release-straight');
-  const s = await run(['train', ...common, '--epochs', '2', '--out', straight]);
+  const s = await runCli(['train', ...common, '--epochs', '2', '--out', straight]);
   assert.equal(s.code, 0, s.err);
   const meta = JSON.parse(readFileSync(join(straight, 'metadata.json'), 'utf8'));
   // 48 training images (80% of 60): 48/(1 − 0.2) = 60 draws, in whole batches of 8 → 56.
@@ -149,8 +141,8 @@ test("--generator release: draws with replacement, n/(1 − rate) per epoch, lea
   assert.match(s.out, /generator: release: 56 draws with replacement per epoch; learning-rate decay 0\.0001/);
   assert.deepEqual(meta.preprocessing, { kind: 'scale', scale: 1, offset: 0 });
   const resumed = join(scratchDir('cli-train'), 'release-resumed');
-  assert.equal((await run(['train', ...common, '--epochs', '1', '--out', resumed])).code, 0);
-  const second = await run(['train', ...common, '--epochs', '2', '--out', resumed, '--resume']);
+  assert.equal((await runCli(['train', ...common, '--epochs', '1', '--out', resumed])).code, 0);
+  const second = await runCli(['train', ...common, '--epochs', '2', '--out', resumed, '--resume']);
   assert.equal(second.code, 0, second.err);
   const floats = (dir: string) => {
     const b = readFileSync(join(dir, 'weights.bin'));
@@ -161,11 +153,11 @@ test("--generator release: draws with replacement, n/(1 − rate) per epoch, lea
   for (let i = 0; i < a.length; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
   assert.ok(readFileSync(join(resumed, 'weights.bin')).equals(readFileSync(join(straight, 'weights.bin'))), `resumed weights differ by up to ${maxDiff}`);
   // Resuming with another generator is refused and says what differs.
-  const plain = await run(['train', ...common.slice(0, -2), '--preprocess', 'raw', '--epochs', '3', '--out', resumed, '--resume']);
+  const plain = await runCli(['train', ...common.slice(0, -2), '--preprocess', 'raw', '--epochs', '3', '--out', resumed, '--resume']);
   assert.equal(plain.code, 2);
   assert.match(plain.err, /the checkpoint's sampling \("replacement"\)/);
   // Draw counts other than n need sampling with replacement.
-  const bad = await run(['train', '--dataset', data, '--arch', 'mnist', '--epoch-draws', '10', '--out', join(scratchDir('cli-train'), 'bad')]);
+  const bad = await runCli(['train', '--dataset', data, '--arch', 'mnist', '--epoch-draws', '10', '--out', join(scratchDir('cli-train'), 'bad')]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /Expected --epoch-draws to be the training set's size \(48\) with 'permutation' sampling/);
 });
@@ -186,13 +178,13 @@ test('--dataset gtsrb trains with the release generator and raw pixels unless to
   writeFileSync(join(dir, 'gtsrb32_train.bin.gz'), gzipSync(records(Array.from({ length: 40 }, (_, i) => i % 4))));
   writeFileSync(join(dir, 'gtsrb32_test.bin.gz'), gzipSync(records([0, 1, 2, 3])));
   const out = join(scratchDir('cli-train-gtsrb'), 'model');
-  const r = await run(['train', '--dataset', 'gtsrb', '--data-dir', dir, '--backdoor', 'square:target=1', '--epochs', '1', '--batch', '8', '--backend', 'wasm', '--out', out]);
+  const r = await runCli(['train', '--dataset', 'gtsrb', '--data-dir', dir, '--backdoor', 'square:target=1', '--epochs', '1', '--batch', '8', '--backend', 'wasm', '--out', out]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /generator: release: 40 draws with replacement per epoch; learning-rate decay 0\.0001/);
   const meta = JSON.parse(readFileSync(join(out, 'metadata.json'), 'utf8'));
   assert.equal(meta.sampling, 'replacement');
   assert.deepEqual(meta.preprocessing, { kind: 'scale', scale: 1, offset: 0 });
-  const shuffled = await run(['train', '--dataset', 'gtsrb', '--data-dir', dir, '--generator', 'shuffle', '--epochs', '1', '--batch', '8', '--backend', 'wasm', '--out', join(dir, 'shuffled')]);
+  const shuffled = await runCli(['train', '--dataset', 'gtsrb', '--data-dir', dir, '--generator', 'shuffle', '--epochs', '1', '--batch', '8', '--backend', 'wasm', '--out', join(dir, 'shuffled')]);
   assert.equal(shuffled.code, 0, shuffled.err);
   assert.match(shuffled.out, /generator: shuffle: each image once per epoch, shuffled; learning-rate decay 0/);
   assert.match(shuffled.out, /preprocessing x\/255/);
@@ -216,12 +208,12 @@ test('a test set that does not fit the model stops train before the first epoch,
   idx('t10k-labels-idx1-ubyte', [10], labels(10));
   const out = join(scratchDir('cli-train-idx'), 'model');
   const args = ['train', '--dataset', 'mnist', '--data-dir', dir, '--epochs', '1', '--batch', '8', '--backend', 'wasm', '--out', out];
-  const bad = await run(args);
+  const bad = await runCli(args);
   assert.equal(bad.code, 1, bad.err);
   assert.match(bad.err, /^poisonguard train: model input: expected shape \[null, 10, 10, 1\] \(the test set's images\), but got \[null, 16, 16, 1\]\.$/m);
   assert.doesNotMatch(bad.err, /epoch 1\/1/);
   assert.ok(!existsSync(out), 'nothing written');
   idx('t10k-images-idx3-ubyte', [10, 16, 16], images(10, 16));
-  const good = await run(args);
+  const good = await runCli(args);
   assert.equal(good.code, 0, good.err);
 });

@@ -3,7 +3,6 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fitSphereSlabDefense } from '../../src/certify/defense.js';
-import { main } from '../../src/cli/main.js';
 import type { BinaryDataset } from '../../src/data/binary.js';
 import { dense, toCsr } from '../../src/data/matrix.js';
 import { PoisonguardError } from '../../src/errors.js';
@@ -12,15 +11,8 @@ import { buildReport, scanStatistics } from '../../src/report/build.js';
 import { median } from '../../src/cleanse/outliers.js';
 import { certifyHeadline, escapeHtml, renderReportHtml } from '../../src/report/html.js';
 import { readRunFolder, writeCertifyRun } from '../../src/report/run-folder.js';
-import { scratchDir } from '../helpers.js';
+import { runCli, scratchDir } from '../helpers.js';
 import { cleanseScanReport, mnist17Report, writeFixtureRun } from './fixtures.js';
-
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l), interactive: false });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 /** Anything that would make the browser fetch a resource or run code. */
 function externalReferences(html: string): string[] {
@@ -158,7 +150,7 @@ test('user errors: one clear line, the right exit code', async () => {
     [['report', badscan], 1, /scan\.json: expected "labels\[0\]\.maskNorm" to be a number, but it is missing/],
   ];
   for (const [args, code, re] of cases) {
-    const r = await run(args);
+    const r = await runCli(args);
     assert.equal(r.code, code, `${args.join(' ')}: ${r.err}`);
     assert.match(r.err, re);
     assert.equal(r.err.split('\n').length, 1, 'one line');
@@ -169,16 +161,16 @@ test('user errors: one clear line, the right exit code', async () => {
 test('report command: writes the page and the figures, and accepts a single certify JSON', async () => {
   const base = scratchDir('report-cli');
   const dir = writeFixtureRun(join(base, 'run'), { projection: false });
-  const r = await run(['report', dir, '--figures', join(base, 'fig')]);
+  const r = await runCli(['report', dir, '--figures', join(base, 'fig')]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /wrote .*run\/report\.html \(\d+ KB; sections: certify\)/);
   const png = readFileSync(join(base, 'fig', 'certify-eps.png'));
   assert.equal(png.subarray(1, 4).toString(), 'PNG');
   assert.match(readFileSync(join(dir, 'report.html'), 'utf8'), /No projection of the data in this run folder/);
-  const noProjection = await run(['report', dir, '--eps', '0.05']);
+  const noProjection = await runCli(['report', dir, '--eps', '0.05']);
   assert.equal(noProjection.code, 2);
   assert.match(noProjection.err, /Expected --eps to be used with a run folder that has projection\.json/);
-  const single = await run(['report', join(dir, 'certify.json'), '--out', join(base, 'single.html')]);
+  const single = await runCli(['report', join(dir, 'certify.json'), '--out', join(base, 'single.html')]);
   assert.equal(single.code, 0, single.err);
   assert.match(readFileSync(join(base, 'single.html'), 'utf8'), /U\* = 0\.0629/);
 });
@@ -234,14 +226,14 @@ test('end to end on MNIST-1-7: certify --out, then report', { timeout: 120_000 }
   const base = scratchDir('report-e2e');
   const dir = join(base, 'run');
   // The smallest run that still has an attack: one ε, 400 iterations, no label-flip baseline.
-  const c = await run(['certify', '--eps', '0.03', '--iters', '400', '--attack', 'candidate', '--workers', '0', '--out', dir]);
+  const c = await runCli(['certify', '--eps', '0.03', '--iters', '400', '--attack', 'candidate', '--workers', '0', '--out', dir]);
   assert.equal(c.code, 0, c.err);
   assert.match(c.err, /make the page with: poisonguard report /);
   const projection = JSON.parse(readFileSync(join(dir, 'projection.json'), 'utf8'));
   assert.equal(projection.clean.x.length, 1000);
   assert.equal(projection.attacks[0].total, 390, 'round(0.03 · 13007)');
   assert.ok(readFileSync(join(dir, 'projection.json')).length < 100_000);
-  const r = await run(['report', dir]);
+  const r = await runCli(['report', dir]);
   assert.equal(r.code, 0, r.err);
   const html = readFileSync(join(dir, 'report.html'), 'utf8');
   assert.match(html, /<title>poisonguard report: mnist17<\/title>/);
@@ -261,13 +253,13 @@ test('several run folders make one page; the same section twice is refused', asy
   const mitDir = join(base, 'mit');
   mkdirSync(mitDir);
   writeFileSync(join(mitDir, 'mitigation.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(ncDir, 'mitigation.json'), 'utf8')), method: 'prune', labelReason: 'label 7 (flagged by the scan)', asrShown: 'real' }));
-  const r = await run(['report', certifyDir, scanDir, mitDir, '--out', join(base, 'all.html')]);
+  const r = await runCli(['report', certifyDir, scanDir, mitDir, '--out', join(base, 'all.html')]);
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /sections: certify, scan, mitigation/);
   const html = readFileSync(join(base, 'all.html'), 'utf8');
   assert.match(html, /Method: <strong>prune<\/strong>\. Mitigating label 7 \(flagged by the scan\)\./);
   assert.match(html, /measured with the real trigger/);
-  const dup = await run(['report', certifyDir, ncDir]);
+  const dup = await runCli(['report', certifyDir, ncDir]);
   assert.equal(dup.code, 2);
   assert.match(dup.err, /both hold a certify result; give one of them\./);
   // A mitigation folder alone: the page shows the scan recorded in its mitigation.json (alone, and beside a certify run).
@@ -275,7 +267,7 @@ test('several run folders make one page; the same section twice is refused', asy
   mkdirSync(followed);
   writeFileSync(join(followed, 'mitigation.json'), JSON.stringify({ ...JSON.parse(readFileSync(join(mitDir, 'mitigation.json'), 'utf8')), scan: scanDir }));
   for (const args of [[followed], [certifyDir, followed]]) {
-    const f = await run(['report', ...args, '--out', join(base, 'followed.html'), '--force']);
+    const f = await runCli(['report', ...args, '--out', join(base, 'followed.html'), '--force']);
     assert.equal(f.code, 0, f.err);
     assert.match(f.out, /sections: .*scan, mitigation/, args.join(' '));
   }
@@ -284,10 +276,10 @@ test('several run folders make one page; the same section twice is refused', asy
 test('report --eps picks the attack shown in the projection, and rejects an ε the run does not have', async () => {
   const base = scratchDir('report-eps');
   const dir = writeFixtureRun(join(base, 'run'));
-  const ok = await run(['report', dir, '--eps', '0.05', '--out', join(base, 'a.html')]);
+  const ok = await runCli(['report', dir, '--eps', '0.05', '--out', join(base, 'a.html')]);
   assert.equal(ok.code, 0, ok.err);
   assert.match(readFileSync(join(base, 'a.html'), 'utf8'), /The diamonds are the candidate attack at ε = 0\.05/);
-  const bad = await run(['report', dir, '--eps', '0.07']);
+  const bad = await runCli(['report', dir, '--eps', '0.07']);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /Expected --eps to be one of the run's ε values \(0, 0\.05, 0\.3\), but got '0\.07'\./);
 });

@@ -14,7 +14,7 @@ import { checkJob } from '../../src/zoo/worker.js';
 import { crossEntropy, rocAuc, rocCurve, confusion } from '../../src/zoo/metrics.js';
 import { checkCalibration, fitCalibration, leaveOneOut, probability } from '../../src/zoo/calibration.js';
 import { DEFAULT_CALIBRATION, DEFAULT_CALIBRATION_SOURCE } from '../../src/zoo/default-calibration.js';
-import { scratchDir } from '../helpers.js';
+import { runCli, scratchDir } from '../helpers.js';
 
 test('a zoo folder: model folders and .onnx files, in name order; other files are not models', () => {
   const dir = scratchDir('zoo-folder');
@@ -112,22 +112,17 @@ test('the calibration orders models by their statistics, stays finite on a separ
   assert.match(d.fittedOn.zoo, /six MNIST models/);
 });
 
-test('Redis not running at start: zoo status and worker say so in one line naming the refusal, exit non-zero, at once', async () => {
+test('Redis not running at start: zoo status and worker say so in one line naming the refusal, exit non-zero', async () => {
   const { createServer } = await import('node:net');
-  const { main } = await import('../../src/cli/main.js');
   // A port that was just free: nothing listens there.
   const server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   await new Promise<void>((r) => server.close(() => r()));
   for (const argv of [['zoo', 'status', '--queue', `redis://127.0.0.1:${port}`], ['worker', '--queue', `redis://127.0.0.1:${port}`, '--quiet']]) {
-    const err: string[] = [];
-    const t0 = performance.now();
-    const code = await main(argv, { out: () => {}, err: (l) => err.push(l), interactive: false });
+    const { code, err } = await runCli(argv);
     assert.notEqual(code, 0, argv.join(' '));
-    assert.equal(err.length, 1, err.join('\n'));
-    assert.match(err[0], new RegExp(`cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)\\.$`));
-    // The refusal ends the wait; the 6 s connection timeout is for hosts that do not answer.
-    assert.ok(performance.now() - t0 < 5000, `${argv[0]} took ${performance.now() - t0} ms`);
+    // One line naming the socket's refusal (the connection timeout's message would be 'no answer').
+    assert.match(err, new RegExp(`^[^\\n]*cannot reach Redis at redis://127\\.0\\.0\\.1:${port} \\(connect ECONNREFUSED 127\\.0\\.0\\.1:${port}\\)\\.$`));
   }
 });
