@@ -77,6 +77,11 @@ export async function scanZoo(o: ZooOptions): Promise<ZooReport> {
   o.onProgress?.({ kind: 'start', models: entries.length });
 
   const { scanModel } = await import('../cleanse/scan.js');
+  // The engine is initialised once here, before the models are scanned side by side: each scan
+  // initialises it too, and two first initialisations at once left one scan's kernels a backend
+  // being replaced ("Cannot read properties of undefined (reading 'get')").
+  const { initEngine } = await import('../nn/engine.js');
+  await initEngine({ backend: o.scan.backend ?? 'auto' });
   const conn = o.queue ? await (await import('./queue.js')).openCoordinator(o.queue.url, o.queue.name, out, o.queue.lostSeconds) : undefined;
   const results = new Map<string, ZooModel>();
   let fatal: unknown;
