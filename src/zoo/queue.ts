@@ -240,16 +240,23 @@ export async function openCoordinator(url: QueueUrl, name: string, out: string, 
   let rejectLost!: (e: Error) => void;
   const lost = new Promise<never>((_, reject) => (rejectLost = reject));
   lost.catch(() => {});
-  let lastAnswer = Date.now();
+  // Silence is counted only while this process runs: a tick adds at most one interval, so a long
+  // synchronous step of the coordinator (reading a large clean set blocks the event loop for many
+  // seconds, and the answers wait in the socket meanwhile) is not taken for Redis's silence.
+  let silentMs = 0;
+  let lastTick = Date.now();
   let stopped = false;
   const timer = setInterval(() => {
     if (stopped) return;
+    const now = Date.now();
+    silentMs += Math.min(now - lastTick, PING_MS);
+    lastTick = now;
     // Renews the claim only while it is still ours (a coordinator that lost it must not take another's).
     void redis
       .eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2], 'NX') end", 1, key, me, String(ttl))
-      .then(() => (lastAnswer = Date.now()))
+      .then(() => (silentMs = 0))
       .catch(() => {});
-    if (Date.now() - lastAnswer > ttl) {
+    if (silentMs > ttl) {
       stopped = true;
       rejectLost(new QueueLostError('not-found', `lost Redis at ${url.url}: no answer for ${lostSeconds} s. Every finished label is saved in the out folder; run the same zoo scan again when Redis is back to resume.`, { path: url.url }));
     }
@@ -264,7 +271,7 @@ export async function openCoordinator(url: QueueUrl, name: string, out: string, 
     async close() {
       stopped = true;
       clearInterval(timer);
-      if (Date.now() - lastAnswer < ttl) {
+      if (silentMs <= ttl) {
         await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0", 1, key, me).catch(() => {});
         await Promise.allSettled([queue.close(), events.close()]);
         // BullMQ leaves connections it was given open (they are the caller's).

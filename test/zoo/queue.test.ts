@@ -3,7 +3,8 @@
  * system service), two worker processes, one SIGKILLed while it runs its first label chunk. The
  * killed chunk is taken again after BullMQ's stall detection; every label's result is there once
  * and equal, bit for bit, to a local zoo scan's; a second coordinator on the queue is refused; a
- * rerun finds everything done; a coordinator SIGKILLed mid-zoo resumes; losing Redis stops the coordinator with one clear line.
+ * rerun finds everything done; a coordinator SIGKILLed mid-zoo resumes; losing Redis stops the coordinator with one clear line,
+ * and a coordinator busy for longer than that (a large clean set read) is not taken for a lost Redis.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -15,7 +16,7 @@ import { packageRoot } from '../../src/data/paths.js';
 import { initEngine } from '../../src/nn/engine.js';
 import { reviveNumbers } from '../../src/run-files.js';
 import { scanZoo, type ZooOptions } from '../../src/zoo/scan-zoo.js';
-import { coordinatorKey, parseQueueUrl } from '../../src/zoo/queue.js';
+import { coordinatorKey, openCoordinator, parseQueueUrl } from '../../src/zoo/queue.js';
 import { scratchDir } from '../helpers.js';
 import { makeTinyZoo, TINY_RECIPE } from './fixture.js';
 
@@ -193,4 +194,17 @@ test('Redis lost while the coordinator waits: one clear error, the finished labe
   proc.kill('SIGKILL');
   await assert.rejects(run, /lost Redis at redis:\/\/127\.0\.0\.1:\d+: no answer for 2 s\. Every finished label is saved/);
   assert.ok(existsSync(join(out, 'models', 'clean-b', 'checkpoint.json')));
+});
+
+test('a coordinator that blocks its own event loop longer than the loss delay does not call Redis lost', { skip, timeout: 30_000 }, async () => {
+  const { url } = await startRedis();
+  const conn = await openCoordinator(parseQueueUrl(url), 'zoo-busy', join(root, 'out-busy'), 1);
+  let lost: Error | undefined;
+  conn.lost.catch((e: Error) => (lost = e));
+  // 2.5 s of synchronous work, as reading a GTSRB clean set does: no tick, no answer processed.
+  const end = Date.now() + 2500;
+  while (Date.now() < end);
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(lost, undefined, 'Redis answered all along: the blocked event loop is not its silence');
+  await conn.close();
 });
