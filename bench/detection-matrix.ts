@@ -15,14 +15,13 @@
  * Run: node --import tsx bench/detection-matrix.ts --models ../runs-matrix --scans ../runs-matrix-scans \
  *        [--detectors nc,mmbd] [--run] [--title MNIST] [--write-docs]
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DETECTORS_JSON, runDetectors, type DetectorsReport } from '../src/cleanse/detectors/run.js';
 import { packageRoot } from '../src/data/paths.js';
-import { METADATA_JSON, readMetadata } from '../src/nn/model-io.js';
-import { attacksOf, isAllToAll } from '../src/nn/trigger.js';
 import { rocAuc } from '../src/zoo/metrics.js';
+import { FAMILIES, familyOf, matrixModels, targetsOf } from './matrix-families.js';
 import { docPath as shown, machineInfo, replaceSection, writeBenchJson } from './record.js';
 
 const { values } = parseArgs({
@@ -36,27 +35,8 @@ const { values } = parseArgs({
   },
 });
 
-/** The labels a model's backdoors send to (none for all-to-all and clean models). */
-function targetsOf(dir: string): number[] {
-  return attacksOf(readMetadata(dir)).flatMap((a) => (isAllToAll(a) ? [] : [a.target]));
-}
-
-/** The attack family of a model, from its records: the matrix's rows. */
-function familyOf(dir: string): string {
-  const m = readMetadata(dir);
-  const attacks = attacksOf(m);
-  if (attacks.length === 0) return 'clean';
-  if (attacks.length > 1) return 'two-trigger';
-  if (isAllToAll(attacks[0])) return 'all-to-all';
-  const kind = attacks[0].trigger.kind;
-  return kind === 'square' || kind === 'pattern' ? 'badnets' : kind;
-}
-
-const FAMILIES = ['badnets', 'blend', 'sig', 'wanet', 'all-to-all', 'two-trigger'];
 const detectors = values.detectors.split(',');
-const models = readdirSync(values.models)
-  .filter((n) => existsSync(join(values.models, n, METADATA_JSON)))
-  .sort();
+const models = matrixModels(values.models);
 const scanned: { name: string; family: string; targets: number[]; report: DetectorsReport }[] = [];
 for (const name of models) {
   const dir = join(values.models, name);
