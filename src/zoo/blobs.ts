@@ -82,13 +82,13 @@ export function unpackFolder(blob: Buffer, dir: string, what: string): void {
   renameSync(tmp, dir);
 }
 
-/** Stores a blob under its hash unless Redis has it; returns the hash. */
-export async function putBlob(redis: Redis, bytes: Uint8Array): Promise<string> {
+/** Stores a blob under its hash unless Redis has it (for `ttlSeconds` from its last use); returns the hash. */
+export async function putBlob(redis: Redis, bytes: Uint8Array, ttlSeconds = BLOB_TTL_SECONDS): Promise<string> {
   if (bytes.length > MAX_BLOB_BYTES) throw new PoisonguardError('invalid-option', `a blob of ${bytes.length} bytes is larger than the queue takes (${MAX_BLOB_BYTES}).`);
   const sha = sha256Hex(bytes);
   const key = BLOB_PREFIX + sha;
   // EXPIRE answers 0 when the key is absent: then (and only then) the bytes are sent.
-  if ((await redis.expire(key, BLOB_TTL_SECONDS)) === 0) await redis.set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', BLOB_TTL_SECONDS);
+  if ((await redis.expire(key, ttlSeconds)) === 0) await redis.set(key, Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), 'EX', ttlSeconds);
   return sha;
 }
 
@@ -98,7 +98,7 @@ export async function getBlob(redis: Redis, sha: string): Promise<Buffer> {
   const len = await redis.strlen(BLOB_PREFIX + sha);
   if (len > MAX_BLOB_BYTES) throw new DataFormatError(`blob ${sha.slice(0, 12)}…`, `larger than ${MAX_BLOB_BYTES} bytes.`);
   const bytes = await redis.getBuffer(BLOB_PREFIX + sha);
-  if (bytes === null) throw new PoisonguardError('not-found', `blob ${sha.slice(0, 12)}… is not in Redis (expired or deleted); run the zoo scan again to send it.`);
+  if (bytes === null) throw new PoisonguardError('not-found', `blob ${sha.slice(0, 12)}… is not in Redis (expired or deleted); run the zoo scan or certify that sent it again to send it.`);
   if (sha256Hex(bytes) !== sha) throw new DataFormatError(`blob ${sha.slice(0, 12)}…`, 'its bytes do not match its hash.');
   return bytes;
 }

@@ -143,7 +143,7 @@ export interface ChunkJobData {
 }
 
 /** A stable JSON text (sorted keys) to hash. */
-function stableJson(x: unknown): string {
+export function stableJson(x: unknown): string {
   return JSON.stringify(x, (_k, v: unknown) => (isObject(v) && !(v instanceof Float32Array) ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, v[k]])) : replaceNumbers(_k, v)));
 }
 
@@ -188,11 +188,16 @@ export function decodeState(raw: unknown, task: ChunkTask, where: string): Label
   return s;
 }
 
+/** What every job's data holds: the format, on which a worker dispatches (and refuses the unknown). */
+export interface QueueJobData {
+  readonly format: string;
+}
+
 export interface QueueConnection {
   readonly url: QueueUrl;
   readonly name: string;
   readonly redis: Redis;
-  readonly queue: Queue<ChunkJobData, string>;
+  readonly queue: Queue<QueueJobData, string>;
   readonly events: QueueEvents;
   /** Rejects when Redis stops answering for {@link REDIS_LOST_SECONDS} (see {@link openCoordinator}). */
   readonly lost: Promise<never>;
@@ -204,13 +209,21 @@ export function coordinatorKey(name: string): string {
   return `poisonguard:zoo:${name}:coordinator`;
 }
 
+/** Who coordinates (for its messages): the command to run again, what it saves as it goes, and what a failed connection is reported as (default: the command). */
+export interface CoordinatorRole {
+  readonly command: string;
+  readonly unit: string;
+  readonly connecting?: string;
+}
+export const ZOO_SCAN_ROLE: CoordinatorRole = { command: 'zoo scan', unit: 'label' };
+
 /**
  * Opens the queue for a coordinator. One coordinator per queue name: a second one is refused
  * while the first one's claim (renewed every second, lapsing after {@link REDIS_LOST_SECONDS}) is
  * alive, since both would wait on, and report, the same jobs.
  */
-export async function openCoordinator(url: QueueUrl, name: string, out: string, lostSeconds = REDIS_LOST_SECONDS): Promise<QueueConnection> {
-  const redis = await connectRedis(url, 'zoo scan');
+export async function openCoordinator(url: QueueUrl, name: string, out: string, lostSeconds = REDIS_LOST_SECONDS, role: CoordinatorRole = ZOO_SCAN_ROLE): Promise<QueueConnection> {
+  const redis = await connectRedis(url, role.connecting ?? role.command);
   const me = JSON.stringify({ host: hostname(), pid: process.pid, out, since: new Date().toISOString() });
   const key = coordinatorKey(name);
   const ttl = lostSeconds * 1000;
@@ -229,7 +242,7 @@ export async function openCoordinator(url: QueueUrl, name: string, out: string, 
   const { Queue, QueueEvents } = await import('bullmq');
   const queueConnection = duplicateConnection(redis);
   const eventsConnection = duplicateConnection(redis);
-  const queue = new Queue<ChunkJobData, string>(name, { connection: queueConnection, defaultJobOptions: { removeOnComplete: { age: KEEP_FINISHED_SECONDS }, removeOnFail: { age: KEEP_FINISHED_SECONDS } } });
+  const queue = new Queue<QueueJobData, string>(name, { connection: queueConnection, defaultJobOptions: { removeOnComplete: { age: KEEP_FINISHED_SECONDS }, removeOnFail: { age: KEEP_FINISHED_SECONDS } } });
   const events = new QueueEvents(name, { connection: eventsConnection });
   // Every chunk in flight waits on the queue's 'closing' event (BullMQ's waitUntilFinished): many, by design.
   queue.setMaxListeners(0);
@@ -258,7 +271,7 @@ export async function openCoordinator(url: QueueUrl, name: string, out: string, 
       .catch(() => {});
     if (silentMs > ttl) {
       stopped = true;
-      rejectLost(new QueueLostError('not-found', `lost Redis at ${url.url}: no answer for ${lostSeconds} s. Every finished label is saved in the out folder; run the same zoo scan again when Redis is back to resume.`, { path: url.url }));
+      rejectLost(new QueueLostError('not-found', `lost Redis at ${url.url}: no answer for ${lostSeconds} s. Every finished ${role.unit} is saved in the out folder; run the same ${role.command} again when Redis is back to resume.`, { path: url.url }));
     }
   }, PING_MS);
   return {
@@ -310,7 +323,8 @@ export function queueEngines(conn: QueueConnection, modelName: string): LabelEng
         if (halted) throw new PoisonguardError('interrupted', 'the zoo scan was stopped.');
         const taskJson = encodeTask(task);
         const jobId = chunkJobId(spec, task, taskJson);
-        const raw = await raceLost(conn, runJob(conn, jobId, task.state.label, { format: CHUNK_JOB_FORMAT, model: modelName, spec, task: taskJson }));
+        const data: ChunkJobData = { format: CHUNK_JOB_FORMAT, model: modelName, spec, task: taskJson };
+        const raw = await raceLost(conn, runJob(conn, CHUNK_JOB, jobId, data, `${modelName}, label ${task.state.label}`));
         return decodeState(raw, task, `job ${jobId} of ${conn.name}`);
       },
       async close() {},
@@ -321,14 +335,14 @@ export function queueEngines(conn: QueueConnection, modelName: string): LabelEng
   };
 }
 
-function raceLost<T>(conn: QueueConnection, p: Promise<T>): Promise<T> {
+export function raceLost<T>(conn: QueueConnection, p: Promise<T>): Promise<T> {
   return Promise.race([p, conn.lost]);
 }
 
-/** Adds the job unless it exists (a failed one is added again), then waits for its result. */
-async function runJob(conn: QueueConnection, jobId: string, label: number, data: ChunkJobData): Promise<unknown> {
+/** Adds the job unless it exists (a failed one is added again), then waits for its result; `what` names it in a worker's failure. */
+export async function runJob(conn: QueueConnection, jobName: string, jobId: string, data: QueueJobData, what: string): Promise<unknown> {
   const { Job } = await import('bullmq');
-  let job: Job<ChunkJobData, string> | undefined = await Job.fromId<ChunkJobData, string>(conn.queue, jobId);
+  let job: Job<QueueJobData, string> | undefined = await Job.fromId<QueueJobData, string>(conn.queue, jobId);
   if (job) {
     const state = await job.getState();
     if (state === 'completed') return job.returnvalue;
@@ -338,10 +352,10 @@ async function runJob(conn: QueueConnection, jobId: string, label: number, data:
       job = undefined;
     }
   }
-  job ??= await conn.queue.add(CHUNK_JOB, data, { jobId });
+  job ??= await conn.queue.add(jobName, data, { jobId });
   try {
     return await job.waitUntilFinished(conn.events);
   } catch (e) {
-    throw new PoisonguardError('data-format', `a worker failed on ${data.model}, label ${label}: ${(e as Error).message}`, { path: data.model });
+    throw new PoisonguardError('data-format', `a worker failed on ${what}: ${(e as Error).message}`, { path: what });
   }
 }

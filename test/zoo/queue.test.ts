@@ -10,7 +10,6 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/data/paths.js';
 import { initEngine } from '../../src/nn/engine.js';
@@ -18,52 +17,26 @@ import { reviveNumbers } from '../../src/run-files.js';
 import { scanZoo, type ZooOptions } from '../../src/zoo/scan-zoo.js';
 import { coordinatorKey, openCoordinator, parseQueueUrl } from '../../src/zoo/queue.js';
 import { scratchDir } from '../helpers.js';
+import { redisSkip, startCliWorker, startRedis as startRedisServer } from '../redis-server.js';
 import { makeTinyZoo, TINY_RECIPE } from './fixture.js';
 
-const REDIS = '/usr/bin/redis-server';
-const skip = existsSync(REDIS) ? false : `${REDIS} is absent (install Debian's redis-server: apt-get install redis-server)`;
+const skip = redisSkip;
 
 let root: string;
 let zoo: string;
 const servers: ChildProcess[] = [];
 const workers: ChildProcess[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
-  });
-}
-
 async function startRedis(): Promise<{ url: string; proc: ChildProcess }> {
-  const port = await freePort();
-  const proc = spawn(REDIS, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', root], { stdio: ['ignore', 'pipe', 'pipe'] });
-  servers.push(proc);
-  await new Promise<void>((resolve, reject) => {
-    let out = '';
-    proc.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      if (/Ready to accept connections/.test(out)) resolve();
-    });
-    proc.on('exit', (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-  });
-  return { url: `redis://127.0.0.1:${port}`, proc };
+  const r = await startRedisServer(root);
+  servers.push(r.proc);
+  return r;
 }
 
 function startWorker(url: string, queueName: string): { proc: ChildProcess; log: () => string } {
-  const entry = `import { main } from ${JSON.stringify(join(packageRoot(), 'src/cli/main.ts'))}; process.exitCode = await main(process.argv.slice(1));`;
-  const proc = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', entry, 'worker', '--queue', url, '--queue-name', queueName, '--lock-seconds', '2', '--cache', join(root, `cache-${workers.length}`)], {
-    cwd: packageRoot(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  workers.push(proc);
-  let log = '';
-  proc.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-  return { proc, log: () => log };
+  const w = startCliWorker(url, queueName, join(root, `cache-${workers.length}`));
+  workers.push(w.proc);
+  return w;
 }
 
 const scanOptions = { ...TINY_RECIPE, fast: { budget: 40 }, seed: 3 } as const;
