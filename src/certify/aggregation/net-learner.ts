@@ -69,8 +69,18 @@ export async function trainNetPartition(dataset: ImageDataset, members: Int32Arr
   const t1 = performance.now();
   const trained: ClassifierGraph = { ...graph, weights: new Map([...graph.weights].map(([k, w]) => [k, weights.has(k) ? { dims: w.dims, data: weights.get(k)! } : w])) };
   const predictions = await predictImages(trained, dataset);
-  const all = new Map([...trained.weights].map(([k, w]) => [k, w.data]));
+  const all = new Map([...trained.weights].map(([k, w]) => [savedWeightName(k), w.data]));
+  if (all.size !== trained.weights.size) throw new Error(`two of the net's tensors share a saved name: ${[...trained.weights.keys()].join(', ')}`);
   return { model: { weights: all, trainSeconds: (t1 - t0) / 1000, evalSeconds: (performance.now() - t1) / 1000 }, predictions };
+}
+
+/**
+ * A tensor's name as saved: TF.js appends _N to a variable's name when a net with the same layer
+ * names was built before in the same thread (conv1/kernel_3), so the raw names depend on what the
+ * thread trained before it; the saved ones do not (conv1/kernel), wherever the net was trained.
+ */
+export function savedWeightName(name: string): string {
+  return name.replace(/_\d+$/, '');
 }
 
 async function predictImages(graph: ClassifierGraph, dataset: ImageDataset): Promise<Uint8Array> {
