@@ -57,20 +57,42 @@ export function openStore(dir: string, recipe: Record<string, unknown>, force: b
   writeJsonAtomic(file, recipe);
 }
 
+/** A net's tensors by name, as one float32 array and the list of (name, length) that splits it again. */
+export interface FlatWeights {
+  readonly flat: Float32Array;
+  readonly tensors: { readonly name: string; readonly length: number }[];
+}
+
+export function flattenWeights(weights: ReadonlyMap<string, Float32Array>): FlatWeights {
+  const tensors = [...weights].map(([name, w]) => ({ name, length: w.length }));
+  const flat = new Float32Array(tensors.reduce((s, t) => s + t.length, 0));
+  let at = 0;
+  for (const w of weights.values()) {
+    flat.set(w, at);
+    at += w.length;
+  }
+  return { flat, tensors };
+}
+
+/** {@link flattenWeights} undone; `where` names the source when the lengths do not add up. */
+export function splitWeights(flat: Float32Array, tensors: FlatWeights['tensors'], where: string): Map<string, Float32Array> {
+  const out = new Map<string, Float32Array>();
+  let at = 0;
+  for (const t of tensors) {
+    out.set(t.name, flat.slice(at, at + t.length));
+    at += t.length;
+  }
+  if (at !== flat.length) throw new DataFormatError(where, `${flat.length} float32 values where the record lists ${at}`);
+  return out;
+}
+
 /** Saves a finished classifier: the weights first, the record last (its presence means done). */
 export function savePartition(dir: string, record: PartitionRecord, weights?: ReadonlyMap<string, Float32Array>): void {
   let model = record.model;
   if (weights) {
-    const names = [...weights.keys()];
-    const total = names.reduce((s, k) => s + weights.get(k)!.length, 0);
-    const flat = new Float32Array(total);
-    let at = 0;
-    for (const k of names) {
-      flat.set(weights.get(k)!, at);
-      at += weights.get(k)!.length;
-    }
+    const { flat, tensors } = flattenWeights(weights);
     writeFileAtomic(weightsFile(dir, record.index), new Uint8Array(flat.buffer));
-    model = { ...model, weightsFile: `${String(record.index).padStart(5, '0')}.weights.bin`, tensors: names.map((name) => ({ name, length: weights.get(name)!.length })) };
+    model = { ...model, weightsFile: `${String(record.index).padStart(5, '0')}.weights.bin`, tensors };
   }
   writeJsonAtomic(recordFile(dir, record.index), { ...record, predictions: Buffer.from(record.predictions).toString('base64'), model });
 }
@@ -91,12 +113,5 @@ export function loadPartitionWeights(dir: string, index: number): Map<string, Fl
   const r = readJsonFile(recordFile(dir, index)) as { model: { tensors: { name: string; length: number }[] } };
   const bytes = readFileSync(weightsFile(dir, index));
   const flat = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const out = new Map<string, Float32Array>();
-  let at = 0;
-  for (const t of r.model.tensors) {
-    out.set(t.name, flat.slice(at, at + t.length));
-    at += t.length;
-  }
-  if (at !== flat.length) throw new DataFormatError(weightsFile(dir, index), `${flat.length} float32 values where the record lists ${at}`);
-  return out;
+  return splitWeights(flat, r.model.tensors, weightsFile(dir, index));
 }
