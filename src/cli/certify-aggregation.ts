@@ -23,6 +23,8 @@ export interface AggregationValues {
   readonly epochs?: string | undefined;
   readonly seed: string;
   readonly workers?: string | undefined;
+  readonly queue?: string | undefined;
+  readonly 'queue-name'?: string | undefined;
   readonly json: boolean;
   readonly out?: string | undefined;
   readonly force: boolean;
@@ -44,6 +46,13 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
   const budgets = v.budgets === undefined ? undefined : checkBudgets('--budgets', numberListOption('budgets', v.budgets)!);
   const learner = v.learner === undefined ? undefined : checkOneOf('--learner', v.learner, AGGREGATION_LEARNERS);
   const hash = v.hash === undefined ? undefined : checkOneOf('--hash', v.hash, PARTITION_HASHES);
+  let queue: { url: import('../zoo/queue.js').QueueUrl; name: string } | undefined;
+  if (v.queue !== undefined || v['queue-name'] !== undefined) {
+    const { parseQueueUrl, checkQueueName, DEFAULT_QUEUE_NAME } = await import('../zoo/queue.js');
+    if (v.queue === undefined) throw new OptionError('--queue-name', 'absent without --queue', v['queue-name']);
+    queue = { url: parseQueueUrl(v.queue), name: checkQueueName(v['queue-name'] ?? DEFAULT_QUEUE_NAME) };
+    if (!ctx.quiet) ctx.err(`base classifiers go to queue '${queue.name}' at ${queue.url.url}; train them with: poisonguard worker --queue ${queue.url.url}${v['queue-name'] !== undefined ? ` --queue-name ${queue.name}` : ''}`);
+  }
   let outDir: string | undefined;
   if (v.out !== undefined) {
     const { claimOutputDir } = await import('../outputs.js');
@@ -51,7 +60,7 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
   }
   let bar: ReturnType<typeof progressBar> | undefined;
   let lastLog = 0;
-  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', dataset: '--dataset', epochs: '--epochs', seed: '--seed', workers: '--workers', out: '--out' }, () =>
+  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', dataset: '--dataset', epochs: '--epochs', seed: '--seed', workers: '--workers', out: '--out', queue: '--queue' }, () =>
     certifyAggregation({
       method: checkOneOf('--method', v.method, ['dpa', 'fa'] as const),
       partitions,
@@ -64,6 +73,7 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
       ...(budgets !== undefined ? { budgets } : {}),
       ...(v.epochs !== undefined ? { epochs: intOption('epochs', v.epochs)! } : {}),
       ...(v.workers !== undefined ? { workers: intOption('workers', v.workers)! } : {}),
+      ...(queue !== undefined ? { queue } : {}),
       ...(outDir !== undefined ? { out: outDir, force: v.force } : {}),
       onProgress: (p) => {
         bar ??= progressBar('classifiers', p.total, ctx.interactive, ' | resumed {resumed} | last {last}s');

@@ -61,7 +61,13 @@ const options = {
     help: "Candidate attack points: continuous (closed-form best responses), rounded (a run on a shrunken set, clipped and randomly rounded: the release's IMDB recipe) or integer (integer best responses inside F: the release's Enron recipe). Default: the dataset recipe's.",
   },
   seed: { type: 'string', value: 'S', default: String(DEFAULT_SEED), help: 'Random seed.' },
-  workers: { type: 'string', value: 'K', help: 'Worker threads (default: number of cores; 0 = inline).' },
+  workers: { type: 'string', value: 'K', help: 'Worker threads (default: number of cores; 0 = inline). Absent with --queue.' },
+  queue: {
+    type: 'string',
+    value: 'redis://HOST:PORT[/DB]',
+    help: "dpa/fa with a net: train each base classifier as a job on this Redis, taken by 'poisonguard worker' processes on any machine (the training data travel once; no shared files). Not with --learner svm: an SVM fit takes milliseconds, no more than a job's round trip.",
+  },
+  'queue-name': { type: 'string', value: 'NAME', help: 'dpa/fa: the BullMQ queue (default poisonguard-zoo, the one workers take by default); one coordinator per name.' },
   json: { type: 'boolean', help: 'Print the full result (certify.json) to stdout instead of the table; --out DIR writes it to a file.' },
   out: { type: 'string', value: 'DIR', help: "Write a run folder (certify.json, projection.json) for 'poisonguard report DIR'." },
   force: { type: 'boolean', help: 'Replace the certify files of an existing --out run.' },
@@ -69,7 +75,7 @@ const options = {
 
 /** 'bound' is the certified-defense bound U*; the aggregation certificates are in certify/aggregation/. */
 const CERTIFY_METHODS = ['bound', 'dpa', 'fa'] as const;
-const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'budgets', 'hash', 'epochs'] as const;
+const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'budgets', 'hash', 'epochs', 'queue', 'queue-name'] as const;
 
 export const certifyCommand: Command<typeof options> = {
   name: 'certify',
@@ -85,9 +91,12 @@ Example: poisonguard certify --dataset mnist17 --eps 0,0.01,0.05,0.3 --out runs/
 --method dpa|fa trains one base classifier per content-hash partition (--partitions k; FA: k·d
 overlapping subsets, --spread d) and certifies every test prediction: the number of training
 samples an attacker may insert or delete without changing it. --out DIR saves each finished
-classifier there, and the same command resumes an interrupted run.
+classifier there, and the same command resumes an interrupted run. With --queue, the base nets
+are jobs on Redis taken by 'poisonguard worker --queue URL' on any machine; this process saves
+each one into --out as it arrives (a queued run and a local one resume each other) and votes.
          poisonguard certify --method dpa --partitions 50 --dataset mnist17 --learner svm
-         poisonguard certify --method dpa --partitions 1200 --dataset mnist --out runs/dpa-mnist`,
+         poisonguard certify --method dpa --partitions 1200 --dataset mnist --out runs/dpa-mnist
+         poisonguard certify --method dpa --partitions 1200 --dataset mnist --out runs/dpa-mnist --queue redis://10.0.0.5:6379`,
   options,
   async run(v, _pos, ctx) {
     const method = checkOneOf('--method', v.method, CERTIFY_METHODS);

@@ -1,24 +1,27 @@
-/** `poisonguard worker`: takes a zoo scan's label chunks from a Redis job queue (src/zoo/worker.ts). */
+/** `poisonguard worker`: takes a zoo scan's label chunks and a certificate's base networks from a Redis job queue (src/zoo/worker.ts). */
 import type { Command } from './command.js';
 import { intOption } from './command.js';
 import { OptionError } from '../errors.js';
 
 const options = {
-  queue: { type: 'string', required: true, value: 'redis://HOST:PORT[/DB]', help: 'The Redis of the zoo scan.' },
+  queue: { type: 'string', required: true, value: 'redis://HOST:PORT[/DB]', help: 'The Redis of the zoo scan or the certify run.' },
   'queue-name': { type: 'string', value: 'NAME', help: 'The BullMQ queue (default poisonguard-zoo).' },
-  concurrency: { type: 'string', value: 'N', default: '1', help: 'Label chunks run at once, each on a worker thread (one per core is the most that helps).' },
-  cache: { type: 'string', value: 'DIR', help: 'Where models received from the queue are kept (default: a folder under the system temp folder).' },
+  concurrency: { type: 'string', value: 'N', default: '1', help: 'Jobs run at once, each on a worker thread (one per core is the most that helps).' },
+  cache: { type: 'string', value: 'DIR', help: 'Where models received from the queue are kept (default: a folder under the system temp folder; training data are kept in memory).' },
   'lock-seconds': { type: 'string', value: 'S', help: "How long a job's lock lasts unrenewed: a killed worker's job is taken again after about twice this (default 30; every worker of a queue should use the same)." },
 } as const;
 
 export const workerCommand: Command<typeof options> = {
   name: 'worker',
-  summary: "Take a zoo scan's label chunks from a Redis job queue (run on any number of machines).",
+  summary: "Take a zoo scan's label chunks and certify --method dpa|fa's base networks from a Redis job queue (run on any number of machines).",
   description: `
-Connects to the queue, receives each model and clean set once (by hash; cached), and runs label
-chunks with the scan's own code until stopped (Ctrl-C or SIGTERM: the chunks in flight finish
-first). A worker killed outright loses its chunk: another worker takes the job again once its lock
-has lapsed. No shared file system is needed.
+Connects to the queue and runs its jobs with the local commands' own code until stopped (Ctrl-C or
+SIGTERM: the jobs in flight finish first): a 'zoo scan --queue' label chunk (each model and clean
+set received once, by hash, and cached), or a 'certify --method dpa|fa --queue' base network (the
+training data received once, by hash; the trained net's weights go back to the coordinator, which
+saves them). A job of any other form fails with its reason and the worker goes on. A worker killed
+outright loses its job: another worker takes it again once its lock has lapsed. No shared file
+system and no dataset are needed on the worker's machine.
 
 Example: poisonguard worker --queue redis://10.0.0.5:6379 --concurrency 16`,
   options,
@@ -48,7 +51,7 @@ Example: poisonguard worker --queue redis://10.0.0.5:6379 --concurrency 16`,
         signal: stop.signal,
         log: ctx.quiet ? () => {} : ctx.err,
       });
-      ctx.out(`worker stopped: ${s.chunks} chunk(s) done, ${s.failed} failed`);
+      ctx.out(`worker stopped: ${s.chunks} chunk(s) and ${s.classifiers} base classifier(s) done, ${s.failed} failed`);
     } finally {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);

@@ -28,6 +28,7 @@ import {
   type PartitionHash,
 } from './recipe.js';
 import { AGGREGATION_JSON, loadPartitionPredictions, membersDigest, openStore } from './store.js';
+import type { AggregationQueue } from './queue-learners.js';
 import { runPartitionTask, type PartitionOutcome, type PartitionTask, type PartitionTaskInit } from './task.js';
 import { certifiedAccuracy, dpaRadius, faRadius, medianCertifiedRadius, voteCounts, voteWinner, type CertifiedPoint } from './vote.js';
 
@@ -52,14 +53,28 @@ export interface AggregationOptions {
   readonly epochs?: number;
   readonly batchSize?: number;
   readonly learningRate?: number;
-  /** Worker threads (default: the number of cores; 0 trains inline). */
+  /** Worker threads (default: the number of cores; 0 trains inline). Absent with `queue`. */
   readonly workers?: number;
+  /**
+   * Train the base networks as jobs of this Redis queue, taken by `poisonguard worker` processes
+   * (queue-learners.ts); this process partitions, saves each classifier as it arrives, and votes.
+   * Not with the SVM learner (see {@link SVM_QUEUE_REASON}).
+   */
+  readonly queue?: AggregationQueue;
   /** Run folder: each finished classifier is saved there, and a rerun with the same recipe resumes. */
   readonly out?: string;
   /** With `out`: start over when the folder holds another recipe's classifiers. */
   readonly force?: boolean;
   readonly onProgress?: (p: AggregationProgress) => void;
 }
+
+/**
+ * Why the SVM learner is not queued: one SVM fit on a MNIST-1-7 partition took 27 ms at k = 20 and
+ * 2 ms at k = 200 (one core, measured with this module), about what a queued job costs in round
+ * trips alone (11–18 ms, docs/BENCHMARKS.md), and the workers would first need the feature matrices
+ * (80 MB of float64 for MNIST-1-7). The machine's own cores finish k = 1 200 in seconds.
+ */
+export const SVM_QUEUE_REASON = "absent with the svm learner: an SVM fit takes milliseconds, no more than a queued job's round trip, so its partitions train on this machine's cores (--workers)";
 
 export interface AggregationProgress {
   /** Classifiers done (trained now or found in the run folder), of `total`. */
@@ -112,7 +127,10 @@ export interface AggregationReport {
     readonly evalSeconds: number;
     /** Classifiers found in the run folder. */
     readonly resumed: number;
+    /** This machine's worker threads (0 with a queue or inline). */
     readonly workers: number;
+    /** The queue that trained them: redis://… and its name. */
+    readonly queue?: string;
     /** Wall-clock seconds of this run's training. */
     readonly wallSeconds: number;
   };
@@ -141,8 +159,11 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   const d = method === 'fa' ? checkPositiveInt('spread', options.spread ?? DEFAULT_FA_SPREAD) : 1;
   const seed = checkSeed('seed', options.seed ?? DEFAULT_SEED);
   const budgets = checkBudgets('budgets', options.budgets ?? DEFAULT_BUDGETS);
-  const workers = checkNonNegativeInt('workers', options.workers ?? availableParallelism());
   const isNet = learner !== 'svm';
+  const queue = options.queue;
+  if (queue && !isNet) throw new OptionError('queue', SVM_QUEUE_REASON, queue.url.url);
+  if (queue && options.workers !== undefined) throw new OptionError('workers', "absent with a queue (the base classifiers train in 'poisonguard worker' processes: give them --concurrency)", options.workers);
+  const workers = queue ? 0 : checkNonNegativeInt('workers', options.workers ?? availableParallelism());
   const epochs = checkPositiveInt('epochs', options.epochs ?? DPA_EPOCHS);
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DPA_BATCH_SIZE);
   const learningRate = checkPositive('learningRate', options.learningRate ?? BASE_NET_LEARNING_RATE);
@@ -203,7 +224,11 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   };
   const t0 = performance.now();
   const threads = Math.min(workers, tasks.length);
-  if (threads === 0) {
+  if (queue && tasks.length > 0) {
+    if (data.kind !== 'images') throw new Error('a queue trains networks only');
+    const { trainOnQueue } = await import('./queue-learners.js');
+    await trainOnQueue({ queue, dataset: data.dataset, schedule: init.schedule!, ...(options.out !== undefined ? { store: options.out } : {}) }, tasks, finish);
+  } else if (threads === 0) {
     for (const t of tasks) finish(await runPartitionTask(init, data, t));
   } else {
     const pool = new WorkerPool<PartitionTaskInit, PartitionTask, PartitionOutcome>(siblingModule(import.meta.url, 'aggregation-worker'), init, threads);
@@ -256,7 +281,7 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
     budgets,
     certifiedAccuracy: certifiedAccuracy(points, budgets),
     subsetSizes: { min: sizes[0], median: sizes[Math.floor(sizes.length / 2)], max: sizes[sizes.length - 1] },
-    timing: { trained, trainSeconds, evalSeconds, resumed, workers: threads, wallSeconds },
+    timing: { trained, trainSeconds, evalSeconds, resumed, workers: threads, wallSeconds, ...(queue ? { queue: `${queue.url.url} queue '${queue.name}'` } : {}) },
   };
   if (options.out !== undefined) writeJsonAtomic(join(options.out, AGGREGATION_JSON), report);
   return report;
