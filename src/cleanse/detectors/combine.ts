@@ -25,9 +25,12 @@ export interface CombinedVerdict {
   readonly rule: string;
 }
 
+/** The detectors that report without voting, from the registry (the rule's text names them). */
+const NON_VOTING = Object.keys(DETECTORS).filter((name) => DETECTORS[name].noVote !== undefined);
+
 export const COMBINED_RULE =
-  'backdoored when any voting detector calls the model backdoored at its own threshold (the union; spectral and ac report but do not vote); suspicious when none does but Neural Cleanse\'s verdict is suspicious; clean otherwise. ' +
-  'Combined score: the largest voting detector\'s score divided by its threshold.';
+  `backdoored when any voting detector calls the model backdoored at its own threshold (the union${NON_VOTING.length > 0 ? `; ${NON_VOTING.join(' and ')} report but do not vote` : ''}); suspicious when none does but Neural Cleanse's verdict is suspicious; clean otherwise. ` +
+  "Combined score: the largest voting detector's score divided by its threshold.";
 
 /** Whether a detector's call enters the combined verdict (unknown names vote: a caller's own detector). */
 export function votes(name: string): boolean {

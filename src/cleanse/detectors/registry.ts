@@ -32,6 +32,10 @@ const NC_MISSES: DetectorInfo['misses'] = [
   { family: 'two-trigger', evidence: 'expected: several infected labels shift the median and spread the test relies on (the paper\'s own caveat)' },
 ];
 
+/** Why the training-set audits report without voting (both share the model-level test). */
+const AUDIT_NO_VOTE =
+  'its model-level test (a MAD test over the labels) called a clean MNIST model on its clean training set backdoored (docs/BENCHMARKS.md, "Detector cost per model: mnist"): natural differences between labels reach the threshold. Its per-sample suspects are the paper\'s method and are kept.';
+
 const AUDIT_MISSES: DetectorInfo['misses'] = [
   { family: 'sig', evidence: 'expected: clean-label poisoning relabels nothing, so the poisoned samples may stay within their class\'s features' },
   { family: 'any (without the poisoned training set)', evidence: 'the audit reads the training set it is given: a clean copy has nothing to find' },
@@ -88,7 +92,7 @@ export const DETECTORS: Readonly<Record<string, DetectorInfo>> = {
     title: 'spectral signatures on the training set',
     source: 'Tran, Li & Madry, NeurIPS 2018',
     needs: 'training-set',
-    noVote: 'its model-level test (a MAD test over the labels) called a clean MNIST model on its clean training set backdoored (docs/BENCHMARKS.md, "Detector cost per model: mnist"): natural differences between labels reach the threshold. Its per-sample suspects are the paper\'s method and are kept.',
+    noVote: AUDIT_NO_VOTE,
     misses: AUDIT_MISSES,
   },
   ac: {
@@ -96,7 +100,7 @@ export const DETECTORS: Readonly<Record<string, DetectorInfo>> = {
     title: 'activation clustering on the training set',
     source: 'Chen et al., 2018 (arXiv:1811.03728)',
     needs: 'training-set',
-    noVote: 'its model-level test (a MAD test over the labels) called a clean MNIST model on its clean training set backdoored (docs/BENCHMARKS.md, "Detector cost per model: mnist"): natural differences between labels reach the threshold. Its per-sample suspects are the paper\'s method and are kept.',
+    noVote: AUDIT_NO_VOTE,
     misses: AUDIT_MISSES,
   },
 };
