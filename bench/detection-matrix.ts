@@ -6,19 +6,22 @@
  *
  * Each model folder under --models is scanned (with --run) into --scans/<name> by runDetectors,
  * which writes detectors.json there and resumes an interrupted Neural Cleanse scan; models already
- * scanned with every detector asked for are read, not rescanned. One model at a time: the machine is
+ * scanned with every detector asked for are read, not rescanned; a detector missing from a model's
+ * file, or named by --rerun, runs alone and joins the file's results. One model at a time: the machine is
  * shared.
  *
  * Writes bench/out/detection-matrix.json; with --write-docs, replaces the section "Detection matrix:
  * TITLE" of docs/RESULTS.md.
  *
  * Run: node --import tsx bench/detection-matrix.ts --models ../runs-matrix --scans ../runs-matrix-scans \
- *        [--detectors nc,mmbd] [--run] [--title MNIST] [--write-docs]
+ *        [--detectors nc,mmbd] [--run] [--rerun strip] [--title MNIST] [--write-docs]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DETECTORS_JSON, runDetectors, type DetectorsReport } from '../src/cleanse/detectors/run.js';
+import { combineVerdicts } from '../src/cleanse/detectors/combine.js';
+import { DETECTORS_JSON, missesOf, runDetectors, type DetectorsReport } from '../src/cleanse/detectors/run.js';
+import { writeJsonAtomic } from '../src/run-files.js';
 import { packageRoot } from '../src/data/paths.js';
 import { rocAuc } from '../src/zoo/metrics.js';
 import { FAMILIES, familyOf, matrixModels, targetsOf } from './matrix-families.js';
@@ -30,12 +33,14 @@ const { values } = parseArgs({
     scans: { type: 'string', default: '../runs-matrix-scans' },
     detectors: { type: 'string', default: 'nc,mmbd' },
     run: { type: 'boolean', default: false },
+    rerun: { type: 'string', default: '' },
     title: { type: 'string', default: 'MNIST' },
     'write-docs': { type: 'boolean', default: false },
   },
 });
 
 const detectors = values.detectors.split(',');
+const rerun = values.rerun.split(',').filter((d) => d !== '');
 const models = matrixModels(values.models);
 const scanned: { name: string; family: string; targets: number[]; report: DetectorsReport }[] = [];
 for (const name of models) {
@@ -43,16 +48,28 @@ for (const name of models) {
   const out = join(values.scans, name);
   const file = join(out, DETECTORS_JSON);
   let report = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as DetectorsReport) : undefined;
-  const complete = report !== undefined && detectors.every((d) => report!.results.some((r) => r.detector === d));
-  if (!complete && values.run) {
-    process.stderr.write(`${name}: scanning with ${detectors.join(', ')}\n`);
-    report = (await runDetectors({ model: dir, detectors, out, seed: 1 })).report;
+  // Detectors asked for and not in the file (or named by --rerun) run alone, their results merged
+  // into the file's: adding a detector to a finished matrix does not redo Neural Cleanse.
+  const missing = detectors.filter((d) => rerun.includes(d) || !report?.results.some((r) => r.detector === d));
+  if (missing.length > 0 && values.run) {
+    process.stderr.write(`${name}: scanning with ${missing.join(', ')}\n`);
+    const old = report;
+    const fresh = (await runDetectors({ model: dir, detectors: missing, out, seed: 1 })).report;
+    report = old === undefined ? fresh : merged(old, fresh);
+    writeJsonAtomic(file, report);
   }
   if (report === undefined || !detectors.every((d) => report!.results.some((r) => r.detector === d))) {
     process.stderr.write(`${name}: no complete ${DETECTORS_JSON} in ${out} (pass --run to scan it)\n`);
     continue;
   }
   scanned.push({ name, family: familyOf(dir), targets: targetsOf(dir), report });
+}
+
+/** The earlier report with the fresh one's detectors replacing or joining its own; the combined verdict recomputed. */
+function merged(old: DetectorsReport, fresh: DetectorsReport): DetectorsReport {
+  const results = [...old.results.filter((r) => !fresh.detectors.includes(r.detector)), ...fresh.results];
+  const names = [...new Set([...old.detectors, ...fresh.detectors])];
+  return { ...old, detectors: names, results, combined: combineVerdicts(results), ...missesOf(names), seconds: old.seconds + fresh.seconds, date: fresh.date };
 }
 
 /** right: models called backdoored whose flagged labels are all targets of theirs. */

@@ -343,7 +343,7 @@ function detectorProgressPrinter(ctx: CommandContext): (p: DetectorProgress) => 
 export function printDetectorsSummary(report: DetectorsReport, ctx: CommandContext): void {
   ctx.out('detectors:');
   for (const r of report.results) {
-    const vote = DETECTORS[r.detector]?.noVote === undefined ? '' : ' (reports, does not vote)';
+    const vote = DETECTORS[r.detector]?.noVote !== undefined ? ' (reports, does not vote)' : r.abstains !== undefined ? ` (abstains: ${r.abstains})` : '';
     ctx.out(
       `  ${r.detector.padEnd(9)} score ${fmt(r.score, 3).padStart(8)} (threshold ${fmt(r.threshold, 3)}) ${r.backdoored ? 'BACKDOORED' : 'clean     '}${vote} ` +
         `flagged: ${r.flagged.join(', ') || 'none'} — ${r.scoreMeaning}; ${r.seconds.toFixed(1)} s`,

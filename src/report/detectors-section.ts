@@ -13,7 +13,7 @@ export function detectorsSectionHtml(r: DetectorsReport): string {
   const rows = r.results
     .map(
       (d) =>
-        `<tr><td>${escapeHtml(d.detector)}</td><td>${num(d.score)}</td><td>${num(d.threshold)}</td><td>${d.backdoored ? '<strong>backdoored</strong>' : 'clean'}</td>` +
+        `<tr><td>${escapeHtml(d.detector)}</td><td>${num(d.score)}</td><td>${num(d.threshold)}</td><td>${d.backdoored ? '<strong>backdoored</strong>' : 'clean'}${typeof d.abstains === 'string' ? ` <small>(abstains: ${escapeHtml(d.abstains)})</small>` : ''}</td>` +
         `<td>${escapeHtml(d.flagged.join(', ') || '—')}</td><td>${escapeHtml(d.scoreMeaning)}</td><td>${d.seconds.toFixed(1)} s</td></tr>`,
     )
     .join('');

@@ -29,12 +29,17 @@ export interface CombinedVerdict {
 const NON_VOTING = Object.keys(DETECTORS).filter((name) => DETECTORS[name].noVote !== undefined);
 
 export const COMBINED_RULE =
-  `backdoored when any voting detector calls the model backdoored at its own threshold (the union${NON_VOTING.length > 0 ? `; ${NON_VOTING.join(' and ')} report but do not vote` : ''}); suspicious when none does but Neural Cleanse's verdict is suspicious; clean otherwise. ` +
+  `backdoored when any voting detector calls the model backdoored at its own threshold (the union${NON_VOTING.length > 0 ? `; ${NON_VOTING.join(' and ')} report but do not vote` : ''}; a detector that had nothing to judge abstains, e.g. STRIP without a training set); suspicious when none does but Neural Cleanse's verdict is suspicious; clean otherwise. ` +
   "Combined score: the largest voting detector's score divided by its threshold.";
 
-/** Whether a detector's call enters the combined verdict (unknown names vote: a caller's own detector). */
+/** Whether a detector's calls enter the combined verdict (unknown names vote: a caller's own detector). */
 export function votes(name: string): boolean {
   return !(Object.hasOwn(DETECTORS, name) && DETECTORS[name].noVote !== undefined);
+}
+
+/** Whether this result enters the combined verdict: its detector votes and it did not abstain. */
+export function resultVotes(r: DetectorResult): boolean {
+  return votes(r.detector) && r.abstains === undefined;
 }
 
 /** A detector's score on the common scale (1 = its threshold); a zero threshold leaves the score as it is. */
@@ -43,7 +48,7 @@ export function normalizedScore(r: DetectorResult): number {
 }
 
 export function combineVerdicts(all: readonly DetectorResult[]): CombinedVerdict {
-  const results = all.filter((r) => votes(r.detector));
+  const results = all.filter(resultVotes);
   const by = results.filter((r) => r.backdoored).map((r) => r.detector);
   const labels = [...new Set(results.filter((r) => r.backdoored).flatMap((r) => r.flagged))].sort((a, b) => a - b);
   const suspicious = results.some((r) => (r.details as { verdict?: string } | undefined)?.verdict === 'suspicious');

@@ -32,6 +32,11 @@ export interface DetectorResult {
   readonly recipe: Readonly<Record<string, unknown>>;
   readonly seed: number;
   readonly seconds: number;
+  /**
+   * Why this result's call stays out of the combined verdict, when the detector had nothing it can
+   * judge (STRIP given no training set: every audited input is a clean test image).
+   */
+  readonly abstains?: string;
   /** Training-set audits: the indices (into the training set) of the samples named as suspect, by label. */
   readonly suspects?: Readonly<Record<string, readonly number[]>>;
   /** Anything else the detector reports (its own fields). */

@@ -168,9 +168,7 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
     }
   }
 
-  const misses = options.detectors.flatMap((d) => DETECTORS[d].misses.map((m) => ({ detector: d, ...m })));
-  const families = [...new Set(misses.map((m) => m.family))];
-  const missedByAll = families.filter((f) => options.detectors.every((d) => DETECTORS[d].misses.some((m) => m.family === f)));
+  const { misses, missedByAll } = missesOf(options.detectors);
   const report: DetectorsReport = {
     kind: 'detectors-scan',
     model: {
@@ -198,6 +196,13 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
     writeJsonAtomic(join(out, DETECTORS_JSON), report);
   }
   return { report, ncReports };
+}
+
+/** What the chosen detectors are reported to miss (registry.ts), and the families every one of them misses. */
+export function missesOf(detectors: readonly string[]): Pick<DetectorsReport, 'misses' | 'missedByAll'> {
+  const misses = detectors.flatMap((d) => DETECTORS[d].misses.map((m) => ({ detector: d, ...m })));
+  const families = [...new Set(misses.map((m) => m.family))];
+  return { misses, missedByAll: families.filter((f) => detectors.every((d) => DETECTORS[d].misses.some((m) => m.family === f))) };
 }
 
 /** The clean test images, as the scan reads them (scan.ts), and the dataset name or folder they were read by. */

@@ -14,7 +14,8 @@
  * that share is significantly above the false-rejection rate (binomial test), and a label is
  * flagged when the rejected inputs predicted as it are. With clean test images only, nothing
  * carries a trigger, and STRIP cannot tell a backdoored model from a clean one: its score is then
- * ≈ the false-rejection rate for every model (docs say so).
+ * ≈ the false-rejection rate for every model, and the result abstains from the combined verdict
+ * (a binomial test on clean inputs would only add its false positives).
  */
 import { subset, type ImageSet } from '../../data/images.js';
 import { OptionError, ShapeError } from '../../errors.js';
@@ -196,6 +197,7 @@ export async function runStrip(model: DetectorModel, clean: ImageSet, training: 
     scoreMeaning: `share of the audited inputs (${training ? 'training set sample' : 'held-out clean test images'}) rejected at the boundary set for FRR ${filter.frr}`,
     threshold: filter.frr,
     backdoored: pModel < alpha,
+    ...(training ? {} : { abstains: 'no training set to audit: the audited inputs are clean test images, so the share rejected is the false-rejection rate for any model' }),
     recipe: { overlays: filter.overlays, frr: filter.frr, boundaryImages: boundaryCount, auditImages: audit.count, audited: training ? 'training set' : 'test split (held out)', alpha, superimposition: 'pixel sum saturated at 255' },
     seed,
     seconds: (performance.now() - start) / 1000,

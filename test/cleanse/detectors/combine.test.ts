@@ -40,3 +40,11 @@ test("no call but Neural Cleanse's verdict suspicious: suspicious; a caller's ow
   assert.equal(combineVerdicts([result('nc', 2.5, 3, [], { verdict: 'suspicious' })]).status, 'suspicious');
   assert.deepEqual(combineVerdicts([result('my-detector', 5, 1, [0])]).by, ['my-detector']);
 });
+
+test('a result that abstains (STRIP with only clean test images to audit) stays out of the verdict and the score', () => {
+  const strip = { ...result('strip', 0.03, 0.01, [6]), abstains: 'no training set to audit' };
+  const v = combineVerdicts([result('nc', 1, 3, [], { verdict: 'clean' }), strip]);
+  assert.equal(v.status, 'clean');
+  assert.equal(v.score, 1 / 3);
+  assert.match(COMBINED_RULE, /abstains/);
+});

@@ -93,4 +93,7 @@ test('STRIP: a training set with triggered inputs makes the model backdoored at 
   assert.ok(cleanAudit.score < poisoned.score);
   const heldOut = await runStrip(model, clean, undefined, options);
   assert.equal(heldOut.backdoored, false);
+  // Only clean test images to audit: the call abstains from the combined verdict; with a training set it votes.
+  assert.match(heldOut.abstains ?? '', /no training set/);
+  assert.equal(poisoned.abstains, undefined);
 });
