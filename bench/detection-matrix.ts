@@ -7,14 +7,15 @@
  * Each model folder under --models is scanned (with --run) into --scans/<name> by runDetectors,
  * which writes detectors.json there and resumes an interrupted Neural Cleanse scan; models already
  * scanned with every detector asked for are read, not rescanned; a detector missing from a model's
- * file, or named by --rerun, runs alone and joins the file's results. One model at a time: the machine is
+ * file, or named by --rerun, runs alone and joins the file's results. With --audit-sample N, the
+ * detectors that audit a training set get a sample of it poisoned as the model's was (trainingSample). One model at a time: the machine is
  * shared.
  *
  * Writes bench/out/detection-matrix.json; with --write-docs, replaces the section "Detection matrix:
  * TITLE" of docs/RESULTS.md.
  *
  * Run: node --import tsx bench/detection-matrix.ts --models ../runs-matrix --scans ../runs-matrix-scans \
- *        [--detectors nc,mmbd] [--run] [--rerun strip] [--title MNIST] [--write-docs]
+ *        [--detectors nc,mmbd] [--run] [--rerun strip] [--audit-sample N] [--title MNIST] [--write-docs]
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +23,12 @@ import { parseArgs } from 'node:util';
 import { combineVerdicts } from '../src/cleanse/detectors/combine.js';
 import { DETECTORS_JSON, missesOf, runDetectors, type DetectorsReport } from '../src/cleanse/detectors/run.js';
 import { writeJsonAtomic } from '../src/run-files.js';
+import { loadImageDataset } from '../src/data/image-registry.js';
+import { subset, type ImageSet } from '../src/data/images.js';
+import { Poisoner, poisonSet } from '../src/nn/attacks/poison.js';
+import { readMetadata } from '../src/nn/model-io.js';
+import { attacksOf } from '../src/nn/trigger.js';
+import { mixSeeds, Random } from '../src/random.js';
 import { packageRoot } from '../src/data/paths.js';
 import { rocAuc } from '../src/zoo/metrics.js';
 import { FAMILIES, familyOf, matrixModels, targetsOf } from './matrix-families.js';
@@ -34,6 +41,7 @@ const { values } = parseArgs({
     detectors: { type: 'string', default: 'nc,mmbd' },
     run: { type: 'boolean', default: false },
     rerun: { type: 'string', default: '' },
+    'audit-sample': { type: 'string' },
     title: { type: 'string', default: 'MNIST' },
     'write-docs': { type: 'boolean', default: false },
   },
@@ -41,6 +49,9 @@ const { values } = parseArgs({
 
 const detectors = values.detectors.split(',');
 const rerun = values.rerun.split(',').filter((d) => d !== '');
+const auditSample = values['audit-sample'] === undefined ? undefined : Number(values['audit-sample']);
+/** The draw of the training images audited (one draw for every model). */
+const AUDIT_SAMPLE_SEED = 1;
 const models = matrixModels(values.models);
 const scanned: { name: string; family: string; targets: number[]; report: DetectorsReport }[] = [];
 for (const name of models) {
@@ -54,7 +65,7 @@ for (const name of models) {
   if (missing.length > 0 && values.run) {
     process.stderr.write(`${name}: scanning with ${missing.join(', ')}\n`);
     const old = report;
-    const fresh = (await runDetectors({ model: dir, detectors: missing, out, seed: 1 })).report;
+    const fresh = (await runDetectors({ model: dir, detectors: missing, out, seed: 1, ...(auditSample ? { trainingSet: trainingSample(dir, auditSample) } : {}) })).report;
     report = old === undefined ? fresh : merged(old, fresh);
     writeJsonAtomic(file, report);
   }
@@ -65,11 +76,29 @@ for (const name of models) {
   scanned.push({ name, family: familyOf(dir), targets: targetsOf(dir), report });
 }
 
+/**
+ * What the model was trained on, in miniature, for the detectors that audit a training set (STRIP
+ * with a training set, spectral signatures, activation clustering): `n` images of the dataset's
+ * training split (the same draw for every model), poisoned as the model's training poisoned them —
+ * its recorded backdoors at their recorded rates, by the training's own poisoner. A sample of what
+ * the model saw, not its exact training stream (on-the-fly poisoning stamps other images each epoch).
+ */
+function trainingSample(dir: string, n: number): { set: ImageSet; source: string } {
+  const m = readMetadata(dir);
+  const data = loadImageDataset(m.dataset, undefined, m.seed);
+  const picked = subset(data.train, new Random(AUDIT_SAMPLE_SEED).sampleWithoutReplacement(data.train.count, Math.min(n, data.train.count)));
+  const attacks = attacksOf(m);
+  if (attacks.length === 0) return { set: picked, source: `${data.name} training split, ${picked.count} images (seed ${AUDIT_SAMPLE_SEED}), clean` };
+  const poisoner = new Poisoner(attacks, m.numClasses, picked.height, picked.width, picked.channels);
+  const r = poisonSet(picked, poisoner, new Random(mixSeeds(AUDIT_SAMPLE_SEED, m.seed)));
+  return { set: r.set, source: `${data.name} training split, ${picked.count} images (seed ${AUDIT_SAMPLE_SEED}), poisoned with the model's recorded backdoors at their rates: ${r.poisoned.length} stamped, ${r.noise.length} noise-mode` };
+}
+
 /** The earlier report with the fresh one's detectors replacing or joining its own; the combined verdict recomputed. */
 function merged(old: DetectorsReport, fresh: DetectorsReport): DetectorsReport {
   const results = [...old.results.filter((r) => !fresh.detectors.includes(r.detector)), ...fresh.results];
   const names = [...new Set([...old.detectors, ...fresh.detectors])];
-  return { ...old, detectors: names, results, combined: combineVerdicts(results), ...missesOf(names), seconds: old.seconds + fresh.seconds, date: fresh.date };
+  return { ...old, detectors: names, results, combined: combineVerdicts(results), ...missesOf(names), trainingSet: fresh.trainingSet ?? old.trainingSet, seconds: old.seconds + fresh.seconds, date: fresh.date };
 }
 
 /** right: models called backdoored whose flagged labels are all targets of theirs. */

@@ -40,6 +40,8 @@ export interface DetectorScanOptions extends ScanOptions {
   readonly detectors: readonly string[];
   /** The training set: a dataset name or image folder whose training split the audits read. */
   readonly trainData?: string;
+  /** The training set given directly (raw uint8 NHWC) instead of `trainData`, and where it came from, for the report. */
+  readonly trainingSet?: { readonly set: ImageSet; readonly source: string };
   readonly mmbd?: Omit<MmbdOptions, 'seed' | 'labels' | 'onProgress'>;
   readonly strip?: Omit<StripOptions, 'seed' | 'onProgress'>;
   readonly spectral?: Omit<SpectralOptions, 'seed'>;
@@ -80,16 +82,18 @@ function loadTrainingSet(spec: string, dataDir: string | undefined, seed: number
     const { loadImageDataset, IMAGE_DATASETS } = await import('../../data/image-registry.js');
     const named = Object.hasOwn(IMAGE_DATASETS, spec);
     const data = loadImageDataset(spec, named ? dataDir : undefined, seed);
-    const t = data.train;
-    const [H, W, C] = shape;
-    if (t.height !== H || t.width !== W || t.channels !== C) {
-      throw new ShapeError(`--train-data ${spec}`, `${H}x${W}x${C} images (the model's input)`, `${t.height}x${t.width}x${t.channels}`);
-    }
-    for (let i = 0; i < t.count; i++) {
-      if (t.labels[i] < 0 || t.labels[i] >= numClasses) throw new OptionError('--train-data', `labels in 0..${numClasses - 1} (the model's classes)`, `label ${t.labels[i]} at sample ${i}`);
-    }
-    return { set: t, source: data.source };
+    return { set: checkTrainingSet(data.train, `--train-data ${spec}`, shape, numClasses), source: data.source };
   })();
+}
+
+/** A training set fits the model: its input shape, and labels among its classes. */
+function checkTrainingSet(t: ImageSet, what: string, shape: readonly [number, number, number], numClasses: number): ImageSet {
+  const [H, W, C] = shape;
+  if (t.height !== H || t.width !== W || t.channels !== C) throw new ShapeError(what, `${H}x${W}x${C} images (the model's input)`, `${t.height}x${t.width}x${t.channels}`);
+  for (let i = 0; i < t.count; i++) {
+    if (t.labels[i] < 0 || t.labels[i] >= numClasses) throw new OptionError(what, `labels in 0..${numClasses - 1} (the model's classes)`, `label ${t.labels[i]} at sample ${i}`);
+  }
+  return t;
 }
 
 /** Runs the detectors (see the module comment); also returns the Neural Cleanse scans' full reports, by detector. */
@@ -108,7 +112,12 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
   const { resolveScanModel } = await import('../scan-model.js');
   const model = await resolveScanModel(options, seed);
   const needsTraining = options.detectors.some((n) => DETECTORS[n].needs === 'training-set');
-  const training = options.trainData !== undefined ? await loadTrainingSet(options.trainData, options.dataDir, model.dataSeed, model.inputShape, model.numClasses) : undefined;
+  if (options.trainData !== undefined && options.trainingSet !== undefined) throw new OptionError('trainingSet', 'absent with trainData (one training set)', options.trainingSet.source);
+  const training = options.trainingSet
+    ? { set: checkTrainingSet(options.trainingSet.set, 'trainingSet', model.inputShape, model.numClasses), source: options.trainingSet.source }
+    : options.trainData !== undefined
+      ? await loadTrainingSet(options.trainData, options.dataDir, model.dataSeed, model.inputShape, model.numClasses)
+      : undefined;
   if (needsTraining && !training) throw new OptionError('trainData', 'a training set for the audits (spectral, ac)', undefined);
 
   const results: DetectorResult[] = [];
