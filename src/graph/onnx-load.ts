@@ -26,6 +26,24 @@ export interface OnnxLoadOptions extends TensorLimits {
   readonly inputShape?: readonly number[];
 }
 
+/**
+ * The files a model keeps its tensors' data in (external data: initializers and Constant nodes'
+ * tensors), as the model names them, each once, sorted: what must travel with the model file.
+ */
+export function externalDataFiles(bytes: Uint8Array, file = 'model.onnx'): string[] {
+  let model: InstanceType<typeof onnx.ModelProto>;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new DataFormatError(file, `not an ONNX model (the protobuf does not decode: ${e instanceof Error ? e.message : String(e)})`);
+  }
+  const tensors = [...(model.graph?.initializer ?? []), ...(model.graph?.node ?? []).flatMap((n) => (n.attribute ?? []).flatMap((a) => [...(a.t ? [a.t] : []), ...(a.tensors ?? [])]))];
+  const locations = tensors
+    .filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL)
+    .map((t) => (t.externalData ?? []).find((e) => e.key === 'location')?.value ?? '');
+  return [...new Set(locations)].sort();
+}
+
 /** Reads a ModelProto and builds the classifier graph. Throws a one-line error for anything it cannot take. */
 export function loadOnnxGraph(bytes: Uint8Array, options: OnnxLoadOptions = {}): ClassifierGraph {
   const file = options.source ?? 'model.onnx';

@@ -8,9 +8,10 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { DataFormatError, PoisonguardError } from '../errors.js';
+import { externalDataFiles } from '../graph/onnx-load.js';
 
 /** Redis key prefix of the blobs (shared by every queue: the key is the content's hash). */
 export const BLOB_PREFIX = 'poisonguard:blob:';
@@ -29,13 +30,46 @@ export function isSha256Hex(s: unknown): s is string {
   return typeof s === 'string' && /^[0-9a-f]{64}$/.test(s);
 }
 
-/** A model folder's regular files, packed: magic, then per file u32 name length, name, u32 size, bytes. */
+/** A model folder's regular files, packed (see {@link packFiles}). */
 export function packFolder(dir: string): Buffer {
+  return packFiles(
+    readdirSync(dir)
+      .sort()
+      .filter((name) => statSync(join(dir, name)).isFile())
+      .map((name) => [name, join(dir, name)]),
+    dir,
+  );
+}
+
+/**
+ * An ONNX model as it travels: its file alone, or, when it keeps tensors in external data files,
+ * the file and those files packed as a folder (`entry`: the model file's name in it). Only data
+ * files in the model's own folder are taken (the loader reads no others either).
+ */
+export function packOnnxModel(file: string): { readonly bytes: Buffer; readonly entry?: string } {
+  const bytes = readFileSync(file);
+  const external = externalDataFiles(bytes, file);
+  if (external.length === 0) return { bytes };
+  for (const name of external) {
+    if (!isPlainName(name)) throw new DataFormatError(file, `keeps external data in '${name.slice(0, 80)}', not a file beside the model: only data files in the model's folder travel through the queue.`);
+    if (!existsSync(join(dirname(file), name))) throw new DataFormatError(file, `keeps external data in '${name}', which is not in ${dirname(file)}.`);
+  }
+  const entry = basename(file);
+  return { bytes: packFiles([[entry, file], ...external.map((name): [string, string] => [name, join(dirname(file), name)])], file), entry };
+}
+
+/** A name that stays in its folder: no separator, not '.' or '..', no NUL. */
+function isPlainName(name: string): boolean {
+  return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
+}
+
+/** Files packed: magic, then per file u32 name length, name, u32 size, bytes; `what` names the source in errors. */
+function packFiles(files: readonly (readonly [string, string])[], what: string): Buffer {
   const parts: Buffer[] = [MAGIC];
   let total = MAGIC.length;
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (!statSync(p).isFile()) continue;
+  for (const [name, p] of files) {
+    const size0 = statSync(p).size;
+    if (total + size0 > MAX_BLOB_BYTES) throw new DataFormatError(what, `larger than ${MAX_BLOB_BYTES} bytes: too large to send through the queue.`);
     const bytes = readFileSync(p);
     const head = Buffer.alloc(4);
     const nameBytes = Buffer.from(name, 'utf8');
@@ -44,7 +78,7 @@ export function packFolder(dir: string): Buffer {
     size.writeUInt32LE(bytes.length);
     parts.push(head, nameBytes, size, bytes);
     total += 8 + nameBytes.length + bytes.length;
-    if (total > MAX_BLOB_BYTES) throw new DataFormatError(dir, `larger than ${MAX_BLOB_BYTES} bytes: too large to send through the queue.`);
+    if (total > MAX_BLOB_BYTES) throw new DataFormatError(what, `larger than ${MAX_BLOB_BYTES} bytes: too large to send through the queue.`);
   }
   return Buffer.concat(parts);
 }
@@ -113,9 +147,20 @@ export class BlobCache {
     mkdirSync(dir, { recursive: true });
   }
 
-  /** The path of the model (a folder for 'tfjs', a .onnx file for 'onnx'), fetched if not cached. */
-  model(sha: string, kind: 'tfjs' | 'onnx'): Promise<string> {
+  /**
+   * The path of the model (a folder for 'tfjs', a .onnx file for 'onnx'), fetched if not cached. An
+   * ONNX model with external data comes packed with its data files ({@link packOnnxModel}): it is
+   * unpacked into a folder and `entry` is its file there.
+   */
+  model(sha: string, kind: 'tfjs' | 'onnx', entry?: string): Promise<string> {
     if (!isSha256Hex(sha)) return Promise.reject(new DataFormatError('job', `a model key must be a SHA-256 in hex, got '${String(sha).slice(0, 70)}'.`));
+    if (entry !== undefined) {
+      if (kind !== 'onnx' || !isPlainName(entry)) return Promise.reject(new DataFormatError('job', `a packed model's entry must be a file name of an ONNX model, got '${String(entry).slice(0, 70)}'.`));
+      return this.model(sha, 'tfjs').then((dir) => {
+        if (!existsSync(join(dir, entry))) throw new DataFormatError(`blob ${sha.slice(0, 12)}…`, `the packed model holds no file '${entry}'.`);
+        return join(dir, entry);
+      });
+    }
     const path = join(this.dir, kind === 'onnx' ? `${sha}.onnx` : sha);
     const key = `${kind}/${sha}`;
     let p = this.pending.get(key);

@@ -26,7 +26,7 @@ import type { ChunkTask, LabelEngineFactory, RunnerInit } from '../cleanse/label
 import type { ReverseRecipe } from '../cleanse/recipe.js';
 import type { LabelState } from '../cleanse/reverse.js';
 import { replaceNumbers, reviveNumbers, isObject } from '../run-files.js';
-import { packFolder, putBlob, sha256Hex } from './blobs.js';
+import { packFolder, packOnnxModel, putBlob, sha256Hex } from './blobs.js';
 
 /** The queue's name when none is given (BullMQ's keys: bull:NAME:…). */
 export const DEFAULT_QUEUE_NAME = 'poisonguard-zoo';
@@ -123,7 +123,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
 
 /** What a worker needs to build the label runner, with the model and clean set as blob hashes. */
 export interface RunnerSpec {
-  readonly model: { readonly kind: 'tfjs' | 'onnx'; readonly blob: string; readonly inputLayout?: InputLayout };
+  /** `entry`: an ONNX model sent with its external data files, packed as a folder, is this file in it. */
+  readonly model: { readonly kind: 'tfjs' | 'onnx'; readonly blob: string; readonly inputLayout?: InputLayout; readonly entry?: string };
   readonly data: { readonly blob: string; readonly count: number; readonly height: number; readonly width: number; readonly channels: number };
   readonly preprocessing: Preprocessing;
   readonly recipe: ReverseRecipe;
@@ -304,12 +305,11 @@ export async function openCoordinator(url: QueueUrl, name: string, out: string, 
  */
 export function queueEngines(conn: QueueConnection, modelName: string): LabelEngineFactory {
   return async (init) => {
-    const fs = await import('node:fs');
-    const bytes = init.model.kind === 'onnx' ? fs.readFileSync(init.model.file) : packFolder(init.model.dir);
-    const modelBlob = await raceLost(conn, putBlob(conn.redis, bytes));
+    const packed = init.model.kind === 'onnx' ? packOnnxModel(init.model.file) : { bytes: packFolder(init.model.dir) };
+    const modelBlob = await raceLost(conn, putBlob(conn.redis, packed.bytes));
     const dataBlob = await raceLost(conn, putBlob(conn.redis, init.data.images));
     const spec: RunnerSpec = {
-      model: { kind: init.model.kind, blob: modelBlob, ...(init.model.kind === 'onnx' ? { inputLayout: init.model.inputLayout } : {}) },
+      model: { kind: init.model.kind, blob: modelBlob, ...(init.model.kind === 'onnx' ? { inputLayout: init.model.inputLayout } : {}), ...(packed.entry !== undefined ? { entry: packed.entry } : {}) },
       data: { blob: dataBlob, count: init.data.count, height: init.data.height, width: init.data.width, channels: init.data.channels },
       preprocessing: init.preprocessing,
       recipe: init.recipe,

@@ -103,7 +103,7 @@ export async function runWorker(o: WorkerOptions): Promise<WorkerSummary> {
 
   const chunkRunner = (spec: RunnerSpec): Promise<Runner> =>
     runner(specKey(spec), async () => {
-      const path = await cache.model(spec.model.blob, spec.model.kind);
+      const path = await cache.model(spec.model.blob, spec.model.kind, spec.model.entry);
       const bytes = await cache.data(spec.data.blob);
       const { count, height, width, channels } = spec.data;
       if (bytes.length !== count * height * width * channels) throw new DataFormatError('job', `the clean set holds ${bytes.length} bytes, not ${count}×${height}×${width}×${channels}.`);
@@ -208,6 +208,8 @@ export function checkJob(data: unknown): { spec: RunnerSpec; task: ChunkTask } {
   const m = s.model as unknown;
   if (!isObject(m) || (m.kind !== 'tfjs' && m.kind !== 'onnx') || !isSha256Hex(m.blob)) bad('model reference');
   if (m && (m as { kind: string }).kind === 'onnx' && (m as { inputLayout?: string }).inputLayout !== 'nchw' && (m as { inputLayout?: string }).inputLayout !== 'nhwc') bad('input layout');
+  const entry = isObject(m) ? m.entry : undefined;
+  if (entry !== undefined && (!isObject(m) || m.kind !== 'onnx' || typeof entry !== 'string' || !/^[^/\\\0]{1,200}\.onnx$/i.test(entry) || entry === '..')) bad('packed model entry');
   const dd = s.data as unknown;
   const dims = isObject(dd) ? [dd.count, dd.height, dd.width, dd.channels] : [];
   if (!isObject(dd) || !isSha256Hex(dd.blob) || dims.length !== 4 || !dims.every((x) => Number.isInteger(x) && (x as number) > 0 && (x as number) <= 1 << 24)) bad('clean set reference');
