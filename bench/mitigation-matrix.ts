@@ -18,7 +18,7 @@
  *        --out ../runs-matrix-mitigated [--per-family 2] [--title MNIST] [--write-docs]
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/data/paths.js';
@@ -53,10 +53,13 @@ interface ScanJson {
 }
 
 const cli = (args: string[]): string => execFileSync(process.execPath, [...cliFromSource(), ...args], { cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-const evaluate = (dir: string): Evaluation => {
+/** `evaluate --json` of a model, kept as evaluate.json in the folders this bench writes (the matrix models carry theirs). */
+const evaluate = (dir: string, keep = false): Evaluation => {
   const saved = join(dir, 'evaluate.json');
   if (existsSync(saved)) return JSON.parse(readFileSync(saved, 'utf8')) as Evaluation;
-  return JSON.parse(cli(['evaluate', '--model', dir, '--json', '--quiet'])) as Evaluation;
+  const text = cli(['evaluate', '--model', dir, '--json', '--quiet']);
+  if (keep) writeFileSync(saved, text);
+  return JSON.parse(text) as Evaluation;
 };
 /** Each backdoor's ASR (one figure for a single backdoor). */
 const asrs = (e: Evaluation): number[] => (e.attacks && e.attacks.length > 0 ? e.attacks.map((a) => a.attackSuccessRate) : e.attackSuccessRate === null ? [] : [e.attackSuccessRate]);
@@ -98,7 +101,7 @@ for (const family of FAMILIES) {
         cli(['mitigate', '--model', dir, '--scan', scanDir, '--method', method, '--label', String(label), '--out', out, '--quiet']);
       }
       const m = JSON.parse(readFileSync(join(out, MITIGATION_JSON), 'utf8')) as MitigationReport;
-      const e = evaluate(out);
+      const e = evaluate(out, true);
       after[method] = { accuracy: e.cleanAccuracy, asr: asrs(e), ...(m.pruning?.stopShare !== undefined ? { prunedShare: m.pruning.stopShare } : {}), seconds: m.seconds };
     }
     rows.push({ family, name, label, how, before: { accuracy: before.cleanAccuracy, asr: asrs(before) }, after });
