@@ -145,7 +145,7 @@ if (values['write-docs']) {
     `Detection matrix: ${values.title}`,
     [
       `Models: ${shown(values.models)} (${scanned.length} scanned: ${clean.length} clean). Cells: ROC-AUC of the detector's model score, infected models of the family against the clean ones, and (true positives / infected models at the detector's own call, and how many of those flagged only target labels: "right"); the last row counts clean models called backdoored. Combined: the verdict of detectors.json (backdoored when any voting detector says so; score the largest voting score over its threshold; docs/DETECTORS.md).`,
-      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${shown(values.models)} --scans ${shown(values.scans)} --detectors ${values.detectors} --run --title '${values.title}' --write-docs\`.`,
+      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${shown(values.models)} --scans ${shown(values.scans)} --detectors ${values.detectors} --run${auditSample ? ` --audit-sample ${auditSample}` : ''} --title '${values.title}' --write-docs\`.`,
       '',
       table,
     ].join('\n'),
