@@ -59,7 +59,7 @@ export function packOnnxModel(file: string): { readonly bytes: Buffer; readonly 
 }
 
 /** A name that stays in its folder: no separator, not '.' or '..', no NUL. */
-function isPlainName(name: string): boolean {
+export function isPlainName(name: string): boolean {
   return name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
 }
 
@@ -69,7 +69,8 @@ function packFiles(files: readonly (readonly [string, string])[], what: string):
   let total = MAGIC.length;
   for (const [name, p] of files) {
     const size0 = statSync(p).size;
-    if (total + size0 > MAX_BLOB_BYTES) throw new DataFormatError(what, `larger than ${MAX_BLOB_BYTES} bytes: too large to send through the queue.`);
+    // Checked on the file's size before it is read.
+    if (total + 8 + size0 > MAX_BLOB_BYTES) throw new DataFormatError(what, `larger than ${MAX_BLOB_BYTES} bytes: too large to send through the queue.`);
     const bytes = readFileSync(p);
     const head = Buffer.alloc(4);
     const nameBytes = Buffer.from(name, 'utf8');
@@ -78,7 +79,6 @@ function packFiles(files: readonly (readonly [string, string])[], what: string):
     size.writeUInt32LE(bytes.length);
     parts.push(head, nameBytes, size, bytes);
     total += 8 + nameBytes.length + bytes.length;
-    if (total > MAX_BLOB_BYTES) throw new DataFormatError(what, `larger than ${MAX_BLOB_BYTES} bytes: too large to send through the queue.`);
   }
   return Buffer.concat(parts);
 }
@@ -99,7 +99,7 @@ export function unpackFolder(blob: Buffer, dir: string, what: string): void {
     const name = blob.subarray(at, at + n).toString('utf8');
     at += n;
     // A plain file name: nothing that could lead out of the folder.
-    if (name === '.' || name === '..' || /[/\\\0]/.test(name)) bad(`file name '${name.slice(0, 40)}'`);
+    if (!isPlainName(name)) bad(`file name '${name.slice(0, 40)}'`);
     if (at + 4 > blob.length) bad('truncated size');
     const size = blob.readUInt32LE(at);
     at += 4;

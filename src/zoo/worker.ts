@@ -24,7 +24,7 @@ import { isObject, replaceNumbers, reviveNumbers } from '../run-files.js';
 import { siblingModule, WorkerPool } from '../workers/pool.js';
 import { checkPartitionJob, encodePartitionResult, PARTITION_JOB_FORMAT, partitionInit } from '../certify/aggregation/queue-jobs.js';
 import type { PartitionOutcome, PartitionTask } from '../certify/aggregation/task.js';
-import { BlobCache, isSha256Hex, sha256Hex } from './blobs.js';
+import { BlobCache, isPlainName, isSha256Hex, sha256Hex } from './blobs.js';
 import { CHUNK_JOB_FORMAT, connectRedis, DEFAULT_MODELS_IN_FLIGHT, duplicateConnection, DEFAULT_LOCK_SECONDS, MAX_STALLED_COUNT, specKey, stableJson, type ChunkJobData, type QueueUrl, type RunnerSpec } from './queue.js';
 
 /**
@@ -209,7 +209,7 @@ export function checkJob(data: unknown): { spec: RunnerSpec; task: ChunkTask } {
   if (!isObject(m) || (m.kind !== 'tfjs' && m.kind !== 'onnx') || !isSha256Hex(m.blob)) bad('model reference');
   if (m && (m as { kind: string }).kind === 'onnx' && (m as { inputLayout?: string }).inputLayout !== 'nchw' && (m as { inputLayout?: string }).inputLayout !== 'nhwc') bad('input layout');
   const entry = isObject(m) ? m.entry : undefined;
-  if (entry !== undefined && (!isObject(m) || m.kind !== 'onnx' || typeof entry !== 'string' || !/^[^/\\\0]{1,200}\.onnx$/i.test(entry) || entry === '..')) bad('packed model entry');
+  if (entry !== undefined && (!isObject(m) || m.kind !== 'onnx' || typeof entry !== 'string' || entry.length > 200 || !isPlainName(entry) || !/\.onnx$/i.test(entry))) bad('packed model entry');
   const dd = s.data as unknown;
   const dims = isObject(dd) ? [dd.count, dd.height, dd.width, dd.channels] : [];
   if (!isObject(dd) || !isSha256Hex(dd.blob) || dims.length !== 4 || !dims.every((x) => Number.isInteger(x) && (x as number) > 0 && (x as number) <= 1 << 24)) bad('clean set reference');

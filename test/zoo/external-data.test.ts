@@ -25,11 +25,10 @@ function withExternalData(dir: string, location: string): string {
   const chunks: Buffer[] = [];
   let offset = 0;
   for (const t of model.graph!.initializer!) {
-    let raw = t.rawData && t.rawData.length > 0 ? Buffer.from(t.rawData) : Buffer.from(Float32Array.from(t.floatData ?? []).buffer);
-    if (t.dataType === onnx.TensorProto.DataType.INT64 && (!t.rawData || t.rawData.length === 0)) raw = Buffer.from(BigInt64Array.from((t.int64Data ?? []).map((x) => BigInt(x.toString()))).buffer);
+    // torch.onnx.export stores every initializer as raw bytes.
+    assert.ok(t.rawData && t.rawData.length > 0, `fixture tensor ${t.name} has raw data`);
+    const raw = Buffer.from(t.rawData);
     t.rawData = new Uint8Array(0);
-    t.floatData = [];
-    t.int64Data = [];
     t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
     t.externalData = [
       { key: 'location', value: location },
