@@ -45,31 +45,25 @@ export async function trainOnQueue(o: QueuedTraining, tasks: readonly PartitionT
     const spec: PartitionSpec = { data: { blob: await raceLost(conn, putBlob(conn.redis, bytes)), ...shape }, schedule: o.schedule };
     const run = o.dataset.name;
     const expect = { testCount: shape.test, numClasses: shape.numClasses };
-    let failure: unknown;
+    // After a failure the classifiers still arriving are not saved: the run stops at the first one.
+    let failed = false;
     const one = async (task: PartitionTask): Promise<void> => {
       const r = await raceLost(conn, collect(conn, spec, run, task, { ...expect, members: task.members.length }));
-      if (failure !== undefined) return;
+      if (failed) return;
       const outcome = { index: task.index, predictions: r.predictions, trainSeconds: r.trainSeconds, evalSeconds: r.evalSeconds };
       if (o.store !== undefined) savePartition(o.store, { ...outcome, seed: task.seed, members: task.digest, model: { kind: 'net', arch: o.schedule.arch } }, r.weights);
       if (r.weightsBlob) await dropWeightsBlob(conn.redis, r.weightsBlob).catch(() => {});
       finish(outcome);
     };
-    // Settled one by one so that the first failure ends the wait at once and the rest reject nowhere.
-    await new Promise<void>((resolve, reject) => {
-      let left = tasks.length;
-      if (left === 0) resolve();
-      for (const t of tasks) {
-        one(t).then(
-          () => {
-            if (--left === 0) resolve();
-          },
-          (e: unknown) => {
-            failure ??= e;
-            reject(e);
-          },
-        );
-      }
-    });
+    // Promise.all rejects at the first failure and handles the later ones.
+    await Promise.all(
+      tasks.map((t) =>
+        one(t).catch((e: unknown) => {
+          failed = true;
+          throw e;
+        }),
+      ),
+    );
   } finally {
     await conn.close();
   }
