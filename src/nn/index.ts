@@ -29,3 +29,5 @@ export { DEFAULT_SIG_DELTA, DEFAULT_SIG_FREQUENCY, DEFAULT_SIG_RATE } from './at
 export { DEFAULT_WANET_GRID, DEFAULT_WANET_STRENGTH, DEFAULT_WANET_CROSS_RATIO, DEFAULT_WANET_RATE } from './attacks/wanet.js';
 export { preprocessingPreset, preprocessBatch, describePreprocessing, PREPROCESSING_PRESETS, DEFAULT_PREPROCESSING } from './preprocess.js';
 export type { Preprocessing } from './preprocess.js';
+export { reinitialiseLikeTorch, torchInitRules, untieWeights, TORCH_PRELU_INIT } from './torch-init.js';
+export type { InitRule, TorchInitSummary } from './torch-init.js';
