@@ -4,7 +4,8 @@
  * library's and renders the progress and the result.
  */
 import { MissingOptionError, OptionError } from '../errors.js';
-import { AGGREGATION_LEARNERS, PARTITION_HASHES } from '../certify/aggregation/recipe.js';
+import { PARTITION_HASHES } from '../certify/aggregation/recipe.js';
+import { INPUT_LAYOUTS } from '../graph/layout.js';
 import { checkOneOf } from '../options.js';
 import type { CommandContext } from './command.js';
 import { intOption, numberListOption, seedOption, withFlagNames } from './command.js';
@@ -18,6 +19,8 @@ export interface AggregationValues {
   readonly partitions?: string | undefined;
   readonly spread?: string | undefined;
   readonly learner?: string | undefined;
+  readonly 'input-layout'?: string | undefined;
+  readonly preprocess?: string | undefined;
   readonly budgets?: string | undefined;
   readonly hash?: string | undefined;
   readonly epochs?: string | undefined;
@@ -44,7 +47,10 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
   if (v.partitions === undefined) throw new MissingOptionError('--partitions', `the number k of partitions (--method ${v.method})`);
   const partitions = intOption('partitions', v.partitions)!;
   const budgets = v.budgets === undefined ? undefined : checkBudgets('--budgets', numberListOption('budgets', v.budgets)!);
-  const learner = v.learner === undefined ? undefined : checkOneOf('--learner', v.learner, AGGREGATION_LEARNERS);
+  // A known learner's name or an ONNX model's path: the library tells them apart.
+  const learner = v.learner;
+  const inputLayout = v['input-layout'] === undefined ? undefined : checkOneOf('--input-layout', v['input-layout'], INPUT_LAYOUTS);
+  const preprocessing = v.preprocess === undefined ? undefined : (await import('../nn/preprocess.js')).parsePreprocessingSpec(v.preprocess);
   const hash = v.hash === undefined ? undefined : checkOneOf('--hash', v.hash, PARTITION_HASHES);
   let queue: { url: import('../zoo/queue.js').QueueUrl; name: string } | undefined;
   if (v.queue !== undefined || v['queue-name'] !== undefined) {
@@ -60,12 +66,14 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
   }
   let bar: ReturnType<typeof progressBar> | undefined;
   let lastLog = 0;
-  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', dataset: '--dataset', epochs: '--epochs', seed: '--seed', workers: '--workers', out: '--out', queue: '--queue' }, () =>
+  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', inputLayout: '--input-layout', preprocessing: '--preprocess', dataset: '--dataset', epochs: '--epochs', seed: '--seed', workers: '--workers', out: '--out', queue: '--queue' }, () =>
     certifyAggregation({
       method: checkOneOf('--method', v.method, ['dpa', 'fa'] as const),
       partitions,
       ...(v.spread !== undefined ? { spread: intOption('spread', v.spread)! } : {}),
       ...(learner !== undefined ? { learner } : {}),
+      ...(inputLayout !== undefined ? { inputLayout } : {}),
+      ...(preprocessing !== undefined ? { preprocessing } : {}),
       dataset: v.dataset,
       ...(v['data-dir'] !== undefined ? { dataDir: v['data-dir'] } : {}),
       ...(hash !== undefined ? { hash } : {}),

@@ -6,6 +6,7 @@ import { DATA_DEPENDENT_PERCENTILE } from '../certify/data-dependent.js';
 import { ATTACK_NAMES, DEFAULT_ATTACKS } from '../certify/eps-task.js';
 import { CERTIFY_RECIPES, DEFAULT_RECIPE, POINT_KINDS } from '../certify/recipes.js';
 import { AGGREGATION_LEARNERS, DEFAULT_BUDGETS, DEFAULT_FA_SPREAD, DPA_EPOCHS, PARTITION_HASHES } from '../certify/aggregation/recipe.js';
+import { DEFAULT_ONNX_INPUT_LAYOUT } from '../graph/layout.js';
 import { checkOneOf } from '../options.js';
 import { DEFAULT_SEED } from '../random.js';
 import type { Command } from './command.js';
@@ -22,7 +23,17 @@ const options = {
   },
   partitions: { type: 'string', value: 'K', help: 'dpa/fa: the number k of partitions (at least 2, at most the training set; DPA on MNIST: 1200).' },
   spread: { type: 'string', value: 'D', help: `fa: the spread d, each sample in d of the k·d subsets (default ${DEFAULT_FA_SPREAD}).` },
-  learner: { type: 'string', value: 'L', help: `dpa/fa: the base learner, ${AGGREGATION_LEARNERS.join(', ')} (default: svm on a feature dataset, the dataset's own net on mnist and gtsrb).` },
+  learner: {
+    type: 'string',
+    value: 'L|PATH',
+    help: `dpa/fa: the base learner, ${AGGREGATION_LEARNERS.join(', ')} (default: svm on a feature dataset, the dataset's own net on mnist and gtsrb), or an ONNX image classifier (FILE.onnx, or a folder holding model.onnx): its architecture, every weight re-initialised from each classifier's seed by PyTorch's default rule, trained like the built-in nets.`,
+  },
+  'input-layout': { type: 'string', value: 'nchw|nhwc', help: `dpa/fa with an ONNX learner: its input's layout when its sidecar does not say it (default ${DEFAULT_ONNX_INPUT_LAYOUT}, what torch.onnx.export writes).` },
+  preprocess: {
+    type: 'string',
+    value: 'SPEC',
+    help: "dpa/fa with an ONNX learner: from raw pixels to its input when its sidecar does not say it (default unit, x/255): unit, raw, mnist, inception, none, or normalize:mean=a,b,c;std=d,e,f.",
+  },
   budgets: { type: 'string', value: 'LIST', help: `dpa/fa: numbers of poison points at which to print certified accuracy (default ${DEFAULT_BUDGETS.join(',')}).` },
   hash: { type: 'string', value: 'H', help: `dpa/fa: the content hash of the partitioning, ${PARTITION_HASHES.join(' or ')} (default: the pixel sum on pixels, as the releases; sha256 otherwise).` },
   epochs: { type: 'string', value: 'N', help: `dpa/fa with a net: epochs per base net (default ${DPA_EPOCHS}, DPA's).` },
@@ -75,7 +86,7 @@ const options = {
 
 /** 'bound' is the certified-defense bound U*; the aggregation certificates are in certify/aggregation/. */
 const CERTIFY_METHODS = ['bound', 'dpa', 'fa'] as const;
-const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'budgets', 'hash', 'epochs', 'queue', 'queue-name'] as const;
+const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'input-layout', 'preprocess', 'budgets', 'hash', 'epochs', 'queue', 'queue-name'] as const;
 
 export const certifyCommand: Command<typeof options> = {
   name: 'certify',
@@ -96,7 +107,11 @@ are jobs on Redis taken by 'poisonguard worker --queue URL' on any machine; this
 each one into --out as it arrives (a queued run and a local one resume each other) and votes.
          poisonguard certify --method dpa --partitions 50 --dataset mnist17 --learner svm
          poisonguard certify --method dpa --partitions 1200 --dataset mnist --out runs/dpa-mnist
-         poisonguard certify --method dpa --partitions 1200 --dataset mnist --out runs/dpa-mnist --queue redis://10.0.0.5:6379`,
+         poisonguard certify --method dpa --partitions 1200 --dataset mnist --out runs/dpa-mnist --queue redis://10.0.0.5:6379
+--learner FILE.onnx takes the architecture of a user's classifier (exported from PyTorch, say):
+each base classifier re-initialises its weights from its own seed (PyTorch's default rule; no
+weight of the file is used) and trains from scratch; the recipe records the file's SHA-256.
+         poisonguard certify --method dpa --partitions 100 --dataset mnist --learner lenet.onnx --epochs 20`,
   options,
   async run(v, _pos, ctx) {
     const method = checkOneOf('--method', v.method, CERTIFY_METHODS);

@@ -4,10 +4,13 @@
  * saved so that an interrupted run resumes), let them vote on every test point, and certify each
  * prediction. Works for any learner: the hinge SVM on features or a network on images.
  */
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { OptionError } from '../../errors.js';
 import { checkNonNegativeInt, checkOneOf, checkPositive, checkPositiveInt } from '../../options.js';
+import type { InputLayout } from '../../graph/layout.js';
+import { checkPreprocessing, describePreprocessing, type Preprocessing } from '../../nn/preprocess.js';
 import { checkSeed, DEFAULT_SEED } from '../../random.js';
 import { writeJsonAtomic } from '../../run-files.js';
 import { WorkerPool, siblingModule } from '../../workers/pool.js';
@@ -22,12 +25,17 @@ import {
   DEFAULT_FA_SPREAD,
   DPA_BATCH_SIZE,
   DPA_EPOCHS,
+  LEARNER_CHOICES,
+  ONNX_LEARNER,
   PARTITION_HASHES,
   type AggregationLearner,
+  type AggregationLearnerKind,
   type AggregationMethod,
   type PartitionHash,
 } from './recipe.js';
 import { AGGREGATION_JSON, loadPartitionPredictions, membersDigest, openStore } from './store.js';
+import type { NetArch } from './net-learner.js';
+import type { OnnxArchitecture } from './onnx-learner.js';
 import type { AggregationQueue } from './queue-learners.js';
 import { runPartitionTask, type PartitionOutcome, type PartitionTask, type PartitionTaskInit } from './task.js';
 import { certifiedAccuracy, dpaRadius, faRadius, medianCertifiedRadius, voteCounts, voteWinner, type CertifiedPoint } from './vote.js';
@@ -38,8 +46,16 @@ export interface AggregationOptions {
   readonly partitions: number;
   /** FA's d (default {@link DEFAULT_FA_SPREAD}); DPA takes none. */
   readonly spread?: number;
-  /** Base learner (default: 'svm' for a feature dataset, the dataset's own net for 'mnist' and 'gtsrb'). */
-  readonly learner?: AggregationLearner;
+  /**
+   * Base learner (default: 'svm' for a feature dataset, the dataset's own net for 'mnist' and
+   * 'gtsrb'), or the path of an ONNX image classifier (a .onnx file or a folder holding model.onnx):
+   * a user-named architecture, re-initialised from each classifier's seed by PyTorch's default rule
+   * and trained from scratch like the built-in nets (onnx-learner.ts).
+   */
+  readonly learner?: AggregationLearner | string;
+  /** An ONNX learner's input layout and preprocessing when its sidecar does not say them (default NCHW, pixels/255); refused with the other learners. */
+  readonly inputLayout?: InputLayout;
+  readonly preprocessing?: Preprocessing;
   /** Dataset name: a binary feature dataset for the SVM (mnist17, …), an image dataset for the nets. */
   readonly dataset: string;
   readonly dataDir?: string;
@@ -95,13 +111,22 @@ export interface AggregationRecipe {
   readonly classifiers: number;
   readonly shifts: readonly number[];
   readonly hash: PartitionHash;
-  readonly learner: AggregationLearner;
+  readonly learner: AggregationLearnerKind;
   readonly dataset: string;
   readonly seed: number;
   /** What trains the base classifiers. */
   readonly engine: string;
   readonly svm?: { readonly rho2: number; readonly note: string };
-  readonly net?: { readonly arch: string; readonly epochs: number; readonly batchSize: number; readonly learningRate: number; readonly optimizer: string; readonly preprocessing: string };
+  readonly net?: {
+    readonly arch: string;
+    readonly epochs: number;
+    readonly batchSize: number;
+    readonly learningRate: number;
+    readonly optimizer: string;
+    readonly preprocessing: string;
+    /** A user's architecture: its file's name and SHA-256, layout, preprocessing and initialisation (onnx-learner.ts's architectureRecord). */
+    readonly architecture?: Record<string, unknown>;
+  };
 }
 
 export interface AggregationReport {
@@ -152,7 +177,11 @@ export function checkBudgets(option: string, budgets: readonly number[]): number
 
 export async function certifyAggregation(options: AggregationOptions): Promise<AggregationReport> {
   const method = checkOneOf('method', options.method, AGGREGATION_METHODS);
-  const learner = checkOneOf('learner', options.learner ?? defaultLearner(options.dataset), AGGREGATION_LEARNERS);
+  const named = options.learner ?? defaultLearner(options.dataset);
+  const isFile = !(AGGREGATION_LEARNERS as readonly string[]).includes(named);
+  if (isFile && !existsSync(named)) throw new OptionError('learner', LEARNER_CHOICES, named);
+  const learner: AggregationLearnerKind = isFile ? ONNX_LEARNER : (named as AggregationLearner);
+  for (const o of ['inputLayout', 'preprocessing'] as const) if (!isFile && options[o] !== undefined) throw new OptionError(o, `absent with the '${learner}' learner (it states an ONNX architecture's)`, options[o]);
   const k = options.partitions;
   if (!Number.isInteger(k) || k < 2) throw new OptionError('partitions', 'an integer of at least 2 (one partition certifies nothing)', k);
   if (method === 'dpa' && options.spread !== undefined) throw new OptionError('spread', "absent with DPA (d is Finite Aggregation's)", options.spread);
@@ -168,11 +197,27 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DPA_BATCH_SIZE);
   const learningRate = checkPositive('learningRate', options.learningRate ?? BASE_NET_LEARNING_RATE);
   if (options.hash !== undefined) checkOneOf('hash', options.hash, PARTITION_HASHES);
+  let arch: OnnxArchitecture | undefined;
+  if (isFile) {
+    const { openOnnxArchitecture } = await import('./onnx-learner.js');
+    const { INPUT_LAYOUTS } = await import('../../graph/layout.js');
+    arch = openOnnxArchitecture(named, {
+      ...(options.inputLayout !== undefined ? { inputLayout: checkOneOf('inputLayout', options.inputLayout, INPUT_LAYOUTS) } : {}),
+      ...(options.preprocessing !== undefined ? { preprocessing: checkPreprocessing(options.preprocessing, 'preprocessing') } : {}),
+    });
+  }
 
   const ref: DataRef = { learner, dataset: options.dataset, ...(options.dataDir !== undefined ? { dataDir: options.dataDir } : {}), seed };
   const data = await loadAggregationData(ref);
   const n = trainCount(data);
   if (k > n) throw new OptionError('partitions', `at most the training set's size (${n})`, k);
+  let architecture: Record<string, unknown> | undefined;
+  if (arch && data.kind === 'images') {
+    const { architectureRecord, checkArchitectureFits } = await import('./onnx-learner.js');
+    const { train } = data.dataset;
+    checkArchitectureFits(arch.graph, arch.file, { name: options.dataset, height: train.height, width: train.width, channels: train.channels, numClasses: data.dataset.numClasses });
+    architecture = architectureRecord(arch);
+  }
   const hash = options.hash ?? defaultHash(data);
   const plan = partitionTrainingSet(sampleSource(data), { method, partitions: k, ...(method === 'fa' ? { spread: d } : {}), hash });
   const K = numClasses(data);
@@ -192,11 +237,12 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
     seed,
     engine: isNet ? 'onnx (native engine on onnxruntime, 1 thread per classifier)' : 'linear SVM (dual coordinate descent)',
     ...(isNet
-      ? { net: { arch: learner, epochs, batchSize, learningRate, optimizer: 'adam', preprocessing: 'pixels / 255' } }
+      ? { net: { arch: learner, epochs, batchSize, learningRate, optimizer: 'adam', preprocessing: arch ? describePreprocessing(arch.preprocessing, data.kind === 'images' ? data.dataset.train.channels : 1) : 'pixels / 255', ...(architecture ? { architecture } : {}) } }
       : { svm: { rho2, note: "norm-matched to the certify recipe's ρ² (the U* defender); a one-class or empty subset votes its class (empty: class 0)" } }),
   };
 
-  const init: PartitionTaskInit = { data: ref, rho2, ...(isNet ? { schedule: { arch: learner as 'mnist' | 'gtsrb', epochs, batchSize, learningRate } } : {}), ...(options.out !== undefined ? { store: options.out } : {}) };
+  const schedule = { arch: learner as NetArch, epochs, batchSize, learningRate, ...(arch ? { preprocessing: arch.preprocessing } : {}) };
+  const init: PartitionTaskInit = { data: ref, rho2, ...(isNet ? { schedule } : {}), ...(arch ? { architecture: arch.graph } : {}), ...(options.out !== undefined ? { store: options.out } : {}) };
   if (options.out !== undefined) openStore(options.out, { ...recipe, dataDir: options.dataDir ?? null }, options.force ?? false);
 
   const predictions: Uint8Array[] = new Array(plan.subsets.length);
@@ -227,7 +273,8 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   if (queue && tasks.length > 0) {
     if (data.kind !== 'images') throw new Error('a queue trains networks only');
     const { trainOnQueue } = await import('./queue-learners.js');
-    await trainOnQueue({ queue, dataset: data.dataset, schedule: init.schedule!, ...(options.out !== undefined ? { store: options.out } : {}) }, tasks, finish);
+    const model = arch ? { architecture: { ...arch.packed, inputLayout: arch.inputLayout } } : {};
+    await trainOnQueue({ queue, dataset: data.dataset, schedule, ...model, ...(options.out !== undefined ? { store: options.out } : {}) }, tasks, finish);
   } else if (threads === 0) {
     for (const t of tasks) finish(await runPartitionTask(init, data, t));
   } else {

@@ -9,7 +9,7 @@ import type { ImageDataset, ImageSet } from '../../data/images.js';
 import type { Features } from '../../data/matrix.js';
 import { OptionError } from '../../errors.js';
 import type { SampleSource } from './partition.js';
-import type { AggregationLearner, PartitionHash } from './recipe.js';
+import type { AggregationLearnerKind, PartitionHash } from './recipe.js';
 
 export type AggregationData =
   | { readonly kind: 'features'; readonly dataset: BinaryDataset }
@@ -17,7 +17,7 @@ export type AggregationData =
 
 /** What is needed to load the data again (in a worker). */
 export interface DataRef {
-  readonly learner: AggregationLearner;
+  readonly learner: AggregationLearnerKind;
   readonly dataset: string;
   readonly dataDir?: string;
   /** The dataset's own seed (Enron's split, GTSRB's shuffle). */
@@ -35,7 +35,7 @@ export async function loadAggregationData(ref: DataRef): Promise<AggregationData
   const { loadImageDataset, imageDatasetNames } = await import('../../data/image-registry.js');
   const { binaryDatasetNames } = await import('../../data/registry.js');
   if (binaryDatasetNames().includes(ref.dataset) && !imageDatasetNames().includes(ref.dataset)) {
-    throw new OptionError('dataset', `an image dataset for the '${ref.learner}' network (${imageDatasetNames().join(', ')}, or an image folder)`, ref.dataset);
+    throw new OptionError('dataset', `an image dataset for the ${ref.learner === 'onnx' ? 'ONNX architecture' : `'${ref.learner}' network`} (${imageDatasetNames().join(', ')}, or an image folder)`, ref.dataset);
   }
   return { kind: 'images', dataset: loadImageDataset(ref.dataset, ref.dataDir, ref.seed) };
 }

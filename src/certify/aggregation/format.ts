@@ -6,8 +6,10 @@ const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
 export function formatAggregationTable(r: AggregationReport): string {
   const { recipe } = r;
   const name = recipe.method === 'dpa' ? `DPA, k = ${recipe.partitions}` : `FA, k = ${recipe.partitions}, d = ${recipe.spread} (${recipe.classifiers} classifiers)`;
+  const a = recipe.net?.architecture;
+  const learner = a ? `${String(a.file)} (SHA-256 ${String(a.sha256).slice(0, 12)}…, re-initialised per classifier)` : recipe.learner;
   const lines = [
-    `${name}; learner ${recipe.learner}; ${r.dataset.name}: ${r.dataset.n} train (subsets of ${r.subsetSizes.min}–${r.subsetSizes.max}), ${r.dataset.nTest} test`,
+    `${name}; learner ${learner}; ${r.dataset.name}: ${r.dataset.n} train (subsets of ${r.subsetSizes.min}–${r.subsetSizes.max}), ${r.dataset.nTest} test`,
     `clean accuracy of the vote ${pct(r.cleanAccuracy)} (base classifiers ${pct(r.baseAccuracy)} on average); median certified radius ${r.medianRadius}`,
     '',
     '| poison points | certified accuracy |',

@@ -1,8 +1,10 @@
 /**
- * The network base learner: the project's MNIST or GTSRB net, initialised from the partition's
- * seed and trained from scratch on the partition alone by the native engine (onnxruntime, one
- * thread: the same bits on every machine), then asked for the label of every test image. TF.js
- * only builds the initial weights (its cpu backend: nothing is computed there).
+ * The network base learner: the project's MNIST or GTSRB net, or a user's ONNX architecture
+ * (onnx-learner.ts), initialised from the partition's seed and trained from scratch on the
+ * partition alone by the native engine (onnxruntime, one thread: the same bits on every machine),
+ * then asked for the label of every test image. For the project's nets TF.js only builds the
+ * initial weights (its cpu backend: nothing is computed there); a user's architecture gets
+ * PyTorch's default initialisation (src/nn/torch-init.ts).
  */
 import type { ImageDataset } from '../../data/images.js';
 import { subset } from '../../data/images.js';
@@ -11,19 +13,23 @@ import { createForwardRunner } from '../../graph/runtime.js';
 import { gtsrbNet, mnistNet } from '../../nn/architectures.js';
 import { initEngine } from '../../nn/engine.js';
 import { layersToGraph } from '../../nn/layers-graph.js';
-import { PREPROCESSING_PRESETS, preprocessInto } from '../../nn/preprocess.js';
+import { preprocessInto, type Preprocessing } from '../../nn/preprocess.js';
 import { argMaxRows } from '../../nn/scorer.js';
+import { reinitialiseLikeTorch } from '../../nn/torch-init.js';
 import { trainGraph } from '../../nn/train-native.js';
 import { DEFAULT_EVAL_BATCH_SIZE } from '../../nn/train.js';
+import { BASE_NET_PREPROCESSING, ONNX_LEARNER } from './recipe.js';
 
-/** Pixels / 255: the project's default preprocessing (DPA's release normalised by each partition's mean and std). */
-export const BASE_NET_PREPROCESSING = PREPROCESSING_PRESETS.unit;
+/** The nets: the project's architectures by name, or a user's ONNX graph ({@link ONNX_LEARNER}). */
+export type NetArch = 'mnist' | 'gtsrb' | typeof ONNX_LEARNER;
 
 export interface NetSchedule {
-  readonly arch: 'mnist' | 'gtsrb';
+  readonly arch: NetArch;
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
+  /** From raw pixels to the net's input (a user's architecture); absent: {@link BASE_NET_PREPROCESSING}. */
+  readonly preprocessing?: Preprocessing;
 }
 
 export interface NetModel {
@@ -35,8 +41,15 @@ export interface NetModel {
 
 let engineReady: Promise<unknown> | undefined;
 
-/** The initial graph of the net for `seed` (TF.js's initialisers, as `poisonguard train`). */
-async function initialGraph(dataset: ImageDataset, arch: NetSchedule['arch'], seed: number): Promise<ClassifierGraph> {
+/**
+ * The initial graph of the net for `seed`: the project's nets with TF.js's initialisers (as
+ * `poisonguard train`), a user's architecture re-initialised by PyTorch's rule.
+ */
+async function initialGraph(dataset: ImageDataset, arch: NetArch, seed: number, architecture: ClassifierGraph | undefined): Promise<ClassifierGraph> {
+  if (arch === ONNX_LEARNER) {
+    if (!architecture) throw new Error("the 'onnx' learner needs its architecture's graph");
+    return reinitialiseLikeTorch(architecture, seed).graph;
+  }
   engineReady ??= initEngine({ backend: 'cpu' });
   await engineReady;
   const shape: [number, number, number] = [dataset.train.height, dataset.train.width, dataset.train.channels];
@@ -53,9 +66,10 @@ async function initialGraph(dataset: ImageDataset, arch: NetSchedule['arch'], se
  * votes class 0 everywhere (a fixed answer: the certificate only needs each vote to depend on its
  * partition alone).
  */
-export async function trainNetPartition(dataset: ImageDataset, members: Int32Array, schedule: NetSchedule, seed: number): Promise<{ model: NetModel; predictions: Uint8Array }> {
+export async function trainNetPartition(dataset: ImageDataset, members: Int32Array, schedule: NetSchedule, seed: number, architecture?: ClassifierGraph): Promise<{ model: NetModel; predictions: Uint8Array }> {
   if (members.length === 0) return { model: { weights: new Map(), trainSeconds: 0, evalSeconds: 0 }, predictions: new Uint8Array(dataset.test.count) };
-  const graph = await initialGraph(dataset, schedule.arch, seed);
+  const graph = await initialGraph(dataset, schedule.arch, seed, architecture);
+  const preprocessing = schedule.preprocessing ?? BASE_NET_PREPROCESSING;
   const weights = new Map<string, Float32Array>();
   const t0 = performance.now();
   await trainGraph(graph, weights, subset(dataset.train, members), {
@@ -63,13 +77,15 @@ export async function trainNetPartition(dataset: ImageDataset, members: Int32Arr
     batchSize: Math.min(schedule.batchSize, members.length),
     learningRate: schedule.learningRate,
     seed,
-    preprocessing: BASE_NET_PREPROCESSING,
+    preprocessing,
     threads: 1,
   });
   const t1 = performance.now();
   const trained: ClassifierGraph = { ...graph, weights: new Map([...graph.weights].map(([k, w]) => [k, weights.has(k) ? { dims: w.dims, data: weights.get(k)! } : w])) };
-  const predictions = await predictImages(trained, dataset);
-  const all = new Map([...trained.weights].map(([k, w]) => [savedWeightName(k), w.data]));
+  const predictions = await predictImages(trained, dataset, preprocessing);
+  // A user's graph keeps its own names (an exporter's 'onnx::Conv_71' must not lose its number).
+  const saved = schedule.arch === ONNX_LEARNER ? (k: string) => k : savedWeightName;
+  const all = new Map([...trained.weights].map(([k, w]) => [saved(k), w.data]));
   if (all.size !== trained.weights.size) throw new Error(`two of the net's tensors share a saved name: ${[...trained.weights.keys()].join(', ')}`);
   return { model: { weights: all, trainSeconds: (t1 - t0) / 1000, evalSeconds: (performance.now() - t1) / 1000 }, predictions };
 }
@@ -83,7 +99,7 @@ export function savedWeightName(name: string): string {
   return name.replace(/_\d+$/, '');
 }
 
-async function predictImages(graph: ClassifierGraph, dataset: ImageDataset): Promise<Uint8Array> {
+async function predictImages(graph: ClassifierGraph, dataset: ImageDataset, preprocessing: Preprocessing): Promise<Uint8Array> {
   const test = dataset.test;
   const runner = await createForwardRunner(graph, { threads: 1 });
   try {
@@ -92,7 +108,7 @@ async function predictImages(graph: ClassifierGraph, dataset: ImageDataset): Pro
     const batch = new Float32Array(DEFAULT_EVAL_BATCH_SIZE * size);
     for (let start = 0; start < test.count; start += DEFAULT_EVAL_BATCH_SIZE) {
       const n = Math.min(DEFAULT_EVAL_BATCH_SIZE, test.count - start);
-      const x = preprocessInto(test.images.subarray(start * size, (start + n) * size), test.channels, BASE_NET_PREPROCESSING, batch).subarray(0, n * size);
+      const x = preprocessInto(test.images.subarray(start * size, (start + n) * size), test.channels, preprocessing, batch).subarray(0, n * size);
       out.set(argMaxRows((await runner.run(x, n)).out, n), start);
     }
     return out;

@@ -3,10 +3,12 @@
  * both sides of it: the job's data, checked by the worker (untrusted); the training data as one
  * content-addressed blob; the result, checked by the coordinator (untrusted too).
  *
- * A classifier depends only on the data, its members, its seed and the schedule (net-learner.ts:
- * the native engine on onnxruntime, one thread), so a job carries exactly these — the data as the
- * hash of its blob — and its id is their hash: a job asked for twice, by a rerun or a restarted
- * coordinator, is the one job, and a worker anywhere gives the same bits as a local run.
+ * A classifier depends only on the data, its members, its seed, the schedule (net-learner.ts:
+ * the native engine on onnxruntime, one thread) and, for a user's architecture, its ONNX model, so
+ * a job carries exactly these — the data and the model as the hashes of their blobs (the model
+ * packed as the zoo packs it, blobs.ts) — and its id is their hash: a job asked for twice, by a
+ * rerun or a restarted coordinator, is the one job, and a worker anywhere gives the same bits as a
+ * local run.
  *
  * The training data travel once: train images, train labels (one byte each: at most 256 classes,
  * as aggregate.ts requires) and test images. The test labels stay with the coordinator: a base
@@ -18,11 +20,14 @@ import type { Redis } from 'ioredis';
 import type { ImageDataset } from '../../data/images.js';
 import { imageSet } from '../../data/images.js';
 import { DataFormatError } from '../../errors.js';
+import type { InputLayout } from '../../graph/layout.js';
+import { checkPreprocessing } from '../../nn/preprocess.js';
 import { checkSeed } from '../../random.js';
 import { isObject } from '../../run-files.js';
-import { BLOB_PREFIX, getBlob, isSha256Hex, MAX_BLOB_BYTES, putBlob, sha256Hex, type BlobCache } from '../../zoo/blobs.js';
+import { BLOB_PREFIX, getBlob, isPlainName, isSha256Hex, MAX_BLOB_BYTES, putBlob, sha256Hex, type BlobCache } from '../../zoo/blobs.js';
 import { KEEP_FINISHED_SECONDS, stableJson } from '../../zoo/queue.js';
 import type { NetSchedule } from './net-learner.js';
+import { ONNX_LEARNER } from './recipe.js';
 import { flattenWeights, membersDigest, splitWeights } from './store.js';
 import type { PartitionOutcome, PartitionTask, PartitionTaskInit } from './task.js';
 
@@ -52,10 +57,19 @@ export interface PartitionDataSpec {
   readonly numClasses: number;
 }
 
+/** A user's architecture: its packed ONNX model by the hash of its blob, the file in the pack when packed with external data, its layout. */
+export interface PartitionModelSpec {
+  readonly blob: string;
+  readonly inputLayout: InputLayout;
+  readonly entry?: string;
+}
+
 /** Everything but the members and the seed that determines a base net. */
 export interface PartitionSpec {
   readonly data: PartitionDataSpec;
   readonly schedule: NetSchedule;
+  /** With the 'onnx' learner (and only with it): the architecture. */
+  readonly model?: PartitionModelSpec;
 }
 
 export interface PartitionJobData {
@@ -115,9 +129,19 @@ export function checkPartitionJob(data: unknown): { spec: PartitionSpec; task: P
   // Checked before anything is fetched or allocated: the product of untrusted sizes.
   if (dataBytes(shape) > MAX_BLOB_BYTES) bad(`data of ${dataBytes(shape)} bytes, above ${MAX_BLOB_BYTES}`);
   const s = spec.schedule;
-  if (!isObject(s) || (s.arch !== 'mnist' && s.arch !== 'gtsrb')) return bad('architecture');
+  if (!isObject(s) || (s.arch !== 'mnist' && s.arch !== 'gtsrb' && s.arch !== ONNX_LEARNER)) return bad('architecture');
   if (!isCount(s.epochs, MAX_EPOCHS) || !isCount(s.batchSize, MAX_BATCH) || typeof s.learningRate !== 'number' || !(s.learningRate > 0 && s.learningRate < 1e3)) bad('schedule');
-  if (Object.keys(s).length !== 4 || Object.keys(spec).length !== 2 || Object.keys(d).length !== 7) bad('unknown fields in the spec');
+  const onnx = s.arch === ONNX_LEARNER;
+  const model = checkModelSpec(spec.model, onnx, bad);
+  let preprocessing;
+  if (onnx) {
+    try {
+      preprocessing = checkPreprocessing(s.preprocessing, 'preprocessing');
+    } catch (e) {
+      bad((e as Error).message);
+    }
+  }
+  if (Object.keys(s).length !== (onnx ? 5 : 4) || Object.keys(spec).length !== (onnx ? 3 : 2) || Object.keys(d).length !== 7) bad('unknown fields in the spec');
   if (!isCount(data.index, 1 << 30, 0)) bad('index');
   let seed = 0;
   try {
@@ -134,11 +158,25 @@ export function checkPartitionJob(data: unknown): { spec: PartitionSpec; task: P
     members[i] = bytes.readInt32LE(4 * i);
     if (members[i] < 0 || members[i] >= shape.train) bad(`member ${members[i]} outside the ${shape.train} training samples`);
   }
-  const schedule: NetSchedule = { arch: s.arch, epochs: s.epochs as number, batchSize: s.batchSize as number, learningRate: s.learningRate as number };
-  return { spec: { data: shape, schedule }, task: { index: data.index as number, members, digest: membersDigest(members), seed }, run: data.run as string };
+  const schedule: NetSchedule = { arch: s.arch, epochs: s.epochs as number, batchSize: s.batchSize as number, learningRate: s.learningRate as number, ...(preprocessing ? { preprocessing } : {}) };
+  return { spec: { data: shape, schedule, ...(model ? { model } : {}) }, task: { index: data.index as number, members, digest: membersDigest(members), seed }, run: data.run as string };
 }
 
-/** The worker threads' init for a spec: the data from the blob (checked against its shape), the model handed back. */
+/** A job's model reference: present exactly with the 'onnx' learner; a blob hash, a layout, a plain file name as entry. */
+function checkModelSpec(m: unknown, onnx: boolean, bad: (why: string) => never): PartitionModelSpec | undefined {
+  if (m === undefined && !onnx) return undefined;
+  if (m === undefined || !onnx) return bad(onnx ? 'an ONNX architecture without its model' : 'a model with a built-in architecture');
+  if (!isObject(m) || !isSha256Hex(m.blob) || (m.inputLayout !== 'nchw' && m.inputLayout !== 'nhwc')) return bad('model reference');
+  if (m.entry !== undefined && (typeof m.entry !== 'string' || m.entry.length > 200 || !isPlainName(m.entry))) bad('packed model entry');
+  if (Object.keys(m).length !== (m.entry === undefined ? 2 : 3)) bad('unknown fields in the model reference');
+  return m as unknown as PartitionModelSpec;
+}
+
+/**
+ * The worker threads' init for a spec: the data from the blob (checked against its shape), a
+ * user's architecture from its blob (checked against the data as the coordinator checked it), the
+ * model handed back.
+ */
 export async function partitionInit(spec: PartitionSpec, cache: BlobCache): Promise<PartitionTaskInit> {
   const d = spec.data;
   const bytes = await cache.data(d.blob);
@@ -155,7 +193,15 @@ export async function partitionInit(spec: PartitionSpec, cache: BlobCache): Prom
     // The test labels are the coordinator's (see the module comment); a base classifier never reads them.
     test: imageSet(view.subarray(trainBytes + d.train), new Int32Array(d.test), d.height, d.width, d.channels),
   };
-  return { data: { inline: { kind: 'images', dataset } }, schedule: spec.schedule, returnModel: true };
+  let architecture;
+  if (spec.model) {
+    const { loadOnnxClassifier } = await import('../../nn/onnx-model.js');
+    const { checkArchitectureFits } = await import('./onnx-learner.js');
+    const path = await cache.model(spec.model.blob, 'onnx', spec.model.entry);
+    architecture = loadOnnxClassifier(path, spec.model.inputLayout);
+    checkArchitectureFits(architecture, `the job's model (blob ${spec.model.blob.slice(0, 12)}…)`, { name: "the job's data", height: d.height, width: d.width, channels: d.channels, numClasses: d.numClasses });
+  }
+  return { data: { inline: { kind: 'images', dataset } }, schedule: spec.schedule, ...(architecture ? { architecture } : {}), returnModel: true };
 }
 
 /** A worker's result text: predictions inline, the weights as a blob. */

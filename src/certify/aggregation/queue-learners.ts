@@ -10,6 +10,7 @@
  * their results instead of training them again.
  */
 import type { ImageDataset } from '../../data/images.js';
+import type { InputLayout } from '../../graph/layout.js';
 import { PoisonguardError } from '../../errors.js';
 import { putBlob } from '../../zoo/blobs.js';
 import { openCoordinator, raceLost, REDIS_LOST_SECONDS, runJob, type CoordinatorRole, type QueueConnection, type QueueUrl } from '../../zoo/queue.js';
@@ -33,6 +34,8 @@ export interface QueuedTraining {
   readonly queue: AggregationQueue;
   readonly dataset: ImageDataset;
   readonly schedule: NetSchedule;
+  /** A user's architecture (the 'onnx' learner): its model packed as it travels (blobs.ts's packOnnxModel) and its layout. */
+  readonly architecture?: { readonly bytes: Uint8Array; readonly entry?: string; readonly inputLayout: InputLayout };
   /** The run folder the classifiers are saved into (shown to other coordinators as the claim's owner). */
   readonly store?: string;
 }
@@ -42,7 +45,9 @@ export async function trainOnQueue(o: QueuedTraining, tasks: readonly PartitionT
   const conn = await openCoordinator(o.queue.url, o.queue.name, o.store ?? '(no --out)', o.queue.lostSeconds ?? REDIS_LOST_SECONDS, CERTIFY_ROLE);
   try {
     const { bytes, shape } = packImageData(o.dataset);
-    const spec: PartitionSpec = { data: { blob: await raceLost(conn, putBlob(conn.redis, bytes)), ...shape }, schedule: o.schedule };
+    const a = o.architecture;
+    const model = a ? { model: { blob: await raceLost(conn, putBlob(conn.redis, a.bytes)), inputLayout: a.inputLayout, ...(a.entry !== undefined ? { entry: a.entry } : {}) } } : {};
+    const spec: PartitionSpec = { data: { blob: await raceLost(conn, putBlob(conn.redis, bytes)), ...shape }, schedule: o.schedule, ...model };
     const run = o.dataset.name;
     const expect = { testCount: shape.test, numClasses: shape.numClasses };
     // After a failure the classifiers still arriving are not saved: the run stops at the first one.

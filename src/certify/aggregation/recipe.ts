@@ -3,6 +3,7 @@
  * Deep Partition Aggregation (Levine & Feizi, ICLR 2021; release github.com/alevine0/DPA) and
  * Finite Aggregation (Wang, Levine & Feizi, ICML 2022; release github.com/wangwenxiao/FiniteAggregation).
  */
+import { PREPROCESSING_PRESETS, type Preprocessing } from '../../nn/preprocess.js';
 
 /** 'dpa': k disjoint partitions; 'fa': k·d overlapping subsets built from k·d hash buckets, each sample in d subsets. */
 export const AGGREGATION_METHODS = ['dpa', 'fa'] as const;
@@ -25,6 +26,18 @@ export type PartitionHash = (typeof PARTITION_HASHES)[number];
  */
 export const AGGREGATION_LEARNERS = ['svm', 'mnist', 'gtsrb'] as const;
 export type AggregationLearner = (typeof AGGREGATION_LEARNERS)[number];
+
+/**
+ * The learner of a user-named architecture: `learner` given as the path of an ONNX image classifier
+ * (a .onnx file or a folder holding model.onnx), re-initialised per partition by PyTorch's default
+ * rule (src/nn/torch-init.ts) and trained from scratch as the built-in nets are (onnx-learner.ts).
+ */
+export const ONNX_LEARNER = 'onnx';
+export type AggregationLearnerKind = AggregationLearner | typeof ONNX_LEARNER;
+/** The ONNX learner's initialisation, as the recipe records it (src/nn/torch-init.ts). */
+export const ONNX_LEARNER_INIT = 'pytorch-default (kaiming_uniform a=√5, i.e. U(±1/√fan_in), weights and biases; BatchNorm 1, 0, mean 0, var 1; PReLU 0.25)';
+/** What `learner` may be, for messages. */
+export const LEARNER_CHOICES = `one of ${AGGREGATION_LEARNERS.map((l) => `'${l}'`).join(', ')}, or the path of an ONNX image classifier (FILE.onnx, or a folder holding model.onnx)`;
 
 /** DPA's MNIST setting, the paper's headline (k = 1 200). */
 export const DPA_MNIST_PARTITIONS = 1200;
@@ -49,6 +62,8 @@ export const FA_SHIFT_SEED = 999_999_999 + 208;
  * is Adam's usual 1e-3, no augmentation, pixels/255.
  */
 export const DPA_EPOCHS = 200;
+/** Pixels / 255: the project's default preprocessing, the built-in nets' and a user's architecture's unless its sidecar or the options say otherwise (DPA's release normalised by each partition's mean and std). */
+export const BASE_NET_PREPROCESSING: Preprocessing = PREPROCESSING_PRESETS.unit;
 export const DPA_BATCH_SIZE = 128;
 export const BASE_NET_LEARNING_RATE = 1e-3;
 

@@ -3,6 +3,7 @@
  * the test set, save both to the run folder (when there is one) — or, for a queue's worker, which
  * has no run folder, hand the model back for the coordinator to save.
  */
+import type { ClassifierGraph } from '../../graph/ir.js';
 import type { AggregationData, DataRef } from './data.js';
 import type { NetSchedule } from './net-learner.js';
 import { savePartition } from './store.js';
@@ -15,6 +16,8 @@ export interface PartitionTaskInit {
   readonly rho2?: number;
   /** The net's schedule (network learners). */
   readonly schedule?: NetSchedule;
+  /** A user's architecture (the 'onnx' learner): its graph, re-initialised for each classifier. */
+  readonly architecture?: ClassifierGraph;
   /** The run folder to save each finished classifier into. */
   readonly store?: string;
   /** Return the model with the outcome (a queue's worker: the coordinator saves it). */
@@ -52,7 +55,7 @@ export async function runPartitionTask(init: PartitionTaskInit, data: Aggregatio
   }
   // The engine (TF.js for the initial weights, onnxruntime) loads only where a net trains.
   const { trainNetPartition } = await import('./net-learner.js');
-  const { model, predictions } = await trainNetPartition(data.dataset, task.members, init.schedule!, task.seed);
+  const { model, predictions } = await trainNetPartition(data.dataset, task.members, init.schedule!, task.seed, init.architecture);
   const outcome = { index: task.index, predictions, trainSeconds: model.trainSeconds, evalSeconds: model.evalSeconds };
   const record = { kind: 'net', arch: init.schedule!.arch };
   const weights = model.weights.size > 0 ? model.weights : undefined;

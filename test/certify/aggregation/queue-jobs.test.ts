@@ -88,3 +88,30 @@ test('the data blob: train images, train labels as bytes, test images', () => {
   assert.deepEqual([...bytes], [0, 1, 2, 3, 4, 5, 6, 7, 2, 1, 9, 9, 9, 9]);
   assert.deepEqual(shape, { train: 2, test: 1, height: 2, width: 2, channels: 1, numClasses: 3 });
 });
+
+test("a user's architecture travels as its model's blob: the job round-trips; a model without the 'onnx' schedule, or the reverse, is refused", () => {
+  const onnx: PartitionSpec = {
+    ...spec,
+    schedule: { arch: 'onnx', epochs: 1, batchSize: 8, learningRate: 1e-3, preprocessing: { kind: 'scale', scale: 1 / 255, offset: 0 } },
+    model: { blob: 'c'.repeat(64), inputLayout: 'nchw' },
+  };
+  const data = partitionJobData('data', onnx, task);
+  assert.deepEqual(checkPartitionJob(JSON.parse(JSON.stringify(data))).spec, onnx);
+  const packed = { ...onnx, model: { ...onnx.model!, entry: 'net.onnx' } };
+  assert.deepEqual(checkPartitionJob(JSON.parse(JSON.stringify(partitionJobData('data', packed, task)))).spec, packed);
+  assert.notEqual(partitionJobId({ ...onnx, model: { blob: 'd'.repeat(64), inputLayout: 'nchw' } }, task), partitionJobId(onnx, task), 'another file, another job');
+  const good = data as unknown as Record<string, unknown>;
+  const cases: [unknown, RegExp][] = [
+    [{ ...onnx, model: undefined }, /an ONNX architecture without its model/],
+    [{ ...spec, model: onnx.model }, /a model with a built-in architecture/],
+    [{ ...onnx, model: { ...onnx.model, blob: 'x' } }, /model reference/],
+    [{ ...onnx, model: { ...onnx.model, inputLayout: 'hwc' } }, /model reference/],
+    [{ ...onnx, model: { ...onnx.model, entry: '../model.onnx' } }, /packed model entry/],
+    [{ ...onnx, model: { ...onnx.model, extra: 1 } }, /unknown fields in the model reference/],
+    [{ ...onnx, schedule: { ...onnx.schedule, preprocessing: { kind: 'scale', scale: 0, offset: 0 } } }, /bad preprocessing/],
+    [{ ...onnx, schedule: { ...onnx.schedule, preprocessing: undefined } }, /bad preprocessing/],
+  ];
+  for (const [s, why] of cases) {
+    assert.throws(() => checkPartitionJob({ ...good, spec: JSON.parse(JSON.stringify(s)) }), (e: Error) => why.test(e.message) && !e.message.includes('\n'), `${why}`);
+  }
+});
