@@ -111,7 +111,7 @@ each one into --out as it arrives (a queued run and a local one resume each othe
 --learner FILE.onnx takes the architecture of a user's classifier (exported from PyTorch, say):
 each base classifier re-initialises its weights from its own seed (PyTorch's default rule; no
 weight of the file is used) and trains from scratch; the recipe records the file's SHA-256.
-         poisonguard certify --method dpa --partitions 100 --dataset mnist --learner lenet.onnx --epochs 20`,
+         poisonguard certify --method dpa --partitions 50 --dataset mnist --learner resnet_mini.onnx --epochs 15`,
   options,
   async run(v, _pos, ctx) {
     const method = checkOneOf('--method', v.method, CERTIFY_METHODS);

@@ -11,6 +11,7 @@
 import { compareToReference, REFERENCE_TOLERANCE, type ReferenceComparison } from '../certify/reference.js';
 import type { AttackMetrics } from '../certify/evaluate.js';
 import type { AggregationReport } from '../certify/aggregation/aggregate.js';
+import { learnerName } from '../certify/aggregation/format.js';
 import { REAL_TRIGGER_IMAGE } from './run-folder.js';
 import type { CertifyRunReport, ReportImage, ScanLabel, ScanSummary } from './inputs.js';
 import type { Figure } from './plots.js';
@@ -266,7 +267,7 @@ function aggregationSection(a: AggregationSectionInput): string {
   const half = r.budgets.map((b, i) => [b, r.certifiedAccuracy[i]] as const);
   const parts: string[] = [];
   parts.push(`<section id="aggregation"><h2>Per-prediction certificate: ${name}</h2>`);
-  parts.push(`<div class="summary"><p>The vote of ${int(rc.classifiers)} ${escapeHtml(rc.learner)} classifiers is right on <strong>${pct(r.cleanAccuracy)}</strong> of the ${int(r.dataset.nTest)} test points. Half of the test points are right and stay right against any <strong>${int(Math.max(0, r.medianRadius))}</strong> poison points (the median certified radius).</p></div>`);
+  parts.push(`<div class="summary"><p>The vote of ${int(rc.classifiers)} ${escapeHtml(learnerName(rc))} classifiers is right on <strong>${pct(r.cleanAccuracy)}</strong> of the ${int(r.dataset.nTest)} test points. Half of the test points are right and stay right against any <strong>${int(Math.max(0, r.medianRadius))}</strong> poison points (the median certified radius).</p></div>`);
   parts.push(`<h3 id="aggregation-meaning">What this certificate means</h3>
 <p>The training set was split into ${rc.method === 'dpa' ? `${int(rc.partitions)} disjoint partitions` : `${int(rc.classifiers)} overlapping subsets (k = ${int(rc.partitions)}, each sample in d = ${int(rc.spread)} of them)`} by a hash of each sample's content, one classifier was trained on each, and they vote (the smaller label wins a tie).
 An attacker who inserts or deletes one training sample changes ${rc.method === 'dpa' ? 'one partition, hence at most one vote' : `the ${int(rc.spread)} subsets fed by that sample's hash bucket`}.
@@ -284,7 +285,7 @@ Certified accuracy at r counts the points that are right and certified for r (${
       ['method', escapeHtml(rc.method)],
       ['k, d, classifiers', `${int(rc.partitions)}, ${int(rc.spread)}, ${int(rc.classifiers)}`],
       ['hash', escapeHtml(rc.hash)],
-      ['learner', escapeHtml(rc.learner)],
+      ['learner', escapeHtml(rc.net?.architecture ? `${learnerName(rc)} (SHA-256 ${String(rc.net.architecture.sha256)}; re-initialised per classifier: ${String(rc.net.architecture.init)})` : rc.learner)],
       ['engine', escapeHtml(rc.engine)],
       ['seed', `${int(rc.seed)} (classifier j: seed + j)`],
       ['base-classifier accuracy', pct(r.baseAccuracy)],
