@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Exports an untrained PyTorch architecture for `poisonguard certify --method dpa|fa --learner FILE.onnx`
+(the measurement in docs/RESULTS.md, "Aggregation certificates: MNIST with a user-named architecture").
+
+    /usr/bin/python3 bench/torch/export_learner.py OUT.onnx [--arch resnet-mini|lenet-bn]
+
+Run with Debian's python3-torch (1.13) and python3-onnx. Nothing is trained: poisonguard re-initialises
+every weight per base classifier (PyTorch's default rule, src/nn/torch-init.ts), so only the
+architecture matters.
+
+Export settings, and why (as test/fixtures/torch/make_fixtures.py): the model in eval mode, exported
+with training=TrainingMode.PRESERVE and do_constant_folding=False. torch's default
+(TrainingMode.EVAL) folds every BatchNorm into the Conv before it, and the net would then train
+without BatchNorm; TrainingMode.TRAINING writes training-mode BatchNorm, which the engine refuses.
+The batch axis is dynamic; the input is NCHW [N, 1, 28, 28] (poisonguard's default --input-layout).
+
+Architectures (28x28x1 inputs, 10 classes):
+- resnet-mini: stem conv3x3 16 - BatchNorm - ReLU - maxpool 2, a BasicBlock (16 -> 16), a strided
+  BasicBlock (16 -> 32, 1x1 conv + BatchNorm shortcut), global average pooling, linear 32 -> 10;
+- lenet-bn: (conv5x5 - BatchNorm - ReLU - maxpool 2) with 6 then 16 channels, linear 256 -> 120
+  - ReLU - linear 120 -> 84 - ReLU - linear 84 -> 10.
+"""
+import argparse
+
+import onnx
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class BasicBlock(nn.Module):
+    """torchvision's ResNet BasicBlock: conv-bn-relu-conv-bn + shortcut (1x1 conv-bn when shapes change), relu."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
+        if stride != 1 or cin != cout:
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class ResNetMini(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.layer1 = BasicBlock(16, 16)
+        self.layer2 = BasicBlock(16, 32, stride=2)
+        self.fc = nn.Linear(32, classes)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.bn1(self.conv1(x))), 2)
+        x = self.layer2(self.layer1(x))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+class LeNetBn(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5), nn.BatchNorm2d(6), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(16 * 4 * 4, 120), nn.ReLU(), nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, classes))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+
+
+ARCHS = {"resnet-mini": ResNetMini, "lenet-bn": LeNetBn}
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("out")
+    p.add_argument("--arch", choices=sorted(ARCHS), default="resnet-mini")
+    a = p.parse_args()
+    torch.manual_seed(0)
+    model = ARCHS[a.arch]().eval()
+    torch.onnx.export(
+        model,
+        torch.zeros(1, 1, 28, 28),
+        a.out,
+        opset_version=13,
+        training=torch.onnx.TrainingMode.PRESERVE,
+        do_constant_folding=False,
+        input_names=["input"],
+        output_names=["logits"],
+        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+    )
+    m = onnx.load(a.out)
+    onnx.checker.check_model(m)
+    params = sum(p.numel() for p in model.parameters())
+    ops = sorted({n.op_type for n in m.graph.node})
+    print(f"{a.out}: {a.arch}, {params} parameters, ops {', '.join(ops)}")
+
+
+if __name__ == "__main__":
+    main()
