@@ -27,13 +27,13 @@ export { rankNeurons } from './mitigation/ranking.js';
 export type { NeuronRanking } from './mitigation/ranking.js';
 export { resolveLayer, layerChain, computeFeatures, LAYER_CHOICES } from './mitigation/layers.js';
 export type { MitigationLayer, Features as LayerFeatures } from './mitigation/layers.js';
-export { activationProfiles, profileNeurons, thresholdForFpr, filterCurve, makeFilter, readFilter, DEFAULT_FPR, DEFAULT_TOP_SHARE } from './mitigation/filter.js';
-export type { InputFilter, FilterCurvePoint } from './mitigation/filter.js';
+export { activationProfiles, profileNeurons, thresholdForFpr, jointThresholds, filterCurve, filterCurveAny, filterProfiles, makeFilter, readFilter, DEFAULT_FPR, DEFAULT_TOP_SHARE } from './mitigation/filter.js';
+export type { InputFilter, SingleLabelFilter, MultiLabelFilter, FilterProfile, FilterCurvePoint } from './mitigation/filter.js';
 export { applyFilter, readInputs, inputFiles } from './mitigation/filter-apply.js';
 export { prune, searchPruning, pruningCurve, triggerStillWorks, binomialUpperTail, DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE } from './mitigation/prune.js';
 export type { PrunedWeights, PruningPoint, PruneSearch, PruneStop } from './mitigation/prune.js';
 export { unlearningSet, fineTune, DEFAULT_UNLEARN_SHARE, DEFAULT_STAMPED_SHARE } from './mitigation/unlearn.js';
-export { readScanSource, readReversedTrigger, checkScanModel, chooseLabel, stampReversed } from './mitigation/reversed-trigger.js';
+export { readScanSource, readReversedTrigger, checkScanModel, chooseLabels, stampReversed } from './mitigation/reversed-trigger.js';
 export type { ReversedTrigger, ScanSource } from './mitigation/reversed-trigger.js';
 export type { Metrics as MitigationMetrics } from './mitigation/measure.js';
 /** The mitigations' defaults (DEFAULT_FPR 0.05, DEFAULT_TOP_SHARE 0.01, …), under one name. */

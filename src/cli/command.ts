@@ -151,6 +151,16 @@ export function numberListOption(name: string, raw: string | undefined): number[
   });
 }
 
+/** Parses a comma-separated list of integers ("1,5"). */
+export function intListOption(name: string, raw: string | undefined): number[] | undefined {
+  if (raw === undefined) return undefined;
+  return raw.split(',').map((s) => {
+    const v = Number(s);
+    if (s.trim() === '' || !Number.isInteger(v)) throw new OptionError(`--${name}`, 'a comma-separated list of integers', raw);
+    return v;
+  });
+}
+
 /**
  * Runs library work whose option errors name the library's options, and renames them to the
  * command's flags (`flags`: library option → flag), so that the user reads the flag they typed.

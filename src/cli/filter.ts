@@ -24,7 +24,7 @@ and the profile. Exit code 0 either way.
 Example: poisonguard filter --model runs/mnist-badnets --filter runs/mnist-filter/filter.json --input images/`,
   options,
   async run(v, _pos, ctx) {
-    const { readFilter } = await import('../cleanse/mitigation/filter.js');
+    const { readFilter, filterProfiles } = await import('../cleanse/mitigation/filter.js');
     const { inputFiles, readInputs, applyFilterWithModel } = await import('../cleanse/mitigation/filter-apply.js');
     const { resolve } = await import('node:path');
     const { readFileSync } = await import('node:fs');
@@ -52,17 +52,26 @@ Example: poisonguard filter --model runs/mnist-badnets --filter runs/mnist-filte
     }
     if (v['data-dir'] !== undefined) throw new (await import('../errors.js')).OptionError('--data-dir', 'used with a STRIP filter only', v['data-dir']);
     const filter = readFilter(v.filter);
+    const profiles = filterProfiles(filter);
+    const several = profiles.length > 1;
     const files = inputFiles(v.input);
     const images = readInputs(files, filter.inputShape);
     const result = await applyFilterWithModel(v.model, filter, images, v.backend as never);
-    const rows = files.map((file, i) => ({ file, profile: result.profiles[i], flagged: result.flagged[i] }));
+    const rows = files.map((file, i) => ({ file, profile: result.profiles[i], ...(several ? { profiles: result.byLabel.map((b) => b.profiles[i]) } : {}), flagged: result.flagged[i] }));
     if (v.json) {
-      ctx.out(JSON.stringify({ filter: resolve(v.filter), threshold: filter.threshold, inputs: rows }, null, 2));
+      const thresholds = several ? { labels: profiles.map((p) => p.label), thresholds: profiles.map((p) => p.threshold) } : {};
+      ctx.out(JSON.stringify({ filter: resolve(v.filter), threshold: profiles[0].threshold, ...thresholds, inputs: rows }, null, 2));
       return 0;
     }
-    for (const r of rows) ctx.out(`${r.flagged ? 'FLAGGED' : 'clean  '}  profile ${r.profile.toFixed(4)}  ${r.file}`);
+    for (const r of rows) {
+      const shown = r.profiles ? `profiles ${r.profiles.map((p, l) => `${profiles[l].label}: ${p.toFixed(4)}`).join(', ')}` : `profile ${r.profile.toFixed(4)}`;
+      ctx.out(`${r.flagged ? 'FLAGGED' : 'clean  '}  ${shown}  ${r.file}`);
+    }
     const k = rows.filter((r) => r.flagged).length;
-    ctx.out(`${k} of ${rows.length} input(s) flagged (threshold ${filter.threshold.toFixed(4)}, set for a ${(100 * filter.fpr).toFixed(1)}% false positive rate on clean images; label ${filter.label})`);
+    const rule = several
+      ? `thresholds ${profiles.map((p) => `${p.label}: ${p.threshold.toFixed(4)}`).join(', ')}, set together for a ${(100 * filter.fpr).toFixed(1)}% false positive rate on clean images; labels ${profiles.map((p) => p.label).join(', ')}, flagged when any is exceeded`
+      : `threshold ${profiles[0].threshold.toFixed(4)}, set for a ${(100 * filter.fpr).toFixed(1)}% false positive rate on clean images; label ${profiles[0].label}`;
+    ctx.out(`${k} of ${rows.length} input(s) flagged (${rule})`);
     return 0;
   },
 };

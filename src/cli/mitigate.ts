@@ -3,8 +3,9 @@ import * as D from '../cleanse/mitigation/defaults.js';
 import { DEFAULT_SEED } from '../random.js';
 import { engineHelp } from '../nn/engine-choice.js';
 import type { Command } from './command.js';
-import { intOption, numberOption, seedOption, withFlagNames } from './command.js';
+import { intListOption, intOption, numberOption, seedOption, withFlagNames } from './command.js';
 import type { MitigateOptions } from '../cleanse/mitigation/mitigate.js';
+import type { Metrics } from '../cleanse/mitigation/measure.js';
 import { progressBar, type ProgressBar } from './progress.js';
 
 // Defaults shown in the help come from the library's tf-free defaults module.
@@ -12,7 +13,7 @@ const options = {
   model: { type: 'string', required: true, value: 'DIR|FILE', help: 'Model folder written by `poisonguard train`, or an ONNX file (or a folder holding model.onnx) scanned before, whose sidecar says its preprocessing and dataset.' },
   scan: { type: 'string', required: true, value: 'DIR', help: 'Scan folder of this model, written by `poisonguard scan --out DIR` (scan.json, seed-S/label-NN.json).' },
   method: { type: 'string', required: true, value: 'NAME', help: "'filter' (input filter), 'prune' (neuron pruning), 'unlearn' (fine-tuning with the reversed trigger under true labels), or 'all' (each from the original model into OUT/<method>, one combined mitigation.json in OUT)." },
-  label: { type: 'string', value: 'L', help: "Label to mitigate (default: the scan's flagged label)." },
+  label: { type: 'string', value: 'L[,L...]', help: "Label(s) to mitigate, e.g. 1,5: each one's reversed trigger from the scan, all removed in one run (default: every label the scan flagged)." },
   out: { type: 'string', value: 'DIR', help: 'Output folder: the patched model (prune, unlearn) or filter.json (filter), and mitigation.json.' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder (default: where metadata.json's dataset lives)." },
   layer: { type: 'string', value: 'NAME', help: `Layer of the filter and pruning: 'penultimate' (the paper's; for an ONNX model the input of the last Gemm/MatMul — pruning takes the last convolution's output when that one is a residual sum), 'last-conv', or a layer name (ONNX: a value or node name) (default ${D.DEFAULT_LAYER}).` },
@@ -81,8 +82,11 @@ export const mitigateCommand: Command<typeof options> = {
   name: 'mitigate',
   summary: "Neural Cleanse mitigation of a scanned model's backdoor: input filter, neuron pruning or unlearning.",
   description: `
-Uses the reversed trigger of the label the scan flagged (the scan must be of this very model: the
-SHA-256 over its folder's files must match scan.json's). Neurons of the second-to-last layer are
+Uses the reversed trigger of each label the scan flagged, or of each label given with --label (the
+scan must be of this very model: the SHA-256 over its folder's files must match scan.json's).
+Several labels are mitigated together: the filter flags an input when any label's profile exceeds its
+threshold (thresholds set together for the FPR), pruning ranks neurons by their largest gap under
+any reversed trigger and stops once none works, unlearning splits its stamped share across them. Neurons of the second-to-last layer are
 ranked by how much more they fire on clean training images stamped with the reversed trigger.
   filter   profile = mean activation of the top ${100 * D.DEFAULT_TOP_SHARE}% neurons; threshold for a ${100 * D.DEFAULT_FPR}% FPR on clean images;
            writes filter.json (apply it with 'poisonguard filter').
@@ -127,7 +131,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       scan: v.scan,
       method: m,
       seed: seedOption('seed', v.seed)!,
-      ...given('label', int('label')),
+      ...given('label', intListOption('label', v.label)),
       ...given('out', out),
       force: v.force,
       ...given('dataDir', v['data-dir']),
@@ -166,7 +170,7 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
         if (current !== undefined) bars.get(current)?.stop();
         reports.push(r);
         if (r.nothingToMitigate) break;
-        if (!v.json) ctx.out(`${m}: ${m === 'filter' ? 'through the filter: ' : ''}${describeAfter(r)}`);
+        if (!v.json) ctx.out(`${m}: ${m === 'filter' ? 'through the filter: ' : ''}${r.after ? describeMetrics(r.after, r.targetLabels) : 'done'}`);
       }
       report = reports.length === 1 ? reports[0] : combineReports(reports);
       if (v.out !== undefined) writeJsonAtomic(join(v.out, MITIGATION_JSON), report);
@@ -183,25 +187,35 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
       return 0;
     }
     const pct = (x: number | null | undefined): string => (x === null || x === undefined ? 'n/a' : `${(100 * x).toFixed(2)}%`);
-    const line = (name: string, m: { cleanAccuracy: number; asrReal: number | null; asrReversed: number }): string =>
-      `${name}: clean accuracy ${pct(m.cleanAccuracy)}, ASR real trigger ${pct(m.asrReal)}, ASR reversed trigger ${pct(m.asrReversed)}`;
+    const line = (name: string, m: Metrics): string => `${name}: ${describeMetrics(m, report.targetLabels)}`;
     ctx.out(`model: ${report.model} (backend ${report.backend})`);
     ctx.out(`mitigating ${report.labelReason}${report.layer ? `; layer ${report.layer.name} (${report.layer.units} ${report.layer.kind === 'dense' ? 'units' : 'channels'})` : ''}`);
     if (report.before) ctx.out(line('before', report.before));
     if (report.filter) {
       const f = report.filter;
+      const several = f.profiles.length > 1;
+      const profile = several ? `profiles of labels ${f.profiles.map((p) => `${p.label} (${p.neuronIndices.length} neuron(s), threshold ${p.threshold.toFixed(4)})`).join(', ')}, set together` : `${f.neurons} neuron(s), threshold ${f.threshold?.toFixed(4)}`;
+      const fnrReversed = several ? `FNR reversed triggers ${f.profiles.map((p, j) => `${p.label}: ${pct(f.fnrReversedByLabel[j])}`).join(', ')}` : `FNR reversed trigger ${pct(f.fnrReversed)}`;
       ctx.out(
-        `filter: ${f.neurons} neuron(s), threshold ${f.threshold?.toFixed(4)} for FPR ${pct(f.fpr)}; on the test split FPR ${pct(f.measuredFpr)}, ` +
-          `FNR real trigger ${report.realTrigger ? pct(f.fnr) : 'n/a'}${f.fnrSuccessful !== null ? ` (${pct(f.fnrSuccessful)} of the stamped inputs the backdoor sends to the target)` : ''}, FNR reversed trigger ${pct(f.fnrReversed)}`,
+        `filter: ${profile} for FPR ${pct(f.fpr)}; on the test split FPR ${pct(f.measuredFpr)}, ` +
+          `FNR real trigger ${report.realTrigger ? pct(f.fnr) : 'n/a'}${f.fnrSuccessful !== null ? ` (${pct(f.fnrSuccessful)} of the stamped inputs the backdoor sends to the target)` : ''}, ${fnrReversed}`,
       );
       if (report.after) ctx.out(line('through the filter (rejected = neither correct nor attacked)', report.after));
     }
     if (report.pruning) {
       const pr = report.pruning;
-      ctx.out(`pruned ${pr.pruned.length} of ${report.layer?.units} neurons (${pct(pr.stopShare)}); reversed-trigger ASR on the defender's images ${pct(pr.searchAsr)}${pr.searchBaseline !== null ? ` (unstamped: ${pct(pr.searchBaseline)})` : ''}${pr.reachedThreshold ? '' : ' (stop NOT reached)'}`);
+      const search =
+        pr.searchByLabel.length > 1
+          ? pr.searchByLabel.map((b) => `${b.label}: ${pct(b.asr)}${b.baseline !== null ? ` (unstamped: ${pct(b.baseline)})` : ''}`).join(', ')
+          : `${pct(pr.searchAsr)}${pr.searchBaseline !== null ? ` (unstamped: ${pct(pr.searchBaseline)})` : ''}`;
+      ctx.out(`pruned ${pr.pruned.length} of ${report.layer?.units} neurons (${pct(pr.stopShare)}); reversed-trigger ASR on the defender's images ${search}${pr.reachedThreshold ? '' : ' (stop NOT reached)'}`);
     }
     if (report.trainingEngine) ctx.out(`fine-tuning engine: ${report.trainingEngine.engine === 'onnx' ? 'onnxruntime (native graph engine)' : 'TF.js'} (${report.trainingEngine.reason})`);
-    if (report.unlearning) ctx.out(`unlearned on ${report.unlearning.images} training images, ${report.unlearning.stamped} stamped (true labels kept), ${report.unlearning.epochs} epoch(s)`);
+    if (report.unlearning) {
+      const u = report.unlearning;
+      const split = u.stampedByLabel.length > 1 ? ` (${u.stampedByLabel.map((b) => `${b.stamped} with label ${b.label}'s trigger`).join(', ')})` : '';
+      ctx.out(`unlearned on ${u.images} training images, ${u.stamped} stamped${split} (true labels kept), ${u.epochs} epoch(s)`);
+    }
     if (report.after && !report.filter) ctx.out(line('after', report.after));
     for (const n of report.notes) ctx.out(`note: ${n}`);
     if (report.output?.model) ctx.out(`patched model written to ${report.output.model}`);
@@ -212,8 +226,10 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
   },
 };
 
-/** One line of a method's result, for `--method all`. */
-function describeAfter(r: { after?: { cleanAccuracy: number; asrReal: number | null; asrReversed: number } }): string {
+/** Clean accuracy and the ASRs, in one line (several labels: each reversed trigger's ASR). */
+function describeMetrics(m: Metrics, labels: readonly number[] | undefined): string {
   const p = (x: number | null): string => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
-  return r.after ? `clean accuracy ${p(r.after.cleanAccuracy)}, ASR real trigger ${p(r.after.asrReal)}, ASR reversed trigger ${p(r.after.asrReversed)}` : 'done';
+  const reversed =
+    labels && labels.length > 1 ? `ASR reversed triggers ${labels.map((l, j) => `${l}: ${p(m.asrReversedByLabel[j])}`).join(', ')}` : `ASR reversed trigger ${p(m.asrReversed)}`;
+  return `clean accuracy ${p(m.cleanAccuracy)}, ASR real trigger ${p(m.asrReal)}, ${reversed}`;
 }

@@ -3,7 +3,7 @@
  * 2x2 white square → label 1), with a scan folder written by hand: each method lowers the ASR and
  * writes what it says; mitigation.json passes the report's reader; the tensor count stays flat;
  * the bad inputs (a scan of another model, a scan that flags nothing, a model without a dense
- * second-to-last layer) are clear errors or messages; the filter command applies filter.json.
+ * second-to-last layer) are clear errors or messages (several labels: mitigation-labels.test.ts); the filter command applies filter.json.
  */
 import { before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -181,15 +181,12 @@ test('a scan that flags nothing: nothing to mitigate (exit 0), unless --label na
   assert.match(r.labelReason, /NOT flagged/);
 });
 
-test('malformed scans, several flagged labels and images of the wrong size are clear errors', async () => {
+test('malformed scans, a flagged label without a reversed trigger and images of the wrong size are clear errors', async () => {
   const empty = scratchDir('mitigation-empty-scan');
   await assert.rejects(mitigateModel({ model: modelDir, scan: empty, method: 'prune', data }), (e: unknown) => e instanceof PoisonguardError && e.code === 'not-found' && /scan\.json/.test(e.message));
   const wrong = scratchDir('mitigation-wrong-scan');
   writeFileSync(join(wrong, 'scan.json'), JSON.stringify({ kind: 'certify' }));
   await assert.rejects(mitigateModel({ model: modelDir, scan: wrong, method: 'prune', data }), /not a scan of 'poisonguard scan'/);
-  const two = scratchDir('mitigation-two-flagged');
-  writeFakeScan(two, modelDir, { flagged: [TARGET, 3], trigger: exactReversed() });
-  await assert.rejects(mitigateModel({ model: modelDir, scan: two, method: 'prune', data }), /several labels \(1, 3\)/);
   const missing = scratchDir('mitigation-missing-label');
   writeFakeScan(missing, modelDir, { flagged: [TARGET], trigger: exactReversed(), labels: [0, 2] });
   await assert.rejects(mitigateModel({ model: modelDir, scan: missing, method: 'prune', data }), /one of the scanned labels \(0, 2\)/);

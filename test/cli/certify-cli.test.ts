@@ -105,10 +105,11 @@ test('a missing required option is named as missing, with what it wants; help ma
 });
 
 test("library errors name the library's options; the CLI shows its flags", async () => {
-  const { chooseLabel } = await import('../../src/cleanse/mitigation/reversed-trigger.js');
-  const scan = { flagged: [1, 3], verdictLabels: [], verdictStatus: 'suspicious', numClasses: 5 } as unknown as Parameters<typeof chooseLabel>[0];
-  assert.throws(() => chooseLabel(scan), (e: unknown) => e instanceof Error && /^Missing label: the scan flagged several labels/.test(e.message) && !/--/.test(e.message));
-  assert.throws(() => chooseLabel(scan, 9), (e: unknown) => e instanceof Error && /Expected label to be a class index in 0\.\.4/.test(e.message));
+  const { chooseLabels } = await import('../../src/cleanse/mitigation/reversed-trigger.js');
+  const labelFiles = new Map([0, 1, 2, 3, 4].map((l) => [l, `label-0${l}.json`]));
+  const scan = { flagged: [1, 3], verdictLabels: [], verdictStatus: 'suspicious', numClasses: 5, labelFiles } as unknown as Parameters<typeof chooseLabels>[0];
+  assert.throws(() => chooseLabels(scan, [1, 1]), (e: unknown) => e instanceof Error && /^Expected label to be a list of distinct labels \(label 1 is given twice\)/.test(e.message) && !/--/.test(e.message));
+  assert.throws(() => chooseLabels(scan, 9), (e: unknown) => e instanceof Error && /Expected label to be a class index in 0\.\.4/.test(e.message));
   const r = await runCli(['scan', '--model', '/nonexistent/model', '--flag-threshold', '2.5', '--decision-threshold', '2.2']);
   assert.equal(r.code, 2);
   assert.match(r.err, /Expected --decision-threshold to be a number ≥ the flag threshold 2\.5/);

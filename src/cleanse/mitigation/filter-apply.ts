@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { decodeImageFile, isGrey, isImageFile } from '../../data/image-files.js';
 import { DataFormatError, NotFoundError, OptionError, ShapeError } from '../../errors.js';
 import type { BackendChoice } from '../../nn/engine.js';
-import { activationProfiles, checkFilterModel, type InputFilter } from './filter.js';
+import { activationProfiles, checkFilterModel, filterProfiles, flaggedAny, type InputFilter } from './filter.js';
 import { computeFeatures, resolveLayer } from './layers.js';
 import type { LayerProbe } from './net.js';
 
@@ -45,19 +45,34 @@ export function readInputs(files: readonly string[], shape: readonly [number, nu
   return out;
 }
 
-/** Profiles of raw images under the filter, and whether each is flagged (profile > threshold). */
-export async function applyFilter(probe: Pick<LayerProbe, 'layer' | 'perNeuron'>, filter: InputFilter, images: Uint8Array): Promise<{ profiles: Float64Array; flagged: boolean[] }> {
+/** What a filter says of each input. */
+export interface FilterResult {
+  /** Per input, the (first label's) profile: the only one of a one-label filter. */
+  readonly profiles: Float64Array;
+  /** Per label of the filter: its profiles and threshold. */
+  readonly byLabel: readonly { readonly label: number; readonly threshold: number; readonly profiles: Float64Array }[];
+  /** Per input: some label's profile above its threshold. */
+  readonly flagged: boolean[];
+}
+
+/** Profiles of raw images under the filter, and whether each is flagged (some label's profile > its threshold). */
+export async function applyFilter(probe: Pick<LayerProbe, 'layer' | 'perNeuron'>, filter: InputFilter, images: Uint8Array): Promise<FilterResult> {
   const { layer } = probe;
   if (layer.units !== filter.layer.units) throw new ShapeError(`layer '${layer.name}'`, `${filter.layer.units} units (the filter's)`, String(layer.units));
-  const profiles = activationProfiles(await probe.perNeuron(images), layer.units, filter.neurons);
-  return { profiles, flagged: Array.from(profiles, (p) => p > filter.threshold) };
+  const features = await probe.perNeuron(images);
+  const byLabel = filterProfiles(filter).map((p) => ({ label: p.label, threshold: p.threshold, profiles: activationProfiles(features, layer.units, p.neurons) }));
+  const flagged = flaggedAny(
+    byLabel.map((b) => b.profiles),
+    byLabel.map((b) => b.threshold),
+  );
+  return { profiles: byLabel[0].profiles, byLabel, flagged: Array.from(flagged, (f) => f === 1) };
 }
 
 /**
  * Applies `filter` to raw images with the model it was made for: a TF.js model folder (on
  * `backend`) or an ONNX file (on the native engine), checked by its SHA-256 first.
  */
-export async function applyFilterWithModel(modelPath: string, filter: InputFilter, images: Uint8Array, backend?: BackendChoice): Promise<{ profiles: Float64Array; flagged: boolean[] }> {
+export async function applyFilterWithModel(modelPath: string, filter: InputFilter, images: Uint8Array, backend?: BackendChoice): Promise<FilterResult> {
   const { isOnnxModelPath, openOnnxModel } = await import('../../nn/onnx-model.js');
   if (isOnnxModelPath(modelPath)) {
     if (backend !== undefined) throw new OptionError('backend', 'absent for an ONNX model (it runs on the native engine)', backend);

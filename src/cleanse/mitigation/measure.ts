@@ -1,6 +1,7 @@
 /**
  * What a mitigation is judged by: clean accuracy, and the attack success rate with the real
- * trigger (when the model's metadata names it) and with the reversed one, on the test split.
+ * trigger (when the model's metadata names it) and with the reversed one of each mitigated label,
+ * on the test split.
  * ASR = share of the test images whose label is not the trigger's target that go to the target
  * once stamped (raw pixel domain, then the model's preprocessing), as `evaluate` measures it.
  */
@@ -17,8 +18,10 @@ export interface Metrics {
   readonly cleanAccuracy: number;
   /** ASR of the real trigger, or null when the model records none. */
   readonly asrReal: number | null;
-  /** ASR of the reversed trigger (to the scanned label). */
+  /** ASR of the reversed trigger (to the scanned label); several labels mitigated: the largest of theirs. */
   readonly asrReversed: number;
+  /** Each mitigated label's reversed trigger's ASR, in the order of the labels. */
+  readonly asrReversedByLabel: readonly number[];
 }
 
 /** The test images in their three forms: clean, with the real trigger, with the reversed one. */
@@ -27,9 +30,10 @@ export interface EvaluationSets {
   /** Non-target images (of the real target) stamped with the real trigger; null without one. */
   readonly real: ImageSet | null;
   readonly realTarget: number | null;
-  /** Images whose label is not the reversed trigger's label, stamped with it. */
-  readonly reversed: ImageSet;
-  readonly reversedTarget: number;
+  /** Per mitigated label: the images whose label is not that label, stamped with its reversed trigger. */
+  readonly reversed: readonly ImageSet[];
+  /** The mitigated labels, in the order of `reversed`. */
+  readonly reversedTargets: readonly number[];
 }
 
 function nonTarget(set: ImageSet, target: number): Int32Array {
@@ -51,14 +55,19 @@ export function stampReversedSet(set: ImageSet, t: ReversedTrigger): ImageSet {
   return imageSet(stampReversed(s.images, t), s.labels, s.height, s.width, s.channels);
 }
 
-export function evaluationSets(test: ImageSet, real: { trigger: Trigger; target: number } | null, reversed: ReversedTrigger): EvaluationSets {
+export function evaluationSets(test: ImageSet, real: { trigger: Trigger; target: number } | null, reversed: readonly ReversedTrigger[]): EvaluationSets {
   return {
     clean: test,
     real: real ? stampReal(test, real.trigger, real.target) : null,
     realTarget: real?.target ?? null,
-    reversed: stampReversedSet(test, reversed),
-    reversedTarget: reversed.label,
+    reversed: reversed.map((t) => stampReversedSet(test, t)),
+    reversedTargets: reversed.map((t) => t.label),
   };
+}
+
+/** Images in the sets (what a pass over them predicts). */
+export function setsCount(sets: EvaluationSets): number {
+  return sets.clean.count + (sets.real?.count ?? 0) + sets.reversed.reduce((a, s) => a + s.count, 0);
 }
 
 /** Share of `predicted` equal to `labels` (or to a single target). */
@@ -73,11 +82,12 @@ export function shareEqual(predicted: Int32Array, labels: Int32Array | number): 
 export interface Predictions {
   readonly clean: Int32Array;
   readonly real: Int32Array | null;
-  readonly reversed: Int32Array;
+  /** Per mitigated label. */
+  readonly reversed: readonly Int32Array[];
 }
 
 export async function predictSets(model: tfl.LayersModel | BatchScorer, sets: EvaluationSets, preprocessing: Preprocessing, onProgress?: (done: number, total: number) => void): Promise<Predictions> {
-  const total = sets.clean.count + (sets.real?.count ?? 0) + sets.reversed.count;
+  const total = setsCount(sets);
   let offset = 0;
   const run = async (s: ImageSet): Promise<Int32Array> => {
     const p = await predictLabels(model, s, { preprocessing, onProgress: (d) => onProgress?.(offset + d, total) });
@@ -86,15 +96,18 @@ export async function predictSets(model: tfl.LayersModel | BatchScorer, sets: Ev
   };
   const clean = await run(sets.clean);
   const real = sets.real ? await run(sets.real) : null;
-  const reversed = await run(sets.reversed);
+  const reversed: Int32Array[] = [];
+  for (const r of sets.reversed) reversed.push(await run(r));
   return { clean, real, reversed };
 }
 
 export function metricsOf(p: Predictions, sets: EvaluationSets): Metrics {
+  const byLabel = p.reversed.map((r, i) => shareEqual(r, sets.reversedTargets[i]));
   return {
     cleanAccuracy: shareEqual(p.clean, sets.clean.labels),
     asrReal: p.real && sets.realTarget !== null ? shareEqual(p.real, sets.realTarget) : null,
-    asrReversed: shareEqual(p.reversed, sets.reversedTarget),
+    asrReversed: Math.max(...byLabel),
+    asrReversedByLabel: byLabel,
   };
 }
 

@@ -1,11 +1,12 @@
 /**
  * Neural Cleanse mitigation (Wang et al., IEEE S&P 2019, §VI; the authors' release has none):
- * given a model and its scan, take the flagged label's reversed trigger and
- *  - 'filter': build an input filter on the second-to-last layer (filter.ts);
- *  - 'prune': zero that layer's most trigger-excited neurons until the reversed trigger fails (prune.ts);
- *  - 'unlearn': fine-tune 1 epoch on 10% of the training data, 20% stamped under true labels (unlearn.ts);
+ * given a model and its scan, take the reversed trigger of each label to mitigate (by default every
+ * label the scan flagged; the paper's mitigations generalise to several infected labels) and
+ *  - 'filter': build an input filter on the second-to-last layer (filter.ts, method-filter.ts);
+ *  - 'prune': zero that layer's most trigger-excited neurons until no reversed trigger works (prune.ts, method-prune.ts);
+ *  - 'unlearn': fine-tune 1 epoch on 10% of the training data, 20% stamped under true labels (unlearn.ts, method-unlearn.ts);
  * and measure clean accuracy and the ASR of the real trigger (when metadata.json names it) and of
- * the reversed one on the test split, before and after.
+ * each reversed one on the test split, before and after.
  *
  * Data: the defender's clean images (ranking, filter calibration, the pruning stop) are drawn
  * (seeded) from the TRAINING split, two disjoint sets; every reported figure is on the test split.
@@ -23,27 +24,28 @@ import type { ModelEngineChoice } from '../../nn/engine-choice.js';
 import { describeAttack, describeTrigger } from '../../nn/trigger.js';
 import { Random } from '../../random.js';
 import type { AccuracyAsr } from './summary.js';
-import type { ModelEngineDecision } from '../../nn/onnx-gradient.js';
 import { writeJsonAtomic } from '../../run-files.js';
 import { claimOutputDir, ownFiles, type OwnFiles } from '../../outputs.js';
-import { activationProfiles, CURVE_FPRS, filterCurve, flaggedShare, makeFilter, profileNeurons, type InputFilter } from './filter.js';
 import type { MitigationLayer } from './layers.js';
 import { locateLayersModelFolder, openLayersNet, readLayersModelFolder } from './layers-net.js';
-import { evaluationSets, metricsOf, type Metrics } from './measure.js';
+import { evaluationSets, metricsOf, setsCount, type Metrics } from './measure.js';
+import type { MethodContext, MethodResult, MitigateProgress, ProbedContext } from './method-context.js';
+import { FILTER_JSON, runFilter } from './method-filter.js';
+import { runPrune } from './method-prune.js';
+import { runUnlearn } from './method-unlearn.js';
 import type { LayerProbe } from './net.js';
 import { ONNX_MODEL_FOLDER_FILES, onnxNet, readOnnxForMitigation } from './onnx-net.js';
-import { curveCounts, pruningCurve, searchPruning } from './prune.js';
 import { rankNeurons, type NeuronRanking } from './ranking.js';
-import { checkScanModel, chooseLabel, readReversedTrigger, readScanSource, stampReversed } from './reversed-trigger.js';
-import { unlearningSet } from './unlearn.js';
+import { checkScanModel, chooseLabels, readReversedTrigger, readScanSource, stampReversed } from './reversed-trigger.js';
 
 import type { MitigationReport } from './report.js';
-import { MITIGATION_METHODS, resolveMitigationRecipe, type MitigationRecipeOptions } from './recipe.js';
+import { MITIGATION_METHODS, resolveMitigationRecipe, type MitigationRecipe, type MitigationRecipeOptions } from './recipe.js';
 
 export { MITIGATION_METHODS, type MitigationMethod, type MitigationRecipe } from './recipe.js';
 export { MITIGATION_JSON } from './report.js';
-import { MITIGATION_JSON, shownFigures, unlearningSummary } from './report.js';
-export const FILTER_JSON = 'filter.json';
+import { MITIGATION_JSON, shownFigures } from './report.js';
+export { FILTER_JSON };
+export type { MitigateProgress };
 
 /** What a mitigation writes into its output folder (what `force` replaces there), given a model folder's files; `all` writes one such folder per method. */
 export function mitigationFolderFiles(modelFiles: OwnFiles): OwnFiles {
@@ -60,8 +62,8 @@ export interface MitigateOptions extends MitigationRecipeOptions {
   readonly model: string;
   /** Scan folder written by `poisonguard scan --out` (scan.json, seed-S/label-NN.json). */
   readonly scan: string;
-  /** Label to mitigate; default the scan's flagged label. */
-  readonly label?: number;
+  /** Label, or labels, to mitigate (each a class index with a reversed trigger in the scan, given once); default every label the scan flagged. */
+  readonly label?: number | readonly number[];
   /** The dataset's folder (default: where the model's metadata says). */
   readonly dataDir?: string;
   /** Images given directly instead of the model's dataset (raw uint8 NHWC). */
@@ -74,12 +76,6 @@ export interface MitigateOptions extends MitigationRecipeOptions {
   /** Where unlearning's and pruning's fine-tuning steps run (default 'auto': native where the engine takes the model, else TF.js). */
   readonly engine?: ModelEngineChoice;
   readonly onProgress?: (p: MitigateProgress) => void;
-}
-
-export interface MitigateProgress {
-  readonly phase: 'evaluate-before' | 'rank' | 'calibrate' | 'features' | 'prune-search' | 'prune-curve' | 'fine-tune' | 'evaluate-after';
-  readonly done: number;
-  readonly total: number;
 }
 
 /** Runs one mitigation (see the module comment). */
@@ -122,7 +118,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       : null;
   const asrShown = realTrigger ? 'real' : 'reversed';
   const notes: string[] = [];
-  const choice = chooseLabel(scan, options.label);
+  const choice = chooseLabels(scan, options.label);
   const base = {
     kind: 'mitigation' as const,
     method,
@@ -136,7 +132,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     dataset: onnxModel ? (onnxModel.metadata.dataset ?? 'given') : folder!.metadata.dataset,
     seed,
   } satisfies Partial<MitigationReport>;
-  if (choice.label === null) {
+  if (choice.labels.length === 0) {
     const report: MitigationReport = { ...base, nothingToMitigate: true, backend: onnx ? 'onnxruntime' : 'none', seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes: [choice.reason] };
     if (out) {
       mkdirSync(out, { recursive: true });
@@ -144,23 +140,27 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     }
     return report;
   }
-  const label = choice.label;
-  const reversed = readReversedTrigger(scan, label);
-  if (realTrigger && realTrigger.target !== label) notes.push(`The scan's label ${label} is not the real trigger's target ${realTrigger.target} (the model's records): the real trigger's ASR is measured to ${realTrigger.target}.`);
+  const labels = choice.labels;
+  const reversed = labels.map((l) => readReversedTrigger(scan, l));
+  const several = labels.length > 1;
+  if (realTrigger && !labels.includes(realTrigger.target)) {
+    notes.push(`The scan's label${several ? 's' : ''} ${labels.join(', ')} ${several ? 'are' : 'is'} not the real trigger's target ${realTrigger.target} (the model's records): the real trigger's ASR is measured to ${realTrigger.target}.`);
+  }
   // Several backdoors, or an all-to-all one: the real ASR covers the first backdoor with a target, or none.
   const recorded = folder?.metadata.backdoors ?? [];
   if (recorded.length > 1 || (recorded.length === 1 && realTrigger === null)) {
-    notes.push(`The model records ${recorded.length} backdoor(s) (${recorded.map(describeAttack).join('; ')}): the real-trigger ASR below is ${realTrigger ? `the first's only (-> ${realTrigger.target})` : 'not measured (all-to-all has no single target)'}.`);
+    notes.push(
+      `The model records ${recorded.length} backdoor(s) (${recorded.map(describeAttack).join('; ')}): the real-trigger ASR below is ${realTrigger ? `the first's only (-> ${realTrigger.target})` : 'not measured (all-to-all has no single target)'}` +
+        `${recorded.length > 1 ? "; 'poisonguard evaluate' measures each backdoor's" : ''}.`,
+    );
   }
 
   const net = onnxModel ? onnxNet(onnxModel) : await openLayersNet(folder!.dir, folder!.metadata, sha, options.backend ?? 'auto');
   const probes: LayerProbe[] = [];
-  // The engine of the fine-tuning steps (unlearning, pruning's fine-tune), recorded in the report.
-  let trainingEngine: ModelEngineDecision | undefined;
   try {
     const [H, W, C] = net.inputShape;
-    if (H !== reversed.height || W !== reversed.width || C !== reversed.channels) {
-      throw new ShapeError('reversed trigger', `${H}x${W}x${C} (the model's input)`, `${reversed.height}x${reversed.width}x${reversed.channels}`);
+    for (const t of reversed) {
+      if (H !== t.height || W !== t.width || C !== t.channels) throw new ShapeError('reversed trigger', `${H}x${W}x${C} (the model's input)`, `${t.height}x${t.width}x${t.channels}`);
     }
     const probe = recipe.method === 'unlearn' ? undefined : await net.probe(recipe.layer, recipe.method);
     if (probe) probes.push(probe);
@@ -181,14 +181,15 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     }
     const rng = new Random(seed);
     const sets = evaluationSets(data.test, realTrigger, reversed);
-    const evalTotal = sets.clean.count + (sets.real?.count ?? 0) + sets.reversed.count;
+    const evalTotal = setsCount(sets);
     const beforePred = await net.predictSets(sets, (d) => progress({ phase: 'evaluate-before', done: d, total: evalTotal }));
     const before = metricsOf(beforePred, sets);
     const shown = (m: Metrics): AccuracyAsr => shownFigures(m, asrShown);
     const common = {
       ...base,
       dataset: data.name,
-      targetLabel: label,
+      targetLabel: labels[0],
+      targetLabels: labels,
       nothingToMitigate: false,
       backend: net.backend,
       baseline: shown(before),
@@ -201,202 +202,60 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     const d = Math.min(recipe.method === 'unlearn' ? 0 : recipe.defenseImages, Math.floor(data.train.count / 2));
     const rankSet = subset(data.train, order.subarray(0, d));
     const calibrationSet = subset(data.train, order.subarray(d, 2 * d));
+    const context: MethodContext<MitigationRecipe> = {
+      recipe,
+      net,
+      sha,
+      scanDir: scan.dir,
+      labels,
+      reversed,
+      train: data.train,
+      sets,
+      evalTotal,
+      before,
+      beforePred,
+      asrShown,
+      rng,
+      out,
+      engine: options.engine,
+      progress,
+      notes,
+    };
 
     let ranking: NeuronRanking | undefined;
-    const rankingSummary = (): MitigationReport['ranking'] =>
-      ranking && {
-        images: rankSet.count,
-        top: ranking.order.slice(0, RANKING_LISTED).map((u) => ({ neuron: u, score: ranking!.scores[u], meanClean: ranking!.meanClean[u], meanStamped: ranking!.meanStamped[u] })),
-      };
+    let result: MethodResult;
     if (probe) {
-      const stamped = stampReversed(rankSet.images, reversed);
-      const total = 2 * rankSet.count;
+      // Neurons ranked on the defender's images, clean and stamped with each reversed trigger.
+      const total = (1 + reversed.length) * rankSet.count;
       const clean = await probe.perNeuron(rankSet.images, (n) => progress({ phase: 'rank', done: n, total }));
-      const hot = await probe.perNeuron(stamped, (n) => progress({ phase: 'rank', done: rankSet.count + n, total }));
+      const hot: Float32Array[] = [];
+      for (const t of reversed) {
+        const offset = (1 + hot.length) * rankSet.count;
+        hot.push(await probe.perNeuron(stampReversed(rankSet.images, t), (n) => progress({ phase: 'rank', done: offset + n, total })));
+      }
       ranking = rankNeurons(clean, hot, probe.layer.units);
-    }
-
-    let report: MitigationReport;
-    if (recipe.method === 'filter') {
-      const { fpr, topShare } = recipe;
-      const L = layer!;
-      const neurons = profileNeurons(ranking!.order, topShare);
-      const cal = await probe!.perNeuron(calibrationSet.images, (n) => progress({ phase: 'calibrate', done: n, total: calibrationSet.count }));
-      const calProfiles = activationProfiles(cal, L.units, neurons);
-      let done = 0;
-      const feat = async (s: ImageSet): Promise<Float64Array> => {
-        const f = await probe!.perNeuron(s.images, (n) => progress({ phase: 'features', done: done + n, total: evalTotal }));
-        done += s.count;
-        return activationProfiles(f, L.units, neurons);
-      };
-      const cleanP = await feat(sets.clean);
-      const realP = sets.real ? await feat(sets.real) : null;
-      const revP = await feat(sets.reversed);
-      const filter: InputFilter = makeFilter({ model: { dir: net.path, sha256: sha }, label, layer: L, neurons, topShare, calibration: calProfiles, fpr, preprocessing: net.records.preprocessing, inputShape: [H, W, C] });
-      const t = filter.threshold;
-      const curve = filterCurve(calProfiles, cleanP, realP, revP, [...new Set([...CURVE_FPRS, fpr])].sort((a, b) => a - b));
-      const fnrReal = realP ? 1 - flaggedShare(realP, t) : null;
-      const fnrReversed = 1 - flaggedShare(revP, t);
-      // Through the filter: a rejected input is neither classified correctly nor attacked.
-      const passed = (p: Float64Array, hit: (i: number) => boolean): number => {
-        let k = 0;
-        for (let i = 0; i < p.length; i++) if (p[i] <= t && hit(i)) k++;
-        return p.length > 0 ? k / p.length : 0;
-      };
-      const after: Metrics = {
-        cleanAccuracy: passed(cleanP, (i) => beforePred.clean[i] === sets.clean.labels[i]),
-        asrReal: realP && beforePred.real ? passed(realP, (i) => beforePred.real![i] === sets.realTarget) : null,
-        asrReversed: passed(revP, (i) => beforePred.reversed[i] === sets.reversedTarget),
-      };
-      // Of the stamped inputs the backdoor captures, the share that passes: the ASR through the filter over the ASR before.
-      const fnrSuccessful = after.asrReal !== null && before.asrReal ? after.asrReal / before.asrReal : null;
-      if (!realP) notes.push('The model records no real trigger: the FNR shown is that of the reversed trigger.');
-      let file: string | undefined;
-      if (out) {
-        mkdirSync(out, { recursive: true });
-        file = join(out, FILTER_JSON);
-        writeJsonAtomic(file, filter);
-      }
-      report = {
-        ...common,
-        after,
-        ranking: rankingSummary(),
-        filter: {
-          fpr,
-          fnr: fnrReal ?? fnrReversed,
-          fnrReversed,
-          fnrSuccessful,
-          measuredFpr: flaggedShare(cleanP, t),
-          threshold: t,
-          neurons: neurons.length,
-          neuronIndices: neurons,
-          layer: L.name,
-          calibrationImages: calibrationSet.count,
-          curve,
-          ...(file ? { file } : {}),
-        },
-        ...(file ? { output: { filter: file } } : {}),
-        seconds: 0,
-        date: '',
-        notes,
-      };
-    } else if (recipe.method === 'prune') {
-      const { asrThreshold, maxShare, curveStep, fineTuneEpochs } = recipe;
-      const L = layer!;
-      const P = probe!;
-      const rankOrder = ranking!.order;
-      const defenseUnstamped = otherLabels(rankSet, label);
-      const defenseReversed = { ...defenseUnstamped, images: stampReversed(defenseUnstamped.images, reversed) };
-      const searchTotal = (asrThreshold === 'baseline' ? 2 : 1) * defenseReversed.count;
-      const defense = { cached: await P.cache(defenseReversed.images, (n) => progress({ phase: 'features', done: n, total: searchTotal })), expected: label };
-      const baselineSet =
-        asrThreshold === 'baseline' ? { cached: await P.cache(defenseUnstamped.images, (n) => progress({ phase: 'features', done: defenseReversed.count + n, total: searchTotal })), expected: label } : undefined;
-      const search = await searchPruning(P, rankOrder, defense, asrThreshold, maxShare, (k, max) => progress({ phase: 'prune-search', done: k, total: max }), baselineSet);
-      const counts = curveCounts(L.units, curveStep, maxShare, search.pruned);
-      const points = await pruningCurve(
-        P,
-        rankOrder,
-        { clean: { images: sets.clean.images, expected: sets.clean.labels }, real: sets.real ? { images: sets.real.images, expected: sets.realTarget! } : null, reversed: { images: sets.reversed.images, expected: sets.reversedTarget } },
-        counts,
-        (n) => progress({ phase: 'prune-curve', done: n, total: evalTotal }),
-      );
-      const neurons = rankOrder.slice(0, search.pruned);
-      net.prune(L, neurons);
-      if (!search.reachedThreshold) {
-        notes.push(
-          `The reversed trigger still worked (ASR ${(100 * search.asr).toFixed(1)}% on the defender's images` +
-            (search.baseline !== null ? ` against ${(100 * search.baseline).toFixed(1)}% of them unstamped` : '') +
-            `) at the maximum share ${(100 * maxShare).toFixed(0)}%: the model is pruned that far, the goal is missed.`,
-        );
-      }
-      if (recipe.fineTune) {
-        const { share, learningRate, batchSize } = recipe.fineTune;
-        const ft = subset(data.train, rng.sampleWithoutReplacement(data.train.count, Math.max(1, Math.round(share * data.train.count))));
-        trainingEngine = await net.fineTune(ft, {
-          ...(options.engine !== undefined ? { engine: options.engine } : {}),
-          epochs: fineTuneEpochs,
-          learningRate,
-          batchSize,
-          seed,
-          onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
-        });
-      }
-      const finished = await net.finish(sets, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal }));
-      const after = finished.after;
-      const prior = net.records.pruned;
-      const keptNeurons = prior && prior.layer === L.name ? [...new Set([...prior.neurons, ...neurons])] : neurons;
-      report = {
-        ...common,
-        after,
-        ranking: rankingSummary(),
-        pruning: {
-          layer: L.name,
-          points: points.map((p) => ({ ...p, accuracy: p.cleanAccuracy, asr: (asrShown === 'real' ? p.asrReal : p.asrReversed) ?? 0 })),
-          stopShare: search.share,
-          pruned: neurons,
-          asrThreshold,
-          maxShare,
-          reachedThreshold: search.reachedThreshold,
-          searchAsr: search.asr,
-          searchBaseline: search.baseline,
-          fineTuneEpochs,
-        },
-        seconds: 0,
-        date: '',
-        notes,
-      };
-      if (out) {
-        const written = await finished.save(out, {
-          method,
-          label,
-          scan: scan.dir,
-          source: { dir: net.path, sha256: sha },
-          pruned: { layer: L.name, neurons: keptNeurons },
-          details: { pruned: neurons.length, share: search.share, asrThreshold, maxShare, reachedThreshold: search.reachedThreshold, fineTuneEpochs, ...(trainingEngine ? { engine: trainingEngine.engine } : {}) },
-          previous: net.records.previous,
-          date: new Date().toISOString(),
-        });
-        report = { ...report, output: { model: written } };
-      }
+      const rankingByLabel = several ? hot.map((h) => rankNeurons(clean, h, probe.layer.units)) : [ranking];
+      const probed = { ...context, probe, layer: probe.layer, ranking, rankingByLabel, rankSet, calibrationSet };
+      result = recipe.method === 'filter' ? await runFilter({ ...probed, recipe }) : await runPrune({ ...probed, recipe: recipe as Extract<MitigationRecipe, { method: 'prune' }> });
     } else {
-      const { share: unlearnShare, stampedShare, epochs, learningRate, batchSize } = recipe;
-      const ul = unlearningSet(data.train, reversed, rng, unlearnShare, stampedShare);
-      const prior = net.records.pruned;
-      if (prior) notes.push(`${prior.neurons.length} neurons of layer ${prior.layer} pruned by an earlier mitigation are kept at zero during unlearning.`);
-      trainingEngine = await net.fineTune(ul.set, {
-        ...(options.engine !== undefined ? { engine: options.engine } : {}),
-        epochs,
-        learningRate,
-        batchSize,
-        seed,
-        onProgress: (p) => progress({ phase: 'fine-tune', done: (p.epoch - 1) * p.batches + p.batch, total: p.epochs * p.batches }),
-      });
-      const finished = await net.finish(sets, (dn) => progress({ phase: 'evaluate-after', done: dn, total: evalTotal }));
-      const after = finished.after;
-      report = {
-        ...common,
-        after,
-        unlearning: unlearningSummary(ul, label, { before, after, asrShown }, recipe, prior?.neurons.length ?? 0),
-        seconds: 0,
-        date: '',
-        notes,
-      };
-      if (out) {
-        const written = await finished.save(out, {
-          method,
-          label,
-          scan: scan.dir,
-          source: { dir: net.path, sha256: sha },
-          pruned: prior,
-          details: { images: ul.set.count, stamped: ul.stamped.length, epochs, learningRate, batchSize, unlearnShare, stampedShare, engine: trainingEngine.engine },
-          previous: net.records.previous,
-          date: new Date().toISOString(),
-        });
-        report = { ...report, output: { model: written } };
-      }
+      result = await runUnlearn({ ...context, recipe: recipe as Extract<MitigationRecipe, { method: 'unlearn' }> });
     }
+    const rankingSummary = (r: NeuronRanking): MitigationReport['ranking'] => ({
+      images: rankSet.count,
+      top: r.order.slice(0, RANKING_LISTED).map((u) => ({ neuron: u, score: r.scores[u], meanClean: r.meanClean[u], meanStamped: r.meanStamped[u], ...(r.trigger ? { label: labels[r.trigger[u]] } : {}) })),
+    });
     if (asrShown === 'reversed') notes.push("The model's records name no trigger: every 'asr' shown for the report is the reversed trigger's.");
-    report = { ...report, ...(trainingEngine ? { trainingEngine } : {}), after: report.after ?? before, seconds: (performance.now() - start) / 1000, date: new Date().toISOString(), notes };
+    const { after, trainingEngine, ...sections } = result;
+    const report: MitigationReport = {
+      ...common,
+      after,
+      ...(ranking ? { ranking: rankingSummary(ranking) } : {}),
+      ...sections,
+      ...(trainingEngine ? { trainingEngine } : {}),
+      seconds: (performance.now() - start) / 1000,
+      date: new Date().toISOString(),
+      notes,
+    };
     if (out) {
       mkdirSync(out, { recursive: true });
       writeJsonAtomic(join(out, MITIGATION_JSON), report);
@@ -406,13 +265,6 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     for (const p of probes) await p.dispose();
     await net.dispose();
   }
-}
-
-/** The images of `set` whose label is not `label`. */
-function otherLabels(set: ImageSet, label: number): ImageSet {
-  const idx: number[] = [];
-  for (let i = 0; i < set.count; i++) if (set.labels[i] !== label) idx.push(i);
-  return subset(set, idx);
 }
 
 export type { MitigationLayer };

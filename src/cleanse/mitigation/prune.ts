@@ -39,11 +39,13 @@ export interface PruneSearch {
   /** Neurons pruned (the first `pruned` of the ranking). */
   readonly pruned: number;
   readonly share: number;
-  /** The reversed trigger's ASR (on the defender's images) at that point. */
+  /** The reversed trigger's ASR (on the defender's images) at that point; several triggers: the largest. */
   readonly asr: number;
-  /** With the 'baseline' stop: the share of the same images unstamped sent to the target at that point. */
+  /** With the 'baseline' stop: the share of the same images unstamped sent to the target at that point (several triggers: for the trigger of `asr`). */
   readonly baseline: number | null;
-  /** Whether the stop was reached before the maximum share. */
+  /** Per reversed trigger (in the order given): its ASR and baseline at that point. */
+  readonly byTrigger: readonly { readonly target: number; readonly asr: number; readonly baseline: number | null }[];
+  /** Whether the stop was reached (for every trigger) before the maximum share. */
   readonly reachedThreshold: boolean;
 }
 
@@ -53,32 +55,44 @@ export interface PruneSearch {
  * stamped images, expected = the target) is under it; with 'baseline', until stamping no longer
  * sends significantly more of those images to the target than leaving them unstamped
  * (`unstamped`: the same images in the same order) — see {@link triggerStillWorks}.
+ * Several reversed triggers (one stamped set each, with its own unstamped set): until the stop holds
+ * for every one of them.
  */
 export async function searchPruning(
   probe: Pick<LayerProbe, 'layer' | 'predictKept'>,
   order: readonly number[],
-  reversed: FeatureSet,
+  reversed: FeatureSet | readonly FeatureSet[],
   stop: PruneStop = DEFAULT_ASR_THRESHOLD,
   maxShare: number = DEFAULT_MAX_SHARE,
   onStep?: (pruned: number, max: number, asr: number) => void,
-  unstamped?: FeatureSet,
+  unstamped?: FeatureSet | readonly FeatureSet[],
 ): Promise<PruneSearch> {
+  const stampedSets = listOf(reversed);
+  const plainSets = unstamped === undefined ? undefined : listOf(unstamped);
   if (stop !== 'baseline') checkRange('asrThreshold', stop, 0, 1, true);
-  else if (!unstamped || unstamped.cached.count !== reversed.cached.count) {
-    throw new OptionError('unstamped', "the defender's images without the trigger, as many as stamped (needed by the 'baseline' stop)", unstamped ? `${unstamped.cached.count} images` : 'none');
+  else if (!plainSets || plainSets.length !== stampedSets.length || plainSets.some((u, i) => u.cached.count !== stampedSets[i].cached.count)) {
+    const given = plainSets ? plainSets.map((u) => `${u.cached.count} images`).join(', ') : 'none';
+    throw new OptionError('unstamped', "the defender's images without the trigger, as many as stamped, one set per trigger (needed by the 'baseline' stop)", given);
   }
   checkRange('maxShare', maxShare, 0, 1, true);
   const { layer } = probe;
   const max = Math.min(layer.units - 1, Math.floor(maxShare * layer.units));
-  const target = reversed.expected;
-  if (typeof target !== 'number') throw new OptionError('reversed.expected', 'the target label (a number)', 'per-image labels');
-  const state = async (k: number): Promise<{ asr: number; baseline: number | null; met: boolean }> => {
-    const keep = keepVector(layer.units, order, k);
-    const stamped = await probe.predictKept(reversed.cached, keep);
+  for (const r of stampedSets) if (typeof r.expected !== 'number') throw new OptionError('reversed.expected', 'the target label (a number)', 'per-image labels');
+  const one = async (keep: Float32Array, t: number): Promise<{ target: number; asr: number; baseline: number | null; met: boolean }> => {
+    const target = stampedSets[t].expected as number;
+    const stamped = await probe.predictKept(stampedSets[t].cached, keep);
     const asr = shareEqual(stamped, target);
-    if (stop !== 'baseline') return { asr, baseline: null, met: asr < stop };
-    const plain = await probe.predictKept(unstamped!.cached, keep);
-    return { asr, baseline: shareEqual(plain, target), met: !triggerStillWorks(stamped, plain, target) };
+    if (stop !== 'baseline') return { target, asr, baseline: null, met: asr < stop };
+    const plain = await probe.predictKept(plainSets![t].cached, keep);
+    return { target, asr, baseline: shareEqual(plain, target), met: !triggerStillWorks(stamped, plain, target) };
+  };
+  const state = async (k: number) => {
+    const keep = keepVector(layer.units, order, k);
+    const each = [];
+    for (let t = 0; t < stampedSets.length; t++) each.push(await one(keep, t));
+    // The figures shown: the trigger with the largest ASR (the first on a tie).
+    const worst = each.reduce((b, e) => (e.asr > b.asr ? e : b), each[0]);
+    return { asr: worst.asr, baseline: worst.baseline, met: each.every((e) => e.met), byTrigger: each.map(({ target, asr, baseline }) => ({ target, asr, baseline })) };
   };
   let k = 0;
   let s = await state(0);
@@ -87,7 +101,12 @@ export async function searchPruning(
     s = await state(k);
     onStep?.(k, max, s.asr);
   }
-  return { pruned: k, share: k / layer.units, asr: s.asr, baseline: s.baseline, reachedThreshold: s.met };
+  return { pruned: k, share: k / layer.units, asr: s.asr, baseline: s.baseline, byTrigger: s.byTrigger, reachedThreshold: s.met };
+}
+
+/** One item or a list, as a list. */
+function listOf<T extends object>(x: T | readonly T[]): readonly T[] {
+  return Array.isArray(x) ? (x as readonly T[]) : [x as T];
 }
 
 /** Significance level of {@link triggerStillWorks}. */
@@ -133,7 +152,10 @@ export interface PruningPoint {
   readonly pruned: number;
   readonly cleanAccuracy: number;
   readonly asrReal: number | null;
+  /** The reversed trigger's ASR; several triggers: the largest. */
   readonly asrReversed: number;
+  /** Each reversed trigger's ASR, in the order given. */
+  readonly asrReversedByLabel: readonly number[];
 }
 
 /** A test set for the pruning curve: raw images, and what counts as a hit. */
@@ -144,12 +166,13 @@ export interface CurveSet {
 
 /**
  * Clean accuracy and ASRs at each number of pruned neurons in `counts`: each set runs through the
- * model once, and the rest of the model from the layer once per count.
+ * model once, and the rest of the model from the layer once per count. `reversed`: one set per
+ * reversed trigger, or one set.
  */
 export async function pruningCurve(
   probe: Pick<LayerProbe, 'layer' | 'predictKeptMany'>,
   order: readonly number[],
-  sets: { clean: CurveSet; real: CurveSet | null; reversed: CurveSet },
+  sets: { clean: CurveSet; real: CurveSet | null; reversed: CurveSet | readonly CurveSet[] },
   counts: readonly number[],
   onImages?: (done: number) => void,
 ): Promise<PruningPoint[]> {
@@ -162,8 +185,12 @@ export async function pruningCurve(
   };
   const clean = await rates(sets.clean);
   const real = sets.real ? await rates(sets.real) : null;
-  const reversed = await rates(sets.reversed);
-  return counts.map((k, i) => ({ share: k / probe.layer.units, pruned: k, cleanAccuracy: clean[i], asrReal: real ? real[i] : null, asrReversed: reversed[i] }));
+  const reversed: number[][] = [];
+  for (const r of listOf(sets.reversed)) reversed.push(await rates(r));
+  return counts.map((k, i) => {
+    const byLabel = reversed.map((r) => r[i]);
+    return { share: k / probe.layer.units, pruned: k, cleanAccuracy: clean[i], asrReal: real ? real[i] : null, asrReversed: Math.max(...byLabel), asrReversedByLabel: byLabel };
+  });
 }
 
 /** Neuron counts of the curve: 0, step, 2·step, … up to maxShare, plus the stop point; sorted, distinct. */

@@ -8,7 +8,10 @@ import type { MitigationMethod } from './recipe.js';
 /** What a mitigated model's metadata.json records besides the training metadata. */
 export interface MitigationRecord {
   readonly method: MitigationMethod;
+  /** The (first) label mitigated. */
   readonly label: number;
+  /** Every label mitigated (absent from records written before several labels could be). */
+  readonly labels?: readonly number[];
   readonly scan: string;
   readonly source: { readonly dir: string; readonly sha256: string };
   /** Neurons held at zero (carried over from earlier mitigations), or null. */

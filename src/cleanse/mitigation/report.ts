@@ -21,8 +21,10 @@ export interface MitigationReport extends MitigationSummary {
   readonly model: string;
   readonly modelSha256: string;
   readonly scan: string;
-  /** The label mitigated (null: nothing to mitigate). */
+  /** The (first) label mitigated (absent: nothing to mitigate). */
   readonly targetLabel?: number;
+  /** Every label mitigated, in the order the per-label figures (`asrReversedByLabel` …) follow. */
+  readonly targetLabels?: readonly number[];
   readonly labelReason: string;
   /** Nothing was done: the scan flagged no label and none was given. */
   readonly nothingToMitigate: boolean;
@@ -35,10 +37,16 @@ export interface MitigationReport extends MitigationSummary {
   readonly after?: Metrics;
   readonly ranking?: {
     readonly images: number;
-    readonly top: readonly { readonly neuron: number; readonly score: number; readonly meanClean: number; readonly meanStamped: number }[];
+    /** Several labels: `label` is the one whose reversed trigger gives the neuron its score (its largest gap). */
+    readonly top: readonly { readonly neuron: number; readonly score: number; readonly meanClean: number; readonly meanStamped: number; readonly label?: number }[];
   };
   readonly filter?: MitigationSummary['filter'] & {
+    /** Several labels: the largest of theirs. */
     readonly fnrReversed: number;
+    /** Per mitigated label: its reversed trigger's inputs not flagged. */
+    readonly fnrReversedByLabel: readonly number[];
+    /** Per mitigated label: its profile's neurons and threshold (a one-label filter: `neuronIndices` and `threshold`). */
+    readonly profiles: readonly { readonly label: number; readonly neuronIndices: readonly number[]; readonly threshold: number }[];
     /**
      * FNR among the real-trigger inputs the backdoor actually sends to the target (the attacks
      * that work; a stamped input the model still classifies correctly needs no filtering); null
@@ -59,13 +67,17 @@ export interface MitigationReport extends MitigationSummary {
     readonly searchBaseline: number | null;
     readonly maxShare: number;
     readonly reachedThreshold: boolean;
-    /** The reversed trigger's ASR on the defender's images where the search stopped. */
+    /** The reversed trigger's ASR on the defender's images where the search stopped (several labels: the largest). */
     readonly searchAsr: number;
+    /** Per mitigated label: its reversed trigger's ASR on the defender's images (and unstamped, with the 'baseline' stop) where the search stopped. */
+    readonly searchByLabel: readonly { readonly label: number; readonly asr: number; readonly baseline: number | null }[];
     readonly fineTuneEpochs: number;
   };
   readonly unlearning?: NonNullable<MitigationSummary['unlearning']> & {
     readonly images: number;
     readonly stamped: number;
+    /** Per mitigated label: the images its reversed trigger stamped. */
+    readonly stampedByLabel: readonly { readonly label: number; readonly stamped: number }[];
     readonly stampedFrom: string;
     readonly learningRate: number;
     readonly batchSize: number;
@@ -90,9 +102,10 @@ export interface MitigationReport extends MitigationSummary {
 export function combineReports(reports: readonly MitigationReport[]): MitigationReport {
   if (reports.length === 0) throw new OptionError('reports', 'at least one mitigation report', 0);
   const first = reports[0];
+  const labelsOf = (r: MitigationReport): string => (r.targetLabels ?? (r.targetLabel === undefined ? [] : [r.targetLabel])).join(',');
   for (const r of reports) {
-    if (r.modelSha256 !== first.modelSha256 || r.targetLabel !== first.targetLabel) {
-      throw new OptionError('reports', 'reports of the same model and label', `${r.model} label ${r.targetLabel}`);
+    if (r.modelSha256 !== first.modelSha256 || labelsOf(r) !== labelsOf(first)) {
+      throw new OptionError('reports', 'reports of the same model and labels', `${r.model} label(s) ${labelsOf(r)}`);
     }
   }
   const pick = <K extends 'filter' | 'pruning' | 'unlearning' | 'ranking'>(k: K): Partial<Pick<MitigationReport, K>> => {
@@ -122,7 +135,7 @@ export function shownFigures(m: Metrics, asrShown: MitigationReport['asrShown'])
 /** What an unlearning report says of its run (a TF.js model's or an ONNX model's). */
 export function unlearningSummary(
   ul: UnlearningSet,
-  label: number,
+  labels: readonly number[],
   figures: { readonly before: Metrics; readonly after: Metrics; readonly asrShown: MitigationReport['asrShown'] },
   recipe: { readonly epochs: number; readonly learningRate: number; readonly batchSize: number },
   keptPruned: number,
@@ -134,7 +147,11 @@ export function unlearningSummary(
     stampedShare: ul.set.count > 0 ? ul.stamped.length / ul.set.count : 0,
     images: ul.set.count,
     stamped: ul.stamped.length,
-    stampedFrom: `images whose true label is not ${label}, stamped with the reversed trigger and kept under their true labels`,
+    stampedByLabel: ul.stampedBy.map((b) => ({ label: b.label, stamped: b.stamped.length })),
+    stampedFrom:
+      labels.length === 1
+        ? `images whose true label is not ${labels[0]}, stamped with the reversed trigger and kept under their true labels`
+        : `the stamped share split across labels ${labels.join(', ')}: each label's reversed trigger on images whose true label is another, each image stamped once, kept under their true labels`,
     learningRate: recipe.learningRate,
     batchSize: recipe.batchSize,
     keptPruned,

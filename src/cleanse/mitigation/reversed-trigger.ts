@@ -10,7 +10,7 @@
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { DataFormatError, MissingOptionError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../../errors.js';
+import { DataFormatError, NotFoundError, OptionError, PoisonguardError, ShapeError } from '../../errors.js';
 import { hashModelFolder, isObject, readJsonFile, type Json } from '../../run-files.js';
 import { SCAN_JSON } from '../scan.js';
 
@@ -122,23 +122,44 @@ export function checkScanModel(scan: ScanSource, modelDir: string): string {
   return sha;
 }
 
-/** Which label to mitigate: `requested` when given, else the single flagged label, else none. */
-export function chooseLabel(scan: ScanSource, requested?: number): { label: number | null; reason: string } {
+/**
+ * Which labels to mitigate: `requested` when given (one label or several, in the order given), else
+ * every label the scan judged infected (the verdict's labels; when the verdict names none, the labels
+ * its first run flagged), else none. Each requested label must be a class index, given once, and have
+ * a reversed trigger in the scan; an error names the first that is not.
+ */
+export function chooseLabels(scan: ScanSource, requested?: number | readonly number[]): { labels: number[]; reason: string } {
+  const words = (labels: readonly number[]): string => `label${labels.length > 1 ? 's' : ''} ${labels.join(', ')}`;
   if (requested !== undefined) {
-    if (!Number.isInteger(requested) || requested < 0 || requested >= scan.numClasses) {
-      throw new OptionError('label', `a class index in 0..${scan.numClasses - 1}`, requested);
+    const list = typeof requested === 'number' ? [requested] : [...requested];
+    if (list.length === 0) throw new OptionError('label', 'at least one class index', '');
+    const seen = new Set<number>();
+    for (const l of list) {
+      if (!Number.isInteger(l) || l < 0 || l >= scan.numClasses) throw new OptionError('label', `a class index in 0..${scan.numClasses - 1}`, l);
+      if (seen.has(l)) throw new OptionError('label', `a list of distinct labels (label ${l} is given twice)`, list.join(','));
+      seen.add(l);
+      if (!scan.labelFiles.has(l)) throw new OptionError('label', `one of the scanned labels (${[...scan.labelFiles.keys()].join(', ')}): the scan has no reversed trigger for label ${l}`, l);
     }
-    const flagged = scan.flagged.includes(requested);
-    return { label: requested, reason: flagged ? `label ${requested} (given; flagged by the scan)` : `label ${requested} (given; NOT flagged by the scan)` };
+    const flagged = list.filter((l) => scan.flagged.includes(l));
+    const how =
+      list.length === 1
+        ? flagged.length === 1
+          ? 'given; flagged by the scan'
+          : 'given; NOT flagged by the scan'
+        : flagged.length === list.length
+          ? 'given; all flagged by the scan'
+          : flagged.length === 0
+            ? 'given; NOT flagged by the scan'
+            : `given; ${flagged.join(', ')} flagged by the scan, ${list.filter((l) => !flagged.includes(l)).join(', ')} NOT`;
+    return { labels: list, reason: `${words(list)} (${how})` };
   }
   const candidates = scan.verdictLabels.length > 0 ? scan.verdictLabels : scan.flagged;
   if (candidates.length === 0) {
-    return { label: null, reason: `the scan (verdict '${scan.verdictStatus}') flagged no label. Name a label to mitigate one anyway.` };
+    return { labels: [], reason: `the scan (verdict '${scan.verdictStatus}') flagged no label. Name a label to mitigate one anyway.` };
   }
-  if (candidates.length > 1) {
-    throw new MissingOptionError('label', `the scan flagged several labels (${candidates.join(', ')}); mitigate one at a time`);
-  }
-  return { label: candidates[0], reason: `label ${candidates[0]} (flagged by the scan, verdict '${scan.verdictStatus}')` };
+  const labels = [...candidates];
+  for (const l of labels) if (!scan.labelFiles.has(l)) throw new OptionError('label', `one of the scanned labels (${[...scan.labelFiles.keys()].join(', ')}): the scan flagged label ${l} but holds no reversed trigger for it`, l);
+  return { labels, reason: `${words(labels)} (flagged by the scan, verdict '${scan.verdictStatus}')` };
 }
 
 /** Reads the reversed trigger of `label` from the scan's label file. */

@@ -26,8 +26,10 @@ export interface MitigationSummary {
   readonly nothingToMitigate?: boolean;
   /** Whose trigger the `asr` fields measure: the real one (from the model's metadata) or the reversed one. */
   readonly asrShown?: 'real' | 'reversed';
-  /** The label the mitigation targets (the flagged one). */
+  /** The label the mitigation targets (the flagged one); several: the first. */
   readonly targetLabel?: number;
+  /** Every label mitigated (a file written before several labels could be mitigated has only `targetLabel`). */
+  readonly targetLabels?: readonly number[];
   /** The model before any mitigation. */
   readonly baseline?: AccuracyAsr;
   /** The input filter on second-to-last-layer activations. */

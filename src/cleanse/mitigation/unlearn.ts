@@ -29,30 +29,53 @@ export interface UnlearningSet {
   readonly set: ImageSet;
   /** Indices (into `set`) of the stamped images. */
   readonly stamped: Int32Array;
+  /** Per reversed trigger (in the order given): its label and the indices (into `set`) it stamped. */
+  readonly stampedBy: readonly { readonly label: number; readonly stamped: Int32Array }[];
   /** Indices into the training set of the images drawn. */
   readonly drawn: Int32Array;
 }
 
 /**
- * Draws `share` of `train` (seeded) and stamps `stampedShare` of the drawn images (of labels other
- * than the trigger's) with the reversed trigger; labels stay the true ones.
+ * Draws `share` of `train` (seeded) and stamps `stampedShare` of the drawn images with the reversed
+ * trigger, each image of another label than the trigger's; labels stay the true ones. Several
+ * triggers (several infected labels): the stamped share is split evenly across them (the first ones
+ * take the remainder), each trigger stamping images of other labels than its own that no earlier
+ * trigger stamped. One trigger draws exactly as it always has.
  */
-export function unlearningSet(train: ImageSet, trigger: ReversedTrigger, rng: Random, share = DEFAULT_UNLEARN_SHARE, stampedShare = DEFAULT_STAMPED_SHARE): UnlearningSet {
+export function unlearningSet(
+  train: ImageSet,
+  trigger: ReversedTrigger | readonly ReversedTrigger[],
+  rng: Random,
+  share = DEFAULT_UNLEARN_SHARE,
+  stampedShare = DEFAULT_STAMPED_SHARE,
+): UnlearningSet {
+  const triggers: readonly ReversedTrigger[] = Array.isArray(trigger) ? trigger : [trigger as ReversedTrigger];
+  if (triggers.length === 0) throw new OptionError('trigger', 'at least one reversed trigger', 0);
   checkRange('unlearnShare', share, 0, 1, true);
   checkRange('stampedShare', stampedShare, 0, 1, true);
   const n = Math.max(1, Math.round(share * train.count));
   if (train.count === 0) throw new OptionError('training set', 'non-empty', 0);
   const drawn = rng.sampleWithoutReplacement(train.count, Math.min(n, train.count));
   const set = subset(train, drawn);
-  const eligible: number[] = [];
-  for (let i = 0; i < set.count; i++) if (set.labels[i] !== trigger.label) eligible.push(i);
-  const m = Math.min(eligible.length, Math.round(stampedShare * set.count));
-  const pick = rng.sampleWithoutReplacement(eligible.length, m);
-  const stamped = Int32Array.from(Array.from(pick, (j) => eligible[j]).sort((a, b) => a - b));
+  const total = Math.round(stampedShare * set.count);
+  const taken = new Uint8Array(set.count);
   const size = set.height * set.width * set.channels;
   const images = set.images;
-  for (const i of stamped) images.set(stampReversed(images.subarray(i * size, (i + 1) * size), trigger), i * size);
-  return { set: imageSet(images, set.labels, set.height, set.width, set.channels), stamped, drawn };
+  const stampedBy = triggers.map((t, j) => {
+    const eligible: number[] = [];
+    for (let i = 0; i < set.count; i++) if (set.labels[i] !== t.label && !taken[i]) eligible.push(i);
+    const quota = Math.floor(total / triggers.length) + (j < total % triggers.length ? 1 : 0);
+    const m = Math.min(eligible.length, quota);
+    const pick = rng.sampleWithoutReplacement(eligible.length, m);
+    const mine = Int32Array.from(Array.from(pick, (k) => eligible[k]).sort((a, b) => a - b));
+    for (const i of mine) {
+      taken[i] = 1;
+      images.set(stampReversed(images.subarray(i * size, (i + 1) * size), t), i * size);
+    }
+    return { label: t.label, stamped: mine };
+  });
+  const stamped = Int32Array.from(stampedBy.flatMap((b) => Array.from(b.stamped)).sort((a, b) => a - b));
+  return { set: imageSet(images, set.labels, set.height, set.width, set.channels), stamped, stampedBy, drawn };
 }
 
 export interface FineTuneOptions {
