@@ -14,7 +14,7 @@ import { filterProfiles, jointThresholds, readFilter } from '../../src/cleanse/m
 import { computeFeatures, resolveLayer } from '../../src/cleanse/mitigation/layers.js';
 import { combineReports, mitigateModel, type MitigationReport } from '../../src/cleanse/mitigation/mitigate.js';
 import { rankNeurons } from '../../src/cleanse/mitigation/ranking.js';
-import { stampReversed } from '../../src/cleanse/mitigation/reversed-trigger.js';
+import { chooseLabels, readScanSource, stampReversed } from '../../src/cleanse/mitigation/reversed-trigger.js';
 import { unlearningSet } from '../../src/cleanse/mitigation/unlearn.js';
 import { main } from '../../src/cli/main.js';
 import type { ImageSet } from '../../src/data/images.js';
@@ -216,6 +216,12 @@ test('--label L and the list [L] give the same result; the default takes every f
   const all = await mitigateModel({ model: dir, scan, method: 'prune', data, defenseImages: 200 });
   assert.deepEqual(all.targetLabels, [TARGET, TARGET_B]);
   assert.match(all.labelReason, /^labels 1, 3 \(flagged by the scan/);
+  // A label flagged by the outlier test without reaching the verdict's margin is mitigated too.
+  const source = readScanSource(scan);
+  const chosen = chooseLabels({ ...source, verdictLabels: [TARGET_B], flagged: [TARGET, TARGET_B] });
+  assert.deepEqual(chosen.labels, [TARGET, TARGET_B]);
+  assert.match(chosen.reason, /^labels 1, 3 \(flagged by the scan; its verdict 'backdoored' names 3, the outlier test flagged 1 too\)$/);
+  assert.deepEqual(chooseLabels({ ...source, verdictLabels: [], flagged: [] }).labels, []);
 });
 
 test('bad label lists: out of range, repeated, without a reversed trigger, not integers — one line naming it, exit 2', async () => {

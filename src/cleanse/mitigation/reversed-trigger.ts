@@ -124,8 +124,10 @@ export function checkScanModel(scan: ScanSource, modelDir: string): string {
 
 /**
  * Which labels to mitigate: `requested` when given (one label or several, in the order given), else
- * every label the scan judged infected (the verdict's labels; when the verdict names none, the labels
- * its first run flagged), else none. Each requested label must be a class index, given once, and have
+ * every label the scan flagged — the verdict's labels and the labels its first run's outlier test
+ * flagged (the run whose reversed triggers are used), in label order — else none. (A second backdoor
+ * is often flagged without reaching the verdict's margin: the median the test relies on moves with
+ * two small norms.) Each requested label must be a class index, given once, and have
  * a reversed trigger in the scan; an error names the first that is not.
  */
 export function chooseLabels(scan: ScanSource, requested?: number | readonly number[]): { labels: number[]; reason: string } {
@@ -153,13 +155,17 @@ export function chooseLabels(scan: ScanSource, requested?: number | readonly num
             : `given; ${flagged.join(', ')} flagged by the scan, ${list.filter((l) => !flagged.includes(l)).join(', ')} NOT`;
     return { labels: list, reason: `${words(list)} (${how})` };
   }
-  const candidates = scan.verdictLabels.length > 0 ? scan.verdictLabels : scan.flagged;
-  if (candidates.length === 0) {
+  const labels = [...new Set([...scan.verdictLabels, ...scan.flagged])].sort((a, b) => a - b);
+  if (labels.length === 0) {
     return { labels: [], reason: `the scan (verdict '${scan.verdictStatus}') flagged no label. Name a label to mitigate one anyway.` };
   }
-  const labels = [...candidates];
   for (const l of labels) if (!scan.labelFiles.has(l)) throw new OptionError('label', `one of the scanned labels (${[...scan.labelFiles.keys()].join(', ')}): the scan flagged label ${l} but holds no reversed trigger for it`, l);
-  return { labels, reason: `${words(labels)} (flagged by the scan, verdict '${scan.verdictStatus}')` };
+  const onlyFlagged = labels.filter((l) => !scan.verdictLabels.includes(l));
+  const how =
+    scan.verdictLabels.length === 0 || onlyFlagged.length === 0
+      ? `flagged by the scan, verdict '${scan.verdictStatus}'`
+      : `flagged by the scan; its verdict '${scan.verdictStatus}' names ${scan.verdictLabels.join(', ')}, the outlier test flagged ${onlyFlagged.join(', ')} too`;
+  return { labels, reason: `${words(labels)} (${how})` };
 }
 
 /** Reads the reversed trigger of `label` from the scan's label file. */
