@@ -8,14 +8,17 @@
  * The label mitigated: the one the scan flagged; when the scan flagged none (the attack was
  * missed), the model's real target — what a defender would only know from elsewhere, so the row
  * shows the best case and says so; for all-to-all (every label a target) the label with the
- * smallest reversed trigger. Each mitigation is written to --out/NAME/METHOD and read back on a
- * rerun (resumable).
+ * smallest reversed trigger. Two triggers: both targets in one run (`mitigate --label t1,t2`), with
+ * any other label the scan flagged (its verdict's, and its outlier test's below the verdict's
+ * margin); a target the scan did not flag is "told". Each mitigation is written to
+ * --out/NAME/METHOD and read back on a rerun (resumable).
  *
  * Writes bench/out/mitigation-matrix.json; with --write-docs, replaces the section "Mitigation per
  * attack: TITLE" of docs/RESULTS.md.
  *
  * Run: node --import tsx bench/mitigation-matrix.ts --models ../runs-matrix --scans ../runs-matrix-scans \
- *        --out ../runs-matrix-mitigated [--per-family 2] [--title MNIST] [--write-docs]
+ *        --out ../runs-matrix-mitigated [--per-family 2] [--only NAME,NAME] [--title MNIST] [--write-docs]
+ * (--only: those models only, whatever their family's count; prints their rows, never with --write-docs.)
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -34,12 +37,15 @@ const { values } = parseArgs({
     out: { type: 'string', default: '../runs-matrix-mitigated' },
     'per-family': { type: 'string', default: '2' },
     methods: { type: 'string', default: 'prune,unlearn' },
+    only: { type: 'string' },
     title: { type: 'string', default: 'MNIST' },
     'write-docs': { type: 'boolean', default: false },
   },
 });
 const perFamily = Number(values['per-family']);
 const methods = values.methods.split(',');
+const only = values.only?.split(',');
+if (only && values['write-docs']) throw new Error('--only prints some rows; it cannot rewrite the section (drop --write-docs)');
 
 /** `poisonguard evaluate --json`'s fields read here. */
 interface Evaluation {
@@ -49,7 +55,7 @@ interface Evaluation {
 }
 interface ScanJson {
   readonly verdict: { readonly labels: readonly number[] };
-  readonly runs: readonly { readonly labels: readonly { readonly label: number; readonly norm: number }[] }[];
+  readonly runs: readonly { readonly labels: readonly { readonly label: number; readonly norm: number; readonly flagged?: boolean }[] }[];
 }
 
 const cli = (args: string[]): string => execFileSync(process.execPath, [...cliFromSource(), ...args], { cwd: packageRoot(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
@@ -64,19 +70,25 @@ const evaluate = (dir: string, keep = false): Evaluation => {
 /** Each backdoor's ASR (one figure for a single backdoor). */
 const asrs = (e: Evaluation): number[] => (e.attacks && e.attacks.length > 0 ? e.attacks.map((a) => a.attackSuccessRate) : e.attackSuccessRate === null ? [] : [e.attackSuccessRate]);
 
-/** The label to mitigate and why (see the module comment). */
-function chooseLabel(dir: string, scanDir: string, family: string): { label: number; how: 'flagged' | 'told' | 'smallest norm' } {
+/** The labels to mitigate and why (see the module comment). */
+function chooseLabels(dir: string, scanDir: string, family: string): { labels: number[]; how: string } {
   const scan = JSON.parse(readFileSync(join(scanDir, 'scan.json'), 'utf8')) as ScanJson;
-  if (scan.verdict.labels.length > 0) return { label: scan.verdict.labels[0], how: 'flagged' };
-  if (family !== 'all-to-all') return { label: targetsOf(dir)[0], how: 'told' };
+  if (family === 'two-trigger') {
+    const flagged = new Set([...scan.verdict.labels, ...scan.runs[0].labels.filter((l) => l.flagged === true).map((l) => l.label)]);
+    const labels = [...new Set([...flagged, ...targetsOf(dir)])].sort((a, b) => a - b);
+    const told = labels.filter((l) => !flagged.has(l));
+    return { labels, how: told.length === 0 ? 'flagged' : told.length === labels.length ? 'told' : `${labels.filter((l) => flagged.has(l)).join(', ')} flagged, ${told.join(', ')} told` };
+  }
+  if (scan.verdict.labels.length > 0) return { labels: [scan.verdict.labels[0]], how: 'flagged' };
+  if (family !== 'all-to-all') return { labels: [targetsOf(dir)[0]], how: 'told' };
   const labels = [...scan.runs[0].labels].sort((a, b) => a.norm - b.norm);
-  return { label: labels[0].label, how: 'smallest norm' };
+  return { labels: [labels[0].label], how: 'smallest norm' };
 }
 
 interface Row {
   readonly family: string;
   readonly name: string;
-  readonly label: number;
+  readonly labels: readonly number[];
   readonly how: string;
   readonly before: { readonly accuracy: number; readonly asr: number[] };
   readonly after: Record<string, { readonly accuracy: number; readonly asr: number[]; readonly prunedShare?: number; readonly seconds: number }>;
@@ -85,39 +97,40 @@ interface Row {
 const rows: Row[] = [];
 const models = matrixModels(values.models).map((name) => ({ name, dir: join(values.models, name) }));
 for (const family of FAMILIES) {
-  for (const { name, dir } of models.filter((m) => familyOf(m.dir) === family).slice(0, perFamily)) {
+  const ofFamily = models.filter((m) => familyOf(m.dir) === family);
+  for (const { name, dir } of only ? ofFamily.filter((m) => only.includes(m.name)) : ofFamily.slice(0, perFamily)) {
     const scanDir = join(values.scans, name);
     if (!existsSync(join(scanDir, 'scan.json'))) {
       process.stderr.write(`${name}: no Neural Cleanse scan in ${scanDir} (run bench/detection-matrix.ts --run first)\n`);
       continue;
     }
-    const { label, how } = chooseLabel(dir, scanDir, family);
+    const { labels, how } = chooseLabels(dir, scanDir, family);
     const before = evaluate(dir);
     const after: Row['after'] = {};
     for (const method of methods) {
       const out = join(values.out, name, method);
       if (!existsSync(join(out, MITIGATION_JSON))) {
-        process.stderr.write(`${name}: ${method} of label ${label} (${how})\n`);
-        cli(['mitigate', '--model', dir, '--scan', scanDir, '--method', method, '--label', String(label), '--out', out, '--quiet']);
+        process.stderr.write(`${name}: ${method} of label(s) ${labels.join(', ')} (${how})\n`);
+        cli(['mitigate', '--model', dir, '--scan', scanDir, '--method', method, '--label', labels.join(','), '--out', out, '--quiet']);
       }
       const m = JSON.parse(readFileSync(join(out, MITIGATION_JSON), 'utf8')) as MitigationReport;
       const e = evaluate(out, true);
       after[method] = { accuracy: e.cleanAccuracy, asr: asrs(e), ...(m.pruning?.stopShare !== undefined ? { prunedShare: m.pruning.stopShare } : {}), seconds: m.seconds };
     }
-    rows.push({ family, name, label, how, before: { accuracy: before.cleanAccuracy, asr: asrs(before) }, after });
+    rows.push({ family, name, labels, how, before: { accuracy: before.cleanAccuracy, asr: asrs(before) }, after });
   }
 }
 
 const machine = machineInfo();
-process.stderr.write(`written ${writeBenchJson('mitigation-matrix', { machine, models: values.models, methods, rows })}\n`);
+process.stderr.write(`written ${writeBenchJson(only ? 'mitigation-matrix-only' : 'mitigation-matrix', { machine, models: values.models, methods, rows })}\n`);
 const pct = (x: number): string => `${(100 * x).toFixed(2)}%`;
 const asrText = (a: number[]): string => (a.length === 0 ? 'n/a' : a.map(pct).join(' / '));
 const table = [
-  `| family | model | label (how chosen) | before: acc, ASR | ${methods.map((m) => `${m}: acc, ASR`).join(' | ')} |`,
+  `| family | model | label(s) (how chosen) | before: acc, ASR | ${methods.map((m) => `${m}: acc, ASR`).join(' | ')} |`,
   `|---|---|---|---|${methods.map(() => '---').join('|')}|`,
   ...rows.map(
     (r) =>
-      `| ${r.family} | ${r.name} | ${r.label} (${r.how}) | ${pct(r.before.accuracy)}, ${asrText(r.before.asr)} | ${methods
+      `| ${r.family} | ${r.name} | ${r.labels.join(', ')} (${r.how}) | ${pct(r.before.accuracy)}, ${asrText(r.before.asr)} | ${methods
         .map((m) => {
           const a = r.after[m];
           return `${pct(a.accuracy)}, ${asrText(a.asr)}${a.prunedShare !== undefined ? ` (${(100 * a.prunedShare).toFixed(0)}% pruned)` : ''}`;
@@ -131,7 +144,7 @@ if (values['write-docs']) {
     join(packageRoot(), 'docs', 'RESULTS.md'),
     `Mitigation per attack: ${values.title}`,
     [
-      `Models: ${shown(values.models)}, the first ${perFamily} infected models of each family; each mitigated from its own Neural Cleanse scan (${shown(values.scans)}), defaults of \`poisonguard mitigate\` (the paper's recipe), seed 0. ASR: every recorded backdoor's, by \`poisonguard evaluate\` on the test split (two triggers: both; all-to-all: y → y+1). Label: the one the scan flagged; "told": the scan flagged none and the model's real target was given (a defender would have to know it: the best case); "smallest norm": all-to-all, nothing flagged, the label with the smallest reversed trigger.`,
+      `Models: ${shown(values.models)}, the first ${perFamily} infected models of each family; each mitigated from its own Neural Cleanse scan (${shown(values.scans)}), defaults of \`poisonguard mitigate\` (the paper's recipe), seed 0. ASR: every recorded backdoor's, by \`poisonguard evaluate\` on the test split (two triggers: both; all-to-all: y → y+1). Label: the one the scan flagged; "told": the scan flagged none and the model's real target was given (a defender would have to know it: the best case); "smallest norm": all-to-all, nothing flagged, the label with the smallest reversed trigger; two triggers: both targets (and any other flagged label) in one run, \`--label t1,t2\`.`,
       `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/mitigation-matrix.ts --models ${shown(values.models)} --scans ${shown(values.scans)} --out ${shown(values.out)} --per-family ${perFamily} --title '${values.title}' --write-docs\`.`,
       '',
       table,
