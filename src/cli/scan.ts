@@ -76,7 +76,7 @@ const options = {
     default: DEFAULT_DETECTORS.join(','),
     help: `Detectors, comma-separated, or 'all' (those whose data is at hand): ${DETECTOR_NAMES.map((n) => `${n}: ${DETECTORS[n].title}`).join('; ')}. One combined verdict: backdoored when any voting detector says so (${DETECTOR_NAMES.filter((n) => DETECTORS[n].noVote !== undefined).join(' and ')} report without voting). Results in detectors.json.`,
   },
-  'train-data': { type: 'string', value: 'NAME|DIR', help: "The training set ('mnist', 'gtsrb' or an image folder; its train split): spectral and ac audit it, strip audits a sample of it." },
+  'train-data': { type: 'string', value: 'NAME|DIR', help: "The training set ('mnist', 'gtsrb' or an image folder; its train split): spectral, ac and knn audit it, strip audits a sample of it." },
   json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary (with detectors besides nc: detectors.json).' },
 } as const;
 
@@ -149,7 +149,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     const detectors = parseDetectors(v.detectors, v['train-data'] !== undefined);
     // Neural Cleanse alone: the scan as it always was (scan.json, its summary).
     const ncOnly = detectors.length === 1 && detectors[0] === 'nc';
-    if (ncOnly && v['train-data'] !== undefined) throw new OptionError('--train-data', "used with a detector that reads it (strip, spectral, ac)", v['train-data']);
+    if (ncOnly && v['train-data'] !== undefined) throw new OptionError('--train-data', "used with a detector that reads it (strip, spectral, ac, knn)", v['train-data']);
 
     const { scanModel } = await import('../cleanse/scan.js');
     const statements = await onnxStatements({ 'input-layout': v['input-layout'], preprocess: v.preprocess });

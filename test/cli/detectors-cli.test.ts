@@ -42,7 +42,7 @@ before(async () => {
 test('unknown detector names list the known ones; audits without --train-data, and --train-data of another shape, are one line each', async () => {
   const unknown = await runCli(['scan', '--model', modelDir, '--detectors', 'nc,abs']);
   assert.equal(unknown.code, 2);
-  assert.match(unknown.err, /Unknown detector 'abs'\. Known detectors: nc, nc-l2, nc-full, mmbd, strip, spectral, ac, all\./);
+  assert.match(unknown.err, /Unknown detector 'abs'\. Known detectors: nc, nc-l2, nc-full, mmbd, strip, spectral, ac, knn, all\./);
   const mixedAll = await runCli(['scan', '--model', modelDir, '--detectors', 'all,nc']);
   assert.notEqual(mixedAll.code, 0);
   assert.match(mixedAll.err, /Unknown detector/);

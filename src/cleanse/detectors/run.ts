@@ -24,6 +24,7 @@ import { DETECTORS, DETECTOR_NAMES } from './registry.js';
 import type { StripOptions } from './strip.js';
 import type { ClusteringOptions } from './clustering.js';
 import type { SpectralOptions } from './spectral.js';
+import type { KnnAuditOptions } from './knn-audit.js';
 import { UnknownNameError } from '../../errors.js';
 
 /** The combined result file, in the out folder beside scan.json. */
@@ -46,6 +47,7 @@ export interface DetectorScanOptions extends ScanOptions {
   readonly strip?: Omit<StripOptions, 'seed' | 'onProgress'>;
   readonly spectral?: Omit<SpectralOptions, 'seed'>;
   readonly clustering?: Omit<ClusteringOptions, 'seed'>;
+  readonly knn?: Omit<KnnAuditOptions, 'seed'>;
   readonly onDetector?: (p: DetectorProgress) => void;
 }
 
@@ -118,7 +120,7 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
     : options.trainData !== undefined
       ? await loadTrainingSet(options.trainData, options.dataDir, model.dataSeed, model.inputShape, model.numClasses)
       : undefined;
-  if (needsTraining && !training) throw new OptionError('trainData', 'a training set for the audits (spectral, ac)', undefined);
+  if (needsTraining && !training) throw new OptionError('trainData', 'a training set for the audits (spectral, ac, knn)', undefined);
 
   const results: DetectorResult[] = [];
   const ncScans: Record<string, string> = {};
@@ -163,7 +165,12 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
         } else {
           const t = training!.set;
           const f = await dm.features(t.images, t.count);
-          if (name === 'spectral') {
+          if (name === 'knn') {
+            const { runKnnAudit } = await import('./knn-audit.js');
+            const clean = await cleanTestSet(options, model);
+            const r = await dm.features(clean.set.images, clean.set.count);
+            done(runKnnAudit(f.values, f.units, t.labels, r.values, clean.set.labels, model.numClasses, { ...options.knn, seed }));
+          } else if (name === 'spectral') {
             const { runSpectral } = await import('./spectral.js');
             done(runSpectral(f.values, f.units, t.labels, model.numClasses, { ...options.spectral, seed }));
           } else {
