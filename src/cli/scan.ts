@@ -21,7 +21,7 @@ import {
 import { DEFAULT_SEED } from '../random.js';
 import { engineHelp } from '../nn/engine-choice.js';
 import type { ScanOptions, ScanProgress, ScanReport } from '../cleanse/scan.js';
-import { DEFAULT_DETECTORS, DETECTOR_NAMES, DETECTORS, parseDetectors } from '../cleanse/detectors/registry.js';
+import { DEFAULT_AUDIT_DETECTORS, DEFAULT_DETECTORS, DETECTOR_NAMES, DETECTORS, parseDetectors } from '../cleanse/detectors/registry.js';
 import type { DetectorProgress, DetectorsReport } from '../cleanse/detectors/run.js';
 import type { Command, CommandContext } from './command.js';
 import { intOption, numberListOption, numberOption, seedOption, withFlagNames } from './command.js';
@@ -73,8 +73,7 @@ const options = {
   detectors: {
     type: 'string',
     value: 'LIST',
-    default: DEFAULT_DETECTORS.join(','),
-    help: `Detectors, comma-separated, or 'all' (those whose data is at hand): ${DETECTOR_NAMES.map((n) => `${n}: ${DETECTORS[n].title}`).join('; ')}. One combined verdict: backdoored when any voting detector says so (${DETECTOR_NAMES.filter((n) => DETECTORS[n].noVote !== undefined).join(' and ')} report without voting). Results in detectors.json.`,
+    help: `Detectors, comma-separated, or 'all' (those whose data is at hand; default ${DEFAULT_DETECTORS.join(',')}, and with --train-data also ${DEFAULT_AUDIT_DETECTORS.join(',')}: the detection matrix of docs/RESULTS.md): ${DETECTOR_NAMES.map((n) => `${n}: ${DETECTORS[n].title}`).join('; ')}. One combined verdict: backdoored when any voting detector says so (${DETECTOR_NAMES.filter((n) => DETECTORS[n].noVote !== undefined).join(' and ')} report without voting). Results in detectors.json.`,
   },
   'train-data': { type: 'string', value: 'NAME|DIR', help: "The training set ('mnist', 'gtsrb' or an image folder; its train split): spectral, ac and knn audit it, strip audits a sample of it." },
   json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary (with detectors besides nc: detectors.json).' },
@@ -146,7 +145,8 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     const loss = checkOneOf('--loss', v.loss, LOSS_KINDS);
     const norm = checkOneOf('--norm', v.norm, NORMS);
     const maskShape = checkOneOf('--mask-shape', v['mask-shape'], MASK_SHAPES);
-    const detectors = parseDetectors(v.detectors, v['train-data'] !== undefined);
+    const trainingGiven = v['train-data'] !== undefined;
+    const detectors = parseDetectors(v.detectors ?? [...DEFAULT_DETECTORS, ...(trainingGiven ? DEFAULT_AUDIT_DETECTORS : [])].join(','), trainingGiven);
     // Neural Cleanse alone: the scan as it always was (scan.json, its summary).
     const ncOnly = detectors.length === 1 && detectors[0] === 'nc';
     if (ncOnly && v['train-data'] !== undefined) throw new OptionError('--train-data', "used with a detector that reads it (strip, spectral, ac, knn)", v['train-data']);

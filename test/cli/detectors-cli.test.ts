@@ -60,12 +60,12 @@ test('unknown detector names list the known ones; audits without --train-data, a
 test('every detector but Neural Cleanse on the tiny backdoored model: detectors.json, the combined verdict, the misses', async () => {
   const out = join(scratchDir('detectors-cli-out'), 'scan');
   const r = await runCli([
-    'scan', '--model', modelDir, '--dataset', dataDir, '--train-data', join(dataDir), '--detectors', 'mmbd,strip,spectral,ac', '--out', out, '--seed', '3',
+    'scan', '--model', modelDir, '--dataset', dataDir, '--train-data', join(dataDir), '--detectors', 'mmbd,strip,spectral,ac,knn', '--out', out, '--seed', '3',
   ]);
   assert.equal(r.code, 0, r.err);
   const report = JSON.parse(readFileSync(join(out, 'detectors.json'), 'utf8'));
   assert.equal(report.kind, 'detectors-scan');
-  assert.deepEqual(report.results.map((x: { detector: string }) => x.detector), ['mmbd', 'strip', 'spectral', 'ac']);
+  assert.deepEqual(report.results.map((x: { detector: string }) => x.detector), ['mmbd', 'strip', 'spectral', 'ac', 'knn']);
   for (const x of report.results) {
     assert.equal(x.perLabel.length, CLASSES, x.detector);
     assert.ok(Number.isFinite(x.score), `${x.detector} score ${x.score}`);
@@ -73,9 +73,10 @@ test('every detector but Neural Cleanse on the tiny backdoored model: detectors.
   }
   assert.match(report.combined.rule, /backdoored when any voting detector/);
   // Only the voting detectors (not the audits) make the combined call.
-  const voting = report.results.filter((x: { detector: string }) => x.detector === 'mmbd' || x.detector === 'strip');
+  const voters = ['mmbd', 'strip', 'knn'];
+  const voting = report.results.filter((x: { detector: string }) => voters.includes(x.detector));
   assert.equal(report.combined.backdoored, voting.some((x: { backdoored: boolean }) => x.backdoored));
-  assert.ok(report.combined.by.every((d: string) => d === 'mmbd' || d === 'strip'));
+  assert.ok(report.combined.by.every((d: string) => voters.includes(d)));
   assert.ok(report.misses.some((m: { detector: string; family: string }) => m.detector === 'mmbd' && m.family === 'all-to-all'));
   assert.match(r.out, /combined verdict: /);
   assert.match(r.out, /known to miss/);

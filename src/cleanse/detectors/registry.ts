@@ -119,7 +119,10 @@ export const DETECTORS: Readonly<Record<string, DetectorInfo>> = {
 
 export const DETECTOR_NAMES: readonly string[] = Object.keys(DETECTORS);
 
+/** Neural Cleanse (the paper) and MM-BD (blend and SIG, which NC misses, for a sixth of NC's time: docs/RESULTS.md's matrix). */
 export const DEFAULT_DETECTORS: readonly string[] = ['nc', 'mmbd'];
+/** Added when the training set is given: the reference-distance audit (WaNet and all-to-all, which the others miss; seconds per model). */
+export const DEFAULT_AUDIT_DETECTORS: readonly string[] = ['knn'];
 
 /** The detectors a `--detectors` list names ('all': every one whose data is at hand). */
 export function parseDetectors(spec: string, trainingSetGiven: boolean, option = '--detectors'): string[] {
