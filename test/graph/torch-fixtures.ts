@@ -8,6 +8,8 @@ import { packageRoot } from '../../src/data/paths.js';
 import { softmaxCrossEntropy } from './op-models.js';
 
 export const TORCH_FIXTURES_DIR = join(packageRoot(), 'test', 'fixtures', 'torch');
+/** The base learner of `certify --learner FILE.onnx` and PyTorch's initialisation of it (make_learner_fixture.py): not gradient fixtures, so a folder of their own. */
+export const LEARNER_FIXTURES_DIR = join(packageRoot(), 'test', 'fixtures', 'torch-learner');
 
 export interface Values {
   dims: number[];

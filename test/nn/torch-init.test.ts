@@ -15,7 +15,7 @@ import type { ClassifierGraph } from '../../src/graph/ir.js';
 import { loadOnnxGraph } from '../../src/graph/onnx-load.js';
 import { reinitialiseLikeTorch, torchInitRules, untieWeights } from '../../src/nn/torch-init.js';
 import { buildModel } from '../graph/op-models.js';
-import { TORCH_FIXTURES_DIR } from '../graph/torch-fixtures.js';
+import { LEARNER_FIXTURES_DIR, TORCH_FIXTURES_DIR } from '../graph/torch-fixtures.js';
 
 interface FixtureRule {
   kind: 'uniform' | 'constant';
@@ -26,8 +26,8 @@ interface FixtureRule {
   observed_min: number;
   observed_max: number;
 }
-const fixture = JSON.parse(readFileSync(join(TORCH_FIXTURES_DIR, 'learner_tiny.json'), 'utf8')) as { resets: number; initializers: Record<string, FixtureRule> };
-const load = (file: string): ClassifierGraph => loadOnnxGraph(readFileSync(join(TORCH_FIXTURES_DIR, file)), { source: file });
+const fixture = JSON.parse(readFileSync(join(LEARNER_FIXTURES_DIR, 'learner_tiny.json'), 'utf8')) as { resets: number; initializers: Record<string, FixtureRule> };
+const load = (file: string): ClassifierGraph => loadOnnxGraph(readFileSync(join(LEARNER_FIXTURES_DIR, file)), { source: file });
 
 test("the rule is PyTorch's: the same bound or constant for every parameter and buffer", () => {
   const graph = load('learner_tiny.onnx');

@@ -1,6 +1,6 @@
 /**
  * DPA with a user-named architecture: a tiny PyTorch net with a residual connection and BatchNorm
- * (test/fixtures/torch/learner_tiny.onnx) as the base learner on a tiny image folder, end to end —
+ * (test/fixtures/torch-learner/learner_tiny.onnx) as the base learner on a tiny image folder, end to end —
  * every point's votes, prediction and radius consistent; the same numbers inline and on worker
  * threads; an interrupted run resumed; the recipe naming the file and its SHA-256, so that another
  * file in the same run folder is refused. And the bad inputs, one line each through the CLI.
@@ -15,11 +15,11 @@ import { dpaRadius, voteWinner } from '../../../src/certify/aggregation/vote.js'
 import { loadOrt } from '../../../src/graph/runtime.js';
 import { sha256Hex } from '../../../src/zoo/blobs.js';
 import { buildModel } from '../../graph/op-models.js';
-import { TORCH_FIXTURES_DIR } from '../../graph/torch-fixtures.js';
+import { LEARNER_FIXTURES_DIR, TORCH_FIXTURES_DIR } from '../../graph/torch-fixtures.js';
 import { runCli, scratchDir } from '../../helpers.js';
 import { writeTinyFolder } from './tiny-images.js';
 
-const LEARNER = join(TORCH_FIXTURES_DIR, 'learner_tiny.onnx');
+const LEARNER = join(LEARNER_FIXTURES_DIR, 'learner_tiny.onnx');
 const numbers = (r: AggregationReport) => ({ points: r.points, certified: r.certifiedAccuracy, median: r.medianRadius });
 
 test('DPA with a PyTorch-exported residual BatchNorm net: votes, radii, inline = threads, resumed, the file in the recipe', async (t) => {
@@ -63,7 +63,7 @@ test('DPA with a PyTorch-exported residual BatchNorm net: votes, radii, inline =
 
   // Another file (the same net exported untrained): another SHA-256, refused in the same run folder.
   const other = join(root, 'other.onnx');
-  copyFileSync(join(TORCH_FIXTURES_DIR, 'learner_tiny_fresh.onnx'), other);
+  copyFileSync(join(LEARNER_FIXTURES_DIR, 'learner_tiny_fresh.onnx'), other);
   await assert.rejects(certifyAggregation({ ...base, learner: other, workers: 0, out }), /same recipe to resume, or --force .*changed: net/);
 });
 

@@ -1,6 +1,6 @@
 /**
  * DPA with a user-named architecture through a real job queue: the tiny residual BatchNorm net
- * (test/fixtures/torch/learner_tiny.onnx), given as a folder holding model.onnx whose weights sit in
+ * (test/fixtures/torch-learner/learner_tiny.onnx), given as a folder holding model.onnx whose weights sit in
  * an external data file, travels to a `poisonguard worker` packed with that file (the zoo's
  * packOnnxModel); every classifier comes back the same, bit for bit, as a local run's.
  */
@@ -15,7 +15,7 @@ import { onnx } from '../../../src/graph/onnx-values.js';
 import { loadOrt } from '../../../src/graph/runtime.js';
 import { packOnnxModel, sha256Hex } from '../../../src/zoo/blobs.js';
 import { parseQueueUrl } from '../../../src/zoo/queue.js';
-import { TORCH_FIXTURES_DIR } from '../../graph/torch-fixtures.js';
+import { LEARNER_FIXTURES_DIR } from '../../graph/torch-fixtures.js';
 import { scratchDir } from '../../helpers.js';
 import { redisSkip, startCliWorker, startRedis } from '../../redis-server.js';
 import { writeTinyFolder } from './tiny-images.js';
@@ -27,7 +27,7 @@ after(() => {
 
 /** learner_tiny as `dir`/model.onnx with every initializer's bytes in `dir`/weights.bin. */
 function externalDataModel(dir: string): string {
-  const model = onnx.ModelProto.decode(readFileSync(join(TORCH_FIXTURES_DIR, 'learner_tiny.onnx')));
+  const model = onnx.ModelProto.decode(readFileSync(join(LEARNER_FIXTURES_DIR, 'learner_tiny.onnx')));
   const chunks: Buffer[] = [];
   let offset = 0;
   for (const t of model.graph!.initializer!) {
