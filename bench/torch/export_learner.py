@@ -27,23 +27,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-
-class BasicBlock(nn.Module):
-    """torchvision's ResNet BasicBlock: conv-bn-relu-conv-bn + shortcut (1x1 conv-bn when shapes change), relu."""
-
-    def __init__(self, cin, cout, stride=1):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.downsample = None
-        if stride != 1 or cin != cout:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x):
-        out = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
-        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+# The same block as the peer benchmark's ResNet-18 (torchvision's BasicBlock).
+from peer import BasicBlock
 
 
 class ResNetMini(nn.Module):
@@ -51,7 +36,7 @@ class ResNetMini(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(1, 16, 3, padding=1, bias=False)
         self.bn1 = nn.BatchNorm2d(16)
-        self.layer1 = BasicBlock(16, 16)
+        self.layer1 = BasicBlock(16, 16, stride=1)
         self.layer2 = BasicBlock(16, 32, stride=2)
         self.fc = nn.Linear(32, classes)
 

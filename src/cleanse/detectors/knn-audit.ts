@@ -14,8 +14,8 @@
  * q-quantile in the conformal way (Bates et al., Ann. Statist. 2023: the ⌈(m+1)q⌉-th smallest of m),
  * so a clean sample exceeds it with probability at most 1 − q if it is exchangeable with the test
  * split. Training and test splits are not quite exchangeable (other writers, and the model was fit
- * to one of them): on 10 clean MNIST nets 1.1–1.9% of the training samples exceeded the 0.99
- * threshold, and up to 5% within a label. So the test allows a tolerated rate ρ₀ (default 3%) and asks
+ * to one of them): on 10 clean MNIST nets 0.5–1.4% of the training samples exceeded the 0.99
+ * threshold, and up to 4.2% within a label (docs/RESULTS.md, "Detection matrix: MNIST"). So the test allows a tolerated rate ρ₀ (default 3%) and asks
  * whether the exceedances are more than Binomial(n, ρ₀) explains: per label (a backdoor with one
  * target) and pooled over all labels (all-to-all: every label a little). The model's p-value is the
  * smallest of those K + 1 p-values times K + 1 (Bonferroni); the score is −log10 of it, against
@@ -32,7 +32,7 @@ import { binomialTail } from './strip.js';
 export const DEFAULT_KNN_K = 5;
 /** The calibration quantile of a clean sample's distance. */
 export const DEFAULT_KNN_QUANTILE = 0.99;
-/** The share of clean training samples allowed over the threshold (measured 1.1–1.9% pooled, ≤ 5% per label, on clean MNIST nets). */
+/** The share of clean training samples allowed over the threshold (measured 0.5–1.4% pooled, ≤ 4.2% per label, on clean MNIST nets). */
 export const DEFAULT_KNN_TOLERANCE = 0.03;
 /** Reference images per label at most (bank + calibration): enough for a 0.99 quantile, bounded cost. */
 export const KNN_MAX_REFERENCE = 1000;

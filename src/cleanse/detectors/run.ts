@@ -146,6 +146,7 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
     const { openDetectorModel } = await import('./model.js');
     const dm = await openDetectorModel(model);
     engine = dm.engine;
+    let trainingFeatures: Promise<{ units: number; values: Float32Array }> | undefined;
     try {
       for (const name of others) {
         options.onDetector?.({ kind: 'start', detector: name });
@@ -164,7 +165,9 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
           } else done(r);
         } else {
           const t = training!.set;
-          const f = await dm.features(t.images, t.count);
+          // One pass over the training set for every audit (spectral, ac and knn read the same activations).
+          trainingFeatures ??= dm.features(t.images, t.count);
+          const f = await trainingFeatures;
           if (name === 'knn') {
             const { runKnnAudit } = await import('./knn-audit.js');
             const clean = await cleanTestSet(options, model);

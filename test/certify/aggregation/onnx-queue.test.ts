@@ -7,10 +7,9 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { certifyAggregation, type AggregationReport } from '../../../src/certify/aggregation/aggregate.js';
-import { PARTITIONS_FOLDER } from '../../../src/certify/aggregation/store.js';
+import { certifyAggregation } from '../../../src/certify/aggregation/aggregate.js';
 import { onnx } from '../../../src/graph/onnx-values.js';
 import { loadOrt } from '../../../src/graph/runtime.js';
 import { packOnnxModel, sha256Hex } from '../../../src/zoo/blobs.js';
@@ -18,6 +17,7 @@ import { parseQueueUrl } from '../../../src/zoo/queue.js';
 import { LEARNER_FIXTURES_DIR } from '../../graph/torch-fixtures.js';
 import { scratchDir } from '../../helpers.js';
 import { redisSkip, startCliWorker, startRedis } from '../../redis-server.js';
+import { classifiers, numbers } from './run-folder.js';
 import { writeTinyFolder } from './tiny-images.js';
 
 const procs: ChildProcess[] = [];
@@ -48,19 +48,6 @@ function externalDataModel(dir: string): string {
   return dir;
 }
 
-/** Every file of a run folder's classifiers (records without their timing; weights as bytes). */
-function classifiers(out: string): Map<string, unknown> {
-  const m = new Map<string, unknown>();
-  const dir = join(out, PARTITIONS_FOLDER);
-  for (const f of readdirSync(dir).sort()) {
-    if (f.endsWith('.json')) {
-      const { trainSeconds: _t, evalSeconds: _e, ...rest } = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
-      m.set(f, rest);
-    } else m.set(f, readFileSync(join(dir, f)));
-  }
-  return m;
-}
-const numbers = (r: AggregationReport) => ({ points: r.points, certified: r.certifiedAccuracy, median: r.medianRadius });
 
 test('an ONNX architecture with external data through the queue: packed with its data, the same classifiers bit for bit as a local run', { skip: redisSkip, timeout: 120_000 }, async (t) => {
   const ort = await loadOrt();

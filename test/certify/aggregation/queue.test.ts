@@ -9,9 +9,9 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { certifyAggregation, type AggregationOptions, type AggregationReport } from '../../../src/certify/aggregation/aggregate.js';
+import { certifyAggregation, type AggregationOptions } from '../../../src/certify/aggregation/aggregate.js';
 import { PARTITION_JOB, PARTITION_JOB_FORMAT } from '../../../src/certify/aggregation/queue-jobs.js';
 import { PARTITIONS_FOLDER } from '../../../src/certify/aggregation/store.js';
 import { encodeIdxUint8 } from '../../../src/data/idx.js';
@@ -20,6 +20,7 @@ import { loadOrt } from '../../../src/graph/runtime.js';
 import { parseQueueUrl } from '../../../src/zoo/queue.js';
 import { runCli, scratchDir } from '../../helpers.js';
 import { freePort, redisSkip, startCliWorker, startRedis } from '../../redis-server.js';
+import { classifiers, numbers } from './run-folder.js';
 
 let root: string;
 let mnist: string;
@@ -53,19 +54,6 @@ after(() => {
 });
 
 const recipe = { method: 'dpa', partitions: 5, dataset: 'mnist', learner: 'mnist', epochs: 1, batchSize: 16, seed: 11, budgets: [0, 1, 2] } as const satisfies Partial<AggregationOptions>;
-const numbers = (r: AggregationReport) => ({ points: r.points, certified: r.certifiedAccuracy, median: r.medianRadius });
-/** Every file of a run folder's classifiers (records without their timing; weights as bytes). */
-function classifiers(out: string): Map<string, unknown> {
-  const m = new Map<string, unknown>();
-  const dir = join(out, PARTITIONS_FOLDER);
-  for (const f of readdirSync(dir).sort()) {
-    if (f.endsWith('.json')) {
-      const { trainSeconds: _t, evalSeconds: _e, ...rest } = JSON.parse(readFileSync(join(dir, f), 'utf8')) as Record<string, unknown>;
-      m.set(f, rest);
-    } else m.set(f, readFileSync(join(dir, f)));
-  }
-  return m;
-}
 
 test('DPA through the queue, a worker SIGKILLed mid-classifier: the same classifiers, bit for bit, and the same certificate as a local run', { skip: redisSkip, timeout: 120_000 }, async (t) => {
   if (skip) return t.skip(skip);
