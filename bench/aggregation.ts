@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadAggregationData, sampleSource } from '../src/certify/aggregation/data.js';
 import { partitionTrainingSet } from '../src/certify/aggregation/partition.js';
-import { BASE_NET_LEARNING_RATE, DPA_BATCH_SIZE, DPA_EPOCHS } from '../src/certify/aggregation/recipe.js';
+import { defaultNetRecipe, DPA_BATCH_SIZE, DPA_EPOCHS, NET_RECIPE_CROP, NET_RECIPE_LEARNING_RATES, NET_RECIPES, type NetRecipe } from '../src/certify/aggregation/recipe.js';
 import { AGGREGATION_JSON, membersDigest, PARTITIONS_FOLDER } from '../src/certify/aggregation/store.js';
 import type { PartitionOutcome, PartitionTask, PartitionTaskInit } from '../src/certify/aggregation/task.js';
 import { WorkerPool } from '../src/workers/pool.js';
@@ -29,8 +29,12 @@ const { values } = parseArgs({
     workers: { type: 'string', default: '1,2' },
     partitions: { type: 'string', default: '1200' },
     epochs: { type: 'string', default: String(DPA_EPOCHS) },
+    recipe: { type: 'string', default: defaultNetRecipe('mnist') },
   },
 });
+const netRecipe = values.recipe as NetRecipe;
+if (!NET_RECIPES.includes(netRecipe)) throw new Error(`--recipe: one of ${NET_RECIPES.join(', ')}`);
+const learningRate = NET_RECIPE_LEARNING_RATES[netRecipe];
 
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -39,7 +43,7 @@ const stats = (xs: number[]) => {
 };
 const round = (x: number) => Number(x.toFixed(3));
 
-const result: Record<string, unknown> = { machine: machineInfo(), recipe: { dataset: 'mnist', learner: 'mnist', epochs: Number(values.epochs), batchSize: DPA_BATCH_SIZE, learningRate: BASE_NET_LEARNING_RATE, engine: 'onnx (1 thread per model)' } };
+const result: Record<string, unknown> = { machine: machineInfo(), recipe: { dataset: 'mnist', learner: 'mnist', netRecipe, epochs: Number(values.epochs), batchSize: DPA_BATCH_SIZE, learningRate, engine: 'onnx (1 thread per model)' } };
 
 if (values.from !== undefined) {
   const dir = join(values.from, PARTITIONS_FOLDER);
@@ -66,7 +70,7 @@ if (models > 0) {
   const ref = { learner: 'mnist', dataset: 'mnist', seed: 0 } as const;
   const data = await loadAggregationData(ref);
   const plan = partitionTrainingSet(sampleSource(data), { method: 'dpa', partitions: k, hash: 'pixel-sum' });
-  const init: PartitionTaskInit = { data: ref, rho2: 1, schedule: { arch: 'mnist', epochs: Number(values.epochs), batchSize: DPA_BATCH_SIZE, learningRate: BASE_NET_LEARNING_RATE } };
+  const init: PartitionTaskInit = { data: ref, rho2: 1, schedule: { arch: 'mnist', recipe: netRecipe, crop: NET_RECIPE_CROP[netRecipe], epochs: Number(values.epochs), batchSize: DPA_BATCH_SIZE, learningRate } };
   const tasks: PartitionTask[] = plan.subsets.slice(0, models).map((members, index) => ({ index, members, digest: membersDigest(members), seed: index }));
   const fresh: Record<string, unknown>[] = [];
   for (const w of values.workers.split(',').map(Number)) {

@@ -42,7 +42,7 @@ export { partitionTrainingSet, contentHash, faShifts } from './aggregation/parti
 export type { PartitionPlan, SampleSource } from './aggregation/partition.js';
 export { voteWinner, voteCounts, dpaRadius, faRadius, certifiedAccuracy, medianCertifiedRadius } from './aggregation/vote.js';
 export type { CertifiedPoint, FaLayout } from './aggregation/vote.js';
-export { AGGREGATION_METHODS, AGGREGATION_LEARNERS, ONNX_LEARNER, ONNX_LEARNER_INIT, BASE_NET_PREPROCESSING, PARTITION_HASHES, DEFAULT_FA_SPREAD, DEFAULT_BUDGETS, DPA_EPOCHS, DPA_BATCH_SIZE, BASE_NET_LEARNING_RATE } from './aggregation/recipe.js';
+export { AGGREGATION_METHODS, AGGREGATION_LEARNERS, ONNX_LEARNER, ONNX_LEARNER_INIT, BASE_NET_PREPROCESSING, PARTITION_HASHES, DEFAULT_FA_SPREAD, DEFAULT_BUDGETS, DPA_EPOCHS, DPA_BATCH_SIZE, NET_RECIPES, defaultNetRecipe, NET_RECIPE_CROP, NET_RECIPE_LEARNING_RATES, type NetRecipe } from './aggregation/recipe.js';
 export type { AggregationMethod, AggregationLearner, AggregationLearnerKind, PartitionHash } from './aggregation/recipe.js';
 export { formatAggregationTable } from './aggregation/format.js';
 export { boundAsAccuracy, BOUND_AS_ACCURACY_ASSUMPTIONS } from './aggregation/bound-view.js';

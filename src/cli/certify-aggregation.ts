@@ -4,7 +4,7 @@
  * library's and renders the progress and the result.
  */
 import { MissingOptionError, OptionError } from '../errors.js';
-import { PARTITION_HASHES } from '../certify/aggregation/recipe.js';
+import { PARTITION_HASHES, type NetRecipe } from '../certify/aggregation/recipe.js';
 import { INPUT_LAYOUTS } from '../graph/layout.js';
 import { checkOneOf } from '../options.js';
 import type { CommandContext } from './command.js';
@@ -24,6 +24,8 @@ export interface AggregationValues {
   readonly budgets?: string | undefined;
   readonly hash?: string | undefined;
   readonly epochs?: string | undefined;
+  readonly 'net-recipe'?: string | undefined;
+  readonly crop?: string | undefined;
   readonly seed: string;
   readonly workers?: string | undefined;
   readonly queue?: string | undefined;
@@ -66,7 +68,7 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
   }
   let bar: ReturnType<typeof progressBar> | undefined;
   let lastLog = 0;
-  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', inputLayout: '--input-layout', preprocessing: '--preprocess', dataset: '--dataset', epochs: '--epochs', seed: '--seed', workers: '--workers', out: '--out', queue: '--queue' }, () =>
+  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', inputLayout: '--input-layout', preprocessing: '--preprocess', dataset: '--dataset', epochs: '--epochs', netRecipe: '--net-recipe', crop: '--crop', seed: '--seed', workers: '--workers', out: '--out', queue: '--queue' }, () =>
     certifyAggregation({
       method: checkOneOf('--method', v.method, ['dpa', 'fa'] as const),
       partitions,
@@ -80,6 +82,8 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
       seed: seedOption('seed', v.seed)!,
       ...(budgets !== undefined ? { budgets } : {}),
       ...(v.epochs !== undefined ? { epochs: intOption('epochs', v.epochs)! } : {}),
+      ...(v['net-recipe'] !== undefined ? { netRecipe: v['net-recipe'] as NetRecipe } : {}),
+      ...(v.crop !== undefined ? { crop: intOption('crop', v.crop)! } : {}),
       ...(v.workers !== undefined ? { workers: intOption('workers', v.workers)! } : {}),
       ...(queue !== undefined ? { queue } : {}),
       ...(outDir !== undefined ? { out: outDir, force: v.force } : {}),

@@ -5,7 +5,7 @@ import { ALGORITHM_STARTS, BOUND_CANDIDATES, DATA_DEPENDENT_BOUND, DEFAULT_BOUND
 import { DATA_DEPENDENT_PERCENTILE } from '../certify/data-dependent.js';
 import { ATTACK_NAMES, DEFAULT_ATTACKS } from '../certify/eps-task.js';
 import { CERTIFY_RECIPES, DEFAULT_RECIPE, POINT_KINDS } from '../certify/recipes.js';
-import { AGGREGATION_LEARNERS, DEFAULT_BUDGETS, DEFAULT_FA_SPREAD, DPA_EPOCHS, PARTITION_HASHES } from '../certify/aggregation/recipe.js';
+import { AGGREGATION_LEARNERS, DEFAULT_BUDGETS, DEFAULT_FA_SPREAD, DPA_EPOCHS, DPA_LR_DROPS, DPA_LR_FACTOR, DPA_SGD, NET_RECIPE_CROP, NET_RECIPE_LEARNING_RATES, PARTITION_HASHES } from '../certify/aggregation/recipe.js';
 import { DEFAULT_ONNX_INPUT_LAYOUT } from '../graph/layout.js';
 import { checkOneOf } from '../options.js';
 import { DEFAULT_SEED } from '../random.js';
@@ -37,6 +37,12 @@ const options = {
   budgets: { type: 'string', value: 'LIST', help: `dpa/fa: numbers of poison points at which to print certified accuracy (default ${DEFAULT_BUDGETS.join(',')}).` },
   hash: { type: 'string', value: 'H', help: `dpa/fa: the content hash of the partitioning, ${PARTITION_HASHES.join(' or ')} (default: the pixel sum on pixels, as the releases; sha256 otherwise).` },
   epochs: { type: 'string', value: 'N', help: `dpa/fa with a net: epochs per base net (default ${DPA_EPOCHS}, DPA's).` },
+  'net-recipe': {
+    type: 'string',
+    value: 'R',
+    help: `dpa/fa with a net: how each base net trains — dpa (DPA's release, the default with an ONNX learner: SGD with Nesterov momentum ${DPA_SGD.momentum} and weight decay ${DPA_SGD.weightDecay}, lr ${NET_RECIPE_LEARNING_RATES.dpa} ×${DPA_LR_FACTOR} after epochs ${DPA_LR_DROPS.join('/')} of ${DPA_EPOCHS} (in proportion with fewer), random crop with padding ${NET_RECIPE_CROP.dpa}, each partition normalised by its own mean and std; an ONNX learner keeps its preprocessing) or adam (the default with the mnist and gtsrb nets, which have no BatchNorm and diverge at lr ${NET_RECIPE_LEARNING_RATES.dpa}: Adam ${NET_RECIPE_LEARNING_RATES.adam}, x/255, no augmentation).`,
+  },
+  crop: { type: 'string', value: 'P', help: `dpa/fa with a net: random-crop augmentation, each training image shifted by up to P pixels with zeros filled in (torchvision's RandomCrop(padding=P)); 0: none (default: the recipe's, ${NET_RECIPE_CROP.dpa} for dpa, ${NET_RECIPE_CROP.adam} for adam).` },
   dataset: { type: 'string', value: 'NAME', default: 'mnist17', help: 'Dataset (mnist17, or see --help of the registry).' },
   'data-dir': { type: 'string', value: 'DIR', help: "The dataset's folder or file (default: embedded MNIST / ../shared/data)." },
   defense: {
@@ -86,7 +92,7 @@ const options = {
 
 /** 'bound' is the certified-defense bound U*; the aggregation certificates are in certify/aggregation/. */
 const CERTIFY_METHODS = ['bound', 'dpa', 'fa'] as const;
-const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'input-layout', 'preprocess', 'budgets', 'hash', 'epochs', 'queue', 'queue-name'] as const;
+const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'input-layout', 'preprocess', 'budgets', 'hash', 'epochs', 'net-recipe', 'crop', 'queue', 'queue-name'] as const;
 
 export const certifyCommand: Command<typeof options> = {
   name: 'certify',

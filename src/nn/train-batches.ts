@@ -42,6 +42,24 @@ export interface ScheduleOptions {
   readonly drawsPerEpoch?: number;
   /** Keras's inverse-time decay of the learning rate per update, lr/(1 + decay·t) (default 0; the release's GTSRB injection: 1e-4). */
   readonly learningRateDecay?: number;
+  /**
+   * Random-crop augmentation, as torchvision's RandomCrop(size, padding=p): each drawn image is
+   * padded with p zero pixels on every side and a window of its own size cut at a uniform offset,
+   * i.e. shifted by (dy, dx) ∈ [−p, p]² with zeros where it leaves the frame (default 0: none;
+   * DPA's MNIST release: 4). Applied to the raw pixels after poisoning, before preprocessing.
+   */
+  readonly randomCrop?: number;
+  /**
+   * Step decay, as torch's MultiStepLR stepped once per epoch: the rate is multiplied by `factor`
+   * after each listed epoch (1-based) has ended. Absent: none. On top of `learningRateDecay`.
+   */
+  readonly learningRateSteps?: LearningRateSteps;
+}
+
+export interface LearningRateSteps {
+  /** Epochs (1-based, ascending) after which the rate drops. */
+  readonly afterEpochs: readonly number[];
+  readonly factor: number;
 }
 
 /** Poisoning as the batches are drawn (TrainOptions.poisonOnTheFly): the backdoors, and the seed of the draws. */
@@ -66,6 +84,10 @@ export interface TrainSchedule {
   readonly decay: number;
   /** Epochs already done (resuming). */
   readonly startEpoch: number;
+  /** Random-crop padding in pixels (0: no augmentation). */
+  readonly randomCrop: number;
+  /** Step decay (none: no epochs listed). */
+  readonly steps: LearningRateSteps;
 }
 
 /** Resolves and checks `options` against the training set (the checks both engines make before any work). */
@@ -89,12 +111,29 @@ export function resolveSchedule(
   if (!Number.isInteger(startEpoch) || startEpoch < 0 || startEpoch >= epochs) {
     throw new OptionError('startEpoch', `an integer in 0..${epochs - 1} (epochs already done)`, String(startEpoch));
   }
-  return { epochs, batchSize, learningRate, seed, preprocessing, sampling, draws, batches: Math.ceil(draws / batchSize), decay, startEpoch };
+  const randomCrop = options.randomCrop ?? 0;
+  if (!Number.isInteger(randomCrop) || randomCrop < 0 || randomCrop >= Math.min(set.height, set.width)) {
+    throw new OptionError('randomCrop', `an integer number of pixels in 0..${Math.min(set.height, set.width) - 1} (less than the image's side)`, String(randomCrop));
+  }
+  const steps = options.learningRateSteps ?? { afterEpochs: [], factor: 1 };
+  if (!steps.afterEpochs.every((e, i) => Number.isInteger(e) && e >= 1 && (i === 0 || e > steps.afterEpochs[i - 1])) || !(steps.factor > 0)) {
+    throw new OptionError('learningRateSteps', 'ascending epochs (1-based) and a positive factor', `${JSON.stringify(steps.afterEpochs)} × ${steps.factor}`);
+  }
+  return { epochs, batchSize, learningRate, seed, preprocessing, sampling, draws, batches: Math.ceil(draws / batchSize), decay, startEpoch, randomCrop, steps };
 }
 
-/** Keras's decay counts the updates made before this one: lr/(1 + decay·step), step 0-based over the whole run. */
+/**
+ * The rate of update `step` (0-based over the whole run): Keras's decay counts the updates made
+ * before this one, lr/(1 + decay·step); the step decay counts the listed epochs already ended.
+ */
 export function learningRateAt(schedule: TrainSchedule, step: number): number {
-  return schedule.decay > 0 ? schedule.learningRate / (1 + schedule.decay * step) : schedule.learningRate;
+  const base = schedule.decay > 0 ? schedule.learningRate / (1 + schedule.decay * step) : schedule.learningRate;
+  const { afterEpochs, factor } = schedule.steps;
+  if (afterEpochs.length === 0) return base;
+  const epoch = Math.floor(step / schedule.batches) + 1;
+  let drops = 0;
+  while (drops < afterEpochs.length && afterEpochs[drops] < epoch) drops++;
+  return base * factor ** drops;
 }
 
 /** Offset of the dropout masks' seeds from the run's seed (apart from the shuffles' and the poisoning's streams). */
@@ -103,6 +142,27 @@ const DROPOUT_SEED_OFFSET = 0xd4_0b07;
 /** The seed of dropout layer `j`'s mask at update `step`: a resumed run draws the masks the uninterrupted one did. */
 export function dropoutSeed(seed: number, step: number, j: number): number {
   return mixSeeds(mixSeeds(seed + DROPOUT_SEED_OFFSET, step), j);
+}
+
+/** The seed of epoch `epoch`'s random-crop offsets (a stream of its own: a crop changes neither the order nor the poisoning). */
+function cropSeed(seed: number, epoch: number): number {
+  return mixSeeds(seed + 0xc209, epoch - 1);
+}
+
+/**
+ * Shifts an image (HWC) by (dy, dx) into `out`: out[y][x] = image[y + dy][x + dx], zero outside
+ * the frame — torchvision's RandomCrop(padding=p) cutting at offset (p + dy, p + dx) of the padded image.
+ */
+export function shiftImage(image: Uint8Array, height: number, width: number, channels: number, dy: number, dx: number, out: Uint8Array): void {
+  out.fill(0);
+  const row = width * channels;
+  const x0 = Math.max(0, -dx);
+  const x1 = Math.min(width, width - dx);
+  if (x1 <= x0) return;
+  for (let y = Math.max(0, -dy); y < Math.min(height, height - dy); y++) {
+    const from = (y + dy) * row + (x0 + dx) * channels;
+    out.set(image.subarray(from, from + (x1 - x0) * channels), y * row + x0 * channels);
+  }
 }
 
 /** The seed of epoch `epoch`'s on-the-fly poisoning draws (offset from the streams a scan uses per label). */
@@ -125,6 +185,8 @@ export class BatchAssembler {
   private readonly imageSize: number;
   private order: Int32Array = new Int32Array(0);
   private poisonRng: Random | undefined;
+  private cropRng: Random | undefined;
+  private readonly shifted: Uint8Array;
 
   constructor(
     private readonly set: ImageSet,
@@ -135,6 +197,7 @@ export class BatchAssembler {
     this.raw = new Uint8Array(schedule.batchSize * this.imageSize);
     this.x = new Float32Array(schedule.batchSize * this.imageSize);
     this.labels = new Int32Array(schedule.batchSize);
+    this.shifted = new Uint8Array(schedule.randomCrop > 0 ? this.imageSize : 0);
     this.rng = new Random(schedule.seed);
     // Every epoch consumes the generator the same way, so a resumed run replays the epochs it skips.
     for (let e = 0; e < schedule.startEpoch; e++) this.drawOrder();
@@ -149,6 +212,7 @@ export class BatchAssembler {
   beginEpoch(epoch: number): void {
     this.order = this.drawOrder();
     this.poisonRng = this.poison ? new Random(poisonSeed(this.poison.seed, epoch)) : undefined;
+    this.cropRng = this.schedule.randomCrop > 0 ? new Random(cropSeed(this.schedule.seed, epoch)) : undefined;
     this.poisoned = 0;
   }
 
@@ -172,6 +236,17 @@ export class BatchAssembler {
         const outcome = poison.poisoner.poisonOne(raw.subarray(r * imageSize, (r + 1) * imageSize), labels[r], this.poisonRng!);
         labels[r] = outcome.label;
         if (outcome.outcome === 'poisoned') this.poisoned++;
+      }
+    }
+    if (this.cropRng) {
+      const p = schedule.randomCrop;
+      for (let r = 0; r < n; r++) {
+        // Row offset first, then column (torchvision draws i, then j).
+        const dy = this.cropRng.int(2 * p + 1) - p;
+        const dx = this.cropRng.int(2 * p + 1) - p;
+        const image = raw.subarray(r * imageSize, (r + 1) * imageSize);
+        shiftImage(image, set.height, set.width, set.channels, dy, dx, this.shifted);
+        image.set(this.shifted);
       }
     }
     preprocessInto(raw.subarray(0, n * imageSize), set.channels, schedule.preprocessing, this.x);

@@ -17,6 +17,7 @@ import { BATCH, perItemCount, type ClassifierGraph, type GraphNode } from '../gr
 import type { BatchNormMode } from '../graph/programs.js';
 import { classCount, createGradientRunner } from '../graph/runtime.js';
 import { adamStep, copyAdamState, newAdamState, type AdamState } from './adam.js';
+import { newSgdState, sgdStep, type SgdSettings } from './sgd.js';
 import { BatchAssembler, dropoutSeed, EpochMeter, learningRateAt, resolveSchedule } from './train-batches.js';
 import type { EpochSummary, TrainOptions, TrainResult } from './train.js';
 
@@ -43,7 +44,12 @@ export interface GraphCheckpoint {
   optimizerState(): AdamState;
 }
 
+/** The optimizer: Adam (TF.js's, the project's default) or SGD (torch's, as recipes such as DPA's name it). */
+export type GraphOptimizer = { readonly kind: 'adam' } | ({ readonly kind: 'sgd' } & SgdSettings);
+
 export interface GraphTrainOptions extends Omit<TrainOptions, 'optimizerState' | 'onEpochEnd'> {
+  /** Default Adam. SGD runs are not resumable mid-run: no optimizerState, and the epoch-end checkpoint has no optimizer state. */
+  readonly optimizer?: GraphOptimizer;
   /** Adam's state to continue from (a checkpoint's {@link GraphCheckpoint.optimizerState}). */
   readonly optimizerState?: AdamState;
   /** Awaited after every epoch; its time is not counted as training. */
@@ -95,9 +101,12 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
   const runner = await createGradientRunner(program, { batchNorm, trainable, threads: options.threads ?? 1 });
   try {
     const params = new Map(runner.parameters.map((p) => [p, weights.get(p)!]));
-    const state = options.optimizerState ? byParameter(copyAdamState(options.optimizerState), runner.parameters) : newAdamState(params);
-    for (const p of runner.parameters) {
-      if (state.m.get(p)?.length !== params.get(p)!.length || state.v.get(p)?.length !== params.get(p)!.length) {
+    const optimizer = options.optimizer ?? { kind: 'adam' };
+    if (optimizer.kind === 'sgd' && options.optimizerState) throw new OptionError('optimizerState', "absent with SGD (Adam's state cannot continue an SGD run)", 'an Adam state');
+    const sgd = optimizer.kind === 'sgd' ? newSgdState(params) : undefined;
+    const state = sgd ? undefined : options.optimizerState ? byParameter(copyAdamState(options.optimizerState), runner.parameters) : newAdamState(params);
+    for (const p of state ? runner.parameters : []) {
+      if (state!.m.get(p)?.length !== params.get(p)!.length || state!.v.get(p)?.length !== params.get(p)!.length) {
         throw new OptionError('optimizerState', `Adam moments for every trained weight ('${p}' is missing or of another size)`, 'another model');
       }
     }
@@ -135,7 +144,8 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
         let x = assembler.x.subarray(0, n * imageSize);
         if (nchw) x = toNchw(x, n, set.height, set.width, set.channels, nchw);
         const result = await runner.run(params, { x, batch: n, labels: assembler.labels.subarray(0, n), masks: maskFeeds, ...(sampleWeights ? { sampleWeights: sampleWeights.subarray(0, n) } : {}) });
-        adamStep(params, result.grads, state, learningRateAt(schedule, step));
+        if (sgd) sgdStep(params, result.grads, sgd, learningRateAt(schedule, step), optimizer as SgdSettings);
+        else adamStep(params, result.grads, state!, learningRateAt(schedule, step));
         for (const z of zeroed) z();
         for (const r of runningStats) r(result.batchStatistics);
         meter.add(n, result.loss, correctCount(result.out, assembler.labels, n));
@@ -145,7 +155,13 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
       const summary: EpochSummary = { epoch, poisoned: assembler.poisoned, loss: meter.loss, accuracy: meter.accuracy, seconds, imagesPerSecond: meter.seen / seconds };
       history.push(summary);
       trainingSeconds += seconds;
-      await options.onEpochEnd?.(summary, { weights, optimizerState: () => copyAdamState(state) });
+      await options.onEpochEnd?.(summary, {
+        weights,
+        optimizerState: () => {
+          if (!state) throw new Error('an SGD run keeps no resumable optimizer state (its callers restart a classifier from scratch)');
+          return copyAdamState(state);
+        },
+      });
     }
     return { epochs, batchSize, learningRate, seed, history, seconds: trainingSeconds, imagesPerSecond: ((epochs - startEpoch) * draws) / trainingSeconds };
   } finally {

@@ -37,6 +37,11 @@ test('certify --method dpa|fa: bad input is one clear line and a non-zero exit',
     [[...base], /Missing --partitions/],
     [[...base, '--partitions', '4', '--eps', '0.1'], /Expected --eps to be absent with --method dpa/],
     [['certify', '--partitions', '4'], /Expected --partitions to be absent with --method bound/],
+    [[...base, '--partitions', '4', '--net-recipe', 'adam'], /Expected --net-recipe to be absent with the svm learner/],
+    [[...base, '--partitions', '4', '--crop', '2'], /Expected --crop to be absent with the svm learner/],
+    [['certify', '--method', 'dpa', '--dataset', 'mnist', '--learner', 'mnist', '--partitions', '4', '--net-recipe', 'rmsprop'], /Expected --net-recipe to be one of 'dpa', 'adam', but got 'rmsprop'/],
+    [['certify', '--method', 'dpa', '--dataset', 'mnist', '--learner', 'mnist', '--partitions', '4', '--crop', '28'], /Expected --crop to be an integer number of pixels in 0\.\.27/],
+    [['certify', '--crop', '2'], /Expected --crop to be absent with --method bound/],
     [['certify', '--method', 'knn', '--partitions', '4'], /Expected --method to be one of 'bound', 'dpa', 'fa', but got 'knn'/],
   ];
   for (const [args, re] of cases) {

@@ -20,12 +20,19 @@ import { partitionTrainingSet } from './partition.js';
 import {
   AGGREGATION_LEARNERS,
   AGGREGATION_METHODS,
-  BASE_NET_LEARNING_RATE,
   DEFAULT_BUDGETS,
   DEFAULT_FA_SPREAD,
+  defaultNetRecipe,
   DPA_BATCH_SIZE,
   DPA_EPOCHS,
+  DPA_LR_FACTOR,
+  DPA_SGD,
+  dpaLearningRateDrops,
   LEARNER_CHOICES,
+  NET_RECIPE_CROP,
+  NET_RECIPE_LEARNING_RATES,
+  NET_RECIPES,
+  type NetRecipe,
   ONNX_LEARNER,
   PARTITION_HASHES,
   type AggregationLearner,
@@ -65,7 +72,11 @@ export interface AggregationOptions {
   readonly seed?: number;
   /** Budgets (poison points) at which certified accuracy is reported. Default {@link DEFAULT_BUDGETS}. */
   readonly budgets?: readonly number[];
-  /** The nets' epochs (default {@link DPA_EPOCHS}), batch size ({@link DPA_BATCH_SIZE}), Adam's rate ({@link BASE_NET_LEARNING_RATE}). */
+  /** How the nets train (default {@link defaultNetRecipe}: DPA's release for a user's architecture, Adam for the project's nets). */
+  readonly netRecipe?: NetRecipe;
+  /** Random-crop padding in pixels, 0 for none (default: the recipe's, {@link NET_RECIPE_CROP}). */
+  readonly crop?: number;
+  /** The nets' epochs (default {@link DPA_EPOCHS}), batch size ({@link DPA_BATCH_SIZE}), learning rate (the recipe's, {@link NET_RECIPE_LEARNING_RATES}). */
   readonly epochs?: number;
   readonly batchSize?: number;
   readonly learningRate?: number;
@@ -122,7 +133,13 @@ export interface AggregationRecipe {
     readonly epochs: number;
     readonly batchSize: number;
     readonly learningRate: number;
+    /** 'dpa' or 'adam' (recipe.ts's NET_RECIPES). */
+    readonly recipe: NetRecipe;
     readonly optimizer: string;
+    /** The rate's schedule (empty: constant). */
+    readonly learningRateDrops: { readonly afterEpochs: readonly number[]; readonly factor: number } | null;
+    /** Random-crop padding in pixels (0: none). */
+    readonly crop: number;
     readonly preprocessing: string;
     /** A user's architecture: its file's name and SHA-256, layout, preprocessing and initialisation (onnx-learner.ts's architectureRecord). */
     readonly architecture?: Record<string, unknown>;
@@ -195,7 +212,11 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   const workers = queue ? 0 : checkNonNegativeInt('workers', options.workers ?? availableParallelism());
   const epochs = checkPositiveInt('epochs', options.epochs ?? DPA_EPOCHS);
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DPA_BATCH_SIZE);
-  const learningRate = checkPositive('learningRate', options.learningRate ?? BASE_NET_LEARNING_RATE);
+  if (!isNet && options.netRecipe !== undefined) throw new OptionError('netRecipe', 'absent with the svm learner (it trains networks)', options.netRecipe);
+  if (!isNet && options.crop !== undefined) throw new OptionError('crop', 'absent with the svm learner (it augments images for networks)', options.crop);
+  const netRecipe = checkOneOf('netRecipe', options.netRecipe ?? defaultNetRecipe(isFile ? ONNX_LEARNER : (learner as 'mnist' | 'gtsrb')), NET_RECIPES);
+  const crop = checkNonNegativeInt('crop', options.crop ?? NET_RECIPE_CROP[netRecipe]);
+  const learningRate = checkPositive('learningRate', options.learningRate ?? NET_RECIPE_LEARNING_RATES[netRecipe]);
   if (options.hash !== undefined) checkOneOf('hash', options.hash, PARTITION_HASHES);
   let arch: OnnxArchitecture | undefined;
   if (isFile) {
@@ -211,6 +232,10 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   const data = await loadAggregationData(ref);
   const n = trainCount(data);
   if (k > n) throw new OptionError('partitions', `at most the training set's size (${n})`, k);
+  if (data.kind === 'images') {
+    const side = Math.min(data.dataset.train.height, data.dataset.train.width);
+    if (crop >= side) throw new OptionError('crop', `an integer number of pixels in 0..${side - 1} (less than the image's side)`, crop);
+  }
   let architecture: Record<string, unknown> | undefined;
   if (arch && data.kind === 'images') {
     const { architectureRecord, checkArchitectureFits } = await import('./onnx-learner.js');
@@ -237,11 +262,11 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
     seed,
     engine: isNet ? 'onnx (native engine on onnxruntime, 1 thread per classifier)' : 'linear SVM (dual coordinate descent)',
     ...(isNet
-      ? { net: { arch: learner, epochs, batchSize, learningRate, optimizer: 'adam', preprocessing: arch ? describePreprocessing(arch.preprocessing, data.kind === 'images' ? data.dataset.train.channels : 1) : 'pixels / 255', ...(architecture ? { architecture } : {}) } }
+      ? { net: { arch: learner, epochs, batchSize, learningRate, ...describeNetRecipe(netRecipe, epochs), crop, preprocessing: arch ? describePreprocessing(arch.preprocessing, data.kind === 'images' ? data.dataset.train.channels : 1) : netRecipe === 'dpa' ? "(x/255 − mean)/std per channel, each partition's own pixels' mean and std (n − 1)" : 'pixels / 255', ...(architecture ? { architecture } : {}) } }
       : { svm: { rho2, note: "norm-matched to the certify recipe's ρ² (the U* defender); a one-class or empty subset votes its class (empty: class 0)" } }),
   };
 
-  const schedule = { arch: learner as NetArch, epochs, batchSize, learningRate, ...(arch ? { preprocessing: arch.preprocessing } : {}) };
+  const schedule = { arch: learner as NetArch, recipe: netRecipe, crop, epochs, batchSize, learningRate, ...(arch ? { preprocessing: arch.preprocessing } : {}) };
   const init: PartitionTaskInit = { data: ref, rho2, ...(isNet ? { schedule } : {}), ...(arch ? { architecture: arch.graph } : {}), ...(options.out !== undefined ? { store: options.out } : {}) };
   if (options.out !== undefined) openStore(options.out, { ...recipe, dataDir: options.dataDir ?? null }, options.force ?? false);
 
@@ -332,4 +357,15 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   };
   if (options.out !== undefined) writeJsonAtomic(join(options.out, AGGREGATION_JSON), report);
   return report;
+}
+
+/** The recipe's training as a result records it (net-learner.ts applies it). */
+function describeNetRecipe(recipe: NetRecipe, epochs: number): { recipe: NetRecipe; optimizer: string; learningRateDrops: { afterEpochs: number[]; factor: number } | null } {
+  if (recipe === 'adam') return { recipe, optimizer: 'adam', learningRateDrops: null };
+  const { momentum, nesterov, weightDecay } = DPA_SGD;
+  return {
+    recipe,
+    optimizer: `sgd (momentum ${momentum}${nesterov ? ', Nesterov' : ''}, weight decay ${weightDecay})`,
+    learningRateDrops: { afterEpochs: dpaLearningRateDrops(epochs), factor: DPA_LR_FACTOR },
+  };
 }

@@ -6,7 +6,7 @@
  * initial weights (its cpu backend: nothing is computed there); a user's architecture gets
  * PyTorch's default initialisation (src/nn/torch-init.ts).
  */
-import type { ImageDataset } from '../../data/images.js';
+import type { ImageDataset, ImageSet } from '../../data/images.js';
 import { subset } from '../../data/images.js';
 import type { ClassifierGraph } from '../../graph/ir.js';
 import { createForwardRunner } from '../../graph/runtime.js';
@@ -18,17 +18,22 @@ import { argMaxRows } from '../../nn/scorer.js';
 import { reinitialiseLikeTorch } from '../../nn/torch-init.js';
 import { trainGraph } from '../../nn/train-native.js';
 import { DEFAULT_EVAL_BATCH_SIZE } from '../../nn/train.js';
-import { BASE_NET_PREPROCESSING, ONNX_LEARNER } from './recipe.js';
+import type { GraphTrainOptions } from '../../nn/train-native.js';
+import { BASE_NET_PREPROCESSING, DPA_LR_FACTOR, DPA_SGD, dpaLearningRateDrops, ONNX_LEARNER, type NetRecipe } from './recipe.js';
 
 /** The nets: the project's architectures by name, or a user's ONNX graph ({@link ONNX_LEARNER}). */
 export type NetArch = 'mnist' | 'gtsrb' | typeof ONNX_LEARNER;
 
 export interface NetSchedule {
   readonly arch: NetArch;
+  /** How the nets are trained (recipe.ts's NET_RECIPES). */
+  readonly recipe: NetRecipe;
+  /** Random-crop padding in pixels (0: no augmentation). */
+  readonly crop: number;
   readonly epochs: number;
   readonly batchSize: number;
   readonly learningRate: number;
-  /** From raw pixels to the net's input (a user's architecture); absent: {@link BASE_NET_PREPROCESSING}. */
+  /** From raw pixels to the net's input (a user's architecture); absent: the partition's own normalisation ('dpa') or {@link BASE_NET_PREPROCESSING} ('adam'). */
   readonly preprocessing?: Preprocessing;
 }
 
@@ -69,10 +74,17 @@ async function initialGraph(dataset: ImageDataset, arch: NetArch, seed: number, 
 export async function trainNetPartition(dataset: ImageDataset, members: Int32Array, schedule: NetSchedule, seed: number, architecture?: ClassifierGraph): Promise<{ model: NetModel; predictions: Uint8Array }> {
   if (members.length === 0) return { model: { weights: new Map(), trainSeconds: 0, evalSeconds: 0 }, predictions: new Uint8Array(dataset.test.count) };
   const graph = await initialGraph(dataset, schedule.arch, seed, architecture);
-  const preprocessing = schedule.preprocessing ?? BASE_NET_PREPROCESSING;
+  const train = subset(dataset.train, members);
+  const dpa = schedule.recipe === 'dpa';
+  const preprocessing = schedule.preprocessing ?? (dpa ? partitionNormalisation(train) : BASE_NET_PREPROCESSING);
+  const recipe: GraphTrainOptions = dpa
+    ? { optimizer: { kind: 'sgd', ...DPA_SGD }, learningRateSteps: { afterEpochs: dpaLearningRateDrops(schedule.epochs), factor: DPA_LR_FACTOR } }
+    : {};
   const weights = new Map<string, Float32Array>();
   const t0 = performance.now();
-  await trainGraph(graph, weights, subset(dataset.train, members), {
+  await trainGraph(graph, weights, train, {
+    ...recipe,
+    randomCrop: schedule.crop,
     epochs: schedule.epochs,
     batchSize: Math.min(schedule.batchSize, members.length),
     learningRate: schedule.learningRate,
@@ -88,6 +100,26 @@ export async function trainNetPartition(dataset: ImageDataset, members: Int32Arr
   const all = new Map([...trained.weights].map(([k, w]) => [saved(k), w.data]));
   if (all.size !== trained.weights.size) throw new Error(`two of the net's tensors share a saved name: ${[...trained.weights.keys()].join(', ')}`);
   return { model: { weights: all, trainSeconds: (t1 - t0) / 1000, evalSeconds: (performance.now() - t1) / 1000 }, predictions };
+}
+
+/**
+ * DPA's per-partition normalisation: (x/255 − mean[c])/std[c] with the mean and the standard
+ * deviation (n − 1 in the denominator, as torch.std) of the partition's pixels per channel; a
+ * channel with no spread keeps std 1.
+ */
+export function partitionNormalisation(set: ImageSet): Preprocessing {
+  const c = set.channels;
+  const sum = new Float64Array(c);
+  const count = set.count * set.height * set.width;
+  for (let i = 0; i < set.images.length; i++) sum[i % c] += set.images[i] / 255;
+  const mean = [...sum].map((s) => s / count);
+  const squares = new Float64Array(c);
+  for (let i = 0; i < set.images.length; i++) {
+    const d = set.images[i] / 255 - mean[i % c];
+    squares[i % c] += d * d;
+  }
+  const std = [...squares].map((s) => (count > 1 && s > 0 ? Math.sqrt(s / (count - 1)) : 1));
+  return { kind: 'normalize', mean, std };
 }
 
 /**

@@ -27,7 +27,7 @@ import { isObject } from '../../run-files.js';
 import { BLOB_PREFIX, getBlob, isPlainName, isSha256Hex, MAX_BLOB_BYTES, putBlob, sha256Hex, type BlobCache } from '../../zoo/blobs.js';
 import { KEEP_FINISHED_SECONDS, stableJson } from '../../zoo/queue.js';
 import type { NetSchedule } from './net-learner.js';
-import { ONNX_LEARNER } from './recipe.js';
+import { NET_RECIPES, ONNX_LEARNER, type NetRecipe } from './recipe.js';
 import { flattenWeights, membersDigest, splitWeights } from './store.js';
 import type { PartitionOutcome, PartitionTask, PartitionTaskInit } from './task.js';
 
@@ -131,6 +131,9 @@ export function checkPartitionJob(data: unknown): { spec: PartitionSpec; task: P
   const s = spec.schedule;
   if (!isObject(s) || (s.arch !== 'mnist' && s.arch !== 'gtsrb' && s.arch !== ONNX_LEARNER)) return bad('architecture');
   if (!isCount(s.epochs, MAX_EPOCHS) || !isCount(s.batchSize, MAX_BATCH) || typeof s.learningRate !== 'number' || !(s.learningRate > 0 && s.learningRate < 1e3)) bad('schedule');
+  if (!(NET_RECIPES as readonly unknown[]).includes(s.recipe)) bad(`net recipe ${JSON.stringify(s.recipe)?.slice(0, 40)}, expected one of ${NET_RECIPES.join(', ')}`);
+  // A crop shifts the image by less than its side (resolveSchedule's rule, checked before any work).
+  if (!isCount(s.crop, Math.min(shape.height, shape.width) - 1, 0)) bad('crop');
   const onnx = s.arch === ONNX_LEARNER;
   const model = checkModelSpec(spec.model, onnx, bad);
   let preprocessing;
@@ -141,7 +144,7 @@ export function checkPartitionJob(data: unknown): { spec: PartitionSpec; task: P
       bad((e as Error).message);
     }
   }
-  if (Object.keys(s).length !== (onnx ? 5 : 4) || Object.keys(spec).length !== (onnx ? 3 : 2) || Object.keys(d).length !== 7) bad('unknown fields in the spec');
+  if (Object.keys(s).length !== (onnx ? 7 : 6) || Object.keys(spec).length !== (onnx ? 3 : 2) || Object.keys(d).length !== 7) bad('unknown fields in the spec');
   if (!isCount(data.index, 1 << 30, 0)) bad('index');
   let seed = 0;
   try {
@@ -158,7 +161,7 @@ export function checkPartitionJob(data: unknown): { spec: PartitionSpec; task: P
     members[i] = bytes.readInt32LE(4 * i);
     if (members[i] < 0 || members[i] >= shape.train) bad(`member ${members[i]} outside the ${shape.train} training samples`);
   }
-  const schedule: NetSchedule = { arch: s.arch, epochs: s.epochs as number, batchSize: s.batchSize as number, learningRate: s.learningRate as number, ...(preprocessing ? { preprocessing } : {}) };
+  const schedule: NetSchedule = { arch: s.arch, recipe: s.recipe as NetRecipe, crop: s.crop as number, epochs: s.epochs as number, batchSize: s.batchSize as number, learningRate: s.learningRate as number, ...(preprocessing ? { preprocessing } : {}) };
   return { spec: { data: shape, schedule, ...(model ? { model } : {}) }, task: { index: data.index as number, members, digest: membersDigest(members), seed }, run: data.run as string };
 }
 

@@ -88,7 +88,7 @@ test('a base network trains from its seed to the same test labels twice, and its
   if (data.kind !== 'images') return;
   const plan = partitionTrainingSet(sampleSource(data), { method: 'dpa', partitions: 1200, hash: 'pixel-sum' });
   const members = plan.subsets[7];
-  const schedule = { arch: 'mnist', epochs: 4, batchSize: 128, learningRate: 1e-3 } as const;
+  const schedule = { arch: 'mnist', recipe: 'adam', crop: 2, epochs: 4, batchSize: 128, learningRate: 1e-3 } as const;
   const a = await trainNetPartition(data.dataset, members, schedule, 7);
   const b = await trainNetPartition(data.dataset, members, schedule, 7);
   assert.deepEqual(a.predictions, b.predictions, 'same seed, same labels');

@@ -15,7 +15,7 @@ const members = Int32Array.of(3, 0, 7);
 const task = { index: 2, members, digest: membersDigest(members), seed: 9 };
 const spec: PartitionSpec = {
   data: { blob: 'a'.repeat(64), train: 10, test: 4, height: 2, width: 2, channels: 1, numClasses: 3 },
-  schedule: { arch: 'mnist', epochs: 1, batchSize: 8, learningRate: 1e-3 },
+  schedule: { arch: 'mnist', recipe: 'dpa', crop: 1, epochs: 1, batchSize: 8, learningRate: 1e-3 },
 };
 
 test('a job round-trips through its checks; its id follows what determines the net, not the index', () => {
@@ -38,6 +38,8 @@ test('malformed jobs are refused with one line each', () => {
     [{ ...good, spec: { ...spec, data: { ...spec.data, numClasses: 300 } } }, /data shape/],
     [{ ...good, spec: { ...spec, schedule: { ...spec.schedule, arch: 'resnet' } } }, /architecture/],
     [{ ...good, spec: { ...spec, schedule: { ...spec.schedule, epochs: 0 } } }, /schedule/],
+    [{ ...good, spec: { ...spec, schedule: { ...spec.schedule, recipe: 'rmsprop' } } }, /net recipe "rmsprop", expected one of dpa, adam/],
+    [{ ...good, spec: { ...spec, schedule: { ...spec.schedule, crop: 2 } } }, /crop/],
     [{ ...good, spec: { ...spec, extra: 1 } }, /unknown fields/],
     [{ ...good, seed: -1 }, /seed/],
     [{ ...good, members: 'AAAA' + '!' }, /members are not int32 in base64/],
@@ -92,7 +94,7 @@ test('the data blob: train images, train labels as bytes, test images', () => {
 test("a user's architecture travels as its model's blob: the job round-trips; a model without the 'onnx' schedule, or the reverse, is refused", () => {
   const onnx: PartitionSpec = {
     ...spec,
-    schedule: { arch: 'onnx', epochs: 1, batchSize: 8, learningRate: 1e-3, preprocessing: { kind: 'scale', scale: 1 / 255, offset: 0 } },
+    schedule: { arch: 'onnx', recipe: 'adam', crop: 0, epochs: 1, batchSize: 8, learningRate: 1e-3, preprocessing: { kind: 'scale', scale: 1 / 255, offset: 0 } },
     model: { blob: 'c'.repeat(64), inputLayout: 'nchw' },
   };
   const data = partitionJobData('data', onnx, task);
