@@ -95,8 +95,9 @@ ranked by how much more they fire on clean training images stamped with the reve
            maximum share; writes the pruned model (the neurons stay zero in any fine-tuning).
   unlearn  fine-tunes ${D.DEFAULT_UNLEARN_EPOCHS} epoch on ${100 * D.DEFAULT_UNLEARN_SHARE}% of the training data, ${100 * D.DEFAULT_STAMPED_SHARE}% of it (images of other labels than
            the target) stamped with the reversed trigger under their TRUE labels; writes the model.
-Every figure (clean accuracy, ASR of the real trigger when metadata.json names it, ASR of the
-reversed trigger; before and after) is measured on the test split.
+Every figure (clean accuracy, ASR of the real trigger when metadata.json names it, of every other
+backdoor it records as 'evaluate' measures them, ASR of the reversed trigger; before and after) is
+measured on the test split.
 
 Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-badnets --method unlearn --out runs/mnist-unlearned`,
   options,
@@ -190,16 +191,18 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
     const line = (name: string, m: Metrics): string => `${name}: ${describeMetrics(m, report.targetLabels)}`;
     ctx.out(`model: ${report.model} (backend ${report.backend})`);
     ctx.out(`mitigating ${report.labelReason}${report.layer ? `; layer ${report.layer.name} (${report.layer.units} ${report.layer.kind === 'dense' ? 'units' : 'channels'})` : ''}`);
+    if (report.backdoors) ctx.out(`recorded backdoors: ${report.backdoors.map((b, i) => `#${i + 1} ${b.description}`).join('; ')}`);
     if (report.before) ctx.out(line('before', report.before));
     if (report.filter) {
       const f = report.filter;
       const several = f.profiles.length > 1;
       const profile = several ? `profiles of labels ${f.profiles.map((p) => `${p.label} (${p.neuronIndices.length} neuron(s), threshold ${p.threshold.toFixed(4)})`).join(', ')}, set together` : `${f.neurons} neuron(s), threshold ${f.threshold?.toFixed(4)}`;
       const fnrReversed = several ? `FNR reversed triggers ${f.profiles.map((p, j) => `${p.label}: ${pct(f.fnrReversedByLabel[j])}`).join(', ')}` : `FNR reversed trigger ${pct(f.fnrReversed)}`;
-      ctx.out(
-        `filter: ${profile} for FPR ${pct(f.fpr)}; on the test split FPR ${pct(f.measuredFpr)}, ` +
-          `FNR real trigger ${report.realTrigger ? pct(f.fnr) : 'n/a'}${f.fnrSuccessful !== null ? ` (${pct(f.fnrSuccessful)} of the stamped inputs the backdoor sends to the target)` : ''}, ${fnrReversed}`,
-      );
+      const fnrReal =
+        f.fnrByBackdoor && f.fnrSuccessfulByBackdoor
+          ? `FNR real triggers ${f.fnrByBackdoor.map((x, i) => `#${i + 1} ${pct(x)}${f.fnrSuccessfulByBackdoor![i] !== null ? ` (${pct(f.fnrSuccessfulByBackdoor![i])} of those it succeeded on)` : ''}`).join(', ')}`
+          : `FNR real trigger ${report.realTrigger ? pct(f.fnr) : 'n/a'}${f.fnrSuccessful !== null ? ` (${pct(f.fnrSuccessful)} of the stamped inputs the backdoor sends to the target)` : ''}`;
+      ctx.out(`filter: ${profile} for FPR ${pct(f.fpr)}; on the test split FPR ${pct(f.measuredFpr)}, ${fnrReal}, ${fnrReversed}`);
       if (report.after) ctx.out(line('through the filter (rejected = neither correct nor attacked)', report.after));
     }
     if (report.pruning) {
@@ -226,10 +229,14 @@ Example: poisonguard mitigate --model runs/mnist-badnets --scan runs/scan-mnist-
   },
 };
 
-/** Clean accuracy and the ASRs, in one line (several labels: each reversed trigger's ASR). */
+/**
+ * Clean accuracy and the ASRs, in one line (several labels: each reversed trigger's ASR; several
+ * recorded backdoors or an all-to-all one: each one's, numbered as the 'recorded backdoors' line).
+ */
 function describeMetrics(m: Metrics, labels: readonly number[] | undefined): string {
   const p = (x: number | null): string => (x === null ? 'n/a' : `${(100 * x).toFixed(2)}%`);
   const reversed =
     labels && labels.length > 1 ? `ASR reversed triggers ${labels.map((l, j) => `${l}: ${p(m.asrReversedByLabel[j])}`).join(', ')}` : `ASR reversed trigger ${p(m.asrReversed)}`;
-  return `clean accuracy ${p(m.cleanAccuracy)}, ASR real trigger ${p(m.asrReal)}, ${reversed}`;
+  const real = m.asrByBackdoor ? `ASR real triggers ${m.asrByBackdoor.map((a, i) => `#${i + 1} ${p(a)}`).join(', ')}` : `ASR real trigger ${p(m.asrReal)}`;
+  return `clean accuracy ${p(m.cleanAccuracy)}, ${real}, ${reversed}`;
 }

@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { ImageSet } from '../data/images.js';
+import { imageSet, type ImageSet } from '../data/images.js';
 import { OptionError, ShapeError } from '../errors.js';
 import { checkPositiveInt } from '../options.js';
 import type { NamedTensor } from './model-io.js';
@@ -306,15 +306,44 @@ export interface EvaluationResult extends AttackEvaluation {
 /** Below this mean absolute change (raw 0..255 units, over the trigger's pixels) a stamp leaves the image as it was. */
 export const UNCHANGED_STAMP = 5;
 
+/** The test images a backdoor's attack success rate is measured on, stamped with its trigger. */
+export interface AttackImages {
+  /** The stamped images, with their true labels; row r is test image `indices[r]`. */
+  readonly set: ImageSet;
+  readonly indices: readonly number[];
+  /** Where each stamped image goes when the attack succeeds: the target, or (all-to-all) its label + 1 mod K. */
+  readonly expected: Int32Array;
+  readonly resolved: ResolvedTrigger;
+}
+
+/** The images of `test` a backdoor's ASR is measured on: those whose label is not its target (all of them for an all-to-all backdoor). */
+export function attackIndices(test: ImageSet, backdoor: AttackTarget): number[] {
+  const indices: number[] = [];
+  for (let i = 0; i < test.count; i++) if (isAllToAll(backdoor) || test.labels[i] !== backdoor.target) indices.push(i);
+  return indices;
+}
+
+/** The images {@link attackIndices} picks, stamped: what {@link evaluateModel} and the mitigation's figures measure an ASR on. */
+export function attackImages(test: ImageSet, backdoor: AttackTarget, numClasses: number, indices = attackIndices(test, backdoor)): AttackImages {
+  const resolved = resolveTrigger(backdoor.trigger, test.height, test.width, test.channels);
+  const size = test.height * test.width * test.channels;
+  const images = new Uint8Array(indices.length * size);
+  indices.forEach((i, r) => images.set(test.images.subarray(i * size, (i + 1) * size), r * size));
+  stampInPlace(images, resolved);
+  const labels = Int32Array.from(indices, (i) => test.labels[i]);
+  return {
+    set: imageSet(images, labels, test.height, test.width, test.channels),
+    indices,
+    expected: labels.map((y) => attackLabel(backdoor, y, numClasses)),
+    resolved,
+  };
+}
+
 /** Clean accuracy and, with backdoors, the attack success rate of each on a test set (raw pixels). */
 export async function evaluateModel(model: tfl.LayersModel | BatchScorer, test: ImageSet, options: EvaluateOptions = {}): Promise<EvaluationResult> {
   const backdoors: readonly AttackTarget[] = options.backdoor === undefined ? [] : 'trigger' in options.backdoor ? [options.backdoor] : options.backdoor;
   const numClasses = modelClasses(model);
-  const attackIdx = backdoors.map((b) => {
-    const idx: number[] = [];
-    for (let i = 0; i < test.count; i++) if (isAllToAll(b) || test.labels[i] !== b.target) idx.push(i);
-    return idx;
-  });
+  const attackIdx = backdoors.map((b) => attackIndices(test, b));
   const total = test.count + attackIdx.reduce((n, idx) => n + idx.length, 0);
   let offset = 0;
   const progress = () => {
@@ -327,22 +356,17 @@ export async function evaluateModel(model: tfl.LayersModel | BatchScorer, test: 
   for (let i = 0; i < test.count; i++) if (predicted[i] === test.labels[i]) correct++;
   const figures: { target: number | null; e: AttackEvaluation }[] = [];
   for (const [b, backdoor] of backdoors.entries()) {
-    const idx = attackIdx[b];
-    const resolved = resolveTrigger(backdoor.trigger, test.height, test.width, test.channels);
-    const size = test.height * test.width * test.channels;
-    const images = new Uint8Array(idx.length * size);
-    idx.forEach((i, r) => images.set(test.images.subarray(i * size, (i + 1) * size), r * size));
-    stampInPlace(images, resolved);
+    // Stamped one backdoor at a time: a large test set is held stamped once, not once per backdoor.
+    const { set, indices: idx, expected, resolved } = attackImages(test, backdoor, numClasses, attackIdx[b]);
     // The added and warping triggers change the whole image a little: "unchanged" does not apply.
-    const unchanged = resolved.effect ? undefined : unchangedByStamp(test.images, images, idx, resolved);
-    const stamped: ImageSet = { ...test, images, labels: new Int32Array(idx.length), count: idx.length };
-    const hits = await predictLabels(model, stamped, { ...options, onProgress: progress() });
+    const unchanged = resolved.effect ? undefined : unchangedByStamp(test.images, set.images, idx, resolved);
+    const hits = await predictLabels(model, set, { ...options, onProgress: progress() });
     offset += idx.length;
     let hitsAll = 0;
     let hitsChanged = 0;
     let unchangedCount = 0;
     hits.forEach((p, r) => {
-      const success = p === attackLabel(backdoor, test.labels[idx[r]], numClasses) ? 1 : 0;
+      const success = p === expected[r] ? 1 : 0;
       hitsAll += success;
       if (unchanged?.[r]) unchangedCount++;
       else hitsChanged += success;

@@ -5,6 +5,7 @@
 import { renderReportHtml, type ReportPage, type ScanStatistics } from './html.js';
 import type { RunContents, ScanSummary } from './inputs.js';
 import { detectorsSectionHtml } from './detectors-section.js';
+import { asrColumns } from './mitigation-section.js';
 import { aggregationSpec, barChartSpec, certifyEpsSpec, defaultProjectionEps, lineChartSpec, projectionSpec, renderPlot, type Figure } from './plots.js';
 // The scan's own definitions: one median (mean of the two middle values), one MAD, one index, one threshold.
 import { anomalyIndex as indexOf, DEFAULT_FLAG_THRESHOLD, madSpread, median } from '../cleanse/outliers.js';
@@ -107,7 +108,8 @@ export async function buildReport(run: RunContents, options: BuildReportOptions 
           title: 'Neuron pruning',
           series: [
             { name: 'clean accuracy', points: sorted.map((p) => ({ x: p.share, y: p.accuracy })) },
-            { name: 'attack success rate', points: sorted.map((p) => ({ x: p.share, y: p.asr })) },
+            // One ASR line, or one per backdoor the mitigation lists (a point without its figure is left out).
+            ...asrColumns(run.mitigation, 'attack success rate').map((c) => ({ name: c.name, points: sorted.flatMap((p) => (c.value(p) === undefined ? [] : [{ x: p.share, y: c.value(p)! }])) })),
           ],
           xTitle: 'share of neurons pruned',
           yTitle: 'rate',

@@ -167,6 +167,14 @@ export function checkScanJson(file: string, x: unknown): ScanSummary {
 export function checkMitigationJson(file: string, x: unknown): MitigationSummary {
   if (!isObject(x)) throw new DataFormatError(file, 'expected a JSON object.');
   if (x.kind !== undefined && x.kind !== 'mitigation') throw new DataFormatError(file, `expected "kind": "mitigation", found ${JSON.stringify(x.kind)}.`);
+  if (x.backdoors !== undefined) {
+    // The section names each backdoor by its description.
+    need(file, x, 'backdoors', 'array');
+    (x.backdoors as unknown[]).forEach((b, i) => {
+      if (!isObject(b)) throw new DataFormatError(file, `backdoors[${i}] is not an object.`);
+      need(file, b, 'description', 'string', `backdoors[${i}].`);
+    });
+  }
   if (x.pruning !== undefined) {
     need(file, x, 'pruning', 'object');
     need(file, x.pruning as Json, 'points', 'array', 'pruning.');

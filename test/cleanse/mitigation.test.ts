@@ -157,6 +157,21 @@ test('the three reports combine into one mitigation.json for the report page', (
   checkMitigationJson('combined', JSON.parse(JSON.stringify(all)));
 });
 
+test('a one-backdoor model: no per-backdoor list anywhere, its single-trigger fields as they were', () => {
+  const fields = ['cleanAccuracy', 'asrReal', 'asrReversed', 'asrReversedByLabel'];
+  for (const r of reports) {
+    assert.doesNotMatch(JSON.stringify(r), /ByBackdoor|"backdoors"/, r.method);
+    assert.deepEqual(Object.keys(r.before!), fields);
+    assert.deepEqual(Object.keys(r.after!), fields);
+    assert.ok(!r.notes.some((n) => /backdoor\(s\)/.test(n)), r.notes.join('\n'));
+  }
+  // The written model records the real trigger's ASR after, as before.
+  const unlearned = reports.find((r) => r.method === 'unlearn')!;
+  const meta = readMetadata(unlearned.output!.model!);
+  assert.equal(meta.attackSuccessRate, unlearned.after!.asrReal);
+  assert.equal(meta.attackSuccessRates, undefined);
+});
+
 test('a scan of another model is refused, naming both', async () => {
   const other = scratchDir('mitigation-other-scan');
   writeFakeScan(other, '/somewhere/else', { flagged: [TARGET], trigger: exactReversed(), sha256: 'f'.repeat(64) });

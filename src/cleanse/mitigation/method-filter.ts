@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { ImageSet } from '../../data/images.js';
 import { writeJsonAtomic } from '../../run-files.js';
 import { activationProfiles, CURVE_FPRS, filterCurveAny, filterProfiles, flaggedAny, makeFilter, profileNeurons } from './filter.js';
-import type { Metrics } from './measure.js';
+import { byBackdoor, type Metrics } from './measure.js';
 import type { MethodResult, ProbedContext } from './method-context.js';
 import type { MitigationRecipe } from './recipe.js';
 
@@ -31,6 +31,8 @@ export async function runFilter(ctx: ProbedContext<Extract<MitigationRecipe, { m
   };
   const cleanP = await feat(sets.clean);
   const realP = sets.real ? await feat(sets.real) : null;
+  const othersP: Float64Array[][] = [];
+  for (const o of sets.others) othersP.push(await feat(o.set));
   const revP: Float64Array[][] = [];
   for (const r of sets.reversed) revP.push(await feat(r));
   const filter = makeFilter({
@@ -50,6 +52,7 @@ export async function runFilter(ctx: ProbedContext<Extract<MitigationRecipe, { m
   const flagged = (p: Float64Array[]): Uint8Array => flaggedAny(p, t);
   const share = (f: Uint8Array): number => (f.length === 0 ? 0 : f.reduce((a, b) => a + b, 0) / f.length);
   const realFlags = realP ? flagged(realP) : null;
+  const otherFlags = othersP.map(flagged);
   const revFlags = revP.map(flagged);
   const fnrReal = realFlags ? 1 - share(realFlags) : null;
   const fnrByLabel = revFlags.map((f) => 1 - share(f));
@@ -62,15 +65,27 @@ export async function runFilter(ctx: ProbedContext<Extract<MitigationRecipe, { m
   };
   const cleanFlags = flagged(cleanP);
   const byLabel = revFlags.map((f, j) => passed(f, (i) => beforePred.reversed[j][i] === sets.reversedTargets[j]));
+  const asrReal = realFlags && beforePred.real ? passed(realFlags, (i) => beforePred.real![i] === sets.realTarget) : null;
+  const others = otherFlags.map((f, j) => passed(f, (i) => beforePred.others[j][i] === sets.others[j].expected[i]));
   const after: Metrics = {
     cleanAccuracy: passed(cleanFlags, (i) => beforePred.clean[i] === sets.clean.labels[i]),
-    asrReal: realFlags && beforePred.real ? passed(realFlags, (i) => beforePred.real![i] === sets.realTarget) : null,
+    asrReal,
     asrReversed: Math.max(...byLabel),
     asrReversedByLabel: byLabel,
+    ...(others.length > 0 ? { asrByBackdoor: byBackdoor(asrReal, others) } : {}),
   };
   // Of the stamped inputs the backdoor captures, the share that passes: the ASR through the filter over the ASR before.
-  const fnrSuccessful = after.asrReal !== null && before.asrReal ? after.asrReal / before.asrReal : null;
-  if (!realP) notes.push('The model records no real trigger: the FNR shown is that of the reversed trigger.');
+  const successful = (a: number | null, b: number | null | undefined): number | null => (a !== null && b ? a / b : null);
+  const fnrSuccessful = successful(after.asrReal, before.asrReal);
+  // Every recorded backdoor's, when the real trigger's figures do not say them all.
+  const listed =
+    others.length > 0
+      ? {
+          fnrByBackdoor: byBackdoor(fnrReal, otherFlags.map((f) => 1 - share(f))),
+          fnrSuccessfulByBackdoor: after.asrByBackdoor!.map((a, j) => successful(a, before.asrByBackdoor![j])),
+        }
+      : {};
+  if (!realP) notes.push(`The model records no ${others.length > 0 ? 'single-target ' : ''}real trigger: the FNR shown is that of the reversed trigger${others.length > 0 ? "; each backdoor's is listed by backdoor" : ''}.`);
   let file: string | undefined;
   if (ctx.out) {
     mkdirSync(ctx.out, { recursive: true });
@@ -85,6 +100,7 @@ export async function runFilter(ctx: ProbedContext<Extract<MitigationRecipe, { m
       fnrReversed,
       fnrReversedByLabel: fnrByLabel,
       fnrSuccessful,
+      ...listed,
       measuredFpr: share(cleanFlags),
       threshold: t[0],
       neurons: neurons[0].length,

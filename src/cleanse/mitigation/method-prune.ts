@@ -39,6 +39,7 @@ export async function runPrune(ctx: ProbedContext<Extract<MitigationRecipe, { me
     {
       clean: { images: sets.clean.images, expected: sets.clean.labels },
       real: sets.real ? { images: sets.real.images, expected: sets.realTarget! } : null,
+      others: sets.others.map((o) => ({ images: o.set.images, expected: o.expected })),
       reversed: sets.reversed.map((r, j) => ({ images: r.images, expected: sets.reversedTargets[j] })),
     },
     counts,

@@ -5,8 +5,9 @@
  *  - 'filter': build an input filter on the second-to-last layer (filter.ts, method-filter.ts);
  *  - 'prune': zero that layer's most trigger-excited neurons until no reversed trigger works (prune.ts, method-prune.ts);
  *  - 'unlearn': fine-tune 1 epoch on 10% of the training data, 20% stamped under true labels (unlearn.ts, method-unlearn.ts);
- * and measure clean accuracy and the ASR of the real trigger (when metadata.json names it) and of
- * each reversed one on the test split, before and after.
+ * and measure clean accuracy and the ASR of the real trigger (when metadata.json names it), of every
+ * other backdoor the model records (with `evaluate`'s stamping) and of each reversed one on the test
+ * split, before and after.
  *
  * Data: the defender's clean images (ranking, filter calibration, the pruning stop) are drawn
  * (seeded) from the TRAINING split, two disjoint sets; every reported figure is on the test split.
@@ -21,7 +22,7 @@ import { subset } from '../../data/images.js';
 import { OptionError, ShapeError } from '../../errors.js';
 import type { BackendChoice } from '../../nn/engine.js';
 import type { ModelEngineChoice } from '../../nn/engine-choice.js';
-import { describeAttack, describeTrigger } from '../../nn/trigger.js';
+import { attacksOf, describeAttack, describeTrigger, isAllToAll, type AttackTarget } from '../../nn/trigger.js';
 import { Random } from '../../random.js';
 import type { AccuracyAsr } from './summary.js';
 import { writeJsonAtomic } from '../../run-files.js';
@@ -109,13 +110,16 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   const scan = readScanSource(options.scan);
   const onnxModel = onnx ? readOnnxForMitigation(options.model, scan, options.data !== undefined) : undefined;
   const sha = onnxModel ? onnxModel.sha256 : checkScanModel(scan, folder!.dir);
-  const realTrigger = onnxModel
-    ? onnxModel.metadata.trigger && onnxModel.metadata.target !== undefined && onnxModel.metadata.target !== null
-      ? { trigger: onnxModel.metadata.trigger, target: onnxModel.metadata.target }
-      : null
-    : folder!.metadata.trigger !== null && folder!.metadata.target !== null
-      ? { trigger: folder!.metadata.trigger, target: folder!.metadata.target }
-      : null;
+  // Every backdoor the records name, as `evaluate` reads them (an ONNX sidecar names one trigger at most).
+  const onnxTrigger = onnxModel?.metadata.trigger;
+  const onnxTarget = onnxModel?.metadata.target;
+  const recorded: AttackTarget[] = onnxModel ? (onnxTrigger && onnxTarget !== undefined && onnxTarget !== null ? [{ trigger: onnxTrigger, target: onnxTarget }] : []) : attacksOf(folder!.metadata);
+  // The records' trigger and target are the first backdoor's: the real trigger, unless it is all-to-all.
+  const realTrigger = recorded[0] && !isAllToAll(recorded[0]) ? recorded[0] : null;
+  const others = realTrigger ? recorded.slice(1) : recorded;
+  // The real-trigger fields say it all for one backdoor with a target; else every backdoor is listed.
+  const listed = others.length > 0;
+  const numClasses = onnxModel ? onnxModel.metadata.numClasses : folder!.metadata.numClasses;
   const asrShown = realTrigger ? 'real' : 'reversed';
   const notes: string[] = [];
   const choice = chooseLabels(scan, options.label);
@@ -128,6 +132,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
     scan: scan.dir,
     labelReason: choice.reason,
     realTrigger: realTrigger ? { target: realTrigger.target, description: describeTrigger(realTrigger.trigger) } : null,
+    ...(listed ? { backdoors: recorded.map((b) => ({ target: isAllToAll(b) ? null : b.target, description: describeAttack(b) })) } : {}),
     asrShown,
     dataset: onnxModel ? (onnxModel.metadata.dataset ?? 'given') : folder!.metadata.dataset,
     seed,
@@ -146,15 +151,6 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
   if (realTrigger && !labels.includes(realTrigger.target)) {
     notes.push(`The scan's label${several ? 's' : ''} ${labels.join(', ')} ${several ? 'are' : 'is'} not the real trigger's target ${realTrigger.target} (the model's records): the real trigger's ASR is measured to ${realTrigger.target}.`);
   }
-  // Several backdoors, or an all-to-all one: the real ASR covers the first backdoor with a target, or none.
-  const recorded = folder?.metadata.backdoors ?? [];
-  if (recorded.length > 1 || (recorded.length === 1 && realTrigger === null)) {
-    notes.push(
-      `The model records ${recorded.length} backdoor(s) (${recorded.map(describeAttack).join('; ')}): the real-trigger ASR below is ${realTrigger ? `the first's only (-> ${realTrigger.target})` : 'not measured (all-to-all has no single target)'}` +
-        `${recorded.length > 1 ? "; 'poisonguard evaluate' measures each backdoor's" : ''}.`,
-    );
-  }
-
   const net = onnxModel ? onnxNet(onnxModel) : await openLayersNet(folder!.dir, folder!.metadata, sha, options.backend ?? 'auto');
   const probes: LayerProbe[] = [];
   try {
@@ -180,7 +176,7 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       if (s.height !== H || s.width !== W || s.channels !== C) throw new ShapeError(`${what} images`, `${H}x${W}x${C} (the model's input)`, `${s.height}x${s.width}x${s.channels}`);
     }
     const rng = new Random(seed);
-    const sets = evaluationSets(data.test, realTrigger, reversed);
+    const sets = evaluationSets(data.test, realTrigger, others, numClasses, reversed);
     const evalTotal = setsCount(sets);
     const beforePred = await net.predictSets(sets, (d) => progress({ phase: 'evaluate-before', done: d, total: evalTotal }));
     const before = metricsOf(beforePred, sets);
@@ -244,7 +240,13 @@ export async function mitigateModel(options: MitigateOptions): Promise<Mitigatio
       images: rankSet.count,
       top: r.order.slice(0, RANKING_LISTED).map((u) => ({ neuron: u, score: r.scores[u], meanClean: r.meanClean[u], meanStamped: r.meanStamped[u], ...(r.trigger ? { label: labels[r.trigger[u]] } : {}) })),
     });
-    if (asrShown === 'reversed') notes.push("The model's records name no trigger: every 'asr' shown for the report is the reversed trigger's.");
+    if (asrShown === 'reversed') {
+      notes.push(
+        listed
+          ? "The model's first backdoor is all-to-all (no single target): every 'asr' shown for the report is the reversed trigger's; each backdoor's own is listed by backdoor."
+          : "The model's records name no trigger: every 'asr' shown for the report is the reversed trigger's.",
+      );
+    }
     const { after, trainingEngine, ...sections } = result;
     const report: MitigationReport = {
       ...common,

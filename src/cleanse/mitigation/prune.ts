@@ -15,7 +15,7 @@ import { OptionError } from '../../errors.js';
 import { checkRange } from '../../options.js';
 import { DEFAULT_ASR_THRESHOLD, DEFAULT_MAX_SHARE, type PruneStop } from './defaults.js';
 import { layerChain, type MitigationLayer } from './layers.js';
-import { shareEqual } from './measure.js';
+import { byBackdoor, shareEqual } from './measure.js';
 import type { CachedActivations, LayerProbe } from './net.js';
 import type { ZeroedVariable } from '../../nn/train-onnx.js';
 
@@ -156,6 +156,8 @@ export interface PruningPoint {
   readonly asrReversed: number;
   /** Each reversed trigger's ASR, in the order given. */
   readonly asrReversedByLabel: readonly number[];
+  /** With `others`: every recorded backdoor's ASR, the real trigger's first (see Metrics). */
+  readonly asrByBackdoor?: readonly number[];
 }
 
 /** A test set for the pruning curve: raw images, and what counts as a hit. */
@@ -167,12 +169,12 @@ export interface CurveSet {
 /**
  * Clean accuracy and ASRs at each number of pruned neurons in `counts`: each set runs through the
  * model once, and the rest of the model from the layer once per count. `reversed`: one set per
- * reversed trigger, or one set.
+ * reversed trigger, or one set; `others`: the backdoors the model records besides the real trigger.
  */
 export async function pruningCurve(
   probe: Pick<LayerProbe, 'layer' | 'predictKeptMany'>,
   order: readonly number[],
-  sets: { clean: CurveSet; real: CurveSet | null; reversed: CurveSet | readonly CurveSet[] },
+  sets: { clean: CurveSet; real: CurveSet | null; reversed: CurveSet | readonly CurveSet[]; others?: readonly CurveSet[] },
   counts: readonly number[],
   onImages?: (done: number) => void,
 ): Promise<PruningPoint[]> {
@@ -185,11 +187,22 @@ export async function pruningCurve(
   };
   const clean = await rates(sets.clean);
   const real = sets.real ? await rates(sets.real) : null;
+  const others: number[][] = [];
+  for (const o of sets.others ?? []) others.push(await rates(o));
   const reversed: number[][] = [];
   for (const r of listOf(sets.reversed)) reversed.push(await rates(r));
   return counts.map((k, i) => {
     const byLabel = reversed.map((r) => r[i]);
-    return { share: k / probe.layer.units, pruned: k, cleanAccuracy: clean[i], asrReal: real ? real[i] : null, asrReversed: Math.max(...byLabel), asrReversedByLabel: byLabel };
+    const asrReal = real ? real[i] : null;
+    return {
+      share: k / probe.layer.units,
+      pruned: k,
+      cleanAccuracy: clean[i],
+      asrReal,
+      asrReversed: Math.max(...byLabel),
+      asrReversedByLabel: byLabel,
+      ...(others.length > 0 ? { asrByBackdoor: byBackdoor(asrReal, others.map((o) => o[i])) } : {}),
+    };
   });
 }
 

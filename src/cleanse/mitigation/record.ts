@@ -46,7 +46,9 @@ export async function saveMitigated(
   const meta = {
     ...metadata,
     cleanAccuracy: after.cleanAccuracy,
-    attackSuccessRate: after.asrReal,
+    // As training records them: the first backdoor's ASR (all-to-all included), and each one's with several.
+    attackSuccessRate: after.asrByBackdoor?.[0] ?? after.asrReal,
+    ...(after.asrByBackdoor && after.asrByBackdoor.length > 1 ? { attackSuccessRates: after.asrByBackdoor } : {}),
     date: new Date().toISOString(),
     mitigation: record,
   } as ModelMetadata & { mitigation: MitigationRecord };

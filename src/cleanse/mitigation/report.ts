@@ -53,6 +53,8 @@ export interface MitigationReport extends MitigationSummary {
      * without a real trigger.
      */
     readonly fnrSuccessful: number | null;
+    /** Per recorded backdoor, `fnrSuccessful` of its trigger (when `backdoors` lists them); null where it captured nothing before. */
+    readonly fnrSuccessfulByBackdoor?: readonly (number | null)[];
     readonly measuredFpr: number;
     readonly neuronIndices: readonly number[];
     readonly calibrationImages: number;
@@ -127,9 +129,9 @@ export function combineReports(reports: readonly MitigationReport[]): Mitigation
   };
 }
 
-/** The accuracy and the ASR a report shows: the real trigger's ASR when the model names one, else the reversed trigger's. */
+/** The accuracy and the ASR a report shows: the real trigger's ASR when the model names one, else the reversed trigger's; and each recorded backdoor's when the figures list them. */
 export function shownFigures(m: Metrics, asrShown: MitigationReport['asrShown']): AccuracyAsr {
-  return { accuracy: m.cleanAccuracy, asr: (asrShown === 'real' ? m.asrReal : m.asrReversed) ?? 0 };
+  return { accuracy: m.cleanAccuracy, asr: (asrShown === 'real' ? m.asrReal : m.asrReversed) ?? 0, ...(m.asrByBackdoor ? { asrByBackdoor: m.asrByBackdoor } : {}) };
 }
 
 /** What an unlearning report says of its run (a TF.js model's or an ONNX model's). */

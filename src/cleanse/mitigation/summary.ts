@@ -10,6 +10,8 @@ export interface AccuracyAsr {
   readonly accuracy: number;
   /** Attack success rate in [0, 1]. */
   readonly asr: number;
+  /** Each recorded backdoor's attack success rate, in the order of the summary's `backdoors` (when it lists them). */
+  readonly asrByBackdoor?: readonly number[];
 }
 
 /** The `mitigation` section (mitigation.json). */
@@ -30,6 +32,13 @@ export interface MitigationSummary {
   readonly targetLabel?: number;
   /** Every label mitigated (a file written before several labels could be mitigated has only `targetLabel`). */
   readonly targetLabels?: readonly number[];
+  /**
+   * Every backdoor the model records, in its records' order (the real trigger first, when it has a
+   * target), when the real trigger alone cannot say them: several, or an all-to-all one (target
+   * null: a stamped image of label y is sent to y + 1). `description`: its trigger and where it
+   * sends inputs, as `evaluate` describes it.
+   */
+  readonly backdoors?: readonly { readonly target: number | null; readonly description: string }[];
   /** The model before any mitigation. */
   readonly baseline?: AccuracyAsr;
   /** The input filter on second-to-last-layer activations. */
@@ -38,6 +47,8 @@ export interface MitigationSummary {
     readonly fpr: number;
     /** False negative rate on inputs carrying the real trigger. */
     readonly fnr: number;
+    /** Per recorded backdoor (see `backdoors`), the false negative rate on inputs carrying its trigger. */
+    readonly fnrByBackdoor?: readonly number[];
     readonly threshold?: number;
     readonly neurons?: number;
     readonly layer?: string;
