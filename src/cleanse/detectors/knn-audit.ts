@@ -17,7 +17,8 @@
  * to one of them): on 10 clean MNIST nets 0.5–1.4% of the training samples exceeded the 0.99
  * threshold, and up to 4.2% within a label (docs/RESULTS.md, "Detection matrix: MNIST"). So the test allows a tolerated rate ρ₀ (default 3%) and asks
  * whether the exceedances are more than Binomial(n, ρ₀) explains: per label (a backdoor with one
- * target) and pooled over all labels (all-to-all: every label a little). The model's p-value is the
+ * target) and pooled over all labels (all-to-all: every label a little). A label with too few clean
+ * images for the q-quantile is judged at a lower one with a tolerance scaled to match (runKnnAudit). The model's p-value is the
  * smallest of those K + 1 p-values times K + 1 (Bonferroni); the score is −log10 of it, against
  * −log10 0.05 as MM-BD's. The samples over the threshold in a flagged label are the suspects.
  */
@@ -90,34 +91,50 @@ export function runKnnAudit(
   const pValues: number[] = [];
   const thresholds: (number | null)[] = [];
   const over: number[][] = [];
+  /** Per label: the quantile and tolerance it was judged at when fewer images forced a lower quantile (null: the asked ones; or not judged). */
+  const labelQuantiles: ({ quantile: number; tolerance: number } | null)[] = [];
   let pooledOver = 0;
   let pooledN = 0;
+  let pooledExpected = 0;
   for (const c of labels) {
     const rng = new Random(mixSeeds(seed, c));
     const ref = Array.from(rng.sampleWithoutReplacement(refRows[c].length, Math.min(KNN_MAX_REFERENCE, refRows[c].length)), (i) => refRows[c][i]);
     const half = Math.floor(ref.length / 2);
     const bank = ref.slice(0, half);
     const calibration = ref.slice(half);
-    const rank = Math.ceil((calibration.length + 1) * quantile);
-    // Too few clean images of the label for a k-NN distance or the quantile: the label is not judged.
-    if (bank.length < k || rank > calibration.length || rows[c].length === 0) {
+    const m = calibration.length;
+    // Too few clean images of the label for a k-NN distance: the label is not judged.
+    if (bank.length < k || m === 0 || rows[c].length === 0) {
       shares.push(0);
       pValues.push(1);
       thresholds.push(null);
+      labelQuantiles.push(null);
       over.push([]);
       continue;
     }
+    // The conformal q-quantile needs m ≥ q/(1 − q) calibration images (99 at 0.99); a label with
+    // fewer (GTSRB has signs with 60 test images) is judged at the largest quantile its half gives,
+    // m/(m + 1) (its largest distance), and a tolerance scaled by the same ratio of exceedance
+    // rates, so that it stays the same multiple of the rate a clean sample exceeds at.
+    const rank = Math.min(m, Math.ceil((m + 1) * quantile));
+    const q = rank === m && Math.ceil((m + 1) * quantile) > m ? m / (m + 1) : quantile;
+    const rho = Math.min(1, (tolerance * (1 - q)) / (1 - quantile));
     const cal = calibration.map((i) => kthDistance(reference, i, reference, bank, units, k)).sort((a, b) => a - b);
     const threshold = cal[rank - 1];
     const beyond = rows[c].filter((i) => kthDistance(train, i, reference, bank, units, k) > threshold);
     thresholds.push(threshold);
+    labelQuantiles.push(q === quantile ? null : { quantile: q, tolerance: rho });
     over.push(beyond);
     shares.push(beyond.length / rows[c].length);
-    pValues.push(binomialTail(beyond.length, rows[c].length, tolerance));
+    pValues.push(binomialTail(beyond.length, rows[c].length, rho));
     pooledOver += beyond.length;
     pooledN += rows[c].length;
+    pooledExpected += rows[c].length * rho;
   }
-  const pooledP = pooledN > 0 ? binomialTail(pooledOver, pooledN, tolerance) : 1;
+  // The labels' tolerances averaged by their sample counts: a binomial at the mean rate bounds the
+  // upper tail of the sum of binomials at the labels' own rates (Hoeffding 1956), so this is conservative.
+  const pooledRate = labelQuantiles.some((x) => x !== null) ? pooledExpected / pooledN : tolerance;
+  const pooledP = pooledN > 0 ? binomialTail(pooledOver, pooledN, pooledRate) : 1;
   const tests = numClasses + 1;
   const modelP = Math.min(1, tests * Math.min(pooledP, ...pValues));
   const flagged = labels.filter((c) => tests * pValues[c] < KNN_ALPHA).sort((a, b) => pValues[a] - pValues[b] || a - b);
@@ -141,6 +158,6 @@ export function runKnnAudit(
     seed,
     seconds: (performance.now() - start) / 1000,
     suspects,
-    details: { pValues, pooled: { over: pooledOver, of: pooledN, share: pooledN > 0 ? pooledOver / pooledN : 0, pValue: pooledP }, thresholds },
+    details: { pValues, pooled: { over: pooledOver, of: pooledN, share: pooledN > 0 ? pooledOver / pooledN : 0, pValue: pooledP }, thresholds, ...(labelQuantiles.some((x) => x !== null) ? { lowerQuantiles: Object.fromEntries(labels.filter((c) => labelQuantiles[c] !== null).map((c) => [String(c), labelQuantiles[c]])) } : {}) },
   };
 }

@@ -81,3 +81,27 @@ test('knn audit: the threshold is the calibration half\'s conformal quantile of 
   assert.ok(Math.abs(got - expected) < 1e-6, `${got} vs ${expected}`);
   assert.deepEqual(r.suspects, {}, 'one sample over the threshold out of one: p = 0.03, times 2 tests, is not significant');
 });
+
+test('knn audit: a label with too few clean images for the 0.99 quantile is judged at m/(m + 1), its tolerance scaled; the others as before', () => {
+  const rng = new Random(9);
+  // Label 0: 400 reference images (a 0.99 quantile from 200); label 1: 60 (30 + 30, as GTSRB's smallest signs).
+  const rows = [...blob(rng, 400, 0), ...blob(rng, 60, 10)];
+  const refY = Int32Array.from([...Array(400).fill(0), ...Array(60).fill(1)]);
+  const cleanRows = [...blob(rng, 300, 0), ...blob(rng, 300, 10)];
+  const cleanY = [...Array(300).fill(0), ...Array(300).fill(1)];
+  const clean = runKnnAudit(flat(cleanRows), 2, Int32Array.from(cleanY), flat(rows), refY, 2, { seed: 1 });
+  const details = clean.details as { thresholds: (number | null)[]; lowerQuantiles?: Record<string, { quantile: number; tolerance: number }>; pValues: number[]; pooled: { over: number; of: number; pValue: number } };
+  assert.ok(details.thresholds[1] !== null, 'the small label is judged');
+  assert.deepEqual(details.lowerQuantiles, { '1': { quantile: 30 / 31, tolerance: (0.03 * (1 - 30 / 31)) / (1 - 0.99) } });
+  // Its p-value is the binomial tail at its scaled tolerance; the pooled test's rate is the count-weighted mean.
+  const over1 = Math.round(clean.perLabel[1] * 300);
+  assert.equal(details.pValues[1], binomialTail(over1, 300, details.lowerQuantiles!['1'].tolerance));
+  assert.equal(details.pooled.pValue, binomialTail(details.pooled.over, 600, (0.03 + details.lowerQuantiles!['1'].tolerance) / 2));
+  assert.equal(clean.backdoored, false, `clean: no call (${clean.perLabel})`);
+  // The same small label with 40 of label 0's images relabelled to it is flagged.
+  const poisoned = runKnnAudit(flat([...cleanRows, ...blob(rng, 40, 0)]), 2, Int32Array.from([...cleanY, ...Array(40).fill(1)]), flat(rows), refY, 2, { seed: 1 });
+  assert.deepEqual(poisoned.flagged, [1]);
+  // A label of 400 keeps the asked quantile: its threshold is the one an audit without the small label computes.
+  const alone = runKnnAudit(flat(cleanRows.slice(0, 300)), 2, new Int32Array(300), flat(rows.slice(0, 400)), new Int32Array(400), 1, { seed: 1 });
+  assert.equal(details.thresholds[0], (alone.details as { thresholds: number[] }).thresholds[0]);
+});
