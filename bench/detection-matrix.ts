@@ -15,7 +15,9 @@
  * TITLE" of docs/RESULTS.md.
  *
  * Run: node --import tsx bench/detection-matrix.ts --models ../runs-matrix --scans ../runs-matrix-scans \
- *        [--detectors nc,mmbd] [--run] [--rerun strip] [--audit-sample N] [--title MNIST] [--write-docs]
+ *        [--detectors nc,mmbd] [--run] [--rerun strip] [--audit-sample N] [--knn-reference M] [--title MNIST] [--write-docs]
+ * --knn-reference M: knn's reference is M clean training images outside the audited sample instead
+ * of the test split (GTSRB, whose test split is not like its training split: docs/DETECTORS.md).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,6 +44,7 @@ const { values } = parseArgs({
     run: { type: 'boolean', default: false },
     rerun: { type: 'string', default: '' },
     'audit-sample': { type: 'string' },
+    'knn-reference': { type: 'string' },
     title: { type: 'string', default: 'MNIST' },
     'write-docs': { type: 'boolean', default: false },
   },
@@ -50,6 +53,9 @@ const { values } = parseArgs({
 const detectors = values.detectors.split(',');
 const rerun = values.rerun.split(',').filter((d) => d !== '');
 const auditSample = values['audit-sample'] === undefined ? undefined : Number(values['audit-sample']);
+/** knn's reference: this many clean training images outside the audited sample (default: the test split). */
+const knnReference = values['knn-reference'] === undefined ? undefined : Number(values['knn-reference']);
+if (knnReference !== undefined && auditSample === undefined) throw new Error('--knn-reference needs --audit-sample (the reference is drawn outside the audited sample)');
 /** The draw of the training images audited (one draw for every model). */
 const AUDIT_SAMPLE_SEED = 1;
 const models = matrixModels(values.models);
@@ -65,7 +71,8 @@ for (const name of models) {
   if (missing.length > 0 && values.run) {
     process.stderr.write(`${name}: scanning with ${missing.join(', ')}\n`);
     const old = report;
-    const fresh = (await runDetectors({ model: dir, detectors: missing, out, seed: 1, ...(auditSample ? { trainingSet: trainingSample(dir, auditSample) } : {}) })).report;
+    const sets = auditSample ? { trainingSet: trainingSample(dir, auditSample), ...(knnReference ? { knnReference: cleanReference(dir, auditSample, knnReference) } : {}) } : {};
+    const fresh = (await runDetectors({ model: dir, detectors: missing, out, seed: 1, ...sets })).report;
     report = old === undefined ? fresh : merged(old, fresh);
     writeJsonAtomic(file, report);
   }
@@ -92,6 +99,20 @@ function trainingSample(dir: string, n: number): { set: ImageSet; source: string
   const poisoner = new Poisoner(attacks, m.numClasses, picked.height, picked.width, picked.channels);
   const r = poisonSet(picked, poisoner, new Random(mixSeeds(AUDIT_SAMPLE_SEED, m.seed)));
   return { set: r.set, source: `${data.name} training split, ${picked.count} images (seed ${AUDIT_SAMPLE_SEED}), poisoned with the model's recorded backdoors at their rates: ${r.poisoned.length} stamped, ${r.noise.length} noise-mode` };
+}
+
+/**
+ * knn's reference when the test split is not like the training one (GTSRB): `m` clean training images
+ * that are not in the audited sample (the same draw for every model), standing for a defender's
+ * trusted clean images from the training source.
+ */
+function cleanReference(dir: string, auditN: number, m: number): { set: ImageSet; source: string } {
+  const meta = readMetadata(dir);
+  const data = loadImageDataset(meta.dataset, undefined, meta.seed);
+  const audited = new Set(new Random(AUDIT_SAMPLE_SEED).sampleWithoutReplacement(data.train.count, Math.min(auditN, data.train.count)));
+  const rest = Int32Array.from({ length: data.train.count }, (_, i) => i).filter((i) => !audited.has(i));
+  const picked = Int32Array.from(new Random(AUDIT_SAMPLE_SEED + 1).sampleWithoutReplacement(rest.length, Math.min(m, rest.length)), (j) => rest[j]);
+  return { set: subset(data.train, picked), source: `${data.name} training split, ${picked.length} clean images outside the audited sample (seed ${AUDIT_SAMPLE_SEED + 1})` };
 }
 
 /** The earlier report with the fresh one's detectors replacing or joining its own; the combined verdict recomputed. */
@@ -145,7 +166,7 @@ if (values['write-docs']) {
     `Detection matrix: ${values.title}`,
     [
       `Models: ${shown(values.models)} (${scanned.length} scanned: ${clean.length} clean). Cells: ROC-AUC of the detector's model score, infected models of the family against the clean ones, and (true positives / infected models at the detector's own call, and how many of those flagged only target labels: "right"); the last row counts clean models called backdoored. Combined: the verdict of detectors.json (backdoored when any voting detector says so; score the largest voting score over its threshold; docs/DETECTORS.md).`,
-      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${shown(values.models)} --scans ${shown(values.scans)} --detectors ${values.detectors} --run${auditSample ? ` --audit-sample ${auditSample}` : ''} --title '${values.title}' --write-docs\`.`,
+      `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${shown(values.models)} --scans ${shown(values.scans)} --detectors ${values.detectors} --run${auditSample ? ` --audit-sample ${auditSample}` : ''}${knnReference ? ` --knn-reference ${knnReference}` : ''} --title '${values.title}' --write-docs\`.`,
       '',
       table,
     ].join('\n'),

@@ -76,6 +76,11 @@ const options = {
     help: `Detectors, comma-separated, or 'all' (those whose data is at hand; default ${DEFAULT_DETECTORS.join(',')}, and with --train-data also ${DEFAULT_AUDIT_DETECTORS.join(',')}: the detection matrix of docs/RESULTS.md): ${DETECTOR_NAMES.map((n) => `${n}: ${DETECTORS[n].title}`).join('; ')}. One combined verdict: backdoored when any voting detector says so (${DETECTOR_NAMES.filter((n) => DETECTORS[n].noVote !== undefined).join(' and ')} report without voting). Results in detectors.json.`,
   },
   'train-data': { type: 'string', value: 'NAME|DIR', help: "The training set ('mnist', 'gtsrb' or an image folder; its train split): spectral, ac and knn audit it, strip audits a sample of it." },
+  'knn-reference': {
+    type: 'string',
+    value: 'NAME|DIR',
+    help: "knn: trusted clean images drawn like the training set (a dataset or image folder; its train split), the reference instead of the clean test split — needed where the test split is not like the training one (GTSRB: a clean model is called backdoored against its test split; docs/DETECTORS.md). None of them may be in --train-data.",
+  },
   json: { type: 'boolean', help: 'Print scan.json to stdout instead of the summary (with detectors besides nc: detectors.json).' },
 } as const;
 
@@ -150,6 +155,7 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
     // Neural Cleanse alone: the scan as it always was (scan.json, its summary).
     const ncOnly = detectors.length === 1 && detectors[0] === 'nc';
     if (ncOnly && v['train-data'] !== undefined) throw new OptionError('--train-data', "used with a detector that reads it (strip, spectral, ac, knn)", v['train-data']);
+    if (v['knn-reference'] !== undefined && !detectors.includes('knn')) throw new OptionError('--knn-reference', 'used with the knn detector', v['knn-reference']);
 
     const { scanModel } = await import('../cleanse/scan.js');
     const statements = await onnxStatements({ 'input-layout': v['input-layout'], preprocess: v.preprocess });
@@ -205,7 +211,13 @@ Example: poisonguard scan --model runs/mnist-badnets --out runs/scan-mnist-badne
       else {
         const { runDetectors } = await import('../cleanse/detectors/run.js');
         multi = await withFlagNames({ ...ONNX_STATEMENT_FLAGS, ...FLAGS, trainData: '--train-data', detectors: '--detectors' }, () =>
-          runDetectors({ ...scanOptions, detectors, ...(v['train-data'] !== undefined ? { trainData: v['train-data'] } : {}), onDetector: detectorProgressPrinter(ctx) }),
+          runDetectors({
+            ...scanOptions,
+            detectors,
+            ...(v['train-data'] !== undefined ? { trainData: v['train-data'] } : {}),
+            ...(v['knn-reference'] !== undefined ? { knnReference: v['knn-reference'] } : {}),
+            onDetector: detectorProgressPrinter(ctx),
+          }),
         );
       }
     } catch (e) {

@@ -55,6 +55,27 @@ test('unknown detector names list the known ones; audits without --train-data, a
   assert.match(shape.err, /--train-data mnist: expected shape 8x8x1 images \(the model's input\), but got 28x28x1/);
   assert.equal(shape.err.trim().split('\n').length, 1, shape.err);
   assert.doesNotMatch(shape.err, /detector ac: running/);
+  const noKnn = await runCli(['scan', '--model', modelDir, '--dataset', dataDir, '--detectors', 'ac', '--train-data', dataDir, '--knn-reference', dataDir]);
+  assert.notEqual(noKnn.code, 0);
+  assert.match(noKnn.err, /Expected --knn-reference to be used with the knn detector/);
+  const refShape = await runCli(['scan', '--model', modelDir, '--dataset', dataDir, '--detectors', 'knn', '--train-data', dataDir, '--knn-reference', 'mnist']);
+  assert.notEqual(refShape.code, 0);
+  assert.match(refShape.err, /--knn-reference mnist: expected shape 8x8x1 images \(the model's input\), but got 28x28x1/);
+  assert.equal(refShape.err.trim().split('\n').length, 1, refShape.err);
+});
+
+test("knn's reference: the clean test split by default, a training-like clean set with --knn-reference, recorded in the result", async () => {
+  const scan = async (extra: string[]) => {
+    const out = join(scratchDir('detectors-cli-knnref'), 'scan');
+    const r = await runCli(['scan', '--model', modelDir, '--dataset', dataDir, '--train-data', dataDir, '--detectors', 'knn', '--out', out, '--seed', '3', ...extra]);
+    assert.equal(r.code, 0, r.err);
+    return JSON.parse(readFileSync(join(out, 'detectors.json'), 'utf8')).results[0];
+  };
+  const byTest = await scan([]);
+  assert.match(byTest.recipe.reference, /^the clean test split/);
+  const byTrain = await scan(['--knn-reference', dataDir]);
+  assert.match(byTrain.recipe.reference, /^the train split of /);
+  assert.notDeepEqual(byTrain.details.thresholds, byTest.details.thresholds, 'another reference, other thresholds');
 });
 
 test('every detector but Neural Cleanse on the tiny backdoored model: detectors.json, the combined verdict, the misses', async () => {

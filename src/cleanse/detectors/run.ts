@@ -48,6 +48,14 @@ export interface DetectorScanOptions extends ScanOptions {
   readonly spectral?: Omit<SpectralOptions, 'seed'>;
   readonly clustering?: Omit<ClusteringOptions, 'seed'>;
   readonly knn?: Omit<KnnAuditOptions, 'seed'>;
+  /**
+   * knn's clean reference, when the defender holds trusted clean images drawn like the training set
+   * (a dataset name or image folder: its train split; or the images given directly): default the
+   * clean test split. The test split can sit far from the training split — GTSRB's test signs are
+   * other physical signs than its training tracks — and a clean model's training samples then
+   * exceed the test split's threshold (docs/DETECTORS.md).
+   */
+  readonly knnReference?: string | { readonly set: ImageSet; readonly source: string };
   readonly onDetector?: (p: DetectorProgress) => void;
 }
 
@@ -79,12 +87,12 @@ export interface DetectorsReport {
   readonly date: string;
 }
 
-function loadTrainingSet(spec: string, dataDir: string | undefined, seed: number, shape: readonly [number, number, number], numClasses: number): Promise<{ set: ImageSet; source: string }> {
+function loadTrainingSet(spec: string, dataDir: string | undefined, seed: number, shape: readonly [number, number, number], numClasses: number, option = '--train-data'): Promise<{ set: ImageSet; source: string }> {
   return (async () => {
     const { loadImageDataset, IMAGE_DATASETS } = await import('../../data/image-registry.js');
     const named = Object.hasOwn(IMAGE_DATASETS, spec);
     const data = loadImageDataset(spec, named ? dataDir : undefined, seed);
-    return { set: checkTrainingSet(data.train, `--train-data ${spec}`, shape, numClasses), source: data.source };
+    return { set: checkTrainingSet(data.train, `${option} ${spec}`, shape, numClasses), source: data.source };
   })();
 }
 
@@ -121,6 +129,8 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
       ? await loadTrainingSet(options.trainData, options.dataDir, model.dataSeed, model.inputShape, model.numClasses)
       : undefined;
   if (needsTraining && !training) throw new OptionError('trainData', 'a training set for the audits (spectral, ac, knn)', undefined);
+  // A given reference is read and checked before any detector runs, as the training set is.
+  const knnGiven = options.detectors.includes('knn') && options.knnReference !== undefined ? await knnReferenceSet(options, model) : undefined;
 
   const results: DetectorResult[] = [];
   const ncScans: Record<string, string> = {};
@@ -170,9 +180,10 @@ export async function runDetectors(options: DetectorScanOptions): Promise<{ repo
           const f = await trainingFeatures;
           if (name === 'knn') {
             const { runKnnAudit } = await import('./knn-audit.js');
-            const clean = await cleanTestSet(options, model);
-            const r = await dm.features(clean.set.images, clean.set.count);
-            done(runKnnAudit(f.values, f.units, t.labels, r.values, clean.set.labels, model.numClasses, { ...options.knn, seed }));
+            const reference = knnGiven ?? (await knnReferenceSet(options, model));
+            const r = await dm.features(reference.set.images, reference.set.count);
+            const result = runKnnAudit(f.values, f.units, t.labels, r.values, reference.set.labels, model.numClasses, { ...options.knn, seed });
+            done({ ...result, recipe: { ...result.recipe, reference: reference.source } });
           } else if (name === 'spectral') {
             const { runSpectral } = await import('./spectral.js');
             done(runSpectral(f.values, f.units, t.labels, model.numClasses, { ...options.spectral, seed }));
@@ -225,6 +236,18 @@ export function missesOf(detectors: readonly string[]): Pick<DetectorsReport, 'm
 }
 
 /** The clean test images, as the scan reads them (scan.ts), and the dataset name or folder they were read by. */
+/** knn's reference: the images given, a dataset's or folder's train split, or the clean test split. */
+async function knnReferenceSet(options: DetectorScanOptions, model: Awaited<ReturnType<typeof import('../scan-model.js').resolveScanModel>>): Promise<{ set: ImageSet; source: string }> {
+  const given = options.knnReference;
+  if (given === undefined) {
+    const clean = await cleanTestSet(options, model);
+    return { set: clean.set, source: `the clean test split (${clean.name})` };
+  }
+  if (typeof given !== 'string') return { set: checkTrainingSet(given.set, 'knnReference', model.inputShape, model.numClasses), source: given.source };
+  const loaded = await loadTrainingSet(given, options.dataDir, model.dataSeed, model.inputShape, model.numClasses, '--knn-reference');
+  return { set: loaded.set, source: `the train split of ${loaded.source}` };
+}
+
 async function cleanTestSet(options: ScanOptions, model: Awaited<ReturnType<typeof import('../scan-model.js').resolveScanModel>>): Promise<{ set: ImageSet; name: string }> {
   if (options.clean) return { set: options.clean, name: 'given' };
   const { loadImageDataset, loadModelDataset } = await import('../../data/image-registry.js');
