@@ -2,7 +2,7 @@
 """Exports an untrained PyTorch architecture for `poisonguard certify --method dpa|fa --learner FILE.onnx`
 (the measurement in docs/RESULTS.md, "Aggregation certificates: MNIST with a user-named architecture").
 
-    /usr/bin/python3 bench/torch/export_learner.py OUT.onnx [--arch resnet-mini|lenet-bn]
+    /usr/bin/python3 bench/torch/export_learner.py OUT.onnx [--arch resnet-mini|lenet-bn|nin]
 
 Run with Debian's python3-torch (1.13) and python3-onnx. Nothing is trained: poisonguard re-initialises
 every weight per base classifier (PyTorch's default rule, src/nn/torch-init.ts), so only the
@@ -18,7 +18,11 @@ Architectures (28x28x1 inputs, 10 classes):
 - resnet-mini: stem conv3x3 16 - BatchNorm - ReLU - maxpool 2, a BasicBlock (16 -> 16), a strided
   BasicBlock (16 -> 32, 1x1 conv + BatchNorm shortcut), global average pooling, linear 32 -> 10;
 - lenet-bn: (conv5x5 - BatchNorm - ReLU - maxpool 2) with 6 then 16 channels, linear 256 -> 120
-  - ReLU - linear 120 -> 84 - ReLU - linear 84 -> 10.
+  - ReLU - linear 120 -> 84 - ReLU - linear 84 -> 10;
+- nin: the network-in-network DPA's MNIST release trains (RotNet's NIN, 3 stages, as the DPA paper
+  and its release describe it): every unit conv (no bias) - BatchNorm - ReLU; stage 1: 5x5 192,
+  1x1 160, 1x1 96, max pool 3 stride 2 pad 1; stage 2: 5x5 192, 1x1 192, 1x1 192, average pool 3
+  stride 2 pad 1; stage 3: 3x3 192, 1x1 192, 1x1 192; global average pooling, linear 192 -> 10.
 """
 import argparse
 
@@ -59,7 +63,25 @@ class LeNetBn(nn.Module):
         return self.classifier(self.features(x))
 
 
-ARCHS = {"resnet-mini": ResNetMini, "lenet-bn": LeNetBn}
+def unit(cin, cout, k):
+    return [nn.Conv2d(cin, cout, k, padding=(k - 1) // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+class NetworkInNetwork(nn.Module):
+    def __init__(self, classes=10):
+        super().__init__()
+        self.features = nn.Sequential(
+            *unit(1, 192, 5), *unit(192, 160, 1), *unit(160, 96, 1), nn.MaxPool2d(3, stride=2, padding=1),
+            *unit(96, 192, 5), *unit(192, 192, 1), *unit(192, 192, 1), nn.AvgPool2d(3, stride=2, padding=1),
+            *unit(192, 192, 3), *unit(192, 192, 1), *unit(192, 192, 1),
+        )
+        self.fc = nn.Linear(192, classes)
+
+    def forward(self, x):
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(self.features(x), 1), 1))
+
+
+ARCHS = {"resnet-mini": ResNetMini, "lenet-bn": LeNetBn, "nin": NetworkInNetwork}
 
 
 def main():
