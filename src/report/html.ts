@@ -286,6 +286,7 @@ Certified accuracy at r counts the points that are right and certified for r (${
       ['k, d, classifiers', `${int(rc.partitions)}, ${int(rc.spread)}, ${int(rc.classifiers)}`],
       ['hash', escapeHtml(rc.hash)],
       ['learner', escapeHtml(rc.net?.architecture ? `${learnerName(rc)} (SHA-256 ${String(rc.net.architecture.sha256)}; re-initialised per classifier: ${String(rc.net.architecture.init)})` : rc.learner)],
+      ...(rc.net ? ([['training', escapeHtml(netTraining(rc.net))]] as [string, string][]) : []),
       ['engine', escapeHtml(rc.engine)],
       ['seed', `${int(rc.seed)} (classifier j: seed + j)`],
       ['base-classifier accuracy', pct(r.baseAccuracy)],
@@ -293,6 +294,13 @@ Certified accuracy at r counts the points that are right and certified for r (${
   );
   parts.push('</section>');
   return parts.join('\n');
+}
+
+/** How the base nets trained, in one line (run folders made before the recipes were named lack some fields). */
+function netTraining(net: NonNullable<AggregationReport['recipe']['net']>): string {
+  const drops = net.learningRateDrops ? ` ×${net.learningRateDrops.factor} after epochs ${net.learningRateDrops.afterEpochs.join(', ')}` : '';
+  const crop = net.crop === undefined ? '' : net.crop > 0 ? `, random crop (padding ${net.crop})` : ', no augmentation';
+  return `${net.recipe ? `${net.recipe}: ` : ''}${net.optimizer}, lr ${net.learningRate}${drops}, ${net.epochs} epochs at batch ${net.batchSize}${crop}; preprocessing ${net.preprocessing}`;
 }
 
 // ---------------------------------------------------------------- scan (Neural Cleanse)

@@ -21,6 +21,11 @@ test('report on a DPA run folder: the section says what is certified, with the n
   assert.ok(built.html.includes(`any <strong>${r.medianRadius}</strong> poison points`));
   assert.ok(built.html.includes(`<td>4</td><td>${pct(r.certifiedAccuracy[2])}</td>`));
   assert.match(built.html, /keeps its prediction whatever r training samples are inserted or deleted/);
+  assert.doesNotMatch(built.html, /<th>training<\/th>/, 'an SVM run has no net training to show');
+  // A net's training, as the recipe records it (the same page with a DPA-recipe net's record).
+  const net = { arch: 'onnx', epochs: 15, batchSize: 128, learningRate: 0.1, recipe: 'dpa', optimizer: 'sgd (momentum 0.9, Nesterov, weight decay 0.0005)', learningRateDrops: { afterEpochs: [5, 10, 13], factor: 0.2 }, crop: 4, preprocessing: 'x/255 → [0, 1]' } as const;
+  const withNet = await buildReport({ ...run, aggregation: { ...run.aggregation!, recipe: { ...run.aggregation!.recipe, net } } }, { generated: 'today' });
+  assert.ok(withNet.html.includes('<th>training</th><td>dpa: sgd (momentum 0.9, Nesterov, weight decay 0.0005), lr 0.1 ×0.2 after epochs 5, 10, 13, 15 epochs at batch 128, random crop (padding 4); preprocessing x/255 → [0, 1]</td>'), 'the net\'s training row');
 
   const file = join(dir, 'aggregation.json');
   const x = JSON.parse(readFileSync(file, 'utf8'));
