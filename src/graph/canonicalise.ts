@@ -7,6 +7,7 @@ import {
   BATCH,
   defaultTrainable,
   formatShape,
+  ONNX_BATCH_NORM_MOMENTUM,
   perItemCount,
   unsupportedOp,
   UnsupportedGraphError,
@@ -15,6 +16,7 @@ import {
   type ClassifierGraph,
   type FloatTensor,
   type GraphNode,
+  type RunningVariance,
   type Shape,
 } from './ir.js';
 import { constantValue, foldConstant } from './fold.js';
@@ -28,10 +30,12 @@ export class Canonicaliser {
   private readonly alias = new Map<string, string>();
   private readonly names = new Set<string>();
 
+  /** `runningVariance`: how the graph's framework trains its BatchNorms (onnx-load.ts decides it from the file's producer). */
   constructor(
     private readonly file: string,
     private readonly opset: number,
     private readonly consts: Map<string, Const>,
+    private readonly runningVariance: RunningVariance,
   ) {}
 
   private resolve(name: string): string {
@@ -155,7 +159,8 @@ export class Canonicaliser {
         const s = this.shapeOf(node, ins[0]);
         const c = s[1];
         for (const i of ins.slice(1, 5)) if (perItemCount(this.shapeOf(node, i)) !== c) this.fail(node, `a parameter's size is not the ${c} channels`);
-        this.emit(node, 'BatchNormalization', ins.slice(0, 5), { epsilon: a.float('epsilon', 1e-5) }, s);
+        const training = { momentum: a.decimal('momentum', ONNX_BATCH_NORM_MOMENTUM), runningVariance: this.runningVariance };
+        this.emit(node, 'BatchNormalization', ins.slice(0, 5), { epsilon: a.float('epsilon', 1e-5), ...training }, s);
         return;
       }
       case 'Relu':

@@ -37,6 +37,7 @@ export interface GraphNode {
 /** The operators a {@link ClassifierGraph} is made of, after canonicalisation. */
 export const CANONICAL_OPS = [
   'Conv',
+  // attrs: epsilon; momentum and runningVariance, how training moves the running statistics (see RunningVariance).
   'BatchNormalization',
   'Relu',
   'LeakyRelu',
@@ -69,6 +70,22 @@ export const CANONICAL_OPS = [
   'Constant',
 ] as const;
 export type CanonicalOp = (typeof CANONICAL_OPS)[number];
+
+/**
+ * The batch variance towards which a train-mode BatchNormalization moves its running variance (the
+ * node's `runningVariance` attribute; absent: {@link DEFAULT_RUNNING_VARIANCE}). 'biased': the mean
+ * squared deviation, as tf.layers (tf.moments) and ONNX's own training-mode BatchNormalization
+ * (ReduceVar, the population variance) do; 'unbiased': n/(n − 1) times it, n the values per channel
+ * (batch × spatial positions), as torch.nn.BatchNorm1d/2d do. The normalisation itself uses the
+ * biased variance in both.
+ */
+export type RunningVariance = 'biased' | 'unbiased';
+export const DEFAULT_RUNNING_VARIANCE: RunningVariance = 'biased';
+/**
+ * BatchNormalization's momentum when the node gives none: ONNX's default, the running statistics'
+ * own weight in running·momentum + batch·(1 − momentum) (torch.onnx.export writes 1 − torch's 0.1).
+ */
+export const ONNX_BATCH_NORM_MOMENTUM = 0.9;
 
 /** The ONNX operator types a source graph may use (canonicalised or folded at load). */
 export const SUPPORTED_ONNX_OPS: readonly string[] = [

@@ -6,7 +6,7 @@
  */
 import onnxProto from 'onnx-proto';
 import { DataFormatError, PoisonguardError } from '../errors.js';
-import { BATCH, formatShape, SUPPORTED_ONNX_OPS, unsupportedOp, UnsupportedGraphError, type ClassifierGraph, type Shape } from './ir.js';
+import { BATCH, formatShape, SUPPORTED_ONNX_OPS, unsupportedOp, UnsupportedGraphError, type ClassifierGraph, type RunningVariance, type Shape } from './ir.js';
 import { Canonicaliser } from './canonicalise.js';
 import { DT, onnx, TensorReader, toNumber, type Const, type NodeProto, type TensorLimits } from './onnx-values.js';
 
@@ -78,11 +78,26 @@ export function loadOnnxGraph(bytes: Uint8Array, options: OnnxLoadOptions = {}):
   const outputs = graph.output ?? [];
   if (outputs.length !== 1) throw new UnsupportedGraphError(`${file}: the native engine takes a classifier with one output; this graph has ${outputs.length}`);
 
-  const builder = new Canonicaliser(file, opset, consts);
+  const builder = new Canonicaliser(file, opset, consts, runningVarianceOf(model.producerName ?? ''));
   builder.shapes.set(input.name!, inputShape);
   for (const node of sortNodes(graph.node ?? [], new Set([input.name!, ...consts.keys()]), file)) builder.add(node);
   return builder.finish(graph.name || 'model', input.name!, outputs[0].name!);
 }
+
+/**
+ * How the framework that wrote the file moves a train-mode BatchNorm's running variance, so that
+ * training the graph trains it as its own framework would: torch.onnx.export writes producer_name
+ * 'pytorch', and torch.nn.BatchNorm1d/2d move running_var towards the unbiased batch variance. Any
+ * other producer gets ONNX's own training-mode BatchNormalization, whose running_var follows the
+ * population variance (the operator's spec: N, not N − 1): the one contract a file carries when
+ * the framework that trains its BatchNorms is not known.
+ */
+function runningVarianceOf(producerName: string): RunningVariance {
+  return producerName === TORCH_PRODUCER ? 'unbiased' : 'biased';
+}
+
+/** The producer_name torch.onnx.export writes. */
+const TORCH_PRODUCER = 'pytorch';
 
 function declaredInputShape(input: onnxProto.onnx.IValueInfoProto, file: string, given?: readonly number[]): Shape {
   const tensorType = input.type?.tensorType;

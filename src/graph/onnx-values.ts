@@ -166,6 +166,20 @@ export class NodeAttributes {
     return this.byName.get(key)?.f ?? fallback;
   }
 
+  /**
+   * A float attribute as the decimal its writer meant: the shortest decimal that rounds to the
+   * stored float32 (torch.onnx.export's momentum 1 − 0.1 = 0.9 is stored as 0.89999998), for an
+   * attribute the engine computes with in float64 rather than hands to onnxruntime.
+   */
+  decimal(key: string, fallback: number): number {
+    const f = Math.fround(this.float(key, fallback));
+    for (let digits = 1; digits < 9; digits++) {
+      const d = Number(f.toPrecision(digits));
+      if (Math.fround(d) === f) return d;
+    }
+    return f;
+  }
+
   string(key: string, fallback: string): string {
     const v = this.byName.get(key);
     return v?.s ? new TextDecoder().decode(v.s) : fallback;

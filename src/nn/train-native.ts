@@ -5,7 +5,8 @@
  * batch assembly: draw order, on-the-fly poisoning, preprocessing), Keras's learning-rate decay,
  * dropout masks seeded from (seed, step, node), progress after every batch, an epoch-end hook with
  * the optimizer state from which a resumed run continues bit for bit — with per-sample weights,
- * BatchNorm in train mode (batch statistics; running averages updated as tf.layers does) or frozen,
+ * BatchNorm in train mode (batch statistics; running averages updated as the graph's framework does:
+ * tf.layers, or PyTorch for its exports) or frozen,
  * and weights held at zero (pruned neurons) on top. Works on any graph the engine takes, so a
  * user's ONNX model trains as a tf.layers one does.
  */
@@ -13,7 +14,7 @@ import { argMaxRows } from './scorer.js';
 import type { ImageSet } from '../data/images.js';
 import { OptionError, ShapeError } from '../errors.js';
 import { Random } from '../random.js';
-import { BATCH, perItemCount, type ClassifierGraph, type GraphNode } from '../graph/ir.js';
+import { BATCH, DEFAULT_RUNNING_VARIANCE, ONNX_BATCH_NORM_MOMENTUM, perItemCount, type ClassifierGraph, type GraphNode } from '../graph/ir.js';
 import type { BatchNormMode } from '../graph/programs.js';
 import { classCount, createGradientRunner } from '../graph/runtime.js';
 import { adamStep, copyAdamState, newAdamState, type AdamState } from './adam.js';
@@ -21,10 +22,8 @@ import { newSgdState, sgdStep, type SgdSettings } from './sgd.js';
 import { BatchAssembler, dropoutSeed, EpochMeter, learningRateAt, resolveSchedule } from './train-batches.js';
 import type { EpochSummary, TrainOptions, TrainResult } from './train.js';
 
-/** BatchNorm when training: batch statistics with the running averages updated, as tf.layers trains (fine-tuning may freeze it). */
+/** BatchNorm when training: batch statistics with the running averages updated, as tf.layers and PyTorch train (fine-tuning may freeze it). */
 export const DEFAULT_TRAIN_BATCH_NORM: BatchNormMode = 'train';
-/** ONNX BatchNormalization's momentum when the graph gives none (the operator's default; torch.onnx.export writes 1 − 0.1). */
-export const ONNX_BATCH_NORM_MOMENTUM = 0.9;
 
 /** A weight whose slices along one axis are held at zero after every update (a pruned neuron's). */
 export interface ZeroedWeight {
@@ -147,7 +146,7 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
         if (sgd) sgdStep(params, result.grads, sgd, learningRateAt(schedule, step), optimizer as SgdSettings);
         else adamStep(params, result.grads, state!, learningRateAt(schedule, step));
         for (const z of zeroed) z();
-        for (const r of runningStats) r(result.batchStatistics);
+        for (const r of runningStats) r(result.batchStatistics, n);
         meter.add(n, result.loss, correctCount(result.out, assembler.labels, n));
         options.onProgress?.({ epoch, epochs, batch: b + 1, batches, loss: meter.loss, accuracy: meter.accuracy, imagesPerSecond: meter.seen / Math.max(meter.seconds, 1e-9) });
       }
@@ -216,11 +215,17 @@ function zeroingOf(graph: ClassifierGraph, weights: Map<string, Float32Array>, z
 }
 
 /**
- * A function that moves a train-mode BatchNorm's running mean and variance towards the batch's, as
- * tf.layers does: moving − (moving − batch)·(1 − momentum), in float32, with the batch's biased
- * variance (tf.moments).
+ * A function that moves a train-mode BatchNorm's running mean and variance towards the batch's
+ * (given the batch's statistics and its number of images), as tf.layers does: moving − (moving −
+ * batch)·(1 − momentum), in float32, which is torch's (1 − m)·running + m·batch with the ONNX
+ * momentum torch.onnx.export writes, 1 − m. The variance moved towards is the batch's biased one
+ * (tf.moments), or for a node whose runningVariance is 'unbiased' (a PyTorch export: see
+ * RunningVariance) n/(n − 1) times it, n the values per channel; with n = 1 the unbiased variance
+ * is undefined (torch refuses to train such a batch) and the running variance stays as it is.
+ * torch's momentum=None (a cumulative average over the batches seen, which the file does not
+ * count) is exported as momentum 1: such a graph's running statistics stay as they are.
  */
-function runningStatsOf(graph: ClassifierGraph, weights: Map<string, Float32Array>, name: string): (stats: ReadonlyMap<string, { mean: Float32Array; variance: Float32Array }>) => void {
+function runningStatsOf(graph: ClassifierGraph, weights: Map<string, Float32Array>, name: string): (stats: ReadonlyMap<string, { mean: Float32Array; variance: Float32Array }>, batch: number) => void {
   const node = graph.nodes.find((n) => n.name === name) as GraphNode;
   const [, , , meanName, varName] = node.inputs;
   const own = (k: string) => {
@@ -233,9 +238,17 @@ function runningStatsOf(graph: ClassifierGraph, weights: Map<string, Float32Arra
   const move = (moving: Float32Array, batch: Float32Array) => {
     for (let i = 0; i < moving.length; i++) moving[i] = Math.fround(moving[i] - Math.fround(Math.fround(moving[i] - batch[i]) * decay));
   };
-  return (stats) => {
+  const unbiased = (node.attrs.runningVariance ?? DEFAULT_RUNNING_VARIANCE) === 'unbiased';
+  const positions = perItemCount(graph.shapes.get(node.inputs[0])!) / variance.length;
+  const corrected = new Float32Array(variance.length);
+  return (stats, batch) => {
     const s = stats.get(name)!;
     move(mean, s.mean);
-    move(variance, s.variance);
+    const n = batch * positions;
+    if (!unbiased) move(variance, s.variance);
+    else if (n > 1) {
+      for (let i = 0; i < corrected.length; i++) corrected[i] = (s.variance[i] * n) / (n - 1);
+      move(variance, corrected);
+    }
   };
 }

@@ -10,6 +10,8 @@ import { softmaxCrossEntropy } from './op-models.js';
 export const TORCH_FIXTURES_DIR = join(packageRoot(), 'test', 'fixtures', 'torch');
 /** The base learner of `certify --learner FILE.onnx` and PyTorch's initialisation of it (make_learner_fixture.py): not gradient fixtures, so a folder of their own. */
 export const LEARNER_FIXTURES_DIR = join(packageRoot(), 'test', 'fixtures', 'torch-learner');
+/** A net with BatchNorm2d and BatchNorm1d and PyTorch's running statistics after train-mode steps (make_bn_fixture.py). */
+export const BATCH_NORM_FIXTURES_DIR = join(packageRoot(), 'test', 'fixtures', 'torch-bn');
 
 export interface Values {
   dims: number[];
