@@ -28,7 +28,7 @@ test('DPA with a PyTorch-exported residual BatchNorm net: votes, radii, inline =
   const root = scratchDir('dpa-onnx');
   const data = writeTinyFolder(join(root, 'data'), 200, 50);
   const out = join(root, 'run');
-  const base = { method: 'dpa', partitions: 4, dataset: data, learner: LEARNER, netRecipe: 'adam', epochs: 15, batchSize: 16, seed: 2, budgets: [0, 1, 2] } as const;
+  const base = { method: 'dpa', partitions: 4, dataset: data, learner: LEARNER, netRecipe: 'adam', crop: 0, epochs: 15, batchSize: 16, seed: 2, budgets: [0, 1, 2] } as const;
   const inline = await certifyAggregation({ ...base, workers: 0, out });
   assert.equal(inline.recipe.learner, 'onnx');
   const arch = inline.recipe.net!.architecture!;
