@@ -1,5 +1,5 @@
 /**
- * Seconds per DPA base model and for the whole ensemble (MNIST, the MNIST net, DPA's recipe).
+ * Seconds per DPA base model and for the whole ensemble (MNIST, the MNIST net, DPA's schedule: 200 epochs at batch 128).
  *
  * Two measurements, one JSON object on stdout and bench/out/aggregation.json:
  * - `--from DIR`: a finished `certify --method dpa --out DIR` run: each model's training and
