@@ -16,6 +16,8 @@
  *
  * Run: node --import tsx bench/detection-matrix.ts --models ../runs-matrix --scans ../runs-matrix-scans \
  *        [--detectors nc,mmbd] [--run] [--rerun strip] [--audit-sample N] [--knn-reference M] [--title MNIST] [--write-docs]
+ * --shard i/n: scan only the models whose index is i mod n (run n processes, one per core, then
+ * once more without --run for the whole matrix).
  * --knn-reference M: knn's reference is M clean training images outside the audited sample instead
  * of the test split (GTSRB, whose test split is not like its training split: docs/DETECTORS.md).
  */
@@ -45,6 +47,7 @@ const { values } = parseArgs({
     rerun: { type: 'string', default: '' },
     'audit-sample': { type: 'string' },
     'knn-reference': { type: 'string' },
+    shard: { type: 'string' },
     title: { type: 'string', default: 'MNIST' },
     'write-docs': { type: 'boolean', default: false },
   },
@@ -58,7 +61,10 @@ const knnReference = values['knn-reference'] === undefined ? undefined : Number(
 if (knnReference !== undefined && auditSample === undefined) throw new Error('--knn-reference needs --audit-sample (the reference is drawn outside the audited sample)');
 /** The draw of the training images audited (one draw for every model). */
 const AUDIT_SAMPLE_SEED = 1;
-const models = matrixModels(values.models);
+/** --shard i/n: this process scans the models whose index is i mod n (one process per core; a last run without --run writes the whole matrix). */
+const shard = values.shard === undefined ? undefined : values.shard.split('/').map(Number);
+if (shard && !(shard.length === 2 && Number.isInteger(shard[0]) && Number.isInteger(shard[1]) && shard[0] >= 0 && shard[0] < shard[1])) throw new Error(`--shard: i/n with 0 ≤ i < n, not '${values.shard}'`);
+const models = matrixModels(values.models).filter((_, i) => !shard || i % shard[1] === shard[0]);
 const scanned: { name: string; family: string; targets: number[]; report: DetectorsReport }[] = [];
 for (const name of models) {
   const dir = join(values.models, name);
