@@ -61,7 +61,7 @@ import {
 } from './train.js';
 import { resolveTrainEngine } from './train-onnx.js';
 import { Poisoner, poisonSet } from './attacks/poison.js';
-import { isAllToAll, type Attack } from './trigger.js';
+import { isAllToAll, isCleanLabel, type Attack } from './trigger.js';
 
 export interface TrainRunOptions {
   /** Image dataset: 'mnist', 'gtsrb', or a folder with one sub-folder per class. */
@@ -220,11 +220,12 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunReport
   const data = loadImageDataset(options.dataset, options.dataDir, seed);
   const { train, test } = data;
   const inputShape = [train.height, train.width, train.channels] as const;
-  // The release draws n/(1 − rate) images per epoch (so that about n are clean), in whole batches.
-  const drawsPerEpoch = checkPositiveInt(
-    'drawsPerEpoch',
-    options.drawsPerEpoch ?? (release ? Math.floor(train.count / (1 - (backdoor?.rate ?? 0)) / batchSize) * batchSize : train.count),
-  );
+  // The release draws n/(1 − rate) images per epoch (so that about n keep their own label), in
+  // whole batches. Only dirty-label backdoors relabel draws: a clean-label one (SIG, whose rate is
+  // a share of its target class, up to 1) adds none, and several dirty-label ones add their sum.
+  const relabelled = attacks.filter((a) => !isCleanLabel(a.trigger)).reduce((sum, a) => sum + a.rate, 0);
+  if (release && relabelled >= 1) throw new OptionError('backdoor', "dirty-label rates summing to less than 1 with the release's generator (it draws n/(1 − their sum) images per epoch)", relabelled);
+  const drawsPerEpoch = checkPositiveInt('drawsPerEpoch', options.drawsPerEpoch ?? (release ? Math.floor(train.count / (1 - relabelled) / batchSize) * batchSize : train.count));
   if (sampling === 'permutation' && drawsPerEpoch !== train.count) {
     throw new OptionError('drawsPerEpoch', `the training set's size (${train.count}) with 'permutation' sampling (other counts need 'replacement')`, String(drawsPerEpoch));
   }

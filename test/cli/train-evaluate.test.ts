@@ -160,6 +160,17 @@ test("--generator release: draws with replacement, n/(1 − rate) per epoch, lea
   const bad = await runCli(['train', '--dataset', data, '--arch', 'mnist', '--epoch-draws', '10', '--out', join(scratchDir('cli-train'), 'bad')]);
   assert.equal(bad.code, 2);
   assert.match(bad.err, /Expected --epoch-draws to be the training set's size \(48\) with 'permutation' sampling/);
+  // Only dirty-label backdoors add draws: a clean-label SIG (its rate a share of its target class) none, two dirty-label ones their sum.
+  const release = ['--dataset', data, '--arch', 'mnist', '--backend', 'wasm', '--seed', '5', '--batch', '8', '--generator', 'release', '--epochs', '1'];
+  const sigOut = join(scratchDir('cli-train'), 'release-sig');
+  const sig = await runCli(['train', ...release, '--backdoor', 'sig:target=1', '--out', sigOut]);
+  assert.equal(sig.code, 0, sig.err);
+  assert.equal(JSON.parse(readFileSync(join(sigOut, 'metadata.json'), 'utf8')).drawsPerEpoch, 48);
+  const twoOut = join(scratchDir('cli-train'), 'release-two');
+  const two = await runCli(['train', ...release, '--backdoor', 'square:size=3,target=1,rate=0.2', '--backdoor', 'blend:target=0,rate=0.2', '--out', twoOut]);
+  assert.equal(two.code, 0, two.err);
+  // 48/(1 − 0.4) = 80 draws, whole batches of 8.
+  assert.equal(JSON.parse(readFileSync(join(twoOut, 'metadata.json'), 'utf8')).drawsPerEpoch, 80);
 });
 
 test('--dataset gtsrb trains with the release generator and raw pixels unless told otherwise', async () => {
