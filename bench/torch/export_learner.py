@@ -32,7 +32,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # The same block as the peer benchmark's ResNet-18 (torchvision's BasicBlock).
-from peer import BasicBlock
+from peer import BasicBlock, export_onnx
 
 
 class ResNetMini(nn.Module):
@@ -91,17 +91,7 @@ def main():
     a = p.parse_args()
     torch.manual_seed(0)
     model = ARCHS[a.arch]().eval()
-    torch.onnx.export(
-        model,
-        torch.zeros(1, 1, 28, 28),
-        a.out,
-        opset_version=13,
-        training=torch.onnx.TrainingMode.PRESERVE,
-        do_constant_folding=False,
-        input_names=["input"],
-        output_names=["logits"],
-        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-    )
+    export_onnx(model, torch.zeros(1, 1, 28, 28), a.out)
     m = onnx.load(a.out)
     onnx.checker.check_model(m)
     params = sum(p.numel() for p in model.parameters())

@@ -229,6 +229,22 @@ def bench_train(name, batch, mode, warmup, iters, budget, gen):
     return timed(step, warmup, iters, budget)
 
 
+
+def export_onnx(model, example, path):
+    """Writes an eval-mode model as poisonguard reads it: opset 13, BatchNorm kept (training=PRESERVE,
+    no constant folding: torch's default folds it into the convolutions), dynamic batch, NCHW."""
+    torch.onnx.export(
+        model,
+        example,
+        path,
+        opset_version=13,
+        training=torch.onnx.TrainingMode.PRESERVE,
+        do_constant_folding=False,
+        input_names=["input"],
+        output_names=["logits"],
+        dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
+    )
+
 def export(names, out_dir):
     """Writes each net as out_dir/NAME.onnx (eval mode, BatchNormalization kept, dynamic batch)."""
     repo = os.path.realpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
@@ -240,17 +256,7 @@ def export(names, out_dir):
     for name in names:
         model = build(name).eval()
         path = os.path.join(target, f"{name}.onnx")
-        torch.onnx.export(
-            model,
-            torch.zeros((1,) + model.shape),
-            path,
-            opset_version=13,
-            training=torch.onnx.TrainingMode.PRESERVE,
-            do_constant_folding=False,
-            input_names=["input"],
-            output_names=["logits"],
-            dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}},
-        )
+        export_onnx(model, torch.zeros((1,) + model.shape), path)
         written[name] = path
         print(f"exported {name} to {path}", file=sys.stderr)
     return written

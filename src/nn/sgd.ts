@@ -23,10 +23,6 @@ export function newSgdState(weights: ReadonlyMap<string, Float32Array>): SgdStat
   return { step: 0, buffers: new Map([...weights].map(([name, w]) => [name, new Float32Array(w.length)])) };
 }
 
-export function copySgdState(s: SgdState): SgdState {
-  return { step: s.step, buffers: new Map([...s.buffers].map(([k, b]) => [k, b.slice()])) };
-}
-
 /** One SGD update of every weight in `grads` (in place: `weights` and the state's buffers) at learning rate `lr`. */
 export function sgdStep(weights: ReadonlyMap<string, Float32Array>, grads: ReadonlyMap<string, Float32Array>, state: SgdState, lr: number, settings: SgdSettings): void {
   const { momentum: mu, nesterov, weightDecay: wd } = settings;
@@ -36,11 +32,8 @@ export function sgdStep(weights: ReadonlyMap<string, Float32Array>, grads: Reado
     if (w === undefined || b === undefined || w.length !== g.length || b.length !== g.length) throw new Error(`SGD: weight '${name}' has no state or the wrong size`);
     for (let i = 0; i < w.length; i++) {
       const d = g[i] + wd * w[i];
-      if (mu === 0) {
-        w[i] -= lr * d;
-        continue;
-      }
-      // torch starts the buffer at the first d itself: μ·0 + d, the same with dampening 0.
+      // torch starts the buffer at the first d itself: μ·0 + d, the same with dampening 0 (and
+      // with μ = 0 the buffer is d and the step plain SGD's).
       const buf = mu * b[i] + d;
       b[i] = buf;
       w[i] -= lr * (nesterov ? d + mu * buf : buf);

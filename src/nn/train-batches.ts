@@ -111,15 +111,19 @@ export function resolveSchedule(
   if (!Number.isInteger(startEpoch) || startEpoch < 0 || startEpoch >= epochs) {
     throw new OptionError('startEpoch', `an integer in 0..${epochs - 1} (epochs already done)`, String(startEpoch));
   }
-  const randomCrop = options.randomCrop ?? 0;
-  if (!Number.isInteger(randomCrop) || randomCrop < 0 || randomCrop >= Math.min(set.height, set.width)) {
-    throw new OptionError('randomCrop', `an integer number of pixels in 0..${Math.min(set.height, set.width) - 1} (less than the image's side)`, String(randomCrop));
-  }
+  const randomCrop = checkRandomCrop('randomCrop', options.randomCrop ?? 0, set.height, set.width);
   const steps = options.learningRateSteps ?? { afterEpochs: [], factor: 1 };
   if (!steps.afterEpochs.every((e, i) => Number.isInteger(e) && e >= 1 && (i === 0 || e > steps.afterEpochs[i - 1])) || !(steps.factor > 0)) {
     throw new OptionError('learningRateSteps', 'ascending epochs (1-based) and a positive factor', `${JSON.stringify(steps.afterEpochs)} × ${steps.factor}`);
   }
   return { epochs, batchSize, learningRate, seed, preprocessing, sampling, draws, batches: Math.ceil(draws / batchSize), decay, startEpoch, randomCrop, steps };
+}
+
+/** A random-crop padding checked against the images: a whole number of pixels under their shorter side (a shift by the whole side leaves nothing of the image). */
+export function checkRandomCrop(option: string, crop: unknown, height: number, width: number): number {
+  const side = Math.min(height, width);
+  if (typeof crop !== 'number' || !Number.isInteger(crop) || crop < 0 || crop >= side) throw new OptionError(option, `an integer number of pixels in 0..${side - 1} (less than the image's side)`, String(crop));
+  return crop;
 }
 
 /**

@@ -102,7 +102,7 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
     const params = new Map(runner.parameters.map((p) => [p, weights.get(p)!]));
     const optimizer = options.optimizer ?? { kind: 'adam' };
     if (optimizer.kind === 'sgd' && options.optimizerState) throw new OptionError('optimizerState', "absent with SGD (Adam's state cannot continue an SGD run)", 'an Adam state');
-    const sgd = optimizer.kind === 'sgd' ? newSgdState(params) : undefined;
+    const sgd = optimizer.kind === 'sgd' ? { state: newSgdState(params), settings: optimizer } : undefined;
     const state = sgd ? undefined : options.optimizerState ? byParameter(copyAdamState(options.optimizerState), runner.parameters) : newAdamState(params);
     for (const p of state ? runner.parameters : []) {
       if (state!.m.get(p)?.length !== params.get(p)!.length || state!.v.get(p)?.length !== params.get(p)!.length) {
@@ -143,7 +143,7 @@ export async function trainGraph(graph: ClassifierGraph, weights: Map<string, Fl
         let x = assembler.x.subarray(0, n * imageSize);
         if (nchw) x = toNchw(x, n, set.height, set.width, set.channels, nchw);
         const result = await runner.run(params, { x, batch: n, labels: assembler.labels.subarray(0, n), masks: maskFeeds, ...(sampleWeights ? { sampleWeights: sampleWeights.subarray(0, n) } : {}) });
-        if (sgd) sgdStep(params, result.grads, sgd, learningRateAt(schedule, step), optimizer as SgdSettings);
+        if (sgd) sgdStep(params, result.grads, sgd.state, learningRateAt(schedule, step), sgd.settings);
         else adamStep(params, result.grads, state!, learningRateAt(schedule, step));
         for (const z of zeroed) z();
         for (const r of runningStats) r(result.batchStatistics, n);

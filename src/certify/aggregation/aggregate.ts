@@ -9,6 +9,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { OptionError } from '../../errors.js';
 import { checkNonNegativeInt, checkOneOf, checkPositive, checkPositiveInt } from '../../options.js';
+import { checkRandomCrop } from '../../nn/train-batches.js';
 import type { InputLayout } from '../../graph/layout.js';
 import { checkPreprocessing, describePreprocessing, type Preprocessing } from '../../nn/preprocess.js';
 import { checkSeed, DEFAULT_SEED } from '../../random.js';
@@ -215,7 +216,7 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   if (!isNet && options.netRecipe !== undefined) throw new OptionError('netRecipe', 'absent with the svm learner (it trains networks)', options.netRecipe);
   if (!isNet && options.crop !== undefined) throw new OptionError('crop', 'absent with the svm learner (it augments images for networks)', options.crop);
   const netRecipe = checkOneOf('netRecipe', options.netRecipe ?? defaultNetRecipe(isFile ? ONNX_LEARNER : (learner as 'mnist' | 'gtsrb')), NET_RECIPES);
-  const crop = checkNonNegativeInt('crop', options.crop ?? NET_RECIPE_CROP[netRecipe]);
+  const crop = options.crop ?? NET_RECIPE_CROP[netRecipe];
   const learningRate = checkPositive('learningRate', options.learningRate ?? NET_RECIPE_LEARNING_RATES[netRecipe]);
   if (options.hash !== undefined) checkOneOf('hash', options.hash, PARTITION_HASHES);
   let arch: OnnxArchitecture | undefined;
@@ -232,10 +233,8 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   const data = await loadAggregationData(ref);
   const n = trainCount(data);
   if (k > n) throw new OptionError('partitions', `at most the training set's size (${n})`, k);
-  if (data.kind === 'images') {
-    const side = Math.min(data.dataset.train.height, data.dataset.train.width);
-    if (crop >= side) throw new OptionError('crop', `an integer number of pixels in 0..${side - 1} (less than the image's side)`, crop);
-  }
+  // Checked before any net trains (the schedule checks it again in each worker).
+  if (data.kind === 'images') checkRandomCrop('crop', crop, data.dataset.train.height, data.dataset.train.width);
   let architecture: Record<string, unknown> | undefined;
   if (arch && data.kind === 'images') {
     const { architectureRecord, checkArchitectureFits } = await import('./onnx-learner.js');

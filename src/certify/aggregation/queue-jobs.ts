@@ -22,6 +22,7 @@ import { imageSet } from '../../data/images.js';
 import { DataFormatError } from '../../errors.js';
 import type { InputLayout } from '../../graph/layout.js';
 import { checkPreprocessing } from '../../nn/preprocess.js';
+import { checkRandomCrop } from '../../nn/train-batches.js';
 import { checkSeed } from '../../random.js';
 import { isObject } from '../../run-files.js';
 import { BLOB_PREFIX, getBlob, isPlainName, isSha256Hex, MAX_BLOB_BYTES, putBlob, sha256Hex, type BlobCache } from '../../zoo/blobs.js';
@@ -132,8 +133,12 @@ export function checkPartitionJob(data: unknown): { spec: PartitionSpec; task: P
   if (!isObject(s) || (s.arch !== 'mnist' && s.arch !== 'gtsrb' && s.arch !== ONNX_LEARNER)) return bad('architecture');
   if (!isCount(s.epochs, MAX_EPOCHS) || !isCount(s.batchSize, MAX_BATCH) || typeof s.learningRate !== 'number' || !(s.learningRate > 0 && s.learningRate < 1e3)) bad('schedule');
   if (!(NET_RECIPES as readonly unknown[]).includes(s.recipe)) bad(`net recipe ${JSON.stringify(s.recipe)?.slice(0, 40)}, expected one of ${NET_RECIPES.join(', ')}`);
-  // A crop shifts the image by less than its side (resolveSchedule's rule, checked before any work).
-  if (!isCount(s.crop, Math.min(shape.height, shape.width) - 1, 0)) bad('crop');
+  // The schedule's own rule, checked before any work.
+  try {
+    checkRandomCrop('crop', s.crop, shape.height, shape.width);
+  } catch {
+    bad('crop');
+  }
   const onnx = s.arch === ONNX_LEARNER;
   const model = checkModelSpec(spec.model, onnx, bad);
   let preprocessing;

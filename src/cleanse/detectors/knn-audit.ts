@@ -116,14 +116,16 @@ export function runKnnAudit(
     // fewer (GTSRB has signs with 60 test images) is judged at the largest quantile its half gives,
     // m/(m + 1) (its largest distance), and a tolerance scaled by the same ratio of exceedance
     // rates, so that it stays the same multiple of the rate a clean sample exceeds at.
-    const rank = Math.min(m, Math.ceil((m + 1) * quantile));
-    const q = rank === m && Math.ceil((m + 1) * quantile) > m ? m / (m + 1) : quantile;
-    const rho = Math.min(1, (tolerance * (1 - q)) / (1 - quantile));
+    const wanted = Math.ceil((m + 1) * quantile);
+    const lower = wanted > m;
+    const rank = lower ? m : wanted;
+    const q = lower ? m / (m + 1) : quantile;
+    const rho = lower ? Math.min(1, (tolerance * (1 - q)) / (1 - quantile)) : tolerance;
     const cal = calibration.map((i) => kthDistance(reference, i, reference, bank, units, k)).sort((a, b) => a - b);
     const threshold = cal[rank - 1];
     const beyond = rows[c].filter((i) => kthDistance(train, i, reference, bank, units, k) > threshold);
     thresholds.push(threshold);
-    labelQuantiles.push(q === quantile ? null : { quantile: q, tolerance: rho });
+    labelQuantiles.push(lower ? { quantile: q, tolerance: rho } : null);
     over.push(beyond);
     shares.push(beyond.length / rows[c].length);
     pValues.push(binomialTail(beyond.length, rows[c].length, rho));
@@ -133,7 +135,8 @@ export function runKnnAudit(
   }
   // The labels' tolerances averaged by their sample counts: a binomial at the mean rate bounds the
   // upper tail of the sum of binomials at the labels' own rates (Hoeffding 1956), so this is conservative.
-  const pooledRate = labelQuantiles.some((x) => x !== null) ? pooledExpected / pooledN : tolerance;
+  const lowered = labels.filter((c) => labelQuantiles[c] !== null);
+  const pooledRate = lowered.length > 0 ? pooledExpected / pooledN : tolerance;
   const pooledP = pooledN > 0 ? binomialTail(pooledOver, pooledN, pooledRate) : 1;
   const tests = numClasses + 1;
   const modelP = Math.min(1, tests * Math.min(pooledP, ...pValues));
@@ -158,6 +161,6 @@ export function runKnnAudit(
     seed,
     seconds: (performance.now() - start) / 1000,
     suspects,
-    details: { pValues, pooled: { over: pooledOver, of: pooledN, share: pooledN > 0 ? pooledOver / pooledN : 0, pValue: pooledP }, thresholds, ...(labelQuantiles.some((x) => x !== null) ? { lowerQuantiles: Object.fromEntries(labels.filter((c) => labelQuantiles[c] !== null).map((c) => [String(c), labelQuantiles[c]])) } : {}) },
+    details: { pValues, pooled: { over: pooledOver, of: pooledN, share: pooledN > 0 ? pooledOver / pooledN : 0, pValue: pooledP }, thresholds, ...(lowered.length > 0 ? { lowerQuantiles: Object.fromEntries(lowered.map((c) => [String(c), labelQuantiles[c]])) } : {}) },
   };
 }
