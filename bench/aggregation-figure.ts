@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { boundAsAccuracy, type BoundRow } from '../src/certify/aggregation/bound-view.js';
 import { certifiedAccuracy, type CertifiedPoint } from '../src/certify/aggregation/vote.js';
-import { lineChartSpec, renderSvg, svgToPng, type LineSeries } from '../src/report/plots.js';
+import { lineChartSpec, renderSvg, svgToPng, type LineSeries } from '../src/report/charts.js';
 
 const { values } = parseArgs({ options: { run: { type: 'string', multiple: true, default: [] }, bound: { type: 'string' }, max: { type: 'string', default: '1000' }, out: { type: 'string' }, title: { type: 'string', default: 'MNIST-1-7: certified accuracy against poison points' }, budgets: { type: 'string', default: '0,100,200,300,400,450,480' } } });
 const max = Number(values.max);

@@ -6,7 +6,8 @@ import { renderReportHtml, type ReportPage, type ScanStatistics } from './html.j
 import type { RunContents, ScanSummary } from './inputs.js';
 import { detectorsSectionHtml } from './detectors-section.js';
 import { asrColumns } from './mitigation-section.js';
-import { aggregationSpec, barChartSpec, certifyEpsSpec, defaultProjectionEps, lineChartSpec, projectionSpec, renderPlot, type Figure } from './plots.js';
+import { barChartSpec, lineChartSpec, renderPlot, type Figure } from './charts.js';
+import { aggregationSpec, certifyEpsSpec, defaultProjectionEps, projectionSpec } from './certify-plots.js';
 // The scan's own definitions: one median (mean of the two middle values), one MAD, one index, one threshold.
 import { anomalyIndex as indexOf, DEFAULT_FLAG_THRESHOLD, madSpread, median } from '../cleanse/outliers.js';
 

@@ -3,7 +3,7 @@
  * tables, figures and images as data: URIs.
  */
 import type { ReportImage } from './inputs.js';
-import type { Figure } from './plots.js';
+import type { Figure } from './charts.js';
 
 export function escapeHtml(s: unknown): string {
   return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);

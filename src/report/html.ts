@@ -14,7 +14,7 @@ import type { AggregationReport } from '../certify/aggregation/aggregate.js';
 import { learnerName } from '../certify/aggregation/format.js';
 import { REAL_TRIGGER_IMAGE } from './run-folder.js';
 import type { CertifyRunReport, ReportImage, ScanLabel, ScanSummary } from './inputs.js';
-import type { Figure } from './plots.js';
+import type { Figure } from './charts.js';
 import { escapeHtml, f4, figureHtml, g3, imageHtml, int, keyValues, pct, table, yes } from './html-parts.js';
 import { mitigationSection, type MitigationSectionInput } from './mitigation-section.js';
 export { escapeHtml, figureHtml } from './html-parts.js';

@@ -4,8 +4,9 @@
  */
 export * from '../errors.js';
 // Reports: plots (vega, vega-lite and resvg load only when something is rendered), the HTML page, run folders.
-export { certifyEpsSpec, projectionSpec, barChartSpec, lineChartSpec, renderPlot, renderSvg, svgToPng, defaultProjectionEps } from './plots.js';
-export type { VegaLiteSpec, Figure, RenderOptions, BarChartOptions, LineChartOptions, LineSeries, ReferenceLine } from './plots.js';
+export { barChartSpec, lineChartSpec, renderPlot, renderSvg, svgToPng } from './charts.js';
+export { certifyEpsSpec, projectionSpec, defaultProjectionEps, aggregationSpec } from './certify-plots.js';
+export type { VegaLiteSpec, Figure, RenderOptions, BarChartOptions, LineChartOptions, LineSeries, ReferenceLine } from './charts.js';
 export { projectionBasis, projectRows, projectPoint, projectCertifyRun } from './projection.js';
 export type { ProjectionBasis, CertifyProjection, ProjectCertifyOptions, ProjectedClass, ProjectedPoints } from './projection.js';
 export { renderReportHtml } from './html.js';

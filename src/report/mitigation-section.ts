@@ -4,7 +4,7 @@
  */
 import { escapeHtml, figureHtml, pct, table } from './html-parts.js';
 import type { AccuracyAsr, MitigationSummary } from './inputs.js';
-import type { Figure } from './plots.js';
+import type { Figure } from './charts.js';
 
 /** Input of the mitigation section. */
 export interface MitigationSectionInput {

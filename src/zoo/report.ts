@@ -6,7 +6,7 @@
  */
 import { CSS } from '../report/html.js';
 import { escapeHtml, figureHtml } from '../report/html-parts.js';
-import { lineChartSpec, renderPlot } from '../report/plots.js';
+import { lineChartSpec, renderPlot } from '../report/charts.js';
 import type { ZooReport } from './zoo-json.js';
 
 function num(x: number | null | undefined, d = 3): string {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { barChartSpec, certifyEpsData, certifyEpsSpec, compactSvg, lineChartSpec, projectionSpec, renderPlot } from '../../src/report/plots.js';
+import { barChartSpec, compactSvg, lineChartSpec, renderPlot } from '../../src/report/charts.js';
+import { certifyEpsData, certifyEpsSpec, projectionSpec } from '../../src/report/certify-plots.js';
 import { mnist17Report, syntheticProjection } from './fixtures.js';
 
 /**
