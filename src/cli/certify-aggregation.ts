@@ -24,6 +24,7 @@ export interface AggregationValues {
   readonly budgets?: string | undefined;
   readonly hash?: string | undefined;
   readonly epochs?: string | undefined;
+  readonly 'batch-size'?: string | undefined;
   readonly 'net-recipe'?: string | undefined;
   readonly crop?: string | undefined;
   readonly seed: string;
@@ -68,7 +69,7 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
   }
   let bar: ReturnType<typeof progressBar> | undefined;
   let lastLog = 0;
-  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', inputLayout: '--input-layout', preprocessing: '--preprocess', dataset: '--dataset', epochs: '--epochs', netRecipe: '--net-recipe', crop: '--crop', seed: '--seed', workers: '--workers', out: '--out', queue: '--queue' }, () =>
+  const report = await withFlagNames({ partitions: '--partitions', spread: '--spread', learner: '--learner', inputLayout: '--input-layout', preprocessing: '--preprocess', dataset: '--dataset', epochs: '--epochs', batchSize: '--batch-size', netRecipe: '--net-recipe', crop: '--crop', seed: '--seed', workers: '--workers', out: '--out', queue: '--queue' }, () =>
     certifyAggregation({
       method: checkOneOf('--method', v.method, ['dpa', 'fa'] as const),
       partitions,
@@ -82,6 +83,7 @@ export async function runAggregationCertify(v: AggregationValues, ctx: CommandCo
       seed: seedOption('seed', v.seed)!,
       ...(budgets !== undefined ? { budgets } : {}),
       ...(v.epochs !== undefined ? { epochs: intOption('epochs', v.epochs)! } : {}),
+      ...(v['batch-size'] !== undefined ? { batchSize: intOption('batch-size', v['batch-size'])! } : {}),
       ...(v['net-recipe'] !== undefined ? { netRecipe: v['net-recipe'] as NetRecipe } : {}),
       ...(v.crop !== undefined ? { crop: intOption('crop', v.crop)! } : {}),
       ...(v.workers !== undefined ? { workers: intOption('workers', v.workers)! } : {}),

@@ -5,7 +5,7 @@ import { ALGORITHM_STARTS, BOUND_CANDIDATES, DATA_DEPENDENT_BOUND, DEFAULT_BOUND
 import { DATA_DEPENDENT_PERCENTILE } from '../certify/data-dependent.js';
 import { ATTACK_NAMES, DEFAULT_ATTACKS } from '../certify/eps-task.js';
 import { CERTIFY_RECIPES, DEFAULT_RECIPE, POINT_KINDS } from '../certify/recipes.js';
-import { AGGREGATION_LEARNERS, DEFAULT_BUDGETS, DEFAULT_FA_SPREAD, DPA_EPOCHS, DPA_LR_DROPS, DPA_LR_FACTOR, DPA_SGD, NET_RECIPE_CROP, NET_RECIPE_LEARNING_RATES, PARTITION_HASHES } from '../certify/aggregation/recipe.js';
+import { AGGREGATION_LEARNERS, DEFAULT_BUDGETS, DEFAULT_FA_SPREAD, DPA_BATCH_SIZE, DPA_EPOCHS, DPA_LR_DROPS, DPA_LR_FACTOR, DPA_SGD, NET_RECIPE_CROP, NET_RECIPE_LEARNING_RATES, PARTITION_HASHES } from '../certify/aggregation/recipe.js';
 import { DEFAULT_ONNX_INPUT_LAYOUT } from '../graph/layout.js';
 import { checkOneOf } from '../options.js';
 import { DEFAULT_SEED } from '../random.js';
@@ -37,6 +37,7 @@ const options = {
   budgets: { type: 'string', value: 'LIST', help: `dpa/fa: numbers of poison points at which to print certified accuracy (default ${DEFAULT_BUDGETS.join(',')}).` },
   hash: { type: 'string', value: 'H', help: `dpa/fa: the content hash of the partitioning, ${PARTITION_HASHES.join(' or ')} (default: the pixel sum on pixels, as the releases; sha256 otherwise).` },
   epochs: { type: 'string', value: 'N', help: `dpa/fa with a net: epochs per base net (default ${DPA_EPOCHS}, DPA's).` },
+  'batch-size': { type: 'string', value: 'B', help: `dpa/fa with a net: minibatch size of the base nets' training (default ${DPA_BATCH_SIZE}, DPA's); a partition smaller than B is one batch.` },
   'net-recipe': {
     type: 'string',
     value: 'R',
@@ -92,7 +93,7 @@ const options = {
 
 /** 'bound' is the certified-defense bound U*; the aggregation certificates are in certify/aggregation/. */
 const CERTIFY_METHODS = ['bound', 'dpa', 'fa'] as const;
-const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'input-layout', 'preprocess', 'budgets', 'hash', 'epochs', 'net-recipe', 'crop', 'queue', 'queue-name'] as const;
+const AGGREGATION_ONLY_OPTIONS = ['partitions', 'spread', 'learner', 'input-layout', 'preprocess', 'budgets', 'hash', 'epochs', 'batch-size', 'net-recipe', 'crop', 'queue', 'queue-name'] as const;
 
 export const certifyCommand: Command<typeof options> = {
   name: 'certify',

@@ -215,6 +215,7 @@ export async function certifyAggregation(options: AggregationOptions): Promise<A
   const batchSize = checkPositiveInt('batchSize', options.batchSize ?? DPA_BATCH_SIZE);
   if (!isNet && options.netRecipe !== undefined) throw new OptionError('netRecipe', 'absent with the svm learner (it trains networks)', options.netRecipe);
   if (!isNet && options.crop !== undefined) throw new OptionError('crop', 'absent with the svm learner (it augments images for networks)', options.crop);
+  if (!isNet && options.batchSize !== undefined) throw new OptionError('batchSize', 'absent with the svm learner (it sets the networks\' minibatches)', options.batchSize);
   const netRecipe = checkOneOf('netRecipe', options.netRecipe ?? defaultNetRecipe(isFile ? ONNX_LEARNER : (learner as 'mnist' | 'gtsrb')), NET_RECIPES);
   const crop = options.crop ?? NET_RECIPE_CROP[netRecipe];
   const learningRate = checkPositive('learningRate', options.learningRate ?? NET_RECIPE_LEARNING_RATES[netRecipe]);
