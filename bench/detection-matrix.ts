@@ -35,6 +35,7 @@ import { attacksOf } from '../src/nn/trigger.js';
 import { mixSeeds, Random } from '../src/random.js';
 import { packageRoot } from '../src/data/paths.js';
 import { rocAuc } from '../src/zoo/metrics.js';
+import { median } from '../src/cleanse/outliers.js';
 import { FAMILIES, familyOf, matrixModels, targetsOf } from './matrix-families.js';
 import { docPath as shown, machineInfo, replaceSection, writeBenchJson } from './record.js';
 
@@ -156,7 +157,7 @@ for (const family of FAMILIES) {
   }
 }
 const machine = machineInfo();
-const file = writeBenchJson('detection-matrix', { machine, models: values.models, detectors, scanned: scanned.map((s) => ({ name: s.name, family: s.family })), matrix });
+const file = writeBenchJson('detection-matrix', { machine, models: values.models, detectors, scanned: scanned.map((s) => ({ name: s.name, family: s.family, seconds: Object.fromEntries(s.report.results.map((r) => [r.detector, r.seconds])) })), matrix });
 process.stderr.write(`written ${file}\n`);
 
 const rows = Object.entries(matrix).map(
@@ -165,7 +166,15 @@ const rows = Object.entries(matrix).map(
 );
 const fpRow = `| clean (${clean.length}): false positives | ${columns.map((d) => `${clean.filter((s) => scoreOf(s.report, d).call).length}/${clean.length}`).join(' | ')} |`;
 const table = [`| family (infected models) | ${columns.join(' | ')} |`, `|---|${columns.map(() => '---').join('|')}|`, ...rows, fpRow].join('\n');
-process.stdout.write(`${table}\n`);
+/** Each detector's own seconds per model as detectors.json records them (its run alone, forward passes included; wall time on whatever else the machine ran). */
+const secondsOf = (d: string): number[] => scanned.map((s) => s.report.results.find((r) => r.detector === d)?.seconds).filter((x): x is number => x !== undefined);
+const timing = `Seconds per model (each detector's own, from detectors.json: median [min–max] over the ${scanned.length} models): ${detectors
+  .map((d) => {
+    const t = secondsOf(d);
+    return t.length === 0 ? `${d} —` : `${d} ${median(t).toFixed(1)} [${Math.min(...t).toFixed(1)}–${Math.max(...t).toFixed(1)}]`;
+  })
+  .join('; ')}.`;
+process.stdout.write(`${table}\n\n${timing}\n`);
 if (values['write-docs']) {
   replaceSection(
     join(packageRoot(), 'docs', 'RESULTS.md'),
@@ -175,6 +184,8 @@ if (values['write-docs']) {
       `Machine: ${machine.nproc} cores (${machine.cpu}), ${machine.date.slice(0, 10)}. Rerun: \`node --import tsx bench/detection-matrix.ts --models ${shown(values.models)} --scans ${shown(values.scans)} --detectors ${values.detectors} --run${auditSample ? ` --audit-sample ${auditSample}` : ''}${knnReference ? ` --knn-reference ${knnReference}` : ''} --title '${values.title}' --write-docs\`.`,
       '',
       table,
+      '',
+      timing,
     ].join('\n'),
   );
 }
