@@ -6,7 +6,10 @@
  * image (pixel sums saturated at 255: the release's cv2.addWeighted(background, 1, overlay, 1, 0) on
  * bytes), and the mean over the copies of the Shannon entropy (bits) of the predicted distribution.
  * The boundary is set on clean inputs at a chosen false-rejection rate from a normal fitted to their
- * entropies (the paper); an input below it is rejected.
+ * entropies (the paper); an input below it is rejected. Entropies are bounded below by 0, and where
+ * the clean ones crowd near it the normal's FRR quantile falls below 0 and nothing can be rejected
+ * (measured on the GTSRB matrix: mean 1.0 bit, sd 0.46, boundary −0.07): the boundary is then the
+ * clean entropies' own lower quantile (the `quantile` rule, also chosen by `boundary`).
  *
  * STRIP judges inputs, not models. Its model-level use here needs no trigger: the AUDITED inputs
  * (the training set when given, which a poisoner has stamped; otherwise held-out test images) are
@@ -19,7 +22,7 @@
  */
 import { subset, type ImageSet } from '../../data/images.js';
 import { OptionError, ShapeError } from '../../errors.js';
-import { checkPositiveInt, checkRange } from '../../options.js';
+import { checkOneOf, checkPositiveInt, checkRange } from '../../options.js';
 import { mixSeeds, Random } from '../../random.js';
 import { normalQuantile } from '../verdict.js';
 import { allLabels, type DetectorResult } from './detector.js';
@@ -40,6 +43,10 @@ export const DEFAULT_STRIP_BOUNDARY_IMAGES = 500;
 export const DEFAULT_STRIP_AUDIT_IMAGES = 500;
 /** Significance of the binomial tests on rejected inputs. */
 export const DEFAULT_STRIP_ALPHA = 0.05;
+/** How the boundary is set: `normal`, the paper's normal fit (falling back to `quantile` where it is below 0), or `quantile`, the empirical lower quantile. */
+export const STRIP_BOUNDARY_RULES = ['normal', 'quantile'] as const;
+export type StripBoundaryRule = (typeof STRIP_BOUNDARY_RULES)[number];
+export const DEFAULT_STRIP_BOUNDARY: StripBoundaryRule = 'normal';
 
 export interface StripOptions {
   readonly overlays?: number;
@@ -47,6 +54,7 @@ export interface StripOptions {
   readonly boundaryImages?: number;
   readonly auditImages?: number;
   readonly alpha?: number;
+  readonly boundary?: StripBoundaryRule;
   readonly seed?: number;
   readonly onProgress?: (p: { phase: 'boundary' | 'audit'; done: number; of: number }) => void;
 }
@@ -95,8 +103,14 @@ export async function stripEntropies(model: DetectorModel, inputs: ImageSet, poo
   return out;
 }
 
-/** The boundary: the FRR quantile of a normal fitted to clean entropies (the paper). */
-export function stripBoundary(cleanEntropies: ArrayLike<number>, frr: number): { threshold: number; mean: number; sd: number } {
+/**
+ * The boundary. `normal`: the FRR quantile of a normal fitted to the clean entropies (the paper),
+ * unless it is at or below 0, where no entropy can fall below it; then, as with `quantile`: the
+ * j-th smallest clean entropy, j = ⌊(n + 1)·FRR⌋, so that a clean input exchangeable with them falls
+ * below it with probability j/(n + 1) ≤ FRR (j = 0: 0, under which no entropy falls, so that the
+ * filter file stays plain JSON). `rule` says which was used.
+ */
+export function stripBoundary(cleanEntropies: ArrayLike<number>, frr: number, rule: StripBoundaryRule = DEFAULT_STRIP_BOUNDARY): { threshold: number; mean: number; sd: number; rule: StripBoundaryRule; normalThreshold: number } {
   const n = cleanEntropies.length;
   if (n < 2) throw new OptionError('boundaryImages', 'at least 2 clean inputs to fit the boundary', n);
   let mean = 0;
@@ -105,7 +119,11 @@ export function stripBoundary(cleanEntropies: ArrayLike<number>, frr: number): {
   let v = 0;
   for (let i = 0; i < n; i++) v += (cleanEntropies[i] - mean) ** 2;
   const sd = Math.sqrt(v / (n - 1));
-  return { threshold: mean + sd * normalQuantile(frr), mean, sd };
+  const normalThreshold = mean + sd * normalQuantile(frr);
+  if (rule === 'normal' && normalThreshold > 0) return { threshold: normalThreshold, mean, sd, rule, normalThreshold };
+  const j = Math.floor((n + 1) * frr);
+  const sorted = Float64Array.from(cleanEntropies).sort();
+  return { threshold: j === 0 ? 0 : sorted[j - 1], mean, sd, rule: 'quantile', normalThreshold };
 }
 
 /** P(X ≥ k) for X ~ Binomial(n, p), summed in log space. */
@@ -128,6 +146,10 @@ export interface StripFilter {
   readonly overlays: number;
   readonly cleanMean: number;
   readonly cleanSd: number;
+  /** The rule that set `threshold` (stripBoundary); absent in filters written before it existed: normal. */
+  readonly boundary?: StripBoundaryRule;
+  /** The normal fit's boundary, when the quantile rule replaced it. */
+  readonly normalThreshold?: number;
   readonly boundaryImages: number;
   readonly seed: number;
 }
@@ -138,8 +160,8 @@ export async function makeStripFilter(model: DetectorModel, clean: ImageSet, poo
   const frr = checkRange('frr', options.frr ?? DEFAULT_STRIP_FRR, 0, 1);
   const seed = options.seed ?? 0;
   const h = await stripEntropies(model, clean, pool, overlays, seed, (done) => options.onProgress?.({ phase: 'boundary', done, of: clean.count }));
-  const b = stripBoundary(h, frr);
-  return { kind: 'strip-filter', threshold: b.threshold, frr, overlays, cleanMean: b.mean, cleanSd: b.sd, boundaryImages: clean.count, seed };
+  const b = stripBoundary(h, frr, checkOneOf('boundary', options.boundary ?? DEFAULT_STRIP_BOUNDARY, STRIP_BOUNDARY_RULES));
+  return { kind: 'strip-filter', threshold: b.threshold, frr, overlays, cleanMean: b.mean, cleanSd: b.sd, boundary: b.rule, ...(b.rule !== 'normal' ? { normalThreshold: b.normalThreshold } : {}), boundaryImages: clean.count, seed };
 }
 
 /** Filters inputs: each one's entropy, and whether it is rejected (entropy below the boundary). */
@@ -198,7 +220,7 @@ export async function runStrip(model: DetectorModel, clean: ImageSet, training: 
     threshold: filter.frr,
     backdoored: pModel < alpha,
     ...(training ? {} : { abstains: 'no training set to audit: the audited inputs are clean test images, so the share rejected is the false-rejection rate for any model' }),
-    recipe: { overlays: filter.overlays, frr: filter.frr, boundaryImages: boundaryCount, auditImages: audit.count, audited: training ? 'training set' : 'test split (held out)', alpha, superimposition: 'pixel sum saturated at 255' },
+    recipe: { overlays: filter.overlays, frr: filter.frr, boundary: filter.boundary ?? 'normal', boundaryImages: boundaryCount, auditImages: audit.count, audited: training ? 'training set' : 'test split (held out)', alpha, superimposition: 'pixel sum saturated at 255' },
     seed,
     seconds: (performance.now() - start) / 1000,
     // The overlay pool's indices in the test split: what a saved filter needs to run again (strip-filter.ts).

@@ -29,10 +29,29 @@ test('the boundary is the FRR quantile of a normal fit, and the binomial tail ma
   assert.ok(Math.abs(b.threshold - 3) < 1e-9);
   assert.ok(Math.abs(b.sd - Math.sqrt(2.5)) < 1e-12);
   // Φ⁻¹(0.01) = −2.3263478740
-  assert.ok(Math.abs(stripBoundary([1, 2, 3, 4, 5], 0.01).threshold - (3 - 2.326347874 * Math.sqrt(2.5))) < 1e-8);
+  assert.ok(Math.abs(stripBoundary([11, 12, 13, 14, 15], 0.01).threshold - (13 - 2.326347874 * Math.sqrt(2.5))) < 1e-8);
+  assert.equal(stripBoundary([11, 12, 13, 14, 15], 0.01).rule, 'normal');
   // P(X ≥ 2), X ~ B(3, 0.1) = 3·0.01·0.9 + 0.001 = 0.028
   assert.ok(Math.abs(binomialTail(2, 3, 0.1) - 0.028) < 1e-12);
   assert.equal(binomialTail(0, 3, 0.1), 1);
+});
+
+test('a normal fit whose boundary is below 0 gives way to the clean entropies\' own lower quantile', () => {
+  // Entropies crowded near 0, as on the GTSRB nets: mean 1, the normal's 1% quantile negative.
+  const h = Array.from({ length: 499 }, (_, i) => (i < 300 ? 0.5 + i / 1000 : 1 + (i - 300) / 100));
+  const b = stripBoundary(h, 0.01);
+  assert.ok(b.normalThreshold < 0, `normal fit ${b.normalThreshold}`);
+  assert.equal(b.rule, 'quantile');
+  // j = ⌊500 · 0.01⌋ = 5: the 5th smallest.
+  const sorted = [...h].sort((a, c) => a - c);
+  assert.equal(b.threshold, sorted[4]);
+  assert.equal(h.filter((x) => x < b.threshold).length, 4, 'at most FRR·(n + 1) − 1 clean entropies under it');
+  // Asked for explicitly, the quantile rule holds where the normal one would not be replaced.
+  const q = stripBoundary([11, 12, 13, 14, 15], 0.4, 'quantile');
+  assert.equal(q.rule, 'quantile');
+  assert.equal(q.threshold, 12); // j = ⌊6 · 0.4⌋ = 2
+  // Too few inputs for the FRR: nothing rejected (a boundary of 0, which no entropy is under).
+  assert.equal(stripBoundary([0.1, 0.2], 0.01, 'quantile').threshold, 0);
 });
 
 const SIDE = 4;
